@@ -1,0 +1,40 @@
+//! The dirconn connector ABI: the one API boundary between the host and connector plugins.
+//!
+//! Everything that crosses between the host (`dirconn-host`) and a connector plugin (a `cdylib` in the
+//! drop-in directory) is defined here, with `abi_stable` so that the layout of every type is checked when a
+//! plugin is loaded: a plugin built against a different layout is refused with an `AbiInstability` error
+//! instead of corrupting memory.
+//!
+//! - [`PluginMod`] / [`PluginModRef`]: the root module a plugin exports (metadata, log sink, constructor).
+//! - [`Connector`] / [`ConnectorBox`]: one connector instance per configured mail domain; every operation is
+//!   asynchronous across the boundary ([`async_ffi::FfiFuture`], polled by the host, driven by the plugin's
+//!   own runtime).
+//! - [`ConnectorError`]: the error that crosses, with a [`ErrorKind`] the host acts on and a stable code.
+//!
+//! Evolution rules: fields of the prefix types and methods of the trait are only ever appended, each with
+//! the ABI version that added it in its doc; [`ABI_VERSION`] names the version a plugin was built against.
+//! With the `plugin` feature, [`plugin`] gives plugin crates their runtime, panic containment and log
+//! forwarding.
+
+mod connector;
+mod error;
+mod log;
+mod module;
+#[cfg(feature = "plugin")]
+pub mod plugin;
+mod types;
+
+pub use async_ffi::{FfiFuture, FutureExt as FfiFutureExt};
+pub use connector::{Connector, ConnectorBox, Connector_TO};
+pub use error::{ConnectorError, ErrorKind};
+pub use log::{LogLevel, LogRecord, LogSink};
+pub use module::{PluginMetadata, PluginMod, PluginModRef};
+pub use types::{
+    AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport,
+    NamedValue, StageResult, StageStatus, TestReport, TestRequest, UserEntry,
+};
+
+pub use abi_stable;
+
+/// The ABI version this crate defines. Version 1 is the first; appended methods and fields name theirs.
+pub const ABI_VERSION: u32 = 1;

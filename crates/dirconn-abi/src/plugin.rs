@@ -1,0 +1,203 @@
+//! Helpers for plugin crates: the plugin-owned runtime, panic containment and log forwarding.
+//!
+//! A plugin's copy of tokio cannot see the host's runtime, so each plugin owns a small multi-thread
+//! runtime: [`spawn`] runs an operation there and hands the host an [`FfiFuture`] wrapping the join handle.
+//! A panic inside the operation is caught by the runtime and becomes an [`ErrorKind::Internal`] error;
+//! [`guard`] does the same for synchronous entry points. Dropping the future aborts the operation.
+
+use std::{
+    any::Any,
+    future::Future,
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{Arc, OnceLock},
+};
+
+use abi_stable::std_types::{RResult, RStr};
+use async_ffi::{FfiFuture, FutureExt};
+use tokio::runtime::Runtime;
+use tracing::{Event, Level, Subscriber, field::Visit};
+use tracing_subscriber::{
+    Layer, filter::LevelFilter, layer::Context, prelude::__tracing_subscriber_SubscriberExt,
+};
+
+use crate::{ConnectorError, ErrorKind, LogLevel, LogRecord, LogSink};
+
+tokio::task_local! {
+    static DOMAIN: Arc<str>;
+}
+
+/// The plugin's runtime, started on first use. `DIRCONN_PLUGIN_THREADS` sets its worker count
+/// (default: the number of CPUs, at least 2).
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let threads = std::env::var("DIRCONN_PLUGIN_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).max(2));
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("dirconn-plugin")
+            .enable_all()
+            .build()
+            .expect("the plugin runtime could not start (out of threads?)")
+    })
+}
+
+/// Aborts the spawned task when the host drops the future.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs an operation of the connector serving `domain` on the plugin's runtime.
+///
+/// Log events inside it carry the domain; a panic becomes an [`ErrorKind::Internal`] error.
+pub fn spawn<T, F>(domain: Arc<str>, operation: F) -> FfiFuture<RResult<T, ConnectorError>>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, ConnectorError>> + Send + 'static,
+{
+    let handle = AbortOnDrop(runtime().spawn(DOMAIN.scope(domain, operation)));
+    async move {
+        let mut handle = handle;
+        match (&mut handle.0).await {
+            Ok(result) => result.into(),
+            Err(err) if err.is_panic() => RResult::RErr(panicked(err.into_panic())),
+            Err(_) => RResult::RErr(ConnectorError::new(
+                ErrorKind::Internal,
+                "DC-501",
+                "The connector operation was cancelled.",
+                "Retry; if it persists, report it with the host's log.",
+            )),
+        }
+    }
+    .into_ffi()
+}
+
+/// Like [`spawn`], for operations that cannot fail (a panic still becomes the `on_panic` value).
+pub fn spawn_infallible<T, F>(
+    domain: Arc<str>,
+    operation: F,
+    on_panic: impl FnOnce(ConnectorError) -> T + Send + 'static,
+) -> FfiFuture<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let inner = spawn(domain, async move { Ok(operation.await) });
+    async move {
+        match inner.await {
+            RResult::ROk(value) => value,
+            RResult::RErr(err) => on_panic(err),
+        }
+    }
+    .into_ffi()
+}
+
+/// Runs a synchronous entry point, turning a panic into an [`ErrorKind::Internal`] error.
+pub fn guard<T>(f: impl FnOnce() -> Result<T, ConnectorError>) -> RResult<T, ConnectorError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result.into(),
+        Err(payload) => RResult::RErr(panicked(payload)),
+    }
+}
+
+fn panicked(payload: Box<dyn Any + Send>) -> ConnectorError {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    tracing::error!(panic = %what, "connector operation panicked");
+    ConnectorError::new(
+        ErrorKind::Internal,
+        "DC-500",
+        "The connector failed unexpectedly (it panicked); the host goes on serving.",
+        "Report it with the host's log; other domains and requests are not affected.",
+    )
+    .with_diagnostic(what)
+}
+
+/// Installs the host's log sink as this plugin's global tracing subscriber. Later calls are ignored.
+pub fn install_log_sink(sink: LogSink) {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let filter = match sink.max_level {
+            LogLevel::Error => LevelFilter::ERROR,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Trace => LevelFilter::TRACE,
+        };
+        let subscriber = tracing_subscriber::registry().with(Forward { sink }.with_filter(filter));
+        // Fails only if the plugin set a subscriber itself, in which case that one wins.
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+/// A layer that formats each event and hands it to the host.
+struct Forward {
+    sink: LogSink,
+}
+
+impl<S: Subscriber> Layer<S> for Forward {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut text = MessageText::default();
+        event.record(&mut text);
+        let meta = event.metadata();
+        let level = match *meta.level() {
+            Level::ERROR => LogLevel::Error,
+            Level::WARN => LogLevel::Warn,
+            Level::INFO => LogLevel::Info,
+            Level::DEBUG => LogLevel::Debug,
+            Level::TRACE => LogLevel::Trace,
+        };
+        let domain = DOMAIN.try_with(Arc::clone).ok();
+        let record = LogRecord {
+            level,
+            target: RStr::from_str(meta.target()),
+            domain: RStr::from_str(domain.as_deref().unwrap_or("")),
+            message: RStr::from_str(&text.0),
+        };
+        (self.sink.emit)(&record);
+    }
+}
+
+/// The message first, then `key=value` for each other field.
+#[derive(Default)]
+struct MessageText(String);
+
+impl Visit for MessageText {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        if field.name() == "message" {
+            let rest = std::mem::take(&mut self.0);
+            let _ = write!(self.0, "{value:?}");
+            if !rest.is_empty() {
+                self.0.push(' ');
+                self.0.push_str(&rest);
+            }
+        } else {
+            if !self.0.is_empty() {
+                self.0.push(' ');
+            }
+            let _ = write!(self.0, "{}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            use std::fmt::Write;
+            if !self.0.is_empty() {
+                self.0.push(' ');
+            }
+            let _ = write!(self.0, "{}={value}", field.name());
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Connections: connecting to one URL with TLS or StartTLS, failover across URLs, binds, and the pool of
+//! service connections. Every failure is classified here into the engine's [`Error`].
+
+use std::{
+    future::Future,
+    io,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, controls::RawControl};
+use rustls::ClientConfig;
+
+use crate::{ClosedDuring, Error, LdapSettings, LdapUrl, TlsProblem, error::describe_result, tls};
+
+/// Opens connections to a domain's servers.
+#[derive(Debug)]
+pub(crate) struct Connector {
+    pub settings: Arc<LdapSettings>,
+    tls: Arc<ClientConfig>,
+    /// The URL that worked last; connections try it first.
+    preferred: AtomicUsize,
+}
+
+impl Connector {
+    pub fn new(settings: Arc<LdapSettings>) -> Result<Connector, Error> {
+        let tls = tls::client_config(settings.ca_file.as_deref())?;
+        Ok(Connector { settings, tls, preferred: AtomicUsize::new(0) })
+    }
+
+    /// The TLS configuration connections use.
+    pub fn tls_config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.tls)
+    }
+
+    /// Connects to one URL: TCP, then TLS (ldaps) or StartTLS, within the connect timeout.
+    pub async fn connect(&self, url: &LdapUrl) -> Result<Ldap, Error> {
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(self.settings.connect_timeout)
+            .set_config(Arc::clone(&self.tls))
+            .set_starttls(self.settings.starttls && !url.ldaps);
+        let text = url.to_string();
+        let attempt = LdapConnAsync::with_settings(settings, &text);
+        let (conn, ldap) = match tokio::time::timeout(self.settings.connect_timeout, attempt).await {
+            Err(_) => {
+                return Err(Error::ConnectTimeout { addr: url.authority(), after: self.settings.connect_timeout });
+            }
+            Ok(Err(err)) => return Err(self.classify_connect(url, err)),
+            Ok(Ok(pair)) => pair,
+        };
+        ldap3::drive!(conn);
+        Ok(ldap)
+    }
+
+    fn classify_connect(&self, url: &LdapUrl, err: LdapError) -> Error {
+        let addr = url.authority();
+        let tls_phase = url.ldaps || self.settings.starttls;
+        match err {
+            LdapError::LdapResult { result } if self.settings.starttls => {
+                Error::StartTlsRefused { addr, diagnostic: describe_result(&result) }
+            }
+            LdapError::Rustls { source } => Error::Tls { addr, problem: tls::problem(&source) },
+            LdapError::DNSName { source } => Error::Tls { addr, problem: TlsProblem::Other(source.to_string()) },
+            LdapError::Timeout { .. } => Error::ConnectTimeout { addr, after: self.settings.connect_timeout },
+            LdapError::Io { source } => classify_io(addr, &url.host, source, tls_phase),
+            LdapError::EndOfStream | LdapError::ResultRecv { .. } if self.settings.starttls => Error::Closed {
+                addr,
+                during: ClosedDuring::FirstOperation,
+                diagnostic: "the connection closed in answer to the StartTLS request".into(),
+            },
+            other => Error::Unexpected { what: "connection".into(), diagnostic: other.to_string() },
+        }
+    }
+
+    /// Connects with failover and binds; returns the connection and the bind's LDAP result, whatever its
+    /// code. Only failures to reach a server move on to the next URL.
+    pub async fn open(&self, dn: &str, password: &str, controls: Vec<RawControl>) -> Result<(Ldap, LdapResult), Error> {
+        let urls = &self.settings.urls;
+        let first = self.preferred.load(Ordering::Relaxed) % urls.len();
+        let mut tried = Vec::new();
+        let mut last = None;
+        for i in (0..urls.len()).map(|k| (first + k) % urls.len()) {
+            let url = &urls[i];
+            let attempt = async {
+                let mut ldap = self.connect(url).await?;
+                let result = self.bind(&mut ldap, url, dn, password, controls.clone()).await?;
+                Ok::<_, Error>((ldap, result))
+            };
+            match attempt.await {
+                Ok(pair) => {
+                    if i != first {
+                        tracing::warn!(url = %url, "failed over to this directory URL");
+                    }
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Ok(pair);
+                }
+                Err(err) if err.is_transport() => {
+                    tracing::warn!(url = %url, code = err.code(), error = %err, "directory URL failed");
+                    tried.push(url.to_string());
+                    last = Some(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let last = last.expect("at least one URL is configured");
+        if tried.len() == 1 { Err(last) } else { Err(Error::AllUrlsFailed { tried, last: Box::new(last) }) }
+    }
+
+    /// A simple bind on a fresh connection; the first operation on it.
+    pub async fn bind(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        dn: &str,
+        password: &str,
+        controls: Vec<RawControl>,
+    ) -> Result<LdapResult, Error> {
+        if password.is_empty() {
+            return Err(Error::EmptyPassword);
+        }
+        let during = if url.ldaps || self.settings.starttls { ClosedDuring::Operation } else { ClosedDuring::FirstOperation };
+        let op = async { ldap.with_controls(controls).simple_bind(dn, password).await };
+        self.run(url, "bind", during, op).await
+    }
+
+    /// Runs one operation within the operation timeout, classifying transport failures.
+    pub async fn run<T>(
+        &self,
+        url: &LdapUrl,
+        what: &str,
+        during: ClosedDuring,
+        op: impl Future<Output = Result<T, LdapError>>,
+    ) -> Result<T, Error> {
+        let after = self.settings.operation_timeout;
+        match tokio::time::timeout(after, op).await {
+            Err(_) => Err(Error::OperationTimeout { addr: url.authority(), what: what.to_owned(), after }),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(classify_op(url.authority(), what, during, err)),
+        }
+    }
+
+    /// The URL that worked last.
+    pub fn preferred_url(&self) -> &LdapUrl {
+        let urls = &self.settings.urls;
+        &urls[self.preferred.load(Ordering::Relaxed) % urls.len()]
+    }
+}
+
+fn classify_io(addr: String, host: &str, source: io::Error, tls_phase: bool) -> Error {
+    if let Some(tls_err) = tls::rustls_error(&source) {
+        return Error::Tls { addr, problem: tls::problem(tls_err) };
+    }
+    match source.kind() {
+        io::ErrorKind::ConnectionRefused => Error::Refused { addr },
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::BrokenPipe => Error::Closed {
+            addr,
+            during: if tls_phase { ClosedDuring::TlsHandshake } else { ClosedDuring::FirstOperation },
+            diagnostic: source.to_string(),
+        },
+        io::ErrorKind::TimedOut => Error::ConnectTimeout { addr, after: Duration::ZERO },
+        _ if source.to_string().contains("lookup") || source.to_string().contains("resolve") => {
+            Error::Resolve { host: host.to_owned(), reason: source.to_string() }
+        }
+        _ => Error::Unexpected { what: "connection".into(), diagnostic: source.to_string() },
+    }
+}
+
+fn classify_op(addr: String, what: &str, during: ClosedDuring, err: LdapError) -> Error {
+    match err {
+        LdapError::Io { source } => {
+            if let Some(tls_err) = tls::rustls_error(&source) {
+                return Error::Tls { addr, problem: tls::problem(tls_err) };
+            }
+            Error::Closed { addr, during, diagnostic: source.to_string() }
+        }
+        LdapError::EndOfStream | LdapError::ResultRecv { .. } | LdapError::OpSend { .. } => {
+            Error::Closed { addr, during, diagnostic: err.to_string() }
+        }
+        LdapError::Timeout { .. } => {
+            Error::OperationTimeout { addr, what: what.to_owned(), after: Duration::ZERO }
+        }
+        other => Error::Unexpected { what: what.to_owned(), diagnostic: other.to_string() },
+    }
+}
+
+/// Builds and checks the pool's service connections.
+#[derive(Debug)]
+pub(crate) struct ServiceManager {
+    pub connector: Arc<Connector>,
+}
+
+impl managed::Manager for ServiceManager {
+    type Type = Ldap;
+    type Error = Error;
+
+    async fn create(&self) -> Result<Ldap, Error> {
+        let s = &self.connector.settings;
+        let (ldap, result) = self.connector.open(&s.bind_dn, s.bind_password.expose(), Vec::new()).await?;
+        service_bind_result(&s.bind_dn, &result)?;
+        Ok(ldap)
+    }
+
+    async fn recycle(&self, ldap: &mut Ldap, _metrics: &Metrics) -> RecycleResult<Error> {
+        if ldap.is_closed() { Err(RecycleError::message("the connection was closed")) } else { Ok(()) }
+    }
+}
+
+/// Interprets the service account's bind result.
+pub(crate) fn service_bind_result(dn: &str, result: &LdapResult) -> Result<(), Error> {
+    match result.rc {
+        0 => Ok(()),
+        49 | 48 | 53 => Err(Error::ServiceBind { dn: dn.to_owned(), diagnostic: describe_result(result) }),
+        51 | 52 => Err(Error::Unavailable { what: "the service bind".into(), diagnostic: describe_result(result) }),
+        _ => Err(Error::Unexpected { what: "the service bind".into(), diagnostic: describe_result(result) }),
+    }
+}
+
+/// The pool of service connections.
+pub(crate) type ServicePool = managed::Pool<ServiceManager>;
+
+/// Builds the pool; no connection is opened until the first operation.
+pub(crate) fn service_pool(connector: Arc<Connector>) -> ServicePool {
+    let s = &connector.settings;
+    let size = s.pool_size;
+    let wait = s.operation_timeout + s.connect_timeout * u32::try_from(s.urls.len()).unwrap_or(1);
+    managed::Pool::builder(ServiceManager { connector: Arc::clone(&connector) })
+        .max_size(size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(wait))
+        .build()
+        .expect("a pool with a runtime and a size always builds")
+}

@@ -1,0 +1,391 @@
+//! [`Directory`]: one domain's directory, with the login flow (search, then bind as the user), lookups,
+//! attribute discovery and the effective filters.
+
+use std::sync::Arc;
+
+use abi_stable::std_types::{RString, RVec};
+use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValue, UserEntry};
+use ldap3::{LdapResult, Scope, SearchEntry, SearchOptions};
+
+use crate::{
+    ClosedDuring, Error, LdapSettings,
+    conn::{self, Connector, ServicePool},
+    error::describe_result,
+    escape::{self, TemplateValues},
+    ppolicy::{self, PolicyError},
+};
+
+/// Logins longer than this are refused before any network call.
+const MAX_LOGIN_BYTES: usize = 256;
+
+/// Attributes whose values are never shown or logged.
+pub(crate) const SECRET_ATTRIBUTES: [&str; 6] =
+    ["userPassword", "unicodePwd", "sambaNTPassword", "sambaLMPassword", "authPassword", "krbPrincipalKey"];
+
+/// One domain's directory.
+#[derive(Debug)]
+pub struct Directory {
+    pub(crate) connector: Arc<Connector>,
+    pub(crate) pool: ServicePool,
+}
+
+/// A user entry found by the service account.
+#[derive(Debug, Clone)]
+pub struct UserFound {
+    /// The entry, with every attribute read.
+    pub entry: SearchEntry,
+}
+
+impl Directory {
+    /// Prepares a domain's directory. No connection is made until the first operation.
+    pub fn new(settings: LdapSettings) -> Result<Directory, Error> {
+        let connector = Arc::new(Connector::new(Arc::new(settings))?);
+        let pool = conn::service_pool(Arc::clone(&connector));
+        Ok(Directory { connector, pool })
+    }
+
+    /// The domain's settings.
+    pub fn settings(&self) -> &LdapSettings {
+        &self.connector.settings
+    }
+
+    fn scope(&self) -> Scope {
+        if self.settings().subtree { Scope::Subtree } else { Scope::OneLevel }
+    }
+
+    /// The attributes read from a user's entry.
+    fn user_attributes(&self) -> Vec<String> {
+        let s = self.settings();
+        let mut attrs = vec!["*".to_owned(), s.id_attribute.clone(), s.member_of_attribute.clone()];
+        attrs.push("pwdAccountLockedTime".to_owned());
+        attrs.extend(s.attributes.iter().cloned());
+        attrs
+    }
+
+    /// Fills the user filter for a login.
+    pub fn user_filter_for(&self, login: &str) -> String {
+        let s = self.settings();
+        escape::fill(&s.user_filter, TemplateValues { login, domain: &s.domain, dn: "" })
+    }
+
+    /// Searches with the service account, retrying once on a fresh connection when a pooled one has gone
+    /// stale (server restarted, idle timeout, failover).
+    pub async fn service_search(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[String],
+        size_limit: i32,
+        what: &str,
+    ) -> Result<(Vec<SearchEntry>, LdapResult), Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut ldap = self.pool.get().await.map_err(|err| pool_error(err, self))?;
+            let url = self.connector.preferred_url().clone();
+            let op = async {
+                let ldap3::SearchResult(entries, result) = ldap
+                    .with_search_options(SearchOptions::new().sizelimit(size_limit))
+                    .search(base, scope, filter, attrs.to_vec())
+                    .await?;
+                Ok((entries, result))
+            };
+            match self.connector.run(&url, what, ClosedDuring::Operation, op).await {
+                Ok((entries, result)) => {
+                    let entries = entries.into_iter().map(SearchEntry::construct).collect();
+                    return Ok((entries, result));
+                }
+                Err(err) => {
+                    // A connection that failed or timed out is not returned to the pool.
+                    let _ = deadpool::managed::Object::take(ldap);
+                    if attempt == 1 && matches!(err, Error::Closed { .. }) {
+                        tracing::debug!(error = %err, "pooled service connection was stale; retrying on a new one");
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// Finds the one entry matching a login, with the service account.
+    pub async fn find_user(&self, login: &str) -> Result<UserFound, Error> {
+        validate_login(login)?;
+        let s = self.settings();
+        let filter = self.user_filter_for(login);
+        let (mut entries, result) =
+            self.service_search(&s.search_base, self.scope(), &filter, &self.user_attributes(), 2, "user search").await?;
+        match result.rc {
+            0 | 4 => {}
+            rc => return Err(search_error(rc, &result, &s.search_base, "search users")),
+        }
+        match entries.len() {
+            0 => Err(Error::NotFound { login: login.to_owned(), filter, base: s.search_base.clone() }),
+            1 => Ok(UserFound { entry: entries.remove(0) }),
+            _ => Err(Error::Ambiguous { login: login.to_owned(), dns: entries.into_iter().map(|e| e.dn).collect() }),
+        }
+    }
+
+    /// Checks a login and password: the service account finds the entry, then a bind as that entry on its
+    /// own connection checks the password, with the password policy control.
+    pub async fn authenticate(&self, login: &str, password: &str) -> Result<UserEntry, Error> {
+        if password.is_empty() {
+            return Err(Error::EmptyPassword);
+        }
+        let found = self.find_user(login).await?;
+        let dn = found.entry.dn.clone();
+        let (mut ldap, result) = self.connector.open(&dn, password, vec![ppolicy::request()]).await?;
+        let _ = ldap.unbind().await;
+        let policy = ppolicy::find(&result.ctrls).unwrap_or_default();
+        let diagnostic = describe_result(&result);
+        let locked_attr = has_attr(&found.entry, "pwdAccountLockedTime");
+        match (result.rc, policy.error) {
+            (0, Some(PolicyError::ChangeAfterReset)) => return Err(Error::MustChangePassword { dn, diagnostic }),
+            (0, _) => {}
+            (_, Some(PolicyError::AccountLocked)) => return Err(Error::AccountLocked { dn, diagnostic }),
+            (_, Some(PolicyError::PasswordExpired)) => return Err(Error::PasswordExpired { dn, diagnostic }),
+            (49, _) if locked_attr => return Err(Error::AccountLocked { dn, diagnostic }),
+            (49, _) | (48, _) | (53, _) => return Err(Error::InvalidCredentials { dn, diagnostic }),
+            (51 | 52, _) => return Err(Error::Unavailable { what: "the user bind".into(), diagnostic }),
+            _ => return Err(Error::Unexpected { what: "the user bind".into(), diagnostic }),
+        }
+        let mut user = self.user_entry(found).await?;
+        if let Some(secs) = policy.time_before_expiration {
+            user.warnings.push(RString::from(format!("The password expires in {} day(s).", secs.div_ceil(86_400))));
+        }
+        if let Some(n) = policy.grace_logins_remaining {
+            user.warnings.push(RString::from(format!("The password has expired; {n} grace login(s) left.")));
+        }
+        tracing::info!(dn = %user.dn, "user authenticated");
+        Ok(user)
+    }
+
+    /// Finds a user and returns the entry with groups, without a password.
+    pub async fn lookup(&self, login: &str) -> Result<UserEntry, Error> {
+        let found = self.find_user(login).await?;
+        self.user_entry(found).await
+    }
+
+    /// Turns a found entry into the ABI's user entry, with its groups.
+    pub async fn user_entry(&self, found: UserFound) -> Result<UserEntry, Error> {
+        let s = self.settings();
+        let entry = found.entry;
+        let mut groups = text_values(&entry, &s.member_of_attribute);
+        if let Some(template) = &s.group_filter {
+            let login = first_text(&entry, &s.login_attribute).unwrap_or_default();
+            let filter = escape::fill(template, TemplateValues { login: &login, domain: &s.domain, dn: &entry.dn });
+            let base = s.group_base.as_deref().unwrap_or(&s.search_base);
+            let (found, result) =
+                self.service_search(base, Scope::Subtree, &filter, &["1.1".to_owned()], 0, "group search").await?;
+            if result.rc != 0 {
+                return Err(search_error(result.rc, &result, base, "search groups"));
+            }
+            groups.extend(found.into_iter().map(|g| g.dn));
+        }
+        let mut seen = std::collections::HashSet::new();
+        groups.retain(|g| seen.insert(g.to_ascii_lowercase()));
+        let id = match first_text(&entry, &s.id_attribute) {
+            Some(id) => id,
+            None => {
+                tracing::warn!(dn = %entry.dn, attribute = %s.id_attribute, "entry has no stable id attribute; using its DN");
+                entry.dn.clone()
+            }
+        };
+        Ok(UserEntry {
+            id: id.into(),
+            login: first_text(&entry, &s.login_attribute).unwrap_or_default().into(),
+            email: first_text(&entry, &s.email_attribute).map(RString::from).into(),
+            display_name: first_text(&entry, &s.display_name_attribute)
+                .or_else(|| first_text(&entry, "cn"))
+                .map(RString::from)
+                .into(),
+            attributes: attributes(&entry),
+            groups: groups.into_iter().map(RString::from).collect(),
+            warnings: RVec::new(),
+            dn: entry.dn.into(),
+        })
+    }
+
+    /// Lists the attribute types of the server's schema and the attributes of one sample user.
+    pub async fn discover_attributes(&self) -> Result<AttributeReport, Error> {
+        let all = ["*".to_owned(), "+".to_owned()];
+        let (root, _) =
+            self.service_search("", Scope::Base, "(objectClass=*)", &["subschemaSubentry".to_owned()], 0, "rootDSE read").await?;
+        let subschema = root.first().and_then(|e| first_text(e, "subschemaSubentry")).unwrap_or_else(|| "cn=Subschema".into());
+        let (schema_entries, _) = self
+            .service_search(&subschema, Scope::Base, "(objectClass=subschema)", &["attributeTypes".to_owned()], 0, "schema read")
+            .await?;
+        let mut schema: Vec<String> = schema_entries
+            .first()
+            .map(|e| text_values(e, "attributeTypes").iter().flat_map(|d| schema_names(d)).collect())
+            .unwrap_or_default();
+        schema.sort_by_key(|n| n.to_ascii_lowercase());
+        schema.dedup();
+        let s = self.settings();
+        let any_user = self.filter_matching_any_user();
+        let (sample, result) = self.service_search(&s.search_base, self.scope(), &any_user, &all, 1, "sample user search").await?;
+        if !matches!(result.rc, 0 | 4) {
+            return Err(search_error(result.rc, &result, &s.search_base, "search users"));
+        }
+        let sample_entry = sample.into_iter().next();
+        let sample_values = sample_entry
+            .as_ref()
+            .map(|e| attributes(e).into_iter().map(|a| NamedValue { value: preview(&a).into(), name: a.name }).collect())
+            .unwrap_or_default();
+        Ok(AttributeReport {
+            schema: schema.into_iter().map(RString::from).collect(),
+            sample_dn: sample_entry.map(|e| RString::from(e.dn)).into(),
+            sample: sample_values,
+        })
+    }
+
+    /// The user filter with its login placeholders made presence tests: it matches every user.
+    pub fn filter_matching_any_user(&self) -> String {
+        let s = self.settings();
+        s.user_filter.replace("{login}", "*").replace("{email}", "*").replace("{domain}", &escape::filter_value(&s.domain))
+    }
+
+    /// The base, scope and filters this domain searches with.
+    pub fn effective_filter(&self) -> FilterReport {
+        let s = self.settings();
+        let mut items = vec![
+            ("urls", s.urls.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")),
+            ("search_base", s.search_base.clone()),
+            ("scope", if s.subtree { "subtree" } else { "one level" }.to_owned()),
+            ("user_filter", s.user_filter.clone()),
+            ("user_filter_example", self.user_filter_for("jdoe")),
+            ("all_users_filter", self.filter_matching_any_user()),
+            ("login_attribute", s.login_attribute.clone()),
+            ("id_attribute", s.id_attribute.clone()),
+            ("email_attribute", s.email_attribute.clone()),
+        ];
+        match &s.group_filter {
+            Some(g) => {
+                items.push(("group_filter", g.clone()));
+                items.push(("group_base", s.group_base.clone().unwrap_or_else(|| s.search_base.clone())));
+            }
+            None => items.push(("groups_from", format!("the {} attribute of the user", s.member_of_attribute))),
+        }
+        FilterReport {
+            items: items.into_iter().map(|(n, v)| NamedValue { name: n.into(), value: v.into() }).collect(),
+        }
+    }
+}
+
+/// Refuses logins that cannot be directory logins, before any network call.
+pub fn validate_login(login: &str) -> Result<(), Error> {
+    let reason = if login.is_empty() {
+        "it is empty"
+    } else if login.len() > MAX_LOGIN_BYTES {
+        "it is longer than 256 bytes"
+    } else if login.chars().any(char::is_control) {
+        "it contains control characters"
+    } else if login.trim() != login {
+        "it starts or ends with white space"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidLogin { reason: reason.to_owned() })
+}
+
+fn pool_error(err: deadpool::managed::PoolError<Error>, dir: &Directory) -> Error {
+    use deadpool::managed::PoolError;
+    match err {
+        PoolError::Backend(e) => e,
+        PoolError::Timeout(_) => Error::OperationTimeout {
+            addr: dir.connector.preferred_url().authority(),
+            what: "wait for a free service connection".into(),
+            after: dir.settings().operation_timeout,
+        },
+        other => Error::Unexpected { what: "the service connection pool".into(), diagnostic: other.to_string() },
+    }
+}
+
+fn search_error(rc: u32, result: &LdapResult, base: &str, what: &str) -> Error {
+    let diagnostic = describe_result(result);
+    match rc {
+        32 => Error::SearchBaseMissing { base: base.to_owned(), diagnostic },
+        50 => Error::AccessDenied { what: what.to_owned(), diagnostic },
+        51 | 52 => Error::Unavailable { what: what.to_owned(), diagnostic },
+        _ => Error::Unexpected { what: what.to_owned(), diagnostic },
+    }
+}
+
+fn has_attr(entry: &SearchEntry, name: &str) -> bool {
+    entry.attrs.keys().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+pub(crate) fn text_values(entry: &SearchEntry, name: &str) -> Vec<String> {
+    entry.attrs.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).flat_map(|(_, v)| v.iter().cloned()).collect()
+}
+
+pub(crate) fn first_text(entry: &SearchEntry, name: &str) -> Option<String> {
+    entry.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
+}
+
+/// Every attribute of an entry, sorted by name, text and binary values kept apart.
+fn attributes(entry: &SearchEntry) -> RVec<Attribute> {
+    let mut out: Vec<Attribute> = entry
+        .attrs
+        .iter()
+        .map(|(name, values)| Attribute {
+            name: name.as_str().into(),
+            values: values.iter().map(|v| AttrValue::Text(v.as_str().into())).collect(),
+        })
+        .chain(entry.bin_attrs.iter().map(|(name, values)| Attribute {
+            name: name.as_str().into(),
+            values: values.iter().map(|v| AttrValue::Binary(v.as_slice().into())).collect(),
+        }))
+        .collect();
+    out.sort_by_key(|a| a.name.to_ascii_lowercase());
+    out.into()
+}
+
+/// The first value of an attribute for display: secrets redacted, binary values by size.
+fn preview(attr: &Attribute) -> String {
+    if SECRET_ATTRIBUTES.iter().any(|s| attr.name.eq_ignore_ascii_case(s)) {
+        return "<redacted>".into();
+    }
+    let first = match attr.values.first() {
+        Some(AttrValue::Text(t)) => t.to_string(),
+        Some(AttrValue::Binary(b)) => format!("<{} bytes>", b.len()),
+        None => String::new(),
+    };
+    match attr.values.len() {
+        0 | 1 => first,
+        n => format!("{first} (+{} more)", n - 1),
+    }
+}
+
+/// The NAMEs in an attributeTypes definition: `( 2.5.4.3 NAME ( 'cn' 'commonName' ) …)`.
+fn schema_names(definition: &str) -> Vec<String> {
+    let Some(after) = definition.split_once(" NAME ").map(|(_, rest)| rest.trim_start()) else {
+        return Vec::new();
+    };
+    let names = if let Some(list) = after.strip_prefix('(') { list.split(')').next().unwrap_or("") } else {
+        after.split_whitespace().next().unwrap_or("")
+    };
+    names.split_whitespace().map(|n| n.trim_matches('\'').to_owned()).filter(|n| !n.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_are_checked_before_the_network() {
+        assert!(validate_login("alice").is_ok());
+        assert!(validate_login("*)(uid=*").is_ok(), "escaped later, not refused");
+        for bad in ["", " alice", "a\0b", "a\nb", &"x".repeat(65_536)] {
+            assert_eq!(validate_login(bad).unwrap_err().code(), "DC-202", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn schema_names_are_read_from_definitions() {
+        assert_eq!(schema_names("( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name )"), ["cn", "commonName"]);
+        assert_eq!(schema_names("( 0.9.2342.19200300.100.1.1 NAME 'uid' EQUALITY x )"), ["uid"]);
+        assert!(schema_names("( 1.2.3 DESC 'x' )").is_empty());
+    }
+}

@@ -1,0 +1,428 @@
+//! The engine's one error type: every failure a domain's directory can produce, each with a stable code,
+//! the kind the host acts on, and the fix an administrator should try.
+
+use std::time::Duration;
+
+use dirconn_abi::{ConnectorError, ErrorKind};
+
+/// When the server closed the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedDuring {
+    /// During the TLS handshake of an `ldaps://` URL: the port speaks plain LDAP.
+    TlsHandshake,
+    /// Right after connecting in plain LDAP: the port expects TLS (LDAPS).
+    FirstOperation,
+    /// Later, in the middle of an operation.
+    Operation,
+}
+
+/// Why a TLS handshake failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The server's certificate chain does not lead to a trusted CA.
+    UnknownCa,
+    /// The certificate is valid but not for the host name in the URL.
+    NameMismatch,
+    /// The certificate is expired or not yet valid.
+    Expired,
+    /// Anything else the TLS layer reported.
+    Other(String),
+}
+
+/// A failure of the LDAP engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting of the domain is missing or invalid (DC-101…DC-110).
+    #[error("Setting `{key}`: {problem}")]
+    Config {
+        /// The stable code of this configuration problem.
+        code: &'static str,
+        /// The setting's key.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// The password was empty; refused before any network call (DC-201).
+    #[error("An empty password was given; it was refused without contacting the directory.")]
+    EmptyPassword,
+    /// The login cannot be a directory login (empty, too long, control characters) (DC-202).
+    #[error("The login was refused before contacting the directory: {reason}.")]
+    InvalidLogin {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The directory rejected the user's password (DC-203).
+    #[error("The directory rejected the password for {dn}.")]
+    InvalidCredentials {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The account is locked by the password policy (DC-204).
+    #[error("The account {dn} is locked by the directory's password policy.")]
+    AccountLocked {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The password is right but must be changed now (DC-205).
+    #[error("The password of {dn} was reset and must be changed before it can be used.")]
+    MustChangePassword {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The password has expired (DC-206).
+    #[error("The password of {dn} has expired.")]
+    PasswordExpired {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// No entry matches the login (DC-207).
+    #[error("No directory user matches the login `{login}` (filter {filter} under {base}).")]
+    NotFound {
+        /// The login as given.
+        login: String,
+        /// The filter sent.
+        filter: String,
+        /// The search base.
+        base: String,
+    },
+    /// Several entries match the login (DC-208).
+    #[error("The login `{login}` matches more than one directory entry: {}.", dns.join("; "))]
+    Ambiguous {
+        /// The login as given.
+        login: String,
+        /// The entries found (at most the first few).
+        dns: Vec<String>,
+    },
+    /// The server's host name does not resolve (DC-301).
+    #[error("The host {host} could not be resolved: {reason}.")]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// The resolver's answer.
+        reason: String,
+    },
+    /// Nothing listens on the server's port (DC-302).
+    #[error("The connection to {addr} was refused: nothing listens on that port.")]
+    Refused {
+        /// `host:port`.
+        addr: String,
+    },
+    /// The server closed the connection (DC-303, DC-304).
+    #[error("{addr} closed the connection {}.", match during {
+        ClosedDuring::TlsHandshake => "during the TLS handshake",
+        ClosedDuring::FirstOperation => "as soon as the first LDAP request was sent",
+        ClosedDuring::Operation => "in the middle of an operation",
+    })]
+    Closed {
+        /// `host:port`.
+        addr: String,
+        /// When.
+        during: ClosedDuring,
+        /// The OS's or library's words.
+        diagnostic: String,
+    },
+    /// The TCP connection or TLS handshake did not complete in time (DC-305).
+    #[error("Connecting to {addr} did not complete within {}.", humantime::format_duration(*after))]
+    ConnectTimeout {
+        /// `host:port`.
+        addr: String,
+        /// The configured connect timeout.
+        after: Duration,
+    },
+    /// The server accepted the request but did not answer in time (DC-306).
+    #[error("{addr} did not answer the {what} within {}.", humantime::format_duration(*after))]
+    OperationTimeout {
+        /// `host:port`.
+        addr: String,
+        /// The operation (`service bind`, `user search`…).
+        what: String,
+        /// The configured operation timeout.
+        after: Duration,
+    },
+    /// Every URL failed; the last failure is inside (DC-307 wraps its code).
+    #[error("All {} directory URLs failed ({}); the last one: {last}", tried.len(), tried.join(", "))]
+    AllUrlsFailed {
+        /// The URLs tried, in order.
+        tried: Vec<String>,
+        /// The last failure.
+        last: Box<Error>,
+    },
+    /// The TLS handshake or certificate check failed (DC-310…DC-313).
+    #[error("TLS with {addr} failed: {}.", match problem {
+        TlsProblem::UnknownCa => "the server's certificate is not signed by a trusted CA".to_owned(),
+        TlsProblem::NameMismatch => "the server's certificate is not valid for this host name".to_owned(),
+        TlsProblem::Expired => "the server's certificate has expired or is not yet valid".to_owned(),
+        TlsProblem::Other(s) => s.clone(),
+    })]
+    Tls {
+        /// `host:port`.
+        addr: String,
+        /// What failed.
+        problem: TlsProblem,
+    },
+    /// The server refused StartTLS (DC-314).
+    #[error("{addr} refused StartTLS.")]
+    StartTlsRefused {
+        /// `host:port`.
+        addr: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The service account's bind failed (DC-401).
+    #[error("The service account {dn} could not bind: the directory rejected its credentials.")]
+    ServiceBind {
+        /// The service account's DN.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The search base does not exist (DC-402).
+    #[error("The search base {base} does not exist on the server.")]
+    SearchBaseMissing {
+        /// The configured search base.
+        base: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The service account may not do what was asked (DC-403).
+    #[error("The service account is not allowed to {what}.")]
+    AccessDenied {
+        /// What it tried.
+        what: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The server is busy, unavailable or unwilling (DC-404).
+    #[error("The directory is unavailable for {what}.")]
+    Unavailable {
+        /// What was tried.
+        what: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// Any other LDAP result or protocol failure (DC-405).
+    #[error("The directory answered {what} unexpectedly.")]
+    Unexpected {
+        /// What was tried.
+        what: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+}
+
+impl Error {
+    /// A configuration error.
+    pub fn config(code: &'static str, key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Error {
+        Error::Config { code, key: key.to_owned(), problem: problem.into(), fix: fix.into() }
+    }
+
+    /// The stable code, listed on the troubleshooting page.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Config { code, .. } => code,
+            Error::EmptyPassword => "DC-201",
+            Error::InvalidLogin { .. } => "DC-202",
+            Error::InvalidCredentials { .. } => "DC-203",
+            Error::AccountLocked { .. } => "DC-204",
+            Error::MustChangePassword { .. } => "DC-205",
+            Error::PasswordExpired { .. } => "DC-206",
+            Error::NotFound { .. } => "DC-207",
+            Error::Ambiguous { .. } => "DC-208",
+            Error::Resolve { .. } => "DC-301",
+            Error::Refused { .. } => "DC-302",
+            Error::Closed { during: ClosedDuring::TlsHandshake, .. } => "DC-304",
+            Error::Closed { .. } => "DC-303",
+            Error::ConnectTimeout { .. } => "DC-305",
+            Error::OperationTimeout { .. } => "DC-306",
+            Error::AllUrlsFailed { last, .. } => last.code(),
+            Error::Tls { problem: TlsProblem::UnknownCa, .. } => "DC-310",
+            Error::Tls { problem: TlsProblem::NameMismatch, .. } => "DC-311",
+            Error::Tls { problem: TlsProblem::Expired, .. } => "DC-312",
+            Error::Tls { .. } => "DC-313",
+            Error::StartTlsRefused { .. } => "DC-314",
+            Error::ServiceBind { .. } => "DC-401",
+            Error::SearchBaseMissing { .. } => "DC-402",
+            Error::AccessDenied { .. } => "DC-403",
+            Error::Unavailable { .. } => "DC-404",
+            Error::Unexpected { .. } => "DC-405",
+        }
+    }
+
+    /// The kind the host acts on.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config { .. } | Error::ServiceBind { .. } | Error::SearchBaseMissing { .. } => {
+                ErrorKind::Configuration
+            }
+            Error::AccessDenied { .. } => ErrorKind::Configuration,
+            Error::EmptyPassword | Error::InvalidLogin { .. } => ErrorKind::InvalidInput,
+            Error::InvalidCredentials { .. } => ErrorKind::InvalidCredentials,
+            Error::AccountLocked { .. } => ErrorKind::AccountLocked,
+            Error::MustChangePassword { .. } => ErrorKind::MustChangePassword,
+            Error::PasswordExpired { .. } => ErrorKind::PasswordExpired,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Ambiguous { .. } => ErrorKind::Ambiguous,
+            Error::Resolve { .. } | Error::Refused { .. } | Error::Closed { .. } | Error::Unavailable { .. } => {
+                ErrorKind::Unreachable
+            }
+            Error::ConnectTimeout { .. } | Error::OperationTimeout { .. } => ErrorKind::Timeout,
+            Error::AllUrlsFailed { last, .. } => last.kind(),
+            Error::Tls { .. } | Error::StartTlsRefused { .. } => ErrorKind::Tls,
+            Error::Unexpected { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// What an administrator should do about it.
+    pub fn fix(&self) -> String {
+        match self {
+            Error::Config { fix, .. } => fix.clone(),
+            Error::EmptyPassword => "Type the password; empty passwords are never sent (they would be an \
+                                     unauthenticated bind, which many servers accept)."
+                .into(),
+            Error::InvalidLogin { .. } => "Log in with the directory login or email address.".into(),
+            Error::InvalidCredentials { .. } => "Check the password; if it is right, the account may be \
+                                                 locked or expired in the directory."
+                .into(),
+            Error::AccountLocked { .. } => "Wait for the lockout to expire or have a directory administrator \
+                                            unlock the account (pwdAccountLockedTime)."
+                .into(),
+            Error::MustChangePassword { .. } => "Change the password (directory self-service or an \
+                                                 administrator), then log in with the new one."
+                .into(),
+            Error::PasswordExpired { .. } => "Have the password reset by a directory administrator.".into(),
+            Error::NotFound { .. } => "Check the login, the search base, subtree and the user filter \
+                                       (`dirconn filter DOMAIN` shows it)."
+                .into(),
+            Error::Ambiguous { .. } => "Make the user filter more specific (objectClass, or an attribute \
+                                        unique in the directory) or narrow the search base."
+                .into(),
+            Error::Resolve { .. } => "Check the host name in the URL, or use the server's IP address.".into(),
+            Error::Refused { .. } => "Check the port (389 for ldap://, 636 for ldaps://) and that the \
+                                      directory service is running."
+                .into(),
+            Error::Closed { during: ClosedDuring::TlsHandshake, .. } => {
+                "This port speaks plain LDAP: use ldap:// (with starttls = true) or the LDAPS port (636).".into()
+            }
+            Error::Closed { during: ClosedDuring::FirstOperation, .. } => {
+                "This port probably expects TLS: use ldaps:// for it, or the plain LDAP port (389).".into()
+            }
+            Error::Closed { .. } => "The server or a firewall dropped the connection; check the server's \
+                                     log and idle timeouts."
+                .into(),
+            Error::ConnectTimeout { .. } => "Check the host, the port and any firewall between; a silent \
+                                             drop looks like this. Raise connect_timeout for slow links."
+                .into(),
+            Error::OperationTimeout { .. } => "The server accepted the connection but never answered: check \
+                                               that the port is an LDAP server's, or raise operation_timeout."
+                .into(),
+            Error::AllUrlsFailed { last, .. } => last.fix(),
+            Error::Tls { problem: TlsProblem::UnknownCa, .. } => {
+                "Set ca_file to the PEM of the CA that signed the directory's certificate.".into()
+            }
+            Error::Tls { problem: TlsProblem::NameMismatch, .. } => "Use the host name (or IP address) the \
+                                                                    certificate was issued for in the URL."
+                .into(),
+            Error::Tls { problem: TlsProblem::Expired, .. } => {
+                "Renew the directory's certificate, and check this machine's clock.".into()
+            }
+            Error::Tls { .. } => "Check the TLS setup of the directory (protocol versions, certificate).".into(),
+            Error::StartTlsRefused { .. } => "Enable TLS on the directory, or use its ldaps:// URL.".into(),
+            Error::ServiceBind { .. } => "Check bind_dn and the service password (file or environment \
+                                          variable) and that the account is not locked."
+                .into(),
+            Error::SearchBaseMissing { .. } => "Set search_base to an existing entry, such as the naming \
+                                                context (dc=example,dc=org)."
+                .into(),
+            Error::AccessDenied { .. } => "Grant the service account read access to the user entries.".into(),
+            Error::Unavailable { .. } => "Retry later; check the directory's health and replication.".into(),
+            Error::Unexpected { .. } => "Check the directory's log for this request.".into(),
+        }
+    }
+
+    /// The server's own words, when there are any.
+    pub fn diagnostic(&self) -> Option<String> {
+        match self {
+            Error::InvalidCredentials { diagnostic, .. }
+            | Error::AccountLocked { diagnostic, .. }
+            | Error::MustChangePassword { diagnostic, .. }
+            | Error::PasswordExpired { diagnostic, .. }
+            | Error::Closed { diagnostic, .. }
+            | Error::StartTlsRefused { diagnostic, .. }
+            | Error::ServiceBind { diagnostic, .. }
+            | Error::SearchBaseMissing { diagnostic, .. }
+            | Error::AccessDenied { diagnostic, .. }
+            | Error::Unavailable { diagnostic, .. }
+            | Error::Unexpected { diagnostic, .. } => Some(diagnostic.clone()),
+            Error::Resolve { reason, .. } => Some(reason.clone()),
+            Error::AllUrlsFailed { last, .. } => last.diagnostic(),
+            _ => None,
+        }
+    }
+
+    /// Whether another URL might do better (the failure is about reaching this server).
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            Error::Resolve { .. }
+                | Error::Refused { .. }
+                | Error::Closed { .. }
+                | Error::ConnectTimeout { .. }
+                | Error::OperationTimeout { .. }
+                | Error::Tls { .. }
+                | Error::StartTlsRefused { .. }
+                | Error::Unavailable { .. }
+        )
+    }
+}
+
+impl From<Error> for ConnectorError {
+    fn from(err: Error) -> ConnectorError {
+        let base = ConnectorError::new(err.kind(), err.code(), err.to_string(), err.fix());
+        match err.diagnostic() {
+            Some(diag) if !diag.is_empty() => base.with_diagnostic(diag),
+            _ => base,
+        }
+    }
+}
+
+/// Formats an LDAP result for a diagnostic: `49 (invalidCredentials): text`.
+pub(crate) fn describe_result(res: &ldap3::LdapResult) -> String {
+    let text = res.text.trim_end_matches('\0').trim();
+    let name = result_name(res.rc);
+    if text.is_empty() { format!("{} ({name})", res.rc) } else { format!("{} ({name}): {text}", res.rc) }
+}
+
+fn result_name(rc: u32) -> &'static str {
+    match rc {
+        0 => "success",
+        1 => "operationsError",
+        2 => "protocolError",
+        3 => "timeLimitExceeded",
+        4 => "sizeLimitExceeded",
+        7 => "authMethodNotSupported",
+        8 => "strongerAuthRequired",
+        10 => "referral",
+        11 => "adminLimitExceeded",
+        13 => "confidentialityRequired",
+        32 => "noSuchObject",
+        34 => "invalidDNSyntax",
+        48 => "inappropriateAuthentication",
+        49 => "invalidCredentials",
+        50 => "insufficientAccessRights",
+        51 => "busy",
+        52 => "unavailable",
+        53 => "unwillingToPerform",
+        80 => "other",
+        _ => "unknown",
+    }
+}

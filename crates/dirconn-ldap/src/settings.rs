@@ -1,0 +1,385 @@
+//! A domain's LDAP settings: parsed from the host's JSON, validated, secrets resolved.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+
+use crate::{Error, LdapUrl, escape};
+
+/// The defaults a connector kind gives its settings (generic LDAP, AD and OD differ here).
+#[derive(Debug, Clone, Copy)]
+pub struct LdapDefaults {
+    /// The user filter.
+    pub user_filter: &'static str,
+    /// The attribute that holds the login.
+    pub login_attribute: &'static str,
+    /// The attribute that holds the stable key.
+    pub id_attribute: &'static str,
+    /// The attribute that holds the email address.
+    pub email_attribute: &'static str,
+    /// The attribute that holds the display name.
+    pub display_name_attribute: &'static str,
+    /// The attribute that lists the user's groups, if the server keeps one.
+    pub member_of_attribute: &'static str,
+}
+
+impl LdapDefaults {
+    /// Defaults for a generic LDAP server (OpenLDAP, 389 DS…).
+    pub const GENERIC: LdapDefaults = LdapDefaults {
+        user_filter: "(&(objectClass=inetOrgPerson)(uid={login}))",
+        login_attribute: "uid",
+        id_attribute: "entryUUID",
+        email_attribute: "mail",
+        display_name_attribute: "displayName",
+        member_of_attribute: "memberOf",
+    };
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The secret itself, for the bind.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The settings table of a domain, as written in the configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    url: Option<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+    #[serde(default)]
+    starttls: bool,
+    ca_file: Option<PathBuf>,
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    connect_timeout: Duration,
+    #[serde(default = "default_operation_timeout", with = "humantime_serde")]
+    operation_timeout: Duration,
+    #[serde(default = "default_pool_size")]
+    pool_size: usize,
+    bind_dn: Option<String>,
+    bind_password_file: Option<PathBuf>,
+    bind_password_env: Option<String>,
+    bind_password: Option<String>,
+    search_base: String,
+    #[serde(default = "yes")]
+    subtree: bool,
+    user_filter: Option<String>,
+    group_filter: Option<String>,
+    group_base: Option<String>,
+    login_attribute: Option<String>,
+    id_attribute: Option<String>,
+    email_attribute: Option<String>,
+    display_name_attribute: Option<String>,
+    member_of_attribute: Option<String>,
+    #[serde(default)]
+    attributes: Vec<String>,
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_operation_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_pool_size() -> usize {
+    8
+}
+fn yes() -> bool {
+    true
+}
+
+/// A domain's validated LDAP settings.
+#[derive(Debug, Clone)]
+pub struct LdapSettings {
+    /// The mail domain served.
+    pub domain: String,
+    /// Server URLs, tried in order (failover).
+    pub urls: Vec<LdapUrl>,
+    /// Upgrade `ldap://` connections with StartTLS.
+    pub starttls: bool,
+    /// The CA certificates (PEM) to trust; the system's roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// Limit for TCP connect plus TLS handshake.
+    pub connect_timeout: Duration,
+    /// Limit for each LDAP operation.
+    pub operation_timeout: Duration,
+    /// Service connections kept open.
+    pub pool_size: usize,
+    /// The service account.
+    pub bind_dn: String,
+    /// The service account's password.
+    pub bind_password: Secret,
+    /// Where users are searched.
+    pub search_base: String,
+    /// Whole subtree (true) or one level under the base.
+    pub subtree: bool,
+    /// The user filter template.
+    pub user_filter: String,
+    /// The group filter template, if groups are searched (else the member-of attribute is read).
+    pub group_filter: Option<String>,
+    /// Where groups are searched (the search base when absent).
+    pub group_base: Option<String>,
+    /// The attribute that holds the login.
+    pub login_attribute: String,
+    /// The attribute that holds the stable key.
+    pub id_attribute: String,
+    /// The attribute that holds the email address.
+    pub email_attribute: String,
+    /// The attribute that holds the display name.
+    pub display_name_attribute: String,
+    /// The attribute that lists the user's groups.
+    pub member_of_attribute: String,
+    /// Extra attributes to read (all user attributes are read anyway).
+    pub attributes: Vec<String>,
+}
+
+impl LdapSettings {
+    /// Parses and validates a domain's settings (the JSON the host sends), resolving relative paths against
+    /// `config_dir` and reading the service password from its file or environment variable.
+    pub fn from_json(domain: &str, json: &str, config_dir: &Path, defaults: LdapDefaults) -> Result<LdapSettings, Error> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let raw: Raw = serde_path_to_error::deserialize(de).map_err(|err| {
+            let key = err.path().to_string();
+            let inner = err.into_inner().to_string();
+            let inner = inner.split(" at line").next().unwrap_or(&inner).to_owned();
+            Error::config(
+                "DC-101",
+                if key == "." { "(section)" } else { &key },
+                inner,
+                "Fix or remove that key; the configuration page of the docs lists every key with its type.",
+            )
+        })?;
+        Self::validate(domain, raw, config_dir, defaults)
+    }
+
+    fn validate(domain: &str, raw: Raw, config_dir: &Path, d: LdapDefaults) -> Result<LdapSettings, Error> {
+        let mut url_texts = raw.urls;
+        if let Some(url) = raw.url {
+            url_texts.insert(0, url);
+        }
+        if url_texts.is_empty() {
+            return Err(Error::config(
+                "DC-103",
+                "urls",
+                "no directory URL is given",
+                "Add urls = [\"ldaps://dc1.example.org:636\"] (several for failover).",
+            ));
+        }
+        let urls = url_texts.iter().map(|u| LdapUrl::parse(u)).collect::<Result<Vec<_>, _>>()?;
+        if raw.starttls && urls.iter().any(|u| u.ldaps) {
+            return Err(Error::config(
+                "DC-110",
+                "starttls",
+                "starttls = true applies to ldap:// URLs, but an ldaps:// URL is listed",
+                "Use either ldaps:// URLs or ldap:// URLs with starttls = true, not both.",
+            ));
+        }
+        let bind_dn = raw.bind_dn.unwrap_or_default();
+        if bind_dn.trim().is_empty() {
+            return Err(Error::config(
+                "DC-105",
+                "bind_dn",
+                "no service account is given; anonymous binds are refused",
+                "Set bind_dn to a service account allowed to read users, and its password in bind_password_file.",
+            ));
+        }
+        let bind_password = resolve_password(
+            raw.bind_password_file.as_deref().map(|p| config_dir.join(p)),
+            raw.bind_password_env,
+            raw.bind_password,
+            domain,
+        )?;
+        if raw.search_base.trim().is_empty() || !raw.search_base.contains('=') {
+            return Err(Error::config(
+                "DC-109",
+                "search_base",
+                format!("`{}` is not a DN", raw.search_base),
+                "Set search_base to a DN such as ou=people,dc=example,dc=org.",
+            ));
+        }
+        let user_filter = raw.user_filter.unwrap_or_else(|| d.user_filter.to_owned());
+        if !(user_filter.contains("{login}") || user_filter.contains("{email}")) {
+            return Err(Error::config(
+                "DC-107",
+                "user_filter",
+                format!("`{user_filter}` has no {{login}} or {{email}} placeholder, so it cannot find one user"),
+                "Write the filter with the placeholder, e.g. (&(objectClass=inetOrgPerson)(uid={login})).",
+            ));
+        }
+        escape::check_template(&user_filter).map_err(|problem| {
+            Error::config(
+                "DC-107",
+                "user_filter",
+                format!("`{user_filter}`: {problem}"),
+                "Write a filter such as (&(objectClass=inetOrgPerson)(uid={login})).",
+            )
+        })?;
+        if let Some(group_filter) = &raw.group_filter {
+            escape::check_template(group_filter).map_err(|problem| {
+                Error::config(
+                    "DC-108",
+                    "group_filter",
+                    format!("`{group_filter}`: {problem}"),
+                    "Write a filter such as (&(objectClass=groupOfNames)(member={dn})).",
+                )
+            })?;
+        }
+        if raw.pool_size == 0 || raw.pool_size > 256 {
+            return Err(Error::config(
+                "DC-101",
+                "pool_size",
+                format!("{} is out of range", raw.pool_size),
+                "Use a pool size from 1 to 256 (8 is a good start).",
+            ));
+        }
+        for (key, value) in [("connect_timeout", raw.connect_timeout), ("operation_timeout", raw.operation_timeout)] {
+            if value.is_zero() {
+                return Err(Error::config("DC-101", key, "a zero timeout would fail every request", "Use e.g. \"5s\"."));
+            }
+        }
+        let ca_file = raw.ca_file.map(|p| config_dir.join(p));
+        if let Some(path) = &ca_file
+            && !path.is_file()
+        {
+            return Err(Error::config(
+                "DC-106",
+                "ca_file",
+                format!("{} is not a readable file", path.display()),
+                "Point ca_file at the PEM file of the CA that signed the directory's certificate.",
+            ));
+        }
+        Ok(LdapSettings {
+            domain: domain.to_owned(),
+            urls,
+            starttls: raw.starttls,
+            ca_file,
+            connect_timeout: raw.connect_timeout,
+            operation_timeout: raw.operation_timeout,
+            pool_size: raw.pool_size,
+            bind_dn,
+            bind_password,
+            search_base: raw.search_base,
+            subtree: raw.subtree,
+            user_filter,
+            group_filter: raw.group_filter,
+            group_base: raw.group_base,
+            login_attribute: raw.login_attribute.unwrap_or_else(|| d.login_attribute.to_owned()),
+            id_attribute: raw.id_attribute.unwrap_or_else(|| d.id_attribute.to_owned()),
+            email_attribute: raw.email_attribute.unwrap_or_else(|| d.email_attribute.to_owned()),
+            display_name_attribute: raw.display_name_attribute.unwrap_or_else(|| d.display_name_attribute.to_owned()),
+            member_of_attribute: raw.member_of_attribute.unwrap_or_else(|| d.member_of_attribute.to_owned()),
+            attributes: raw.attributes,
+        })
+    }
+}
+
+fn resolve_password(
+    file: Option<PathBuf>,
+    env: Option<String>,
+    inline: Option<String>,
+    domain: &str,
+) -> Result<Secret, Error> {
+    let given = [file.is_some(), env.is_some(), inline.is_some()].iter().filter(|x| **x).count();
+    if given != 1 {
+        return Err(Error::config(
+            "DC-104",
+            "bind_password_file",
+            if given == 0 { "the service account has no password source" } else { "more than one password source is given" },
+            "Give exactly one of bind_password_file (preferred), bind_password_env or bind_password.",
+        ));
+    }
+    let password = if let Some(path) = file {
+        let text = std::fs::read_to_string(&path).map_err(|err| {
+            Error::config(
+                "DC-104",
+                "bind_password_file",
+                format!("{} cannot be read: {err}", path.display()),
+                "Create the file with the service password, readable by the dirconn user only (mode 0600).",
+            )
+        })?;
+        text.trim_end_matches(['\n', '\r']).to_owned()
+    } else if let Some(var) = env {
+        std::env::var(&var).map_err(|_| {
+            Error::config(
+                "DC-104",
+                "bind_password_env",
+                format!("the environment variable {var} is not set"),
+                "Set it in the service's environment, or use bind_password_file.",
+            )
+        })?
+    } else {
+        tracing::warn!(domain, "the service password is written inline in the configuration; prefer bind_password_file");
+        inline.unwrap_or_default()
+    };
+    if password.is_empty() {
+        return Err(Error::config(
+            "DC-104",
+            "bind_password_file",
+            "the service password is empty (that would be an anonymous bind)",
+            "Put the service account's password in the file or variable.",
+        ));
+    }
+    Ok(Secret::new(password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<LdapSettings, Error> {
+        LdapSettings::from_json("example.org", json, Path::new("/nonexistent"), LdapDefaults::GENERIC)
+    }
+
+    #[test]
+    fn a_minimal_domain_gets_the_defaults() {
+        let s = parse(r#"{"urls":["ldap://127.0.0.1:389"],"bind_dn":"cn=svc,dc=x","bind_password":"pw","search_base":"dc=x"}"#)
+            .unwrap();
+        assert_eq!(s.user_filter, LdapDefaults::GENERIC.user_filter);
+        assert_eq!(s.connect_timeout, Duration::from_secs(5));
+        assert!(s.subtree);
+        assert_eq!(format!("{:?}", s.bind_password), "<redacted>");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","user_filtr":"x"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("user_filtr"), "{err}");
+        let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","connect_timeout":"soon"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("connect_timeout"), "{err}");
+        let err = parse(r#"{"urls":["ldap://h"],"bind_password":"p","search_base":"dc=x"}"#).unwrap_err();
+        assert_eq!(err.code(), "DC-105");
+        let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","search_base":"dc=x"}"#).unwrap_err();
+        assert_eq!(err.code(), "DC-104");
+        let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","user_filter":"(uid=alice)"}"#)
+            .unwrap_err();
+        assert_eq!(err.code(), "DC-107");
+        let err = parse(r#"{"urls":["ldaps://h"],"starttls":true,"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#)
+            .unwrap_err();
+        assert_eq!(err.code(), "DC-110");
+        let err = parse(r#"{"urls":[],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#).unwrap_err();
+        assert_eq!(err.code(), "DC-103");
+    }
+}
