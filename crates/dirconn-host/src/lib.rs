@@ -1,1 +1,20 @@
-//! placeholder
+//! The dirconn host: loads connector plugins from a drop-in directory, runs one connector instance per
+//! configured mail domain, and routes logins (`user@domain`) to them.
+//!
+//! - [`PluginRegistry`]: every file of the drop-in directory, loaded with abi_stable's layout check; files
+//!   that are not plugins are reported with their reason and skipped.
+//! - [`HostConfig`]: the TOML configuration, one `[[domain]]` section per mail domain.
+//! - [`Host`]: the domains with their connectors, routing, and the login flow.
+//! - [`Error`]: the host's one error type, each with a stable code and the fix.
+
+mod config;
+mod error;
+mod host;
+mod log;
+mod plugins;
+
+pub use config::{DomainConfig, HostConfig};
+pub use error::Error;
+pub use host::{Domain, Host, Route};
+pub use log::log_sink;
+pub use plugins::{LoadedPlugin, PluginRegistry, Refused};

@@ -1,1 +1,267 @@
-//! The staged connection test.
+//! The staged connection test: for each URL, resolve, TCP, TLS and the service bind; then, on the first
+//! URL that works, the search base, the user filter, and optionally a user's lookup and bind.
+//! Every stage reports pass or fail with its time; a failure carries the engine's [`Error`] with its fix.
+
+use std::{sync::Arc, time::Instant};
+
+use abi_stable::std_types::ROption;
+use dirconn_abi::{ConnectorError, StageResult, StageStatus, TestReport};
+use ldap3::{Ldap, Scope, SearchEntry, SearchOptions};
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+
+use crate::{
+    ClosedDuring, Directory, Error, LdapUrl,
+    conn::service_bind_result,
+    error::describe_result,
+    tls,
+};
+
+/// Collects stages as they run.
+struct Stages {
+    list: Vec<StageResult>,
+}
+
+impl Stages {
+    fn push(&mut self, stage: &str, target: &str, started: Instant, outcome: Result<String, Error>) -> bool {
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let (status, detail, error) = match outcome {
+            Ok(detail) => (StageStatus::Passed, detail, ROption::RNone),
+            Err(err) => (StageStatus::Failed, String::new(), ROption::RSome(ConnectorError::from(err))),
+        };
+        let passed = status == StageStatus::Passed;
+        self.list.push(StageResult {
+            stage: stage.into(),
+            target: target.into(),
+            status,
+            elapsed_us,
+            detail: detail.into(),
+            error,
+        });
+        passed
+    }
+
+    fn skip(&mut self, stage: &str, target: &str, why: &str) {
+        self.list.push(StageResult {
+            stage: stage.into(),
+            target: target.into(),
+            status: StageStatus::Skipped,
+            elapsed_us: 0,
+            detail: why.into(),
+            error: ROption::RNone,
+        });
+    }
+}
+
+impl Directory {
+    /// Runs the staged test. `login` adds a lookup of that user; `password` adds a bind as them.
+    pub async fn test_connection(&self, login: Option<&str>, password: Option<&str>) -> TestReport {
+        let mut st = Stages { list: Vec::new() };
+        let mut working: Option<(LdapUrl, Ldap)> = None;
+        let s = self.settings();
+        for url in &s.urls {
+            let target = url.to_string();
+            let mode = match (url.ldaps, s.starttls) {
+                (true, _) => "LDAPS (TLS from the first byte)",
+                (false, true) => "LDAP upgraded with StartTLS",
+                (false, false) => "plain LDAP: passwords cross the network unencrypted; prefer ldaps:// or starttls",
+            };
+            st.push("url", &target, Instant::now(), Ok(mode.to_owned()));
+            let ldap = self.test_url(url, &mut st).await;
+            if working.is_none()
+                && let Some(ldap) = ldap
+            {
+                working = Some((url.clone(), ldap));
+            } else if let Some(mut ldap) = ldap {
+                let _ = ldap.unbind().await;
+            }
+        }
+        let Some((url, mut ldap)) = working else {
+            for stage in ["search-base", "user-filter"] {
+                st.skip(stage, &s.search_base, "no URL passed the service bind");
+            }
+            return TestReport { stages: st.list.into() };
+        };
+        let target = url.to_string();
+        let started = Instant::now();
+        let base = self.search_on(&mut ldap, &url, &s.search_base, Scope::Base, "(objectClass=*)", 1, "search base read").await;
+        let base_ok = st.push(
+            "search-base",
+            &s.search_base,
+            started,
+            base.and_then(|(entries, res)| match res.rc {
+                0 if !entries.is_empty() => Ok(format!("{} exists and is readable", s.search_base)),
+                0 | 32 => Err(Error::SearchBaseMissing { base: s.search_base.clone(), diagnostic: describe_result(&res) }),
+                50 => Err(Error::AccessDenied { what: "read the search base".into(), diagnostic: describe_result(&res) }),
+                _ => Err(Error::Unexpected { what: "the search base read".into(), diagnostic: describe_result(&res) }),
+            }),
+        );
+        if base_ok {
+            let started = Instant::now();
+            let filter = self.filter_matching_any_user();
+            let scope = if s.subtree { Scope::Subtree } else { Scope::OneLevel };
+            let users = self.search_on(&mut ldap, &url, &s.search_base, scope, &filter, 1, "user filter search").await;
+            st.push(
+                "user-filter",
+                &filter,
+                started,
+                users.and_then(|(entries, res)| match (res.rc, entries.first()) {
+                    (0 | 4, Some(first)) => Ok(format!("matches users, for example {}", first.dn)),
+                    (0 | 4, None) => Err(Error::NotFound {
+                        login: "(any)".into(),
+                        filter: filter.clone(),
+                        base: s.search_base.clone(),
+                    }),
+                    _ => Err(Error::Unexpected { what: "the user filter search".into(), diagnostic: describe_result(&res) }),
+                }),
+            );
+        } else {
+            st.skip("user-filter", &target, "the search base failed");
+        }
+        let _ = ldap.unbind().await;
+        if let Some(login) = login {
+            let started = Instant::now();
+            let found = self.find_user(login).await;
+            let dn = found.as_ref().ok().map(|f| f.entry.dn.clone());
+            let shown = found.map(|f| format!("{login} is {}", f.entry.dn));
+            let found_ok = st.push("user-lookup", &self.user_filter_for(login), started, shown);
+            match (password, found_ok) {
+                (Some(password), true) => {
+                    let started = Instant::now();
+                    let outcome = self.authenticate(login, password).await.map(|user| {
+                        let mut detail = format!("password accepted; {} group(s)", user.groups.len());
+                        for w in user.warnings.iter() {
+                            detail.push_str("; ");
+                            detail.push_str(w);
+                        }
+                        detail
+                    });
+                    st.push("user-bind", dn.as_deref().unwrap_or(login), started, outcome);
+                }
+                (Some(_), false) => st.skip("user-bind", login, "the user was not found"),
+                (None, _) => {}
+            }
+        }
+        TestReport { stages: st.list.into() }
+    }
+
+    /// The URL-level stages; returns a connection bound as the service account when all passed.
+    async fn test_url(&self, url: &LdapUrl, st: &mut Stages) -> Option<Ldap> {
+        let s = self.settings();
+        let target = url.authority();
+        let timeout = s.connect_timeout;
+        let started = Instant::now();
+        let resolved = match tokio::time::timeout(timeout, tokio::net::lookup_host(target.as_str())).await {
+            Ok(Ok(addrs)) => Ok(addrs.collect::<Vec<_>>()),
+            Ok(Err(err)) => Err(Error::Resolve { host: url.host.clone(), reason: err.to_string() }),
+            Err(_) => Err(Error::Resolve { host: url.host.clone(), reason: "the resolver did not answer in time".into() }),
+        };
+        let addrs = match resolved {
+            Ok(addrs) if !addrs.is_empty() => {
+                let list = addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                st.push("resolve", &target, started, Ok(list));
+                addrs
+            }
+            other => {
+                let err = other.err().unwrap_or(Error::Resolve { host: url.host.clone(), reason: "no address".into() });
+                st.push("resolve", &target, started, Err(err));
+                return None;
+            }
+        };
+        let started = Instant::now();
+        let addr = addrs[0];
+        let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => Err(Error::Refused { addr: addr.to_string() }),
+            Ok(Err(err)) => Err(Error::Closed { addr: addr.to_string(), during: ClosedDuring::Operation, diagnostic: err.to_string() }),
+            Err(_) => Err(Error::ConnectTimeout { addr: addr.to_string(), after: timeout }),
+        };
+        let stream = match tcp {
+            Ok(stream) => {
+                st.push("tcp", &addr.to_string(), started, Ok(format!("connected to {addr}")));
+                stream
+            }
+            Err(err) => {
+                st.push("tcp", &addr.to_string(), started, Err(err));
+                return None;
+            }
+        };
+        if url.ldaps {
+            let started = Instant::now();
+            let outcome = self.tls_handshake(url, stream).await;
+            if !st.push("tls", &target, started, outcome) {
+                return None;
+            }
+        } else {
+            drop(stream);
+            if !s.starttls {
+                st.skip("tls", &target, "plain LDAP URL without StartTLS");
+            }
+        }
+        // StartTLS needs an LDAP exchange: it is checked by connecting through ldap3 itself.
+        let started = Instant::now();
+        let connected = self.connector.connect(url).await;
+        let mut ldap = match connected {
+            Ok(ldap) => {
+                if s.starttls && !url.ldaps {
+                    st.push("tls", &target, started, Ok("StartTLS accepted; certificate verified".into()));
+                }
+                ldap
+            }
+            Err(err) => {
+                st.push(if s.starttls { "tls" } else { "ldap" }, &target, started, Err(err));
+                return None;
+            }
+        };
+        let started = Instant::now();
+        let bound = self
+            .connector
+            .bind(&mut ldap, url, &s.bind_dn, s.bind_password.expose(), Vec::new())
+            .await
+            .and_then(|res| service_bind_result(&s.bind_dn, &res))
+            .map(|()| format!("bound as {}", s.bind_dn));
+        st.push("service-bind", &target, started, bound).then_some(ldap)
+    }
+
+    async fn tls_handshake(&self, url: &LdapUrl, stream: TcpStream) -> Result<String, Error> {
+        let s = self.settings();
+        let addr = url.authority();
+        let name = ServerName::try_from(url.host.clone())
+            .map_err(|err| Error::Tls { addr: addr.clone(), problem: crate::TlsProblem::Other(err.to_string()) })?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.connector.tls_config()));
+        match tokio::time::timeout(s.connect_timeout, connector.connect(name, stream)).await {
+            Err(_) => Err(Error::ConnectTimeout { addr, after: s.connect_timeout }),
+            Ok(Ok(tls_stream)) => {
+                let (_, session) = tls_stream.get_ref();
+                let version = session.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+                let suite = session.negotiated_cipher_suite().map(|c| format!("{:?}", c.suite())).unwrap_or_default();
+                Ok(format!("{version} {suite}; certificate verified for {}", url.host))
+            }
+            Ok(Err(err)) => Err(match tls::rustls_error(&err) {
+                Some(tls_err) => Error::Tls { addr, problem: tls::problem(tls_err) },
+                None => Error::Closed { addr, during: ClosedDuring::TlsHandshake, diagnostic: err.to_string() },
+            }),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn search_on(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        limit: i32,
+        what: &str,
+    ) -> Result<(Vec<SearchEntry>, ldap3::LdapResult), Error> {
+        let op = async {
+            let ldap3::SearchResult(entries, res) = ldap
+                .with_search_options(SearchOptions::new().sizelimit(limit))
+                .search(base, scope, filter, vec!["1.1"])
+                .await?;
+            Ok((entries.into_iter().map(SearchEntry::construct).collect(), res))
+        };
+        self.connector.run(url, what, ClosedDuring::Operation, op).await
+    }
+}

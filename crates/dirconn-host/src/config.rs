@@ -1,0 +1,203 @@
+//! The host's TOML configuration: the plugin directory and one `[[domain]]` section per mail domain.
+//!
+//! ```toml
+//! plugin_dir = "plugins"            # relative to this file
+//! default_domain = "example.org"    # for logins without @domain (optional with one domain)
+//!
+//! [[domain]]
+//! name = "example.org"              # optional: derived from search_base DC= parts
+//! connector = "ldap"
+//! urls = ["ldaps://dc1.example.org"]
+//! bind_dn = "cn=dirconn,ou=services,dc=example,dc=org"
+//! bind_password_file = "ldap.secret"
+//! search_base = "ou=people,dc=example,dc=org"
+//! ```
+//! The host reads `name`, `connector`, `enabled` and `display_name`; every other key goes to the plugin,
+//! which validates it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// The keys of a domain section that the host reads itself.
+const HOST_KEYS: [&str; 4] = ["name", "connector", "enabled", "display_name"];
+
+/// One mail domain's section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainConfig {
+    /// The mail domain, lowercase (`example.org`).
+    pub name: String,
+    /// The connector kind (`ldap`).
+    pub connector: String,
+    /// Whether logins are served.
+    pub enabled: bool,
+    /// A name for people.
+    pub display_name: String,
+    /// The connector's settings (every other key), as JSON for the plugin.
+    pub settings: serde_json::Value,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostConfig {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The folder relative paths resolve against.
+    pub dir: PathBuf,
+    /// The drop-in directory of plugins.
+    pub plugin_dir: PathBuf,
+    /// The domain of logins without `@domain`.
+    pub default_domain: Option<String>,
+    /// The domains, in file order.
+    pub domains: Vec<DomainConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    plugin_dir: Option<PathBuf>,
+    default_domain: Option<String>,
+    #[serde(default)]
+    domain: Vec<toml::Table>,
+}
+
+impl HostConfig {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<HostConfig, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead { path: path.to_owned(), source })?;
+        HostConfig::parse(path, &text)
+    }
+
+    /// Parses a configuration's text; `path` names it in errors and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<HostConfig, Error> {
+        let raw: Raw = toml::from_str(text)
+            .map_err(|err| Error::ConfigSyntax { path: path.to_owned(), message: err.to_string().trim().replace('\n', " ") })?;
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let mut domains: Vec<DomainConfig> = Vec::new();
+        for (index, table) in raw.domain.into_iter().enumerate() {
+            let domain = domain_section(path, index, table)?;
+            if domains.iter().any(|d| d.name == domain.name) {
+                return Err(Error::DuplicateDomain { path: path.to_owned(), domain: domain.name });
+            }
+            domains.push(domain);
+        }
+        let default_domain = raw.default_domain.map(|d| d.to_ascii_lowercase());
+        if let Some(default) = &default_domain
+            && !domains.iter().any(|d| &d.name == default)
+        {
+            return Err(Error::ConfigSyntax {
+                path: path.to_owned(),
+                message: format!("default_domain = \"{default}\" names no [[domain]] section."),
+            });
+        }
+        Ok(HostConfig {
+            plugin_dir: dir.join(raw.plugin_dir.unwrap_or_else(|| PathBuf::from("plugins"))),
+            path: path.to_owned(),
+            dir,
+            default_domain,
+            domains,
+        })
+    }
+}
+
+fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<DomainConfig, Error> {
+    let position = format!("#{}", index + 1);
+    let key_error = |domain: &str, key: &str, problem: &str, fix: &str| Error::ConfigKey {
+        path: path.to_owned(),
+        domain: domain.to_owned(),
+        key: key.to_owned(),
+        problem: problem.to_owned(),
+        fix: fix.to_owned(),
+    };
+    let string = |table: &mut toml::Table, key: &str, domain: &str| -> Result<Option<String>, Error> {
+        match table.remove(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(key_error(domain, key, &format!("expected a string, found a {}.", other.type_str()), "Quote the value.")),
+        }
+    };
+    let name = match string(&mut table, "name", &position)? {
+        Some(name) => name,
+        None => match table.get("search_base").and_then(toml::Value::as_str).and_then(domain_from_base) {
+            Some(name) => name,
+            None => {
+                return Err(key_error(
+                    &position,
+                    "name",
+                    "the section has no name and its search_base has no DC= components to derive one from.",
+                    "Add name = \"example.org\" (the mail domain this directory serves).",
+                ));
+            }
+        },
+    };
+    let name = name.trim().to_ascii_lowercase();
+    if name.is_empty() || name.contains('@') || name.contains(char::is_whitespace) {
+        return Err(key_error(&position, "name", &format!("`{name}` is not a mail domain."), "Write it as example.org."));
+    }
+    let connector = string(&mut table, "connector", &name)?.ok_or_else(|| {
+        key_error(&name, "connector", "the connector kind is missing.", "Add connector = \"ldap\" (or active-directory, open-directory).")
+    })?;
+    let enabled = match table.remove("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(_) => return Err(key_error(&name, "enabled", "expected true or false.", "Write enabled = true.")),
+    };
+    let display_name = string(&mut table, "display_name", &name)?.unwrap_or_else(|| name.clone());
+    debug_assert!(HOST_KEYS.iter().all(|k| !table.contains_key(*k)));
+    let settings = serde_json::to_value(&table).map_err(|err| {
+        key_error(&name, "(section)", &format!("a value cannot be handed to the plugin: {err}."), "Use strings, numbers, booleans and lists.")
+    })?;
+    Ok(DomainConfig { name, connector, enabled, display_name, settings })
+}
+
+/// `DC=kasm,DC=core` serves `kasm.core`: the DC components of a search base, in order.
+pub fn domain_from_base(base: &str) -> Option<String> {
+    let parts: Vec<String> = base
+        .split(',')
+        .filter_map(|rdn| {
+            let (attr, value) = rdn.split_once('=')?;
+            attr.trim().eq_ignore_ascii_case("dc").then(|| value.trim().to_ascii_lowercase())
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<HostConfig, Error> {
+        HostConfig::parse(Path::new("/etc/dirconn/dirconn.toml"), text)
+    }
+
+    #[test]
+    fn a_search_base_names_the_domain() {
+        assert_eq!(domain_from_base("OU=Staff,DC=kasm,DC=core").as_deref(), Some("kasm.core"));
+        assert_eq!(domain_from_base("ou=people,o=corp"), None);
+        let c = parse("[[domain]]\nconnector = \"ldap\"\nsearch_base = \"DC=kasm,DC=core\"\n").unwrap();
+        assert_eq!(c.domains[0].name, "kasm.core");
+        assert_eq!(c.domains[0].settings["search_base"], "DC=kasm,DC=core");
+        assert_eq!(c.plugin_dir, PathBuf::from("/etc/dirconn/plugins"));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_domain_and_the_key() {
+        let err = parse("[[domain]]\nname = \"example.org\"\nsearch_base = \"dc=x\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("dirconn.toml") && text.contains("example.org") && text.contains("connector"), "{text}");
+        let err = parse("plugin_dri = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("plugin_dri"), "{err}");
+        let err = parse("[[domain]]\nname=\"a.org\"\nconnector=\"ldap\"\n[[domain]]\nname=\"A.org\"\nconnector=\"ldap\"\n")
+            .unwrap_err();
+        assert_eq!(err.code(), "DC-004");
+        let err = parse("[[domain]]\nconnector = \"ldap\"\nsearch_base = \"o=corp\"\n").unwrap_err();
+        assert_eq!(err.code(), "DC-003");
+        let err = parse("default_domain = \"b.org\"\n[[domain]]\nname=\"a.org\"\nconnector=\"ldap\"\n").unwrap_err();
+        assert_eq!(err.code(), "DC-002");
+        let err = parse("[[domain\n").unwrap_err();
+        assert!(err.to_string().contains("line"), "{err}");
+    }
+}

@@ -1,0 +1,198 @@
+//! [`Host`]: the configured domains with their connector instances, and routing of logins.
+
+use abi_stable::std_types::RString;
+use dirconn_abi::{
+    AttributeReport, AuthRequest, ClientContext, ConnectorBox, ConnectorConfig, ConnectorError, ErrorKind,
+    FilterReport, TestReport, TestRequest, UserEntry,
+};
+
+use crate::{Error, HostConfig, PluginRegistry, log_sink};
+
+/// One configured mail domain.
+pub struct Domain {
+    /// The mail domain (`example.org`).
+    pub name: String,
+    /// The connector kind.
+    pub kind: String,
+    /// A name for people.
+    pub display_name: String,
+    /// The plugin serving it (its name).
+    pub plugin: String,
+    connector: Option<ConnectorBox>,
+}
+
+impl std::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domain")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("plugin", &self.plugin)
+            .field("enabled", &self.enabled())
+            .finish()
+    }
+}
+
+/// Where a login goes: the domain and the login within it.
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'h, 'l> {
+    /// The domain.
+    pub domain: &'h Domain,
+    /// The login without `@domain`.
+    pub login: &'l str,
+}
+
+/// The host: plugins, configuration and one connector instance per enabled domain.
+#[derive(Debug)]
+pub struct Host {
+    config: HostConfig,
+    registry: PluginRegistry,
+    domains: Vec<Domain>,
+}
+
+impl Host {
+    /// Reads the configuration, loads the plugins of its drop-in directory (or `plugin_dir`), and builds
+    /// every enabled domain's connector, validating its settings.
+    pub fn load(config_path: &std::path::Path, plugin_dir: Option<&std::path::Path>) -> Result<Host, Error> {
+        let mut config = HostConfig::load(config_path)?;
+        if let Some(dir) = plugin_dir {
+            config.plugin_dir = dir.to_owned();
+        }
+        let registry = PluginRegistry::load_dir(&config.plugin_dir, log_sink())?;
+        Host::new(config, registry)
+    }
+
+    /// Builds the domains' connectors from a configuration and loaded plugins.
+    pub fn new(config: HostConfig, registry: PluginRegistry) -> Result<Host, Error> {
+        let mut domains = Vec::with_capacity(config.domains.len());
+        for d in &config.domains {
+            let plugin = registry.by_kind(&d.connector).ok_or_else(|| Error::UnknownConnector {
+                path: config.path.clone(),
+                domain: d.name.clone(),
+                kind: d.connector.clone(),
+                available: registry.kinds(),
+            })?;
+            let connector = if d.enabled {
+                let settings_json = serde_json::to_string(&d.settings).unwrap_or_else(|_| "{}".to_owned());
+                let built = (plugin.module.new_connector())(ConnectorConfig {
+                    domain: d.name.as_str().into(),
+                    kind: d.connector.as_str().into(),
+                    settings_json: settings_json.into(),
+                    config_dir: config.dir.to_string_lossy().as_ref().into(),
+                });
+                Some(built.into_result().map_err(|error| Error::DomainSetup {
+                    path: config.path.clone(),
+                    domain: d.name.clone(),
+                    error,
+                })?)
+            } else {
+                None
+            };
+            domains.push(Domain {
+                name: d.name.clone(),
+                kind: d.connector.clone(),
+                display_name: d.display_name.clone(),
+                plugin: plugin.metadata.name.to_string(),
+                connector,
+            });
+        }
+        Ok(Host { config, registry, domains })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// The loaded and refused plugins.
+    pub fn registry(&self) -> &PluginRegistry {
+        &self.registry
+    }
+
+    /// The configured domains, in file order.
+    pub fn domains(&self) -> &[Domain] {
+        &self.domains
+    }
+
+    /// A domain by name (case-insensitive).
+    pub fn domain(&self, name: &str) -> Result<&Domain, Error> {
+        self.domains.iter().find(|d| d.name.eq_ignore_ascii_case(name)).ok_or_else(|| Error::UnknownDomain {
+            domain: name.to_owned(),
+            known: self.domains.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Routes `user@domain` to its domain; a login without a domain goes to `default_domain`, or to the one
+    /// domain when only one is configured.
+    pub fn route<'h, 'l>(&'h self, login: &'l str) -> Result<Route<'h, 'l>, Error> {
+        if let Some((user, domain)) = login.rsplit_once('@') {
+            return Ok(Route { domain: self.domain(domain)?, login: user });
+        }
+        let domain = match (&self.config.default_domain, self.domains.as_slice()) {
+            (Some(default), _) => self.domain(default)?,
+            (None, [only]) => only,
+            _ => return Err(Error::NoDomain { login: login.to_owned() }),
+        };
+        Ok(Route { domain, login })
+    }
+
+    /// Logs a user in: routes the login, then has the domain's connector check it.
+    pub async fn login(&self, login: &str, password: &str, client: ClientContext) -> Result<(&Domain, UserEntry), Error> {
+        let route = self.route(login)?;
+        let user = route.domain.authenticate(route.login, password, client).await?;
+        Ok((route.domain, user))
+    }
+}
+
+impl Domain {
+    /// Whether the domain serves logins.
+    pub fn enabled(&self) -> bool {
+        self.connector.is_some()
+    }
+
+    fn connector(&self) -> Result<&ConnectorBox, Error> {
+        self.connector.as_ref().ok_or_else(|| Error::DomainDisabled { domain: self.name.clone() })
+    }
+
+    fn fail(&self, error: ConnectorError) -> Error {
+        Error::Connector { domain: self.name.clone(), error }
+    }
+
+    /// Checks a login (without `@domain`) and password. An empty password is refused here, before the
+    /// plugin or the network is involved.
+    pub async fn authenticate(&self, login: &str, password: &str, client: ClientContext) -> Result<UserEntry, Error> {
+        if password.is_empty() {
+            return Err(self.fail(ConnectorError::new(
+                ErrorKind::InvalidInput,
+                "DC-201",
+                "An empty password was given; it was refused without contacting the directory.",
+                "Type the password; empty passwords are never sent (they would be an unauthenticated bind).",
+            )));
+        }
+        let request = AuthRequest { login: login.into(), password: password.into(), client };
+        self.connector()?.authenticate(request).await.into_result().map_err(|e| self.fail(e))
+    }
+
+    /// Runs the staged connection test, optionally looking a user up and binding as them.
+    pub async fn test_connection(&self, login: Option<&str>, password: Option<&str>) -> Result<TestReport, Error> {
+        let request = TestRequest {
+            login: login.map(RString::from).into(),
+            password: password.filter(|p| !p.is_empty()).map(RString::from).into(),
+        };
+        Ok(self.connector()?.test_connection(request).await)
+    }
+
+    /// Finds a user by login with the service account.
+    pub async fn lookup(&self, login: &str) -> Result<UserEntry, Error> {
+        self.connector()?.lookup_user(login.into()).await.into_result().map_err(|e| self.fail(e))
+    }
+
+    /// Lists the schema's attribute names and a sample user's attributes.
+    pub async fn attributes(&self) -> Result<AttributeReport, Error> {
+        self.connector()?.discover_attributes().await.into_result().map_err(|e| self.fail(e))
+    }
+
+    /// The base, scope and filters the connector uses.
+    pub fn filter(&self) -> Result<FilterReport, Error> {
+        Ok(self.connector()?.effective_filter())
+    }
+}
