@@ -7,5 +7,6 @@
 
 pub mod net;
 pub mod slapd;
+pub mod stage;
 
 pub use slapd::{Fixture, Slapd, SlapdOptions};

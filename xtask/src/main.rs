@@ -1,2 +1,184 @@
-//! xtask
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust: build-plugins, demo, test, bench.
+
+mod bench;
+mod demo;
+
+use std::{
+    path::Path,
+    process::{Command, ExitCode},
+};
+
+use clap::{Parser, Subcommand};
+use dirconn_tests::stage;
+
+/// Automation for the dirconn workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Build the connector plugins and stage them in target/plugins (fixtures in target/test-plugins).
+    BuildPlugins {
+        /// Build with the release profile.
+        #[arg(long)]
+        release: bool,
+        /// Also build the test fixture plugins.
+        #[arg(long)]
+        fixtures: bool,
+    },
+    /// Start a throwaway OpenLDAP on loopback, stage the plugins, and log users in through the host.
+    Demo {
+        /// Keep the directory running until Enter is pressed, to try commands by hand.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Format check, clippy with warnings denied, and every test (cargo-nextest).
+    Test {
+        /// Skip the format and clippy checks.
+        #[arg(long)]
+        no_lint: bool,
+        /// Extra arguments for cargo nextest run (a filter, say).
+        rest: Vec<String>,
+    },
+    /// Benchmarks that run dirconn and a reference side by side and print the ratio.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Which,
+    },
+}
+
+/// What can stop a task.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A command could not start or failed.
+    #[error("`{command}` failed: {reason}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// What happened.
+        reason: String,
+    },
+    /// An I/O operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS's answer.
+        source: std::io::Error,
+    },
+    /// A step of a task did not give the expected outcome.
+    #[error("{0}")]
+    Check(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Task::BuildPlugins { release, fixtures } => build_plugins(release, fixtures).map(|_| ()),
+        Task::Demo { keep } => demo::run(keep),
+        Task::Test { no_lint, rest } => test(no_lint, &rest),
+        Task::Bench { which } => bench::run(which),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds and stages the plugins, printing where they went.
+pub fn build_plugins(release: bool, fixtures: bool) -> Result<stage::Staged, Error> {
+    let staged = stage::build(release, fixtures).map_err(|source| Error::Io { what: "building the plugins".into(), source })?;
+    println!("plugins staged in {}", staged.plugin_dir.display());
+    if fixtures {
+        println!("test fixtures staged in {}", staged.fixture_dir.display());
+    }
+    Ok(staged)
+}
+
+/// Runs a command in the workspace root, failing on a non-zero exit.
+pub fn run(program: &str, args: &[&str]) -> Result<(), Error> {
+    let line = format!("{program} {}", args.join(" "));
+    println!("$ {line}");
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(stage::workspace_root())
+        .status()
+        .map_err(|e| Error::Command { command: line.clone(), reason: e.to_string() })?;
+    if status.success() { Ok(()) } else { Err(Error::Command { command: line, reason: status.to_string() }) }
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
+    let cargo = cargo_bin();
+    if !no_lint {
+        run(&cargo, &["fmt", "--all", "--check"])?;
+        run(&cargo, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    }
+    ensure_slapd()?;
+    build_plugins(false, true)?;
+    let nextest = Command::new(&cargo).args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let mut args: Vec<&str> = if nextest {
+        vec!["nextest", "run", "--workspace", "--no-fail-fast"]
+    } else {
+        eprintln!("cargo-nextest is not installed; running cargo test instead (cargo install cargo-nextest)");
+        vec!["test", "--workspace", "--no-fail-fast"]
+    };
+    args.extend(rest.iter().map(String::as_str));
+    let line = format!("{cargo} {}", args.join(" "));
+    println!("$ {line}");
+    let status = Command::new(&cargo)
+        .args(&args)
+        .env("DIRCONN_TEST_PLUGINS_STAGED", "1")
+        .current_dir(stage::workspace_root())
+        .status()
+        .map_err(|e| Error::Command { command: line.clone(), reason: e.to_string() })?;
+    if status.success() { Ok(()) } else { Err(Error::Command { command: line, reason: status.to_string() }) }
+}
+
+/// The path of a built binary of the workspace.
+pub fn binary(release: bool, name: &str) -> std::path::PathBuf {
+    stage::target_dir().join(if release { "release" } else { "debug" }).join(name)
+}
+
+/// Makes sure OpenLDAP's slapd and ldap-utils are installed: as root with apt-get, installs them;
+/// otherwise says what to install.
+pub fn ensure_slapd() -> Result<(), Error> {
+    let found = |p: &str| have(p) || Path::new("/usr/sbin").join(p).is_file();
+    if found("slapd") && found("ldapmodify") {
+        return Ok(());
+    }
+    if !(is_root() && have("apt-get")) {
+        return Err(Error::Check(
+            "OpenLDAP is needed: sudo apt-get install --no-install-recommends slapd ldap-utils".into(),
+        ));
+    }
+    println!("Installing OpenLDAP (slapd, ldap-utils) with apt-get…");
+    run("apt-get", &["update", "-q"])?;
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends", "slapd", "ldap-utils"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| Error::Command { command: "apt-get install".into(), reason: e.to_string() })?;
+    if status.success() { Ok(()) } else { Err(Error::Check("apt-get install slapd ldap-utils failed".into())) }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| Path::new(&d).join(program).is_file()))
+        .unwrap_or(false)
+}

@@ -1,0 +1,263 @@
+//! What the command line prints: plain text for people, JSON (`--json`) for scripts.
+
+use std::{path::Path, time::Duration};
+
+use dirconn_abi::{AttrValue, AttributeReport, ConnectorError, FilterReport, StageStatus, TestReport, UserEntry};
+use dirconn_host::{Domain, Error, Host, PluginRegistry};
+use serde_json::{Value, json};
+
+fn print_json(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+fn error_json(err: &ConnectorError) -> Value {
+    json!({
+        "kind": err.kind.as_str(),
+        "code": err.code.as_str(),
+        "message": err.message.as_str(),
+        "fix": err.fix.as_str(),
+        "diagnostic": err.diagnostic.as_ref().map(|d| d.as_str()).into_option(),
+    })
+}
+
+fn print_error_lines(err: &ConnectorError, indent: &str) {
+    println!("{indent}{} {}", err.code, err.message);
+    if !err.fix.is_empty() {
+        println!("{indent}Fix: {}", err.fix);
+    }
+    if let Some(diag) = err.diagnostic.as_ref().into_option() {
+        println!("{indent}Server said: {diag}");
+    }
+}
+
+/// A failure of the command itself, on standard error (or as JSON on standard output).
+pub fn error(err: &Error, as_json: bool) {
+    if as_json {
+        let detail = err.connector_error().map(error_json);
+        print_json(&json!({ "ok": false, "code": err.code(), "kind": err.kind().as_str(), "error": err.to_string(), "detail": detail }));
+    } else {
+        eprintln!("dirconn: {err}");
+    }
+}
+
+pub fn plugins(dir: &Path, registry: &PluginRegistry, as_json: bool) {
+    if as_json {
+        let loaded: Vec<Value> = registry
+            .loaded
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.metadata.name.as_str(),
+                    "version": p.metadata.version.as_str(),
+                    "description": p.metadata.description.as_str(),
+                    "kinds": p.metadata.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                    "abi_version": p.metadata.abi_version,
+                    "capabilities": p.metadata.capabilities.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                    "path": p.path.display().to_string(),
+                })
+            })
+            .collect();
+        let refused: Vec<Value> = registry
+            .refused
+            .iter()
+            .map(|r| json!({ "path": r.path.display().to_string(), "reason": r.reason }))
+            .collect();
+        print_json(&json!({ "plugin_dir": dir.display().to_string(), "loaded": loaded, "refused": refused }));
+        return;
+    }
+    println!("Plugins in {}:", dir.display());
+    if registry.loaded.is_empty() {
+        println!("  (none loaded)");
+    }
+    for p in &registry.loaded {
+        let kinds: Vec<&str> = p.metadata.kinds.iter().map(|k| k.as_str()).collect();
+        println!("  {} {}  kinds: {}  ABI {}", p.metadata.name, p.metadata.version, kinds.join(", "), p.metadata.abi_version);
+        println!("      {}", p.metadata.description);
+        println!("      {}", p.path.display());
+    }
+    if !registry.refused.is_empty() {
+        println!("Refused:");
+        for r in &registry.refused {
+            println!("  {}: {}", r.path.display(), r.reason);
+        }
+    }
+}
+
+pub fn domains(host: &Host, as_json: bool) {
+    if as_json {
+        let list: Vec<Value> = host
+            .domains()
+            .iter()
+            .map(|d| json!({ "name": d.name, "display_name": d.display_name, "connector": d.kind, "plugin": d.plugin, "enabled": d.enabled() }))
+            .collect();
+        print_json(&json!({ "config": host.config().path.display().to_string(), "domains": list }));
+        return;
+    }
+    println!("Domains in {}:", host.config().path.display());
+    for d in host.domains() {
+        let state = if d.enabled() { "enabled" } else { "disabled" };
+        println!("  {:<24} {:<18} {:<9} {}", d.name, d.kind, state, d.display_name);
+    }
+    if let Some(default) = &host.config().default_domain {
+        println!("Logins without @domain go to {default}.");
+    }
+}
+
+pub fn report(domain: &Domain, report: &TestReport, as_json: bool) {
+    if as_json {
+        let stages: Vec<Value> = report
+            .stages
+            .iter()
+            .map(|s| {
+                json!({
+                    "stage": s.stage.as_str(),
+                    "target": s.target.as_str(),
+                    "status": match s.status { StageStatus::Passed => "passed", StageStatus::Failed => "failed", StageStatus::Skipped => "skipped" },
+                    "elapsed_ms": s.elapsed_us as f64 / 1000.0,
+                    "detail": s.detail.as_str(),
+                    "error": s.error.as_ref().map(error_json).into_option(),
+                })
+            })
+            .collect();
+        print_json(&json!({ "domain": domain.name, "ok": report.passed(), "stages": stages }));
+        return;
+    }
+    println!("Testing {} ({} connector)", domain.name, domain.kind);
+    for s in report.stages.iter() {
+        let status = match s.status {
+            StageStatus::Passed => "PASS",
+            StageStatus::Failed => "FAIL",
+            StageStatus::Skipped => "SKIP",
+        };
+        println!("  {status}  {:<13} {:>9.1} ms  {}  {}", s.stage, s.elapsed_us as f64 / 1000.0, s.target, s.detail);
+        if let Some(err) = s.error.as_ref().into_option() {
+            print_error_lines(err, "        ");
+        }
+    }
+    match report.first_failure() {
+        None => println!("Result: every stage passed."),
+        Some(s) => println!("Result: failed at the {} stage.", s.stage),
+    }
+}
+
+fn user_json(user: &UserEntry) -> Value {
+    let attributes: serde_json::Map<String, Value> = user
+        .attributes
+        .iter()
+        .map(|a| {
+            let values: Vec<Value> = a
+                .values
+                .iter()
+                .map(|v| match v {
+                    AttrValue::Text(t) => Value::from(t.as_str()),
+                    AttrValue::Binary(b) => json!({ "binary_bytes": b.len() }),
+                })
+                .collect();
+            (a.name.to_string(), Value::from(values))
+        })
+        .collect();
+    json!({
+        "dn": user.dn.as_str(),
+        "id": user.id.as_str(),
+        "login": user.login.as_str(),
+        "email": user.email.as_ref().map(|s| s.as_str()).into_option(),
+        "display_name": user.display_name.as_ref().map(|s| s.as_str()).into_option(),
+        "groups": user.groups.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "warnings": user.warnings.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "attributes": attributes,
+    })
+}
+
+fn print_user(user: &UserEntry) {
+    println!("  DN:      {}", user.dn);
+    println!("  ID:      {}", user.id);
+    println!("  Login:   {}", user.login);
+    if let Some(name) = user.display_name.as_ref().into_option() {
+        println!("  Name:    {name}");
+    }
+    if let Some(email) = user.email.as_ref().into_option() {
+        println!("  Email:   {email}");
+    }
+    println!("  Groups:  {}", if user.groups.is_empty() { "(none)".to_owned() } else { user.groups.join("; ") });
+    for w in user.warnings.iter() {
+        println!("  Warning: {w}");
+    }
+}
+
+pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, took: Duration, as_json: bool) {
+    let ms = took.as_secs_f64() * 1000.0;
+    if as_json {
+        let value = match outcome {
+            Ok(user) => json!({ "ok": true, "domain": domain.name, "login": login, "elapsed_ms": ms, "user": user_json(user) }),
+            Err(err) => json!({
+                "ok": false, "domain": domain.name, "login": login, "elapsed_ms": ms,
+                "code": err.code(), "kind": err.kind().as_str(),
+                "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
+            }),
+        };
+        print_json(&value);
+        return;
+    }
+    match outcome {
+        Ok(user) => {
+            println!("ACCEPTED {login}@{} in {ms:.1} ms", domain.name);
+            print_user(user);
+        }
+        Err(err) => {
+            println!("DENIED {login}@{} ({}) in {ms:.1} ms", domain.name, err.kind());
+            match err.connector_error() {
+                Some(c) => print_error_lines(c, "  "),
+                None => println!("  {err}"),
+            }
+        }
+    }
+}
+
+pub fn user(domain: &Domain, user: &UserEntry, as_json: bool) {
+    if as_json {
+        print_json(&json!({ "domain": domain.name, "user": user_json(user) }));
+        return;
+    }
+    println!("Found in {}:", domain.name);
+    print_user(user);
+}
+
+pub fn attributes(domain: &Domain, report: &AttributeReport, as_json: bool) {
+    if as_json {
+        let sample: serde_json::Map<String, Value> =
+            report.sample.iter().map(|nv| (nv.name.to_string(), Value::from(nv.value.as_str()))).collect();
+        print_json(&json!({
+            "domain": domain.name,
+            "schema": report.schema.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "sample_dn": report.sample_dn.as_ref().map(|s| s.as_str()).into_option(),
+            "sample": sample,
+        }));
+        return;
+    }
+    match report.sample_dn.as_ref().into_option() {
+        Some(dn) => {
+            println!("Attributes of a sample user ({dn}):");
+            for nv in report.sample.iter() {
+                println!("  {:<28} {}", nv.name, nv.value);
+            }
+        }
+        None => println!("No user matched the user filter, so there is no sample entry."),
+    }
+    println!("Attribute types in the server's schema ({}):", report.schema.len());
+    for chunk in report.schema.chunks(4) {
+        println!("  {}", chunk.iter().map(|s| format!("{s:<28}")).collect::<String>().trim_end());
+    }
+}
+
+pub fn filter(domain: &Domain, report: &FilterReport, as_json: bool) {
+    if as_json {
+        let items: serde_json::Map<String, Value> =
+            report.items.iter().map(|nv| (nv.name.to_string(), Value::from(nv.value.as_str()))).collect();
+        print_json(&json!({ "domain": domain.name, "filters": items }));
+        return;
+    }
+    println!("Filters of {}:", domain.name);
+    for nv in report.items.iter() {
+        println!("  {:<20} {}", nv.name, nv.value);
+    }
+}

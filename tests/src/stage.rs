@@ -1,0 +1,126 @@
+//! Building and staging plugin libraries: the real plugins into `target/plugins`, the test fixtures
+//! into `target/test-plugins`. Used by `cargo xtask build-plugins` and by the integration tests.
+//!
+//! Files are copied under a temporary name and renamed into place, so a process that has a staged
+//! library mapped keeps its old inode instead of seeing it rewritten.
+
+use std::{
+    io,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
+
+/// The cdylib plugins staged for production use (crate names).
+pub const PLUGINS: [&str; 1] = ["dirconn-plugin-ldap"];
+/// The fixture plugins staged for tests, built as they are.
+pub const FIXTURES: [&str; 1] = ["dirconn-fixture-echo"];
+/// The fixture built against a skewed ABI.
+pub const SKEWED: &str = "dirconn-fixture-skewed";
+
+/// The workspace's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the workspace").to_owned()
+}
+
+/// The cargo target folder (`CARGO_TARGET_DIR` or `target/`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `libdirconn_plugin_ldap.so` for `dirconn-plugin-ldap`.
+pub fn library_file_name(crate_name: &str) -> String {
+    format!("{}{}{}", std::env::consts::DLL_PREFIX, crate_name.replace('-', "_"), std::env::consts::DLL_SUFFIX)
+}
+
+/// Where the staged libraries are.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    /// The production drop-in folder (`target/plugins`).
+    pub plugin_dir: PathBuf,
+    /// The fixtures folder (`target/test-plugins`).
+    pub fixture_dir: PathBuf,
+}
+
+impl Staged {
+    /// The staged generic LDAP plugin.
+    pub fn ldap(&self) -> PathBuf {
+        self.plugin_dir.join(library_file_name("dirconn-plugin-ldap"))
+    }
+    /// The staged echo fixture.
+    pub fn echo(&self) -> PathBuf {
+        self.fixture_dir.join(library_file_name("dirconn-fixture-echo"))
+    }
+    /// The fixture built against a changed ABI type.
+    pub fn skewed(&self) -> PathBuf {
+        self.fixture_dir.join(library_file_name(SKEWED))
+    }
+}
+
+fn cargo(args: &[&str]) -> io::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo).args(args).current_dir(workspace_root()).status()?;
+    if status.success() { Ok(()) } else { Err(io::Error::other(format!("cargo {} failed: {status}", args.join(" ")))) }
+}
+
+fn install(from: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let to = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::copy(from, &tmp).map_err(|e| io::Error::other(format!("copying {}: {e}", from.display())))?;
+    std::fs::rename(&tmp, &to)?;
+    Ok(to)
+}
+
+/// Builds the plugins (and with `fixtures`, the test fixtures) and stages them.
+pub fn build(release: bool, fixtures: bool) -> io::Result<Staged> {
+    let profile = if release { "release" } else { "debug" };
+    let out = target_dir().join(profile);
+    let staged = Staged { plugin_dir: target_dir().join("plugins"), fixture_dir: target_dir().join("test-plugins") };
+    let mut args = vec!["build", "--quiet"];
+    if release {
+        args.push("--release");
+    }
+    let mut crates: Vec<&str> = PLUGINS.to_vec();
+    if fixtures {
+        crates.extend(FIXTURES);
+    }
+    for c in &crates {
+        args.extend(["-p", c]);
+    }
+    cargo(&args)?;
+    for c in PLUGINS {
+        install(&out.join(library_file_name(c)), &staged.plugin_dir, &library_file_name(c))?;
+    }
+    if fixtures {
+        for c in FIXTURES {
+            install(&out.join(library_file_name(c)), &staged.fixture_dir, &library_file_name(c))?;
+        }
+        let mut args = vec!["build", "--quiet", "-p", SKEWED, "--features", "dirconn-abi/skew-for-tests"];
+        if release {
+            args.push("--release");
+        }
+        cargo(&args)?;
+        install(&out.join(library_file_name(SKEWED)), &staged.fixture_dir, &library_file_name(SKEWED))?;
+    }
+    Ok(staged)
+}
+
+/// The staged plugins and fixtures for tests: built once per process, under a file lock so parallel
+/// test processes do not race. `DIRCONN_TEST_PLUGINS_STAGED=1` (set by `cargo xtask test`) skips the build.
+pub fn for_tests() -> &'static Staged {
+    static STAGED: OnceLock<Staged> = OnceLock::new();
+    STAGED.get_or_init(|| {
+        if std::env::var_os("DIRCONN_TEST_PLUGINS_STAGED").is_some() {
+            return Staged { plugin_dir: target_dir().join("plugins"), fixture_dir: target_dir().join("test-plugins") };
+        }
+        std::fs::create_dir_all(target_dir()).expect("target dir");
+        let lock = std::fs::File::create(target_dir().join(".dirconn-stage.lock")).expect("lock file");
+        // SAFETY: flock on a file descriptor we own; released when `lock` is dropped.
+        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock failed");
+        let staged = build(false, true).expect("building the plugins for the tests");
+        drop(lock);
+        staged
+    })
+}
