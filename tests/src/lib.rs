@@ -5,8 +5,10 @@
 //!   the [`Fixture`] users; it is stopped by PID when dropped.
 //! * [`net`] has free/refused ports and a [`net::BlackHole`] server that never answers.
 
+pub mod host;
 pub mod net;
 pub mod slapd;
 pub mod stage;
 
+pub use host::{DomainSpec, TestHost};
 pub use slapd::{Fixture, Slapd, SlapdOptions};

@@ -247,6 +247,9 @@ pub struct SlapdOptions {
     pub size_limit: Option<u32>,
     /// Configure the ppolicy overlay (default policy, lockout). Default `true`.
     pub ppolicy: bool,
+    /// Configure TLS (certificates, the ldaps listener, StartTLS). Without it the server refuses
+    /// StartTLS and `ldaps_url` points at a port nothing listens on. Default `true`.
+    pub tls: bool,
 }
 
 impl Default for SlapdOptions {
@@ -255,6 +258,7 @@ impl Default for SlapdOptions {
             users: 0,
             size_limit: None,
             ppolicy: true,
+            tls: true,
         }
     }
 }
@@ -335,7 +339,7 @@ impl Slapd {
             while ldaps_port == ldap_port {
                 ldaps_port = free_port();
             }
-            match spawn_and_wait(&w, ldap_port, ldaps_port, ldapi_url.as_deref()) {
+            match spawn_and_wait(&w, ldap_port, ldaps_port, ldapi_url.as_deref(), opts.tls) {
                 Ok(child) => break (child, ldap_port, ldaps_port),
                 Err(failure) => failures.push(format!("attempt {}: {failure}", failures.len() + 1)),
             }
@@ -504,8 +508,13 @@ fn spawn_and_wait(
     ldap_port: u16,
     ldaps_port: u16,
     ldapi_url: Option<&str>,
+    tls: bool,
 ) -> Result<Child, String> {
-    let mut urls = format!("ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/");
+    let mut urls = if tls {
+        format!("ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/")
+    } else {
+        format!("ldap://127.0.0.1:{ldap_port}/")
+    };
     if let Some(ldapi) = ldapi_url {
         let _ = write!(urls, " {ldapi}");
     }
@@ -534,7 +543,7 @@ fn spawn_and_wait(
                 read_log()
             ));
         }
-        if can_connect(ldap_port) && can_connect(ldaps_port) {
+        if can_connect(ldap_port) && (!tls || can_connect(ldaps_port)) {
             // A stranger may have grabbed a port in the race; make sure slapd is still alive.
             std::thread::sleep(Duration::from_millis(20));
             if let Ok(Some(status)) = child.try_wait() {
@@ -748,10 +757,7 @@ objectClass: olcGlobal
 cn: config
 olcPidFile: {w}/slapd.pid
 olcArgsFile: {w}/slapd.args
-olcTLSCACertificateFile: {ca}
-olcTLSCertificateFile: {cert}
-olcTLSCertificateKeyFile: {key}
-
+{tls_lines}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
 cn: module{{0}}
@@ -780,9 +786,16 @@ olcDatabase: {{-1}}frontend
 olcAccess: {{0}}to dn.base=\"\" by * read
 olcAccess: {{1}}to dn.base=\"cn=Subschema\" by * read
 ",
-        ca = tls.ca.display(),
-        cert = tls.cert.display(),
-        key = tls.key.display(),
+        tls_lines = if opts.tls {
+            format!(
+                "olcTLSCACertificateFile: {}\nolcTLSCertificateFile: {}\nolcTLSCertificateKeyFile: {}\n",
+                tls.ca.display(),
+                tls.cert.display(),
+                tls.key.display()
+            )
+        } else {
+            String::new()
+        },
     );
     if let Some(n) = opts.size_limit {
         let _ = writeln!(

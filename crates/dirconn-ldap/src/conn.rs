@@ -12,7 +12,7 @@ use std::{
 };
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, controls::RawControl};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, StdStream, controls::RawControl};
 use rustls::ClientConfig;
 
 use crate::{ClosedDuring, Error, LdapSettings, LdapUrl, TlsProblem, error::describe_result, tls};
@@ -39,13 +39,15 @@ impl Connector {
 
     /// Connects to one URL: TCP, then TLS (ldaps) or StartTLS, within the connect timeout.
     pub async fn connect(&self, url: &LdapUrl) -> Result<Ldap, Error> {
+        let deadline = tokio::time::Instant::now() + self.settings.connect_timeout;
+        let stream = self.tcp(url, deadline).await?;
         let settings = LdapConnSettings::new()
-            .set_conn_timeout(self.settings.connect_timeout)
+            .set_std_stream(StdStream::Tcp(stream))
             .set_config(Arc::clone(&self.tls))
             .set_starttls(self.settings.starttls && !url.ldaps);
         let text = url.to_string();
         let attempt = LdapConnAsync::with_settings(settings, &text);
-        let (conn, ldap) = match tokio::time::timeout(self.settings.connect_timeout, attempt).await {
+        let (conn, ldap) = match tokio::time::timeout_at(deadline, attempt).await {
             Err(_) => {
                 return Err(Error::ConnectTimeout { addr: url.authority(), after: self.settings.connect_timeout });
             }
@@ -54,6 +56,32 @@ impl Connector {
         };
         ldap3::drive!(conn);
         Ok(ldap)
+    }
+
+    /// Resolves and connects TCP (every address in turn) with Nagle off: LDAP requests are small and
+    /// latency-bound, and with Nagle on, a TLS record split in two waits for a delayed ACK (~40 ms).
+    async fn tcp(&self, url: &LdapUrl, deadline: tokio::time::Instant) -> Result<std::net::TcpStream, Error> {
+        let addr = url.authority();
+        let timed_out = || Error::ConnectTimeout { addr: url.authority(), after: self.settings.connect_timeout };
+        let addrs = match tokio::time::timeout_at(deadline, tokio::net::lookup_host(addr.as_str())).await {
+            Err(_) => return Err(timed_out()),
+            Ok(Err(err)) => return Err(Error::Resolve { host: url.host.clone(), reason: err.to_string() }),
+            Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
+        };
+        let mut last = Error::Resolve { host: url.host.clone(), reason: "no address".into() };
+        for sock in addrs {
+            match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(sock)).await {
+                Err(_) => return Err(timed_out()),
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    return stream
+                        .into_std()
+                        .map_err(|e| Error::Unexpected { what: "connection".into(), diagnostic: e.to_string() });
+                }
+                Ok(Err(err)) => last = classify_io(addr.clone(), &url.host, err, false),
+            }
+        }
+        Err(last)
     }
 
     fn classify_connect(&self, url: &LdapUrl, err: LdapError) -> Error {

@@ -171,7 +171,10 @@ impl Directory {
         let started = Instant::now();
         let addr = addrs[0];
         let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => Ok(stream),
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                Ok(stream)
+            }
             Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => Err(Error::Refused { addr: addr.to_string() }),
             Ok(Err(err)) => Err(Error::Closed { addr: addr.to_string(), during: ClosedDuring::Operation, diagnostic: err.to_string() }),
             Err(_) => Err(Error::ConnectTimeout { addr: addr.to_string(), after: timeout }),
