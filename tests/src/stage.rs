@@ -59,7 +59,17 @@ impl Staged {
 
 fn cargo(args: &[&str]) -> io::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo).args(args).current_dir(workspace_root()).status()?;
+    let mut cmd = Command::new(cargo);
+    cmd.args(args).current_dir(workspace_root());
+    // A test process carries the variables cargo set for it (CARGO_PKG_*, CARGO_MANIFEST_DIR…); build
+    // scripts that watch them would rebuild for nothing, so the nested build gets a clean set.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && !matches!(key.as_ref(), "CARGO_HOME" | "CARGO_TARGET_DIR") {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    let status = cmd.status()?;
     if status.success() { Ok(()) } else { Err(io::Error::other(format!("cargo {} failed: {status}", args.join(" ")))) }
 }
 

@@ -40,8 +40,8 @@ pub struct LogRecord<'a> {
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct LogSink {
-    /// The most verbose level the host wants; the plugin drops the rest before formatting.
-    pub max_level: LogLevel,
+    /// The most verbose level the host wants now; the plugin drops the rest before formatting.
+    pub max_level: extern "C" fn() -> LogLevel,
     /// Called for each event; must not panic.
     pub emit: extern "C" fn(&LogRecord<'_>),
 }

@@ -15,10 +15,8 @@ use std::{
 use abi_stable::std_types::{RResult, RStr};
 use async_ffi::{FfiFuture, FutureExt};
 use tokio::runtime::Runtime;
-use tracing::{Event, Level, Subscriber, field::Visit};
-use tracing_subscriber::{
-    Layer, filter::LevelFilter, layer::Context, prelude::__tracing_subscriber_SubscriberExt,
-};
+use tracing::{Event, Level, Metadata, Subscriber, field::Visit, subscriber::Interest};
+use tracing_subscriber::{Layer, layer::Context, prelude::__tracing_subscriber_SubscriberExt};
 
 use crate::{ConnectorError, ErrorKind, LogLevel, LogRecord, LogSink};
 
@@ -122,40 +120,56 @@ fn panicked(payload: Box<dyn Any + Send>) -> ConnectorError {
     .with_diagnostic(what)
 }
 
-/// Installs the host's log sink as this plugin's global tracing subscriber. Later calls are ignored.
-pub fn install_log_sink(sink: LogSink) {
+/// The sink events go to: the last one a host installed.
+static SINK: std::sync::RwLock<Option<LogSink>> = std::sync::RwLock::new(None);
+
+fn sink() -> Option<LogSink> {
+    SINK.read().map(|s| *s).unwrap_or(None)
+}
+
+/// Installs the host's log sink. The plugin's global tracing subscriber is set once; later calls replace
+/// the sink it forwards to. Each event is checked against the host's current level.
+pub fn install_log_sink(new: LogSink) {
+    if let Ok(mut slot) = SINK.write() {
+        *slot = Some(new);
+    }
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        let filter = match sink.max_level {
-            LogLevel::Error => LevelFilter::ERROR,
-            LogLevel::Warn => LevelFilter::WARN,
-            LogLevel::Info => LevelFilter::INFO,
-            LogLevel::Debug => LevelFilter::DEBUG,
-            LogLevel::Trace => LevelFilter::TRACE,
-        };
-        let subscriber = tracing_subscriber::registry().with(Forward { sink }.with_filter(filter));
+        let subscriber = tracing_subscriber::registry().with(Forward);
         // Fails only if the plugin set a subscriber itself, in which case that one wins.
         let _ = tracing::subscriber::set_global_default(subscriber);
     });
 }
 
-/// A layer that formats each event and hands it to the host.
-struct Forward {
-    sink: LogSink,
+fn level_of(level: Level) -> LogLevel {
+    match level {
+        Level::ERROR => LogLevel::Error,
+        Level::WARN => LogLevel::Warn,
+        Level::INFO => LogLevel::Info,
+        Level::DEBUG => LogLevel::Debug,
+        Level::TRACE => LogLevel::Trace,
+    }
 }
 
+/// A layer that formats each event and hands it to the host.
+struct Forward;
+
 impl<S: Subscriber> Layer<S> for Forward {
+    // The host's level can change at any time: never let tracing cache a verdict per callsite.
+    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        sink().is_some_and(|sink| level_of(*metadata.level()) <= (sink.max_level)())
+    }
+
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let Some(sink) = sink() else { return };
         let mut text = MessageText::default();
         event.record(&mut text);
         let meta = event.metadata();
-        let level = match *meta.level() {
-            Level::ERROR => LogLevel::Error,
-            Level::WARN => LogLevel::Warn,
-            Level::INFO => LogLevel::Info,
-            Level::DEBUG => LogLevel::Debug,
-            Level::TRACE => LogLevel::Trace,
-        };
+        let level = level_of(*meta.level());
         let domain = DOMAIN.try_with(Arc::clone).ok();
         let record = LogRecord {
             level,
@@ -163,7 +177,7 @@ impl<S: Subscriber> Layer<S> for Forward {
             domain: RStr::from_str(domain.as_deref().unwrap_or("")),
             message: RStr::from_str(&text.0),
         };
-        (self.sink.emit)(&record);
+        (sink.emit)(&record);
     }
 }
 

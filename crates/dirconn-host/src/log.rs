@@ -4,14 +4,18 @@ use dirconn_abi::{LogLevel, LogRecord, LogSink};
 
 /// The sink handed to every plugin at load, passing on what the host's subscriber wants.
 pub fn log_sink() -> LogSink {
-    let max_level = match tracing::level_filters::LevelFilter::current() {
+    LogSink { max_level, emit }
+}
+
+/// The host subscriber's current most verbose level.
+extern "C" fn max_level() -> LogLevel {
+    match tracing::level_filters::LevelFilter::current() {
         f if f >= tracing::level_filters::LevelFilter::TRACE => LogLevel::Trace,
         f if f >= tracing::level_filters::LevelFilter::DEBUG => LogLevel::Debug,
         f if f >= tracing::level_filters::LevelFilter::INFO => LogLevel::Info,
         f if f >= tracing::level_filters::LevelFilter::WARN => LogLevel::Warn,
         _ => LogLevel::Error,
-    };
-    LogSink { max_level, emit }
+    }
 }
 
 extern "C" fn emit(record: &LogRecord<'_>) {
