@@ -13,12 +13,8 @@ use std::time::Duration;
 ///
 /// There is an unavoidable race: another process may take the port before the caller binds it.
 pub fn free_port() -> u16 {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("free_port: cannot bind 127.0.0.1:0");
-    listener
-        .local_addr()
-        .expect("free_port: cannot read the local address of a bound listener")
-        .port()
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("free_port: cannot bind 127.0.0.1:0");
+    listener.local_addr().expect("free_port: cannot read the local address of a bound listener").port()
 }
 
 /// Returns a port on `127.0.0.1` that nothing listens on, so a connection to it is refused.
@@ -42,15 +38,9 @@ pub struct BlackHole {
 impl BlackHole {
     /// Binds a listener on `127.0.0.1:0` and starts accepting on a background thread.
     pub fn start() -> BlackHole {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .expect("BlackHole: cannot bind 127.0.0.1:0");
-        let port = listener
-            .local_addr()
-            .expect("BlackHole: cannot read the listener's local address")
-            .port();
-        listener
-            .set_nonblocking(true)
-            .expect("BlackHole: cannot make the listener non-blocking");
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("BlackHole: cannot bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("BlackHole: cannot read the listener's local address").port();
+        listener.set_nonblocking(true).expect("BlackHole: cannot make the listener non-blocking");
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
         let thread = {
@@ -61,12 +51,7 @@ impl BlackHole {
                 .spawn(move || accept_loop(&listener, &stop, &accepted))
                 .expect("BlackHole: cannot spawn the accept thread")
         };
-        BlackHole {
-            port,
-            stop,
-            accepted,
-            thread: Some(thread),
-        }
+        BlackHole { port, stop, accepted, thread: Some(thread) }
     }
 
     /// The listening port on `127.0.0.1`.

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
 };
 use sha1::{Digest as _, Sha1};
 use tempfile::TempDir;
@@ -254,12 +254,7 @@ pub struct SlapdOptions {
 
 impl Default for SlapdOptions {
     fn default() -> Self {
-        SlapdOptions {
-            users: 0,
-            size_limit: None,
-            ppolicy: true,
-            tls: true,
-        }
+        SlapdOptions { users: 0, size_limit: None, ppolicy: true, tls: true }
     }
 }
 
@@ -309,30 +304,19 @@ impl Slapd {
         let config = config_ldif(&w, &tls, &opts);
         fs::write(w.join("config.ldif"), config).expect("slapd: cannot write config.ldif");
         run_checked(
-            Command::new("slapadd")
-                .args(["-n0", "-F"])
-                .arg(w.join("slapd.d"))
-                .arg("-l")
-                .arg(w.join("config.ldif")),
+            Command::new("slapadd").args(["-n0", "-F"]).arg(w.join("slapd.d")).arg("-l").arg(w.join("config.ldif")),
             "slapadd -n0 (config)",
         );
         write_data_ldif(&w.join("data.ldif"), opts.users);
         run_checked(
-            Command::new("slapadd")
-                .args(["-q", "-n1", "-F"])
-                .arg(w.join("slapd.d"))
-                .arg("-l")
-                .arg(w.join("data.ldif")),
+            Command::new("slapadd").args(["-q", "-n1", "-F"]).arg(w.join("slapd.d")).arg("-l").arg(w.join("data.ldif")),
             "slapadd -q -n1 (data)",
         );
 
         let mut failures = Vec::new();
         let (child, ldap_port, ldaps_port) = loop {
             if failures.len() == START_ATTEMPTS {
-                panic!(
-                    "slapd did not start in {START_ATTEMPTS} attempts:\n{}",
-                    failures.join("\n")
-                );
+                panic!("slapd did not start in {START_ATTEMPTS} attempts:\n{}", failures.join("\n"));
             }
             let ldap_port = free_port();
             let mut ldaps_port = free_port();
@@ -520,9 +504,7 @@ fn spawn_and_wait(
     }
     let log_path = w.join("slapd.log");
     let log = File::create(&log_path).map_err(|e| format!("cannot create slapd.log: {e}"))?;
-    let log2 = log
-        .try_clone()
-        .map_err(|e| format!("cannot clone slapd.log handle: {e}"))?;
+    let log2 = log.try_clone().map_err(|e| format!("cannot clone slapd.log handle: {e}"))?;
     let mut cmd = Command::new("slapd");
     cmd.args(["-d", "0", "-F"])
         .arg(w.join("slapd.d"))
@@ -531,26 +513,20 @@ fn spawn_and_wait(
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
-    let mut child = spawn_tied_to_process(cmd)
-        .map_err(|e| format!("cannot spawn slapd (is the slapd package installed?): {e}"))?;
+    let mut child =
+        spawn_tied_to_process(cmd).map_err(|e| format!("cannot spawn slapd (is the slapd package installed?): {e}"))?;
 
     let read_log = || fs::read_to_string(&log_path).unwrap_or_default();
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!(
-                "slapd exited early ({status}); log:\n{}",
-                read_log()
-            ));
+            return Err(format!("slapd exited early ({status}); log:\n{}", read_log()));
         }
         if can_connect(ldap_port) && (!tls || can_connect(ldaps_port)) {
             // A stranger may have grabbed a port in the race; make sure slapd is still alive.
             std::thread::sleep(Duration::from_millis(20));
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!(
-                    "slapd exited after launch ({status}); log:\n{}",
-                    read_log()
-                ));
+                return Err(format!("slapd exited after launch ({status}); log:\n{}", read_log()));
             }
             return Ok(child);
         }
@@ -608,24 +584,15 @@ fn spawn_tied_to_process(mut cmd: Command) -> std::io::Result<Child> {
         .unwrap_or_else(PoisonError::into_inner)
         .send((cmd, reply_tx))
         .map_err(|_| std::io::Error::other("the slapd spawner thread is gone"))?;
-    reply_rx
-        .recv()
-        .map_err(|_| std::io::Error::other("the slapd spawner thread dropped the request"))?
+    reply_rx.recv().map_err(|_| std::io::Error::other("the slapd spawner thread dropped the request"))?
 }
 
 fn can_connect(port: u16) -> bool {
-    TcpStream::connect_timeout(
-        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        Duration::from_millis(200),
-    )
-    .is_ok()
+    TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), Duration::from_millis(200)).is_ok()
 }
 
 fn run_checked(cmd: &mut Command, what: &str) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run the command: {e}"));
+    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: cannot run the command: {e}"));
     if !out.status.success() {
         panic!(
             "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -646,13 +613,9 @@ fn run_with_stdin(cmd: &mut Command, input: &[u8], what: &str) -> Output {
         .unwrap_or_else(|e| panic!("{what}: cannot run the command: {e}"));
     {
         let mut stdin = child.stdin.take().expect("stdin was piped");
-        stdin
-            .write_all(input)
-            .unwrap_or_else(|e| panic!("{what}: cannot write stdin: {e}"));
+        stdin.write_all(input).unwrap_or_else(|e| panic!("{what}: cannot write stdin: {e}"));
     }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("{what}: cannot wait for the command: {e}"))
+    child.wait_with_output().unwrap_or_else(|e| panic!("{what}: cannot wait for the command: {e}"))
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (for `ldapi://` paths).
@@ -682,11 +645,7 @@ fn ca_params(common_name: &str) -> CertificateParams {
     dn.push(DnType::CommonName, common_name);
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     params
 }
 
@@ -694,37 +653,25 @@ fn ca_params(common_name: &str) -> CertificateParams {
 fn write_tls(w: &Path) -> TlsFiles {
     let ca_key = KeyPair::generate().expect("rcgen: CA key");
     let ca_template = ca_params("dirconn test CA");
-    let ca_cert = ca_template
-        .self_signed(&ca_key)
-        .expect("rcgen: self-sign CA");
+    let ca_cert = ca_template.self_signed(&ca_key).expect("rcgen: self-sign CA");
     let issuer = Issuer::new(ca_template, ca_key);
 
-    let mut server_params = CertificateParams::new(vec![
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-        "localhost".to_owned(),
-    ])
-    .expect("rcgen: server params");
+    let mut server_params =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "::1".to_owned(), "localhost".to_owned()])
+            .expect("rcgen: server params");
     let mut dn = DistinguishedName::new();
     dn.push(DnType::OrganizationName, "dirconn tests");
     dn.push(DnType::CommonName, "localhost");
     server_params.distinguished_name = dn;
     server_params.is_ca = IsCa::ExplicitNoCa;
-    server_params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server_params.use_authority_key_identifier_extension = true;
     let server_key = KeyPair::generate().expect("rcgen: server key");
-    let server_cert = server_params
-        .signed_by(&server_key, &issuer)
-        .expect("rcgen: sign server certificate");
+    let server_cert = server_params.signed_by(&server_key, &issuer).expect("rcgen: sign server certificate");
 
     let wrong_key = KeyPair::generate().expect("rcgen: wrong CA key");
-    let wrong_cert = ca_params("dirconn unrelated CA")
-        .self_signed(&wrong_key)
-        .expect("rcgen: self-sign wrong CA");
+    let wrong_cert = ca_params("dirconn unrelated CA").self_signed(&wrong_key).expect("rcgen: self-sign wrong CA");
 
     let files = TlsFiles {
         ca: w.join("ca.pem"),
@@ -735,15 +682,9 @@ fn write_tls(w: &Path) -> TlsFiles {
     fs::write(&files.ca, ca_cert.pem()).expect("cannot write ca.pem");
     fs::write(&files.wrong_ca, wrong_cert.pem()).expect("cannot write wrong-ca.pem");
     fs::write(&files.cert, server_cert.pem()).expect("cannot write server.pem");
-    let mut key_file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&files.key)
-        .expect("cannot create server.key");
-    key_file
-        .write_all(server_key.serialize_pem().as_bytes())
-        .expect("cannot write server.key");
+    let mut key_file =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&files.key).expect("cannot create server.key");
+    key_file.write_all(server_key.serialize_pem().as_bytes()).expect("cannot write server.key");
     files
 }
 
@@ -798,10 +739,7 @@ olcAccess: {{1}}to dn.base=\"cn=Subschema\" by * read
         },
     );
     if let Some(n) = opts.size_limit {
-        let _ = writeln!(
-            s,
-            "olcSizeLimit: size.soft={n} size.hard={n} size.prtotal=unlimited"
-        );
+        let _ = writeln!(s, "olcSizeLimit: size.soft={n} size.hard={n} size.prtotal=unlimited");
     }
     let _ = write!(
         s,
@@ -832,10 +770,7 @@ olcDbIndex: entryCSN eq
 "
     );
     if opts.size_limit.is_none() {
-        let _ = writeln!(
-            s,
-            "olcLimits: dn.exact=\"{SERVICE_DN}\" size=unlimited time=unlimited"
-        );
+        let _ = writeln!(s, "olcLimits: dn.exact=\"{SERVICE_DN}\" size=unlimited time=unlimited");
     }
     let _ = write!(
         s,
@@ -896,24 +831,16 @@ pub fn ssha(password: &str) -> String {
 /// Writes `attr: value`, or `attr:: base64` when the value is not an LDIF SAFE-STRING.
 fn ldif_attr(out: &mut impl Write, attr: &str, value: &str) -> std::io::Result<()> {
     let bytes = value.as_bytes();
-    let safe = bytes
-        .iter()
-        .all(|&b| b.is_ascii() && b != 0 && b != b'\n' && b != b'\r')
+    let safe = bytes.iter().all(|&b| b.is_ascii() && b != 0 && b != b'\n' && b != b'\r')
         && !matches!(bytes.first(), Some(b' ' | b':' | b'<'))
         && !matches!(bytes.last(), Some(b' '));
-    if safe {
-        writeln!(out, "{attr}: {value}")
-    } else {
-        writeln!(out, "{attr}:: {}", B64.encode(bytes))
-    }
+    if safe { writeln!(out, "{attr}: {value}") } else { writeln!(out, "{attr}:: {}", B64.encode(bytes)) }
 }
 
 fn write_data_ldif(path: &Path, users: usize) {
     let file = File::create(path).expect("cannot create data.ldif");
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    write_data(&mut out, users)
-        .and_then(|()| out.flush())
-        .expect("cannot write data.ldif");
+    write_data(&mut out, users).and_then(|()| out.flush()).expect("cannot write data.ldif");
 }
 
 fn write_data(out: &mut impl Write, users: usize) -> std::io::Result<()> {
@@ -928,10 +855,7 @@ o: Example Org
 "
     )?;
     for ou in ["people", "groups", "services", "policies", "contractors"] {
-        write!(
-            out,
-            "dn: ou={ou},{BASE_DN}\nobjectClass: organizationalUnit\nou: {ou}\n\n"
-        )?;
+        write!(out, "dn: ou={ou},{BASE_DN}\nobjectClass: organizationalUnit\nou: {ou}\n\n")?;
     }
     write!(
         out,

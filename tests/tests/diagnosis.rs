@@ -29,7 +29,8 @@ async fn a_good_configuration_passes_every_stage() {
         .set("ca_file", &slapd.ca_file().display().to_string());
     let r = report(spec, Some("alice"), Some(Fixture::ALICE.password)).await;
     assert!(r.passed(), "{r:#?}");
-    let stages: Vec<&str> = r.stages.iter().filter(|s| s.status == StageStatus::Passed).map(|s| s.stage.as_str()).collect();
+    let stages: Vec<&str> =
+        r.stages.iter().filter(|s| s.status == StageStatus::Passed).map(|s| s.stage.as_str()).collect();
     assert_eq!(
         stages,
         ["url", "resolve", "tcp", "tls", "service-bind", "search-base", "user-filter", "user-lookup", "user-bind"]
@@ -84,7 +85,10 @@ async fn refused_and_black_hole_servers_are_named() {
     assert_eq!(failure(&report(refused, None, None).await), ("tcp".into(), "DC-302".into(), ErrorKind::Unreachable));
     let hole = net::BlackHole::start();
     let silent = DomainSpec::ldap(&slapd).set("urls", &urls(&hole.url())).raw("operation_timeout", "\"1s\"");
-    assert_eq!(failure(&report(silent, None, None).await), ("service-bind".into(), "DC-306".into(), ErrorKind::Timeout));
+    assert_eq!(
+        failure(&report(silent, None, None).await),
+        ("service-bind".into(), "DC-306".into(), ErrorKind::Timeout)
+    );
     let silent_tls = DomainSpec::ldap(&slapd)
         .set("urls", &urls(&format!("ldaps://127.0.0.1:{}", hole.port())))
         .raw("connect_timeout", "\"1s\"");
@@ -107,7 +111,10 @@ async fn a_wrong_service_password_is_named() {
 async fn a_missing_search_base_and_a_filter_matching_nobody_are_named() {
     let slapd = Slapd::start();
     let spec = DomainSpec::ldap(&slapd).set("search_base", "ou=nowhere,dc=example,dc=org");
-    assert_eq!(failure(&report(spec, None, None).await), ("search-base".into(), "DC-402".into(), ErrorKind::Configuration));
+    assert_eq!(
+        failure(&report(spec, None, None).await),
+        ("search-base".into(), "DC-402".into(), ErrorKind::Configuration)
+    );
     let spec = DomainSpec::ldap(&slapd).set("user_filter", "(&(objectClass=posixAccount)(uid={login}))");
     assert_eq!(failure(&report(spec, None, None).await), ("user-filter".into(), "DC-207".into(), ErrorKind::NotFound));
 }

@@ -224,7 +224,11 @@ async fn many_concurrent_logins_share_the_pool() {
         async move { login(h, &format!("{who}@example.org"), pw).await }
     });
     let results = futures::future::join_all(logins).await;
-    assert!(results.iter().all(Result::is_ok), "{:?}", results.iter().filter_map(|r| r.as_ref().err()).collect::<Vec<_>>());
+    assert!(
+        results.iter().all(Result::is_ok),
+        "{:?}",
+        results.iter().filter_map(|r| r.as_ref().err()).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

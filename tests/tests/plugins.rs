@@ -63,7 +63,11 @@ fn files_that_are_not_plugins_are_reported_and_skipped() {
     };
     assert!(reason("libforeign.so").contains("not a dirconn connector plugin"), "{}", reason("libforeign.so"));
     assert!(reason("README.txt").contains("not a loadable shared library"), "{}", reason("README.txt"));
-    assert!(reason("libskewed.so").contains("incompatible version of the dirconn connector ABI"), "{}", reason("libskewed.so"));
+    assert!(
+        reason("libskewed.so").contains("incompatible version of the dirconn connector ABI"),
+        "{}",
+        reason("libskewed.so")
+    );
 }
 
 #[test]
@@ -155,7 +159,8 @@ async fn plugin_log_events_reach_the_host_tagged_with_the_domain() {
     let h = TestHost::start(&[stage::for_tests().echo()], &[echo_domain("fixture.test")]).unwrap();
     h.host.login("carol@fixture.test", "secret", ClientContext::default()).await.unwrap();
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let line = text.lines().find(|l| l.contains("fixture authenticating")).unwrap_or_else(|| panic!("not forwarded:\n{text}"));
+    let line =
+        text.lines().find(|l| l.contains("fixture authenticating")).unwrap_or_else(|| panic!("not forwarded:\n{text}"));
     assert!(line.contains("domain=\"fixture.test\"") || line.contains("domain=fixture.test"), "{line}");
     assert!(line.contains("carol"), "{line}");
 }

@@ -88,13 +88,22 @@ pub fn run(keep: bool) -> Result<(), Error> {
             stdin: Some(""),
             expect: 1,
         },
-        Step { title: "Look bob up with the service account (JSON)", args: args(&["--json", "lookup", "example.org", "bob"]), stdin: None, expect: 0 },
+        Step {
+            title: "Look bob up with the service account (JSON)",
+            args: args(&["--json", "lookup", "example.org", "bob"]),
+            stdin: None,
+            expect: 0,
+        },
     ];
     let dirconn = binary(false, "dirconn");
     let mut surprises = Vec::new();
     for step in &steps {
         println!("\n== {} ==", step.title);
-        println!("$ dirconn {}{}", step.args.join(" "), if step.stdin.is_some() { "   (password on stdin)" } else { "" });
+        println!(
+            "$ dirconn {}{}",
+            step.args.join(" "),
+            if step.stdin.is_some() { "   (password on stdin)" } else { "" }
+        );
         let mut child = Command::new(&dirconn)
             .args(&step.args)
             .stdin(Stdio::piped())
@@ -111,7 +120,9 @@ pub fn run(keep: bool) -> Result<(), Error> {
         }
     }
     if keep {
-        println!("\nThe directory keeps running; try for example:\n  cargo run -p dirconn -- --config {c} test-auth example.org bob\nPress Enter to stop it.");
+        println!(
+            "\nThe directory keeps running; try for example:\n  cargo run -p dirconn -- --config {c} test-auth example.org bob\nPress Enter to stop it."
+        );
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
     }
@@ -159,6 +170,7 @@ user_filter = "(&(objectClass=inetOrgPerson)(|(uid={{login}})(mail={{email}})))"
         base = slapd.base_dn(),
     );
     let path = dir.join("dirconn.toml");
-    std::fs::write(&path, text).map_err(|source| Error::Io { what: "writing the demo configuration".into(), source })?;
+    std::fs::write(&path, text)
+        .map_err(|source| Error::Io { what: "writing the demo configuration".into(), source })?;
     Ok(path)
 }

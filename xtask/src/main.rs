@@ -94,7 +94,8 @@ fn main() -> ExitCode {
 
 /// Builds and stages the plugins, printing where they went.
 pub fn build_plugins(release: bool, fixtures: bool) -> Result<stage::Staged, Error> {
-    let staged = stage::build(release, fixtures).map_err(|source| Error::Io { what: "building the plugins".into(), source })?;
+    let staged =
+        stage::build(release, fixtures).map_err(|source| Error::Io { what: "building the plugins".into(), source })?;
     println!("plugins staged in {}", staged.plugin_dir.display());
     if fixtures {
         println!("test fixtures staged in {}", staged.fixture_dir.display());
@@ -126,7 +127,8 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
     }
     ensure_slapd()?;
     build_plugins(false, true)?;
-    let nextest = Command::new(&cargo).args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let nextest =
+        Command::new(&cargo).args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
     let mut args: Vec<&str> = if nextest {
         vec!["nextest", "run", "--workspace", "--no-fail-fast"]
     } else {

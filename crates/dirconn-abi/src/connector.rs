@@ -9,9 +9,7 @@ use abi_stable::{
 };
 use async_ffi::FfiFuture;
 
-use crate::{
-    AttributeReport, AuthRequest, ConnectorError, FilterReport, TestReport, TestRequest, UserEntry,
-};
+use crate::{AttributeReport, AuthRequest, ConnectorError, FilterReport, TestReport, TestRequest, UserEntry};
 
 /// A directory connector serving one mail domain.
 ///

@@ -25,13 +25,13 @@ pub mod plugin;
 mod types;
 
 pub use async_ffi::{FfiFuture, FutureExt as FfiFutureExt};
-pub use connector::{Connector, ConnectorBox, Connector_TO};
+pub use connector::{Connector, Connector_TO, ConnectorBox};
 pub use error::{ConnectorError, ErrorKind};
 pub use log::{LogLevel, LogRecord, LogSink};
 pub use module::{PluginMetadata, PluginMod, PluginModRef};
 pub use types::{
-    AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport,
-    NamedValue, StageResult, StageStatus, TestReport, TestRequest, UserEntry,
+    AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport, NamedValue,
+    StageResult, StageStatus, TestReport, TestRequest, UserEntry,
 };
 
 pub use abi_stable;

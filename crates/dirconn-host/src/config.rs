@@ -66,14 +66,17 @@ struct Raw {
 impl HostConfig {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<HostConfig, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::ConfigRead { path: path.to_owned(), source })?;
         HostConfig::parse(path, &text)
     }
 
     /// Parses a configuration's text; `path` names it in errors and anchors relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<HostConfig, Error> {
-        let raw: Raw = toml::from_str(text)
-            .map_err(|err| Error::ConfigSyntax { path: path.to_owned(), message: err.to_string().trim().replace('\n', " ") })?;
+        let raw: Raw = toml::from_str(text).map_err(|err| Error::ConfigSyntax {
+            path: path.to_owned(),
+            message: err.to_string().trim().replace('\n', " "),
+        })?;
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         let mut domains: Vec<DomainConfig> = Vec::new();
@@ -116,7 +119,12 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
         match table.remove(key) {
             None => Ok(None),
             Some(toml::Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(key_error(domain, key, &format!("expected a string, found a {}.", other.type_str()), "Quote the value.")),
+            Some(other) => Err(key_error(
+                domain,
+                key,
+                &format!("expected a string, found a {}.", other.type_str()),
+                "Quote the value.",
+            )),
         }
     };
     let name = match string(&mut table, "name", &position)? {
@@ -135,10 +143,20 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
     };
     let name = name.trim().to_ascii_lowercase();
     if name.is_empty() || name.contains('@') || name.contains(char::is_whitespace) {
-        return Err(key_error(&position, "name", &format!("`{name}` is not a mail domain."), "Write it as example.org."));
+        return Err(key_error(
+            &position,
+            "name",
+            &format!("`{name}` is not a mail domain."),
+            "Write it as example.org.",
+        ));
     }
     let connector = string(&mut table, "connector", &name)?.ok_or_else(|| {
-        key_error(&name, "connector", "the connector kind is missing.", "Add connector = \"ldap\" (or active-directory, open-directory).")
+        key_error(
+            &name,
+            "connector",
+            "the connector kind is missing.",
+            "Add connector = \"ldap\" (or active-directory, open-directory).",
+        )
     })?;
     let enabled = match table.remove("enabled") {
         None => true,
@@ -148,7 +166,12 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
     let display_name = string(&mut table, "display_name", &name)?.unwrap_or_else(|| name.clone());
     debug_assert!(HOST_KEYS.iter().all(|k| !table.contains_key(*k)));
     let settings = serde_json::to_value(&table).map_err(|err| {
-        key_error(&name, "(section)", &format!("a value cannot be handed to the plugin: {err}."), "Use strings, numbers, booleans and lists.")
+        key_error(
+            &name,
+            "(section)",
+            &format!("a value cannot be handed to the plugin: {err}."),
+            "Use strings, numbers, booleans and lists.",
+        )
     })?;
     Ok(DomainConfig { name, connector, enabled, display_name, settings })
 }
@@ -190,8 +213,9 @@ mod tests {
         assert!(text.contains("dirconn.toml") && text.contains("example.org") && text.contains("connector"), "{text}");
         let err = parse("plugin_dri = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("plugin_dri"), "{err}");
-        let err = parse("[[domain]]\nname=\"a.org\"\nconnector=\"ldap\"\n[[domain]]\nname=\"A.org\"\nconnector=\"ldap\"\n")
-            .unwrap_err();
+        let err =
+            parse("[[domain]]\nname=\"a.org\"\nconnector=\"ldap\"\n[[domain]]\nname=\"A.org\"\nconnector=\"ldap\"\n")
+                .unwrap_err();
         assert_eq!(err.code(), "DC-004");
         let err = parse("[[domain]]\nconnector = \"ldap\"\nsearch_base = \"o=corp\"\n").unwrap_err();
         assert_eq!(err.code(), "DC-003");

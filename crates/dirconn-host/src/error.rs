@@ -83,10 +83,12 @@ pub enum Error {
         /// The domain.
         domain: String,
         /// The plugin's answer.
-        error: ConnectorError,
+        error: Box<ConnectorError>,
     },
     /// The login names a domain that is not configured (DC-010).
-    #[error("[DC-010] No domain `{domain}` is configured (configured: {known}). Fix: log in as user@domain with one of them, or add a [[domain]] section.")]
+    #[error(
+        "[DC-010] No domain `{domain}` is configured (configured: {known}). Fix: log in as user@domain with one of them, or add a [[domain]] section."
+    )]
     UnknownDomain {
         /// The domain asked for.
         domain: String,
@@ -94,7 +96,9 @@ pub enum Error {
         known: String,
     },
     /// A bare login with several domains and no default (DC-011).
-    #[error("[DC-011] The login `{login}` names no domain and several are configured. Fix: log in as user@domain, or set default_domain in the configuration.")]
+    #[error(
+        "[DC-011] The login `{login}` names no domain and several are configured. Fix: log in as user@domain, or set default_domain in the configuration."
+    )]
     NoDomain {
         /// The login as given.
         login: String,
@@ -111,7 +115,7 @@ pub enum Error {
         /// The domain.
         domain: String,
         /// The connector's answer.
-        error: ConnectorError,
+        error: Box<ConnectorError>,
     },
 }
 
@@ -145,7 +149,7 @@ impl Error {
     /// The connector's error, when a connector answered.
     pub fn connector_error(&self) -> Option<&ConnectorError> {
         match self {
-            Error::Connector { error, .. } | Error::DomainSetup { error, .. } => Some(error),
+            Error::Connector { error, .. } | Error::DomainSetup { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }

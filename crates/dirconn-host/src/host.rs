@@ -82,7 +82,7 @@ impl Host {
                 Some(built.into_result().map_err(|error| Error::DomainSetup {
                     path: config.path.clone(),
                     domain: d.name.clone(),
-                    error,
+                    error: Box::new(error),
                 })?)
             } else {
                 None
@@ -136,7 +136,12 @@ impl Host {
     }
 
     /// Logs a user in: routes the login, then has the domain's connector check it.
-    pub async fn login(&self, login: &str, password: &str, client: ClientContext) -> Result<(&Domain, UserEntry), Error> {
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        client: ClientContext,
+    ) -> Result<(&Domain, UserEntry), Error> {
         let route = self.route(login)?;
         let user = route.domain.authenticate(route.login, password, client).await?;
         Ok((route.domain, user))
@@ -154,7 +159,7 @@ impl Domain {
     }
 
     fn fail(&self, error: ConnectorError) -> Error {
-        Error::Connector { domain: self.name.clone(), error }
+        Error::Connector { domain: self.name.clone(), error: Box::new(error) }
     }
 
     /// Checks a login (without `@domain`) and password. An empty password is refused here, before the

@@ -97,8 +97,7 @@ impl PluginRegistry {
 
     /// Every kind on offer, comma-separated.
     pub fn kinds(&self) -> String {
-        let kinds: Vec<&str> =
-            self.loaded.iter().flat_map(|p| p.metadata.kinds.iter().map(|k| k.as_str())).collect();
+        let kinds: Vec<&str> = self.loaded.iter().flat_map(|p| p.metadata.kinds.iter().map(|k| k.as_str())).collect();
         if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") }
     }
 }

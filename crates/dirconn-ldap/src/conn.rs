@@ -150,7 +150,8 @@ impl Connector {
         if password.is_empty() {
             return Err(Error::EmptyPassword);
         }
-        let during = if url.ldaps || self.settings.starttls { ClosedDuring::Operation } else { ClosedDuring::FirstOperation };
+        let during =
+            if url.ldaps || self.settings.starttls { ClosedDuring::Operation } else { ClosedDuring::FirstOperation };
         let op = async { ldap.with_controls(controls).simple_bind(dn, password).await };
         self.run(url, "bind", during, op).await
     }
@@ -211,9 +212,7 @@ fn classify_op(addr: String, what: &str, during: ClosedDuring, err: LdapError) -
         LdapError::EndOfStream | LdapError::ResultRecv { .. } | LdapError::OpSend { .. } => {
             Error::Closed { addr, during, diagnostic: err.to_string() }
         }
-        LdapError::Timeout { .. } => {
-            Error::OperationTimeout { addr, what: what.to_owned(), after: Duration::ZERO }
-        }
+        LdapError::Timeout { .. } => Error::OperationTimeout { addr, what: what.to_owned(), after: Duration::ZERO },
         other => Error::Unexpected { what: what.to_owned(), diagnostic: other.to_string() },
     }
 }

@@ -10,12 +10,7 @@ use ldap3::{Ldap, Scope, SearchEntry, SearchOptions};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use crate::{
-    ClosedDuring, Directory, Error, LdapUrl,
-    conn::service_bind_result,
-    error::describe_result,
-    tls,
-};
+use crate::{ClosedDuring, Directory, Error, LdapUrl, conn::service_bind_result, error::describe_result, tls};
 
 /// Collects stages as they run.
 struct Stages {
@@ -84,15 +79,21 @@ impl Directory {
         };
         let target = url.to_string();
         let started = Instant::now();
-        let base = self.search_on(&mut ldap, &url, &s.search_base, Scope::Base, "(objectClass=*)", 1, "search base read").await;
+        let base = self
+            .search_on(&mut ldap, &url, &s.search_base, Scope::Base, "(objectClass=*)", 1, "search base read")
+            .await;
         let base_ok = st.push(
             "search-base",
             &s.search_base,
             started,
             base.and_then(|(entries, res)| match res.rc {
                 0 if !entries.is_empty() => Ok(format!("{} exists and is readable", s.search_base)),
-                0 | 32 => Err(Error::SearchBaseMissing { base: s.search_base.clone(), diagnostic: describe_result(&res) }),
-                50 => Err(Error::AccessDenied { what: "read the search base".into(), diagnostic: describe_result(&res) }),
+                0 | 32 => {
+                    Err(Error::SearchBaseMissing { base: s.search_base.clone(), diagnostic: describe_result(&res) })
+                }
+                50 => {
+                    Err(Error::AccessDenied { what: "read the search base".into(), diagnostic: describe_result(&res) })
+                }
                 _ => Err(Error::Unexpected { what: "the search base read".into(), diagnostic: describe_result(&res) }),
             }),
         );
@@ -112,7 +113,10 @@ impl Directory {
                         filter: filter.clone(),
                         base: s.search_base.clone(),
                     }),
-                    _ => Err(Error::Unexpected { what: "the user filter search".into(), diagnostic: describe_result(&res) }),
+                    _ => Err(Error::Unexpected {
+                        what: "the user filter search".into(),
+                        diagnostic: describe_result(&res),
+                    }),
                 }),
             );
         } else {
@@ -154,7 +158,9 @@ impl Directory {
         let resolved = match tokio::time::timeout(timeout, tokio::net::lookup_host(target.as_str())).await {
             Ok(Ok(addrs)) => Ok(addrs.collect::<Vec<_>>()),
             Ok(Err(err)) => Err(Error::Resolve { host: url.host.clone(), reason: err.to_string() }),
-            Err(_) => Err(Error::Resolve { host: url.host.clone(), reason: "the resolver did not answer in time".into() }),
+            Err(_) => {
+                Err(Error::Resolve { host: url.host.clone(), reason: "the resolver did not answer in time".into() })
+            }
         };
         let addrs = match resolved {
             Ok(addrs) if !addrs.is_empty() => {
@@ -175,8 +181,14 @@ impl Directory {
                 let _ = stream.set_nodelay(true);
                 Ok(stream)
             }
-            Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => Err(Error::Refused { addr: addr.to_string() }),
-            Ok(Err(err)) => Err(Error::Closed { addr: addr.to_string(), during: ClosedDuring::Operation, diagnostic: err.to_string() }),
+            Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(Error::Refused { addr: addr.to_string() })
+            }
+            Ok(Err(err)) => Err(Error::Closed {
+                addr: addr.to_string(),
+                during: ClosedDuring::Operation,
+                diagnostic: err.to_string(),
+            }),
             Err(_) => Err(Error::ConnectTimeout { addr: addr.to_string(), after: timeout }),
         };
         let stream = match tcp {

@@ -114,8 +114,9 @@ impl Directory {
         validate_login(login)?;
         let s = self.settings();
         let filter = self.user_filter_for(login);
-        let (mut entries, result) =
-            self.service_search(&s.search_base, self.scope(), &filter, &self.user_attributes(), 2, "user search").await?;
+        let (mut entries, result) = self
+            .service_search(&s.search_base, self.scope(), &filter, &self.user_attributes(), 2, "user search")
+            .await?;
         match result.rc {
             0 | 4 => {}
             rc => return Err(search_error(rc, &result, &s.search_base, "search users")),
@@ -210,11 +211,20 @@ impl Directory {
     /// Lists the attribute types of the server's schema and the attributes of one sample user.
     pub async fn discover_attributes(&self) -> Result<AttributeReport, Error> {
         let all = ["*".to_owned(), "+".to_owned()];
-        let (root, _) =
-            self.service_search("", Scope::Base, "(objectClass=*)", &["subschemaSubentry".to_owned()], 0, "rootDSE read").await?;
-        let subschema = root.first().and_then(|e| first_text(e, "subschemaSubentry")).unwrap_or_else(|| "cn=Subschema".into());
+        let (root, _) = self
+            .service_search("", Scope::Base, "(objectClass=*)", &["subschemaSubentry".to_owned()], 0, "rootDSE read")
+            .await?;
+        let subschema =
+            root.first().and_then(|e| first_text(e, "subschemaSubentry")).unwrap_or_else(|| "cn=Subschema".into());
         let (schema_entries, _) = self
-            .service_search(&subschema, Scope::Base, "(objectClass=subschema)", &["attributeTypes".to_owned()], 0, "schema read")
+            .service_search(
+                &subschema,
+                Scope::Base,
+                "(objectClass=subschema)",
+                &["attributeTypes".to_owned()],
+                0,
+                "schema read",
+            )
             .await?;
         let mut schema: Vec<String> = schema_entries
             .first()
@@ -224,14 +234,17 @@ impl Directory {
         schema.dedup();
         let s = self.settings();
         let any_user = self.filter_matching_any_user();
-        let (sample, result) = self.service_search(&s.search_base, self.scope(), &any_user, &all, 1, "sample user search").await?;
+        let (sample, result) =
+            self.service_search(&s.search_base, self.scope(), &any_user, &all, 1, "sample user search").await?;
         if !matches!(result.rc, 0 | 4) {
             return Err(search_error(result.rc, &result, &s.search_base, "search users"));
         }
         let sample_entry = sample.into_iter().next();
         let sample_values = sample_entry
             .as_ref()
-            .map(|e| attributes(e).into_iter().map(|a| NamedValue { value: preview(&a).into(), name: a.name }).collect())
+            .map(|e| {
+                attributes(e).into_iter().map(|a| NamedValue { value: preview(&a).into(), name: a.name }).collect()
+            })
             .unwrap_or_default();
         Ok(AttributeReport {
             schema: schema.into_iter().map(RString::from).collect(),
@@ -243,7 +256,10 @@ impl Directory {
     /// The user filter with its login placeholders made presence tests: it matches every user.
     pub fn filter_matching_any_user(&self) -> String {
         let s = self.settings();
-        s.user_filter.replace("{login}", "*").replace("{email}", "*").replace("{domain}", &escape::filter_value(&s.domain))
+        s.user_filter
+            .replace("{login}", "*")
+            .replace("{email}", "*")
+            .replace("{domain}", &escape::filter_value(&s.domain))
     }
 
     /// The base, scope and filters this domain searches with.
@@ -267,9 +283,7 @@ impl Directory {
             }
             None => items.push(("groups_from", format!("the {} attribute of the user", s.member_of_attribute))),
         }
-        FilterReport {
-            items: items.into_iter().map(|(n, v)| NamedValue { name: n.into(), value: v.into() }).collect(),
-        }
+        FilterReport { items: items.into_iter().map(|(n, v)| NamedValue { name: n.into(), value: v.into() }).collect() }
     }
 }
 
@@ -363,7 +377,9 @@ fn schema_names(definition: &str) -> Vec<String> {
     let Some(after) = definition.split_once(" NAME ").map(|(_, rest)| rest.trim_start()) else {
         return Vec::new();
     };
-    let names = if let Some(list) = after.strip_prefix('(') { list.split(')').next().unwrap_or("") } else {
+    let names = if let Some(list) = after.strip_prefix('(') {
+        list.split(')').next().unwrap_or("")
+    } else {
         after.split_whitespace().next().unwrap_or("")
     };
     names.split_whitespace().map(|n| n.trim_matches('\'').to_owned()).filter(|n| !n.is_empty()).collect()

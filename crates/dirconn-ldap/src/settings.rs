@@ -157,7 +157,12 @@ pub struct LdapSettings {
 impl LdapSettings {
     /// Parses and validates a domain's settings (the JSON the host sends), resolving relative paths against
     /// `config_dir` and reading the service password from its file or environment variable.
-    pub fn from_json(domain: &str, json: &str, config_dir: &Path, defaults: LdapDefaults) -> Result<LdapSettings, Error> {
+    pub fn from_json(
+        domain: &str,
+        json: &str,
+        config_dir: &Path,
+        defaults: LdapDefaults,
+    ) -> Result<LdapSettings, Error> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let raw: Raw = serde_path_to_error::deserialize(de).map_err(|err| {
             let key = err.path().to_string();
@@ -255,7 +260,12 @@ impl LdapSettings {
         }
         for (key, value) in [("connect_timeout", raw.connect_timeout), ("operation_timeout", raw.operation_timeout)] {
             if value.is_zero() {
-                return Err(Error::config("DC-101", key, "a zero timeout would fail every request", "Use e.g. \"5s\"."));
+                return Err(Error::config(
+                    "DC-101",
+                    key,
+                    "a zero timeout would fail every request",
+                    "Use e.g. \"5s\".",
+                ));
             }
         }
         let ca_file = raw.ca_file.map(|p| config_dir.join(p));
@@ -305,7 +315,11 @@ fn resolve_password(
         return Err(Error::config(
             "DC-104",
             "bind_password_file",
-            if given == 0 { "the service account has no password source" } else { "more than one password source is given" },
+            if given == 0 {
+                "the service account has no password source"
+            } else {
+                "more than one password source is given"
+            },
             "Give exactly one of bind_password_file (preferred), bind_password_env or bind_password.",
         ));
     }
@@ -329,7 +343,10 @@ fn resolve_password(
             )
         })?
     } else {
-        tracing::warn!(domain, "the service password is written inline in the configuration; prefer bind_password_file");
+        tracing::warn!(
+            domain,
+            "the service password is written inline in the configuration; prefer bind_password_file"
+        );
         inline.unwrap_or_default()
     };
     if password.is_empty() {
@@ -353,8 +370,10 @@ mod tests {
 
     #[test]
     fn a_minimal_domain_gets_the_defaults() {
-        let s = parse(r#"{"urls":["ldap://127.0.0.1:389"],"bind_dn":"cn=svc,dc=x","bind_password":"pw","search_base":"dc=x"}"#)
-            .unwrap();
+        let s = parse(
+            r#"{"urls":["ldap://127.0.0.1:389"],"bind_dn":"cn=svc,dc=x","bind_password":"pw","search_base":"dc=x"}"#,
+        )
+        .unwrap();
         assert_eq!(s.user_filter, LdapDefaults::GENERIC.user_filter);
         assert_eq!(s.connect_timeout, Duration::from_secs(5));
         assert!(s.subtree);
@@ -363,8 +382,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","user_filtr":"x"}"#)
-            .unwrap_err();
+        let err = parse(
+            r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","user_filtr":"x"}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("user_filtr"), "{err}");
         let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","connect_timeout":"soon"}"#)
             .unwrap_err();
@@ -376,8 +397,10 @@ mod tests {
         let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","user_filter":"(uid=alice)"}"#)
             .unwrap_err();
         assert_eq!(err.code(), "DC-107");
-        let err = parse(r#"{"urls":["ldaps://h"],"starttls":true,"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#)
-            .unwrap_err();
+        let err = parse(
+            r#"{"urls":["ldaps://h"],"starttls":true,"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "DC-110");
         let err = parse(r#"{"urls":[],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#).unwrap_err();
         assert_eq!(err.code(), "DC-103");

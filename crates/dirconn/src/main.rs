@@ -212,7 +212,10 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
 }
 
 fn cli_client() -> ClientContext {
-    ClientContext { address: abi_stable::std_types::ROption::RNone, protocol: abi_stable::std_types::ROption::RSome("cli".into()) }
+    ClientContext {
+        address: abi_stable::std_types::ROption::RNone,
+        protocol: abi_stable::std_types::ROption::RSome("cli".into()),
+    }
 }
 
 /// Reads a password from standard input's first line, or asks at the terminal. Never from argv.
@@ -220,12 +223,17 @@ fn read_password(from_stdin: bool, login: &str) -> Result<Zeroizing<String>, Err
     let usage = |problem: String| Error::ConfigSyntax { path: PathBuf::from("(command line)"), message: problem };
     if from_stdin {
         let mut line = Zeroizing::new(String::new());
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| usage(format!("reading the password from standard input failed: {e}.")))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| usage(format!("reading the password from standard input failed: {e}.")))?;
         let trimmed = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned());
         return Ok(trimmed);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(usage("there is no terminal to ask for the password; pass it on standard input with --password-stdin.".into()));
+        return Err(usage(
+            "there is no terminal to ask for the password; pass it on standard input with --password-stdin.".into(),
+        ));
     }
     rpassword::prompt_password(format!("Password for {login}: "))
         .map(Zeroizing::new)

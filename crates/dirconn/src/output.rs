@@ -34,7 +34,9 @@ fn print_error_lines(err: &ConnectorError, indent: &str) {
 pub fn error(err: &Error, as_json: bool) {
     if as_json {
         let detail = err.connector_error().map(error_json);
-        print_json(&json!({ "ok": false, "code": err.code(), "kind": err.kind().as_str(), "error": err.to_string(), "detail": detail }));
+        print_json(
+            &json!({ "ok": false, "code": err.code(), "kind": err.kind().as_str(), "error": err.to_string(), "detail": detail }),
+        );
     } else {
         eprintln!("dirconn: {err}");
     }
@@ -71,7 +73,13 @@ pub fn plugins(dir: &Path, registry: &PluginRegistry, as_json: bool) {
     }
     for p in &registry.loaded {
         let kinds: Vec<&str> = p.metadata.kinds.iter().map(|k| k.as_str()).collect();
-        println!("  {} {}  kinds: {}  ABI {}", p.metadata.name, p.metadata.version, kinds.join(", "), p.metadata.abi_version);
+        println!(
+            "  {} {}  kinds: {}  ABI {}",
+            p.metadata.name,
+            p.metadata.version,
+            kinds.join(", "),
+            p.metadata.abi_version
+        );
         println!("      {}", p.metadata.description);
         println!("      {}", p.path.display());
     }
@@ -188,7 +196,9 @@ pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, to
     let ms = took.as_secs_f64() * 1000.0;
     if as_json {
         let value = match outcome {
-            Ok(user) => json!({ "ok": true, "domain": domain.name, "login": login, "elapsed_ms": ms, "user": user_json(user) }),
+            Ok(user) => {
+                json!({ "ok": true, "domain": domain.name, "login": login, "elapsed_ms": ms, "user": user_json(user) })
+            }
             Err(err) => json!({
                 "ok": false, "domain": domain.name, "login": login, "elapsed_ms": ms,
                 "code": err.code(), "kind": err.kind().as_str(),

@@ -27,6 +27,8 @@ pub fn root_module() -> PluginModRef {
     PluginMod { metadata, set_log_sink, new_connector }.leak_into_prefix()
 }
 
+// `.into()`: the field is u64 when dirconn-abi is built with `skew-for-tests`.
+#[allow(clippy::useless_conversion)]
 extern "C" fn metadata() -> PluginMetadata {
     PluginMetadata {
         name: env!("CARGO_PKG_NAME").into(),
@@ -85,8 +87,10 @@ impl Connector for LdapConnector {
             Arc::clone(&self.domain),
             async move {
                 let report = dir
-                    .test_connection(request.login.as_ref().map(|s| s.as_str()).into_option(),
-                        request.password.as_ref().map(|s| s.as_str()).into_option())
+                    .test_connection(
+                        request.login.as_ref().map(|s| s.as_str()).into_option(),
+                        request.password.as_ref().map(|s| s.as_str()).into_option(),
+                    )
                     .await;
                 let failed = report.stages.iter().filter(|s| s.status == StageStatus::Failed).count();
                 tracing::info!(failed, stages = report.stages.len(), "connection test finished");

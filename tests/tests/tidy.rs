@@ -1,0 +1,79 @@
+//! Tidy checks over the source tree: every `.rs` file opens with a `//!` line, every error code is on
+//! the troubleshooting page, and the ARCHITECTURE.md code map names every crate.
+
+use std::path::{Path, PathBuf};
+
+use dirconn_tests::stage::workspace_root;
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn sources() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["crates", "plugins", "xtask", "tests"] {
+        rust_files(&workspace_root().join(dir), &mut files);
+    }
+    assert!(files.len() > 20, "the walk found the sources");
+    files
+}
+
+#[test]
+fn every_rust_file_starts_with_a_module_doc_line() {
+    let missing: Vec<String> = sources()
+        .into_iter()
+        .filter(|f| !std::fs::read_to_string(f).unwrap().starts_with("//!"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "files without a leading //! line: {missing:#?}");
+}
+
+#[test]
+fn every_error_code_is_on_the_troubleshooting_page() {
+    let page = std::fs::read_to_string(workspace_root().join("docs/src/troubleshooting.md"))
+        .expect("docs/src/troubleshooting.md exists");
+    let mut codes = std::collections::BTreeSet::new();
+    for file in sources() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (i, _) in text.match_indices("\"DC-") {
+            let code = &text[i + 1..i + 7];
+            if code[3..].chars().all(|c| c.is_ascii_digit()) {
+                codes.insert(code.to_owned());
+            }
+        }
+        for (i, _) in text.match_indices("[DC-") {
+            codes.insert(text[i + 1..i + 7].to_owned());
+        }
+    }
+    assert!(codes.len() > 30, "found the codes: {codes:?}");
+    let missing: Vec<&String> = codes.iter().filter(|c| !page.contains(c.as_str())).collect();
+    assert!(missing.is_empty(), "codes missing from the troubleshooting page: {missing:?}");
+}
+
+#[test]
+fn the_code_map_names_every_crate() {
+    let map = std::fs::read_to_string(workspace_root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md exists");
+    let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
+    let members: Vec<&str> = manifest
+        .lines()
+        .skip_while(|l| !l.starts_with("members"))
+        .skip(1)
+        .take_while(|l| !l.starts_with(']'))
+        .map(|l| l.trim().trim_matches(|c| c == '"' || c == ','))
+        .collect();
+    assert!(members.len() >= 6, "{members:?}");
+    for member in members {
+        assert!(map.contains(member), "ARCHITECTURE.md does not mention {member}");
+    }
+}
