@@ -1,18 +1,59 @@
-//! `cargo xtask bench`: dirconn and a reference side by side in one run.
+//! `cargo xtask bench`: dirconn and a reference side by side in one run, built with the release profile.
 
 use clap::Subcommand;
 
-use crate::Error;
+use crate::{Error, build_plugins, cargo_bin, ensure_slapd, run};
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum Which {
-    /// Logins through the host and the loaded plugin vs raw ldap3, against one slapd.
-    Auth,
-    /// A trivial async call through the ABI vs a direct in-process call.
-    Abi,
+    /// Logins through the host and the loaded plugin vs raw ldap3 (search + bind), against one slapd.
+    Auth {
+        /// Generated users in the directory.
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Logins per round and side.
+        #[arg(long, default_value_t = 4_000)]
+        logins: usize,
+        /// Connector to measure (only `ldap` so far).
+        #[arg(long, default_value = "ldap")]
+        connector: String,
+    },
+    /// A trivial async call through the ABI vs the same call in-process, many in flight.
+    Abi {
+        /// Calls per round and side.
+        #[arg(long, default_value_t = 500_000)]
+        calls: usize,
+        /// Calls in flight.
+        #[arg(long, default_value_t = 256)]
+        in_flight: usize,
+    },
 }
 
-pub fn run(which: Which) -> Result<(), Error> {
-    Err(Error::Check(format!("bench {which:?} is being written")))
+pub fn run_bench(which: Which) -> Result<(), Error> {
+    let staged = build_plugins(true, true)?;
+    let cargo = cargo_bin();
+    let mut args: Vec<String> = ["run", "--quiet", "--release", "-p", "dirconn-tests", "--bin", "dirconn-bench", "--"]
+        .map(String::from)
+        .to_vec();
+    match which {
+        Which::Auth { users, clients, logins, connector } => {
+            if connector != "ldap" {
+                return Err(Error::Check(format!("no benchmark for the `{connector}` connector yet")));
+            }
+            ensure_slapd()?;
+            args.extend(["auth".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
+            args.extend(["--logins".into(), logins.to_string()]);
+        }
+        Which::Abi { calls, in_flight } => {
+            args.extend(["abi".into(), "--plugin-dir".into(), staged.fixture_dir.display().to_string()]);
+            args.extend(["--calls".into(), calls.to_string(), "--in-flight".into(), in_flight.to_string()]);
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&cargo, &args)
 }

@@ -81,7 +81,7 @@ fn main() -> ExitCode {
         Task::BuildPlugins { release, fixtures } => build_plugins(release, fixtures).map(|_| ()),
         Task::Demo { keep } => demo::run(keep),
         Task::Test { no_lint, rest } => test(no_lint, &rest),
-        Task::Bench { which } => bench::run(which),
+        Task::Bench { which } => bench::run_bench(which),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
