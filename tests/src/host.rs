@@ -91,7 +91,8 @@ impl TestHost {
         std::fs::create_dir(&plugin_dir).expect("plugin dir");
         for p in plugins {
             let name = p.file_name().expect("a library file");
-            std::os::unix::fs::symlink(p, plugin_dir.join(name)).expect("symlink a plugin");
+            let target = p.canonicalize().unwrap_or_else(|e| panic!("plugin {}: {e}", p.display()));
+            std::os::unix::fs::symlink(target, plugin_dir.join(name)).expect("symlink a plugin");
         }
         let mut text = format!("plugin_dir = \"{}\"\n\n", plugin_dir.display());
         for d in domains {

@@ -23,23 +23,21 @@ use futures::{StreamExt, stream::FuturesUnordered};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DIRCONN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let plugin_dir = args
         .iter()
         .position(|a| a == "--plugin-dir")
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from)
         .expect("--plugin-dir DIR");
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     match args.first().map(String::as_str) {
         Some("auth") => runtime.block_on(auth(
             &plugin_dir,
@@ -48,7 +46,9 @@ fn main() {
             arg(&args, "--logins", 4_000),
             arg(&args, "--rounds", 3),
         )),
-        Some("abi") => runtime.block_on(abi(&plugin_dir, arg(&args, "--calls", 500_000), arg(&args, "--in-flight", 256))),
+        Some("abi") => {
+            runtime.block_on(abi(&plugin_dir, arg(&args, "--calls", 500_000), arg(&args, "--in-flight", 256)))
+        }
         _ => {
             eprintln!("usage: dirconn-bench auth|abi --plugin-dir DIR [--users N --clients N --logins N --rounds N]");
             std::process::exit(2);
@@ -132,7 +132,12 @@ impl Reference {
             ldap.simple_bind(slapd.service_dn(), slapd.service_password()).await.unwrap().success().unwrap();
             service.push(ldap);
         }
-        Reference { url: slapd.ldap_url(), base: format!("ou=people,{}", slapd.base_dn()), service, next: AtomicUsize::new(0) }
+        Reference {
+            url: slapd.ldap_url(),
+            base: format!("ou=people,{}", slapd.base_dn()),
+            service,
+            next: AtomicUsize::new(0),
+        }
     }
 
     async fn login(&self, uid: &str, password: &str) -> bool {
@@ -153,7 +158,7 @@ async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins
     println!("bench auth: starting slapd with {users} generated users…");
     let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
     println!("slapd ready in {:.1} s", server.startup_time().as_secs_f64());
-    let pool = 8;
+    let pool = std::env::var("BENCH_POOL").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
     let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
     let ldap_plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
     let host = Arc::new(TestHost::start(&[ldap_plugin], &[spec]).expect("host"));
@@ -195,7 +200,9 @@ async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins
         ours.push(b);
     }
     let (a, b) = (median(&mut theirs), median(&mut ours));
-    println!("{clients} clients, {logins} logins per round, {rounds} rounds, {users} users, pool of {pool}; median round:");
+    println!(
+        "{clients} clients, {logins} logins per round, {rounds} rounds, {users} users, pool of {pool}; median round:"
+    );
     println!("bench auth-p99: ours={:.2}ms reference={:.2}ms ratio={:.3}", ms(b.p99), ms(a.p99), ms(b.p99) / ms(a.p99));
     println!(
         "bench auth: ours={:.0}logins/s reference={:.0}logins/s ratio={:.3}",
