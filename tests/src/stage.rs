@@ -57,7 +57,8 @@ impl Staged {
     }
 }
 
-fn cargo(args: &[&str]) -> io::Result<()> {
+/// Runs cargo in the workspace root with a clean cargo environment.
+pub fn cargo(args: &[&str]) -> io::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(args).current_dir(workspace_root());

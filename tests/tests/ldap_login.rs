@@ -239,3 +239,27 @@ async fn a_search_base_names_the_domain_when_no_name_is_given() {
     assert_eq!(h.host.domains()[0].name, "example.org");
     login(&h, "alice@example.org", Fixture::ALICE.password).await.expect("routed by the derived name");
 }
+
+#[tokio::test]
+async fn a_group_filter_finds_groups_memberof_does_not_list() {
+    let slapd = Slapd::start();
+    let filter = "(|(&(objectClass=groupOfNames)(member={dn}))(&(objectClass=groupOfUniqueNames)(uniqueMember={dn})))";
+    let spec = DomainSpec::ldap(&slapd)
+        .set("group_filter", filter)
+        .set("group_base", &format!("ou=groups,{}", slapd.base_dn()));
+    let h = host(&slapd, spec);
+    let bob = login(&h, "bob@example.org", Fixture::BOB.password).await.expect("bob logs in");
+    let groups: Vec<&str> = bob.groups.iter().map(|g| g.as_str()).collect();
+    assert!(groups.contains(&"cn=ops,ou=groups,dc=example,dc=org"), "groupOfUniqueNames via the filter: {groups:?}");
+    assert!(groups.contains(&"cn=staff,ou=groups,dc=example,dc=org"), "{groups:?}");
+    assert_eq!(groups.len(), 2, "memberOf and the filter agree on staff; no duplicates: {groups:?}");
+}
+
+#[tokio::test]
+async fn subtree_off_searches_one_level_only() {
+    let slapd = Slapd::start();
+    let spec = DomainSpec::ldap(&slapd).set("search_base", slapd.base_dn()).raw("subtree", "false");
+    let h = host(&slapd, spec);
+    let r = login(&h, "alice@example.org", Fixture::ALICE.password).await;
+    assert_eq!(kind(&r), ErrorKind::NotFound, "alice lives one level further down, in ou=people");
+}

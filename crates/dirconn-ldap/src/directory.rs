@@ -139,7 +139,10 @@ impl Directory {
         let (mut ldap, result) = self.connector.open(&dn, password, vec![ppolicy::request()]).await?;
         let _ = ldap.unbind().await;
         let policy = ppolicy::find(&result.ctrls).unwrap_or_default();
-        let diagnostic = describe_result(&result);
+        let mut diagnostic = describe_result(&result);
+        if let Some(error) = policy.error {
+            diagnostic.push_str(&format!("; password policy: {}", error.name()));
+        }
         let locked_attr = has_attr(&found.entry, "pwdAccountLockedTime");
         match (result.rc, policy.error) {
             (0, Some(PolicyError::ChangeAfterReset)) => return Err(Error::MustChangePassword { dn, diagnostic }),

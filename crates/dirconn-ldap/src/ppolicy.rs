@@ -30,6 +30,18 @@ pub enum PolicyError {
     Other(u8),
 }
 
+impl PolicyError {
+    /// The name the draft gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyError::PasswordExpired => "passwordExpired",
+            PolicyError::AccountLocked => "accountLocked",
+            PolicyError::ChangeAfterReset => "changeAfterReset",
+            PolicyError::Other(_) => "other password policy error",
+        }
+    }
+}
+
 /// A parsed response.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Response {

@@ -1,0 +1,121 @@
+//! The `dirconn` command line against a real slapd: outputs, JSON, exit codes, password handling.
+
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::{Command, Output, Stdio},
+    sync::OnceLock,
+};
+
+use dirconn_tests::{DomainSpec, Fixture, Slapd, TestHost, stage};
+
+fn dirconn() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = stage::target_dir().join("debug").join("dirconn");
+        if !bin.is_file() {
+            stage::cargo(&["build", "--quiet", "-p", "dirconn"]).expect("building dirconn");
+        }
+        bin
+    })
+}
+
+fn run(config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(dirconn())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("DIRCONN_PLUGIN_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dirconn runs");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        writeln!(input, "{text}").unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn setup(slapd: &Slapd) -> (tempfile::TempDir, PathBuf) {
+    TestHost::prepare(&[stage::for_tests().ldap()], &[DomainSpec::ldap(slapd)])
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn login_exit_codes_and_json() {
+    let slapd = Slapd::start();
+    let (_dir, config) = setup(&slapd);
+    let ok = run(&config, &["--json", "login", "alice@example.org", "--password-stdin"], Some(Fixture::ALICE.password));
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let v = json(&ok);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["user"]["dn"], Fixture::ALICE.dn());
+    let denied = run(&config, &["--json", "login", "alice@example.org", "--password-stdin"], Some("wrong"));
+    assert_eq!(denied.status.code(), Some(1));
+    let v = json(&denied);
+    assert_eq!(
+        (v["ok"].as_bool(), v["code"].as_str(), v["kind"].as_str()),
+        (Some(false), Some("DC-203"), Some("invalid-credentials"))
+    );
+    assert!(v["error"]["fix"].as_str().is_some_and(|f| !f.is_empty()));
+    let text = run(&config, &["test-auth", "example.org", "carol", "--password-stdin"], Some(Fixture::CAROL.password));
+    assert_eq!(text.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("DENIED") && out.contains("DC-205") && out.contains("Fix:"), "{out}");
+}
+
+#[test]
+fn passwords_never_come_from_the_command_line() {
+    let slapd = Slapd::start();
+    let (_dir, config) = setup(&slapd);
+    // With no terminal and no --password-stdin there is nobody to ask: a usage error, not a login.
+    let out = run(&config, &["login", "alice@example.org"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
+    let out = run(&config, &["login", "alice@example.org", "--password", "alice-pass"], None);
+    assert_eq!(out.status.code(), Some(2), "clap refuses an unknown --password flag");
+}
+
+#[test]
+fn test_connection_plugins_domains_filter_and_attributes() {
+    let slapd = Slapd::start();
+    let (_dir, config) = setup(&slapd);
+    let out = run(&config, &["--json", "test-connection", "example.org", "--login", "alice"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let v = json(&out);
+    assert_eq!(v["ok"], true);
+    assert!(v["stages"].as_array().unwrap().iter().any(|s| s["stage"] == "user-lookup" && s["status"] == "passed"));
+    let plugins = json(&run(&config, &["--json", "plugins"], None));
+    assert_eq!(plugins["loaded"][0]["kinds"][0], "ldap");
+    let domains = json(&run(&config, &["--json", "domains"], None));
+    assert_eq!(domains["domains"][0]["name"], "example.org");
+    let filter = json(&run(&config, &["--json", "filter", "example.org"], None));
+    assert_eq!(filter["filters"]["scope"], "subtree");
+    let attrs = json(&run(&config, &["--json", "attributes", "example.org"], None));
+    assert!(attrs["schema"].as_array().unwrap().iter().any(|a| a == "mail"));
+    let unknown = run(&config, &["test-connection", "nowhere.org"], None);
+    assert_eq!(unknown.status.code(), Some(1), "an unknown domain is a denial (DC-010)");
+}
+
+#[test]
+fn configuration_errors_exit_2_and_unreachable_exits_3() {
+    let slapd = Slapd::start();
+    let (dir, _config) = setup(&slapd);
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[[domain]]\nname = \"example.org\"\n").unwrap();
+    let out = run(&broken, &["domains"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.toml") && err.contains("connector") && err.contains("DC-003"), "{err}");
+    let dead = format!("[\"ldap://127.0.0.1:{}\"]", dirconn_tests::net::refused_port());
+    let (_dead_dir, dead_config) =
+        TestHost::prepare(&[stage::for_tests().ldap()], &[DomainSpec::ldap(&slapd).set("urls", &dead)]);
+    let out = run(&dead_config, &["login", "alice@example.org", "--password-stdin"], Some("x"));
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+}
