@@ -78,7 +78,7 @@ impl Connector {
                         .into_std()
                         .map_err(|e| Error::Unexpected { what: "connection".into(), diagnostic: e.to_string() });
                 }
-                Ok(Err(err)) => last = classify_io(addr.clone(), &url.host, err, false),
+                Ok(Err(err)) => last = classify_io(addr.clone(), &url.host, err, false, self.settings.connect_timeout),
             }
         }
         Err(last)
@@ -94,7 +94,7 @@ impl Connector {
             LdapError::Rustls { source } => Error::Tls { addr, problem: tls::problem(&source) },
             LdapError::DNSName { source } => Error::Tls { addr, problem: TlsProblem::Other(source.to_string()) },
             LdapError::Timeout { .. } => Error::ConnectTimeout { addr, after: self.settings.connect_timeout },
-            LdapError::Io { source } => classify_io(addr, &url.host, source, tls_phase),
+            LdapError::Io { source } => classify_io(addr, &url.host, source, tls_phase, self.settings.connect_timeout),
             LdapError::EndOfStream | LdapError::ResultRecv { .. } if self.settings.starttls => Error::Closed {
                 addr,
                 during: ClosedDuring::FirstOperation,
@@ -168,7 +168,7 @@ impl Connector {
         match tokio::time::timeout(after, op).await {
             Err(_) => Err(Error::OperationTimeout { addr: url.authority(), what: what.to_owned(), after }),
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(classify_op(url.authority(), what, during, err)),
+            Ok(Err(err)) => Err(classify_op(url.authority(), what, during, err, after)),
         }
     }
 
@@ -179,7 +179,7 @@ impl Connector {
     }
 }
 
-fn classify_io(addr: String, host: &str, source: io::Error, tls_phase: bool) -> Error {
+fn classify_io(addr: String, host: &str, source: io::Error, tls_phase: bool, after: Duration) -> Error {
     if let Some(tls_err) = tls::rustls_error(&source) {
         return Error::Tls { addr, problem: tls::problem(tls_err) };
     }
@@ -193,7 +193,7 @@ fn classify_io(addr: String, host: &str, source: io::Error, tls_phase: bool) -> 
             during: if tls_phase { ClosedDuring::TlsHandshake } else { ClosedDuring::FirstOperation },
             diagnostic: source.to_string(),
         },
-        io::ErrorKind::TimedOut => Error::ConnectTimeout { addr, after: Duration::ZERO },
+        io::ErrorKind::TimedOut => Error::ConnectTimeout { addr, after },
         _ if source.to_string().contains("lookup") || source.to_string().contains("resolve") => {
             Error::Resolve { host: host.to_owned(), reason: source.to_string() }
         }
@@ -201,7 +201,7 @@ fn classify_io(addr: String, host: &str, source: io::Error, tls_phase: bool) -> 
     }
 }
 
-fn classify_op(addr: String, what: &str, during: ClosedDuring, err: LdapError) -> Error {
+fn classify_op(addr: String, what: &str, during: ClosedDuring, err: LdapError, after: Duration) -> Error {
     match err {
         LdapError::Io { source } => {
             if let Some(tls_err) = tls::rustls_error(&source) {
@@ -212,7 +212,7 @@ fn classify_op(addr: String, what: &str, during: ClosedDuring, err: LdapError) -
         LdapError::EndOfStream | LdapError::ResultRecv { .. } | LdapError::OpSend { .. } => {
             Error::Closed { addr, during, diagnostic: err.to_string() }
         }
-        LdapError::Timeout { .. } => Error::OperationTimeout { addr, what: what.to_owned(), after: Duration::ZERO },
+        LdapError::Timeout { .. } => Error::OperationTimeout { addr, what: what.to_owned(), after },
         other => Error::Unexpected { what: what.to_owned(), diagnostic: other.to_string() },
     }
 }
