@@ -215,3 +215,56 @@ impl Visit for MessageText {
         }
     }
 }
+
+/// Exports a plugin's root module: its metadata (name and version from the plugin's Cargo.toml), the
+/// log sink installer, and a constructor run under [`guard`].
+///
+/// ```ignore
+/// dirconn_abi::export_plugin! {
+///     description: "Any LDAP v3 directory",
+///     kinds: ["ldap"],
+///     capabilities: ["ppolicy"],
+///     new: |config| Ok(ConnectorBox::from_value(MyConnector::new(config)?, TD_Opaque)),
+/// }
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    (
+        description: $description:expr,
+        kinds: [$($kind:expr),+ $(,)?],
+        capabilities: [$($capability:expr),* $(,)?],
+        new: $new:expr $(,)?
+    ) => {
+        /// The plugin's root module, found by the host's loader.
+        #[$crate::abi_stable::export_root_module]
+        pub fn root_module() -> $crate::PluginModRef {
+            use $crate::abi_stable::prefix_type::PrefixTypeTrait;
+
+            // `.into()`: the field is u64 when dirconn-abi is built with `skew-for-tests`.
+            #[allow(clippy::useless_conversion)]
+            extern "C" fn metadata() -> $crate::PluginMetadata {
+                $crate::PluginMetadata {
+                    name: env!("CARGO_PKG_NAME").into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    description: $description.into(),
+                    kinds: vec![$($crate::abi_stable::std_types::RString::from($kind)),+].into(),
+                    abi_version: $crate::ABI_VERSION.into(),
+                    capabilities: vec![$($crate::abi_stable::std_types::RString::from($capability)),*].into(),
+                }
+            }
+
+            extern "C" fn set_log_sink(sink: $crate::LogSink) {
+                $crate::plugin::install_log_sink(sink);
+            }
+
+            extern "C" fn new_connector(
+                config: $crate::ConnectorConfig,
+            ) -> $crate::abi_stable::std_types::RResult<$crate::ConnectorBox, $crate::ConnectorError> {
+                let build: fn(&$crate::ConnectorConfig) -> Result<$crate::ConnectorBox, $crate::ConnectorError> = $new;
+                $crate::plugin::guard(|| build(&config))
+            }
+
+            $crate::PluginMod { metadata, set_log_sink, new_connector }.leak_into_prefix()
+        }
+    };
+}

@@ -6,49 +6,23 @@
 use std::{path::Path, sync::Arc};
 
 use abi_stable::{
-    export_root_module,
-    prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
     std_types::{RResult, RString},
 };
 use dirconn_abi::{
-    ABI_VERSION, AttributeReport, AuthRequest, Connector, ConnectorBox, ConnectorConfig, ConnectorError, ErrorKind,
-    FfiFuture, FilterReport, LogSink, PluginMetadata, PluginMod, PluginModRef, StageStatus, TestReport, TestRequest,
-    UserEntry, plugin,
+    AttributeReport, AuthRequest, Connector, ConnectorBox, ConnectorConfig, ConnectorError, ErrorKind, FfiFuture,
+    FilterReport, StageStatus, TestReport, TestRequest, UserEntry, plugin,
 };
 use dirconn_ldap::{Directory, LdapDefaults, LdapSettings};
 
 /// The connector kind this plugin serves.
 pub const KIND: &str = "ldap";
 
-/// Exports the root module.
-#[export_root_module]
-pub fn root_module() -> PluginModRef {
-    PluginMod { metadata, set_log_sink, new_connector }.leak_into_prefix()
-}
-
-// `.into()`: the field is u64 when dirconn-abi is built with `skew-for-tests`.
-#[allow(clippy::useless_conversion)]
-extern "C" fn metadata() -> PluginMetadata {
-    PluginMetadata {
-        name: env!("CARGO_PKG_NAME").into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        description: "Any LDAP v3 directory (OpenLDAP, 389 Directory Server, …)".into(),
-        kinds: vec![RString::from(KIND)].into(),
-        abi_version: ABI_VERSION.into(),
-        capabilities: vec![RString::from("ppolicy"), RString::from("failover")].into(),
-    }
-}
-
-extern "C" fn set_log_sink(sink: LogSink) {
-    plugin::install_log_sink(sink);
-}
-
-extern "C" fn new_connector(config: ConnectorConfig) -> RResult<ConnectorBox, ConnectorError> {
-    plugin::guard(|| {
-        let connector = LdapConnector::new(&config)?;
-        Ok(ConnectorBox::from_value(connector, TD_Opaque))
-    })
+dirconn_abi::export_plugin! {
+    description: "Any LDAP v3 directory (OpenLDAP, 389 Directory Server, …)",
+    kinds: [KIND],
+    capabilities: ["ppolicy", "failover"],
+    new: |config| Ok(ConnectorBox::from_value(LdapConnector::new(config)?, TD_Opaque)),
 }
 
 /// The connector for one domain.
