@@ -263,3 +263,16 @@ async fn subtree_off_searches_one_level_only() {
     let r = login(&h, "alice@example.org", Fixture::ALICE.password).await;
     assert_eq!(kind(&r), ErrorKind::NotFound, "alice lives one level further down, in ou=people");
 }
+
+#[tokio::test]
+async fn an_administrators_permanent_lock_is_reported_as_locked() {
+    let slapd = Slapd::start();
+    slapd.ldapmodify(&format!(
+        "dn: {}\nchangetype: modify\nreplace: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n",
+        Fixture::BOB.dn()
+    ));
+    let h = host(&slapd, DomainSpec::ldap(&slapd));
+    let locked = login(&h, "bob@example.org", Fixture::BOB.password).await;
+    assert_eq!(kind(&locked), ErrorKind::AccountLocked);
+    login(&h, "alice@example.org", Fixture::ALICE.password).await.expect("others are not affected");
+}

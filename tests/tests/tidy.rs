@@ -46,14 +46,13 @@ fn every_error_code_is_on_the_troubleshooting_page() {
     let mut codes = std::collections::BTreeSet::new();
     for file in sources() {
         let text = std::fs::read_to_string(&file).unwrap();
-        for (i, _) in text.match_indices("\"DC-") {
-            let code = &text[i + 1..i + 7];
-            if code[3..].chars().all(|c| c.is_ascii_digit()) {
-                codes.insert(code.to_owned());
+        for quote in ["\"DC-", "[DC-"] {
+            for (i, _) in text.match_indices(quote) {
+                let code = text.get(i + 1..i + 7).unwrap_or("");
+                if code.len() == 6 && code[3..].chars().all(|c| c.is_ascii_digit()) {
+                    codes.insert(code.to_owned());
+                }
             }
-        }
-        for (i, _) in text.match_indices("[DC-") {
-            codes.insert(text[i + 1..i + 7].to_owned());
         }
     }
     assert!(codes.len() > 30, "found the codes: {codes:?}");

@@ -96,6 +96,11 @@ where
     .into_ffi()
 }
 
+/// Like [`guard`], with log events tagged with `domain` (connector constructors).
+pub fn guard_in<T>(domain: &str, f: impl FnOnce() -> Result<T, ConnectorError>) -> RResult<T, ConnectorError> {
+    DOMAIN.sync_scope(Arc::from(domain), || guard(f))
+}
+
 /// Runs a synchronous entry point, turning a panic into an [`ErrorKind::Internal`] error.
 pub fn guard<T>(f: impl FnOnce() -> Result<T, ConnectorError>) -> RResult<T, ConnectorError> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -217,7 +222,7 @@ impl Visit for MessageText {
 }
 
 /// Exports a plugin's root module: its metadata (name and version from the plugin's Cargo.toml), the
-/// log sink installer, and a constructor run under [`guard`].
+/// log sink installer, and a constructor run under [`guard_in`].
 ///
 /// ```ignore
 /// dirconn_abi::export_plugin! {
@@ -261,7 +266,7 @@ macro_rules! export_plugin {
                 config: $crate::ConnectorConfig,
             ) -> $crate::abi_stable::std_types::RResult<$crate::ConnectorBox, $crate::ConnectorError> {
                 let build: fn(&$crate::ConnectorConfig) -> Result<$crate::ConnectorBox, $crate::ConnectorError> = $new;
-                $crate::plugin::guard(|| build(&config))
+                $crate::plugin::guard_in(config.domain.as_str(), || build(&config))
             }
 
             $crate::PluginMod { metadata, set_log_sink, new_connector }.leak_into_prefix()

@@ -155,7 +155,7 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             &name,
             "connector",
             "the connector kind is missing.",
-            "Add connector = \"ldap\" (or active-directory, open-directory).",
+            "Add connector = \"ldap\"; `dirconn plugins` lists the kinds installed.",
         )
     })?;
     let enabled = match table.remove("enabled") {

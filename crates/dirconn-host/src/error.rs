@@ -109,6 +109,14 @@ pub enum Error {
         /// The domain.
         domain: String,
     },
+    /// The command line could not get what it needs from the person running it (DC-013).
+    #[error("[DC-013] {message} Fix: {fix}")]
+    Input {
+        /// What is missing or failed.
+        message: String,
+        /// What to do.
+        fix: String,
+    },
     /// A connector answered with an error.
     #[error("domain `{domain}`: {error}")]
     Connector {
@@ -134,6 +142,7 @@ impl Error {
             Error::UnknownDomain { .. } => "DC-010",
             Error::NoDomain { .. } => "DC-011",
             Error::DomainDisabled { .. } => "DC-012",
+            Error::Input { .. } => "DC-013",
         }
     }
 

@@ -170,7 +170,8 @@ impl Domain {
                 ErrorKind::InvalidInput,
                 "DC-201",
                 "An empty password was given; it was refused without contacting the directory.",
-                "Type the password; empty passwords are never sent (they would be an unauthenticated bind).",
+                "Type the password; empty passwords are never sent (they would be an unauthenticated bind, \
+                 which many servers accept).",
             )));
         }
         let request = AuthRequest { login: login.into(), password: password.into(), client };
@@ -179,10 +180,8 @@ impl Domain {
 
     /// Runs the staged connection test, optionally looking a user up and binding as them.
     pub async fn test_connection(&self, login: Option<&str>, password: Option<&str>) -> Result<TestReport, Error> {
-        let request = TestRequest {
-            login: login.map(RString::from).into(),
-            password: password.filter(|p| !p.is_empty()).map(RString::from).into(),
-        };
+        let request =
+            TestRequest { login: login.map(RString::from).into(), password: password.map(RString::from).into() };
         Ok(self.connector()?.test_connection(request).await)
     }
 

@@ -47,12 +47,13 @@ pub struct PluginRegistry {
 }
 
 impl PluginRegistry {
-    /// Loads every file of `dir` (hidden files and folders aside), in name order.
+    /// Loads every regular file of `dir` (hidden files aside), in name order.
     pub fn load_dir(dir: &Path, sink: LogSink) -> Result<PluginRegistry, Error> {
         let read = std::fs::read_dir(dir).map_err(|source| Error::PluginDir { path: dir.to_owned(), source })?;
         let mut files: Vec<PathBuf> = read
             .filter_map(Result::ok)
-            .filter(|e| e.file_type().map(|t| !t.is_dir()).unwrap_or(false))
+            // Regular files and links to them: a FIFO or device would block the loader.
+            .filter(|e| e.path().is_file())
             .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .map(|e| e.path())
             .collect();

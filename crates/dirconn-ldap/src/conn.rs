@@ -86,7 +86,7 @@ impl Connector {
 
     fn classify_connect(&self, url: &LdapUrl, err: LdapError) -> Error {
         let addr = url.authority();
-        let tls_phase = url.ldaps || self.settings.starttls;
+        let tls_phase = url.ldaps;
         match err {
             LdapError::LdapResult { result } if self.settings.starttls => {
                 Error::StartTlsRefused { addr, diagnostic: describe_result(&result) }
@@ -179,12 +179,15 @@ impl Connector {
     }
 }
 
-fn classify_io(addr: String, host: &str, source: io::Error, tls_phase: bool, after: Duration) -> Error {
+pub(crate) fn classify_io(addr: String, host: &str, source: io::Error, tls_phase: bool, after: Duration) -> Error {
     if let Some(tls_err) = tls::rustls_error(&source) {
         return Error::Tls { addr, problem: tls::problem(tls_err) };
     }
     match source.kind() {
         io::ErrorKind::ConnectionRefused => Error::Refused { addr },
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable | io::ErrorKind::AddrNotAvailable => {
+            Error::NoRoute { addr, diagnostic: source.to_string() }
+        }
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::UnexpectedEof

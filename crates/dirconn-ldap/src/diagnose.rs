@@ -10,7 +10,12 @@ use ldap3::{Ldap, Scope, SearchEntry, SearchOptions};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use crate::{ClosedDuring, Directory, Error, LdapUrl, conn::service_bind_result, error::describe_result, tls};
+use crate::{
+    ClosedDuring, Directory, Error, LdapUrl,
+    conn::{classify_io, service_bind_result},
+    error::describe_result,
+    tls,
+};
 
 /// Collects stages as they run.
 struct Stages {
@@ -181,14 +186,7 @@ impl Directory {
                 let _ = stream.set_nodelay(true);
                 Ok(stream)
             }
-            Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Err(Error::Refused { addr: addr.to_string() })
-            }
-            Ok(Err(err)) => Err(Error::Closed {
-                addr: addr.to_string(),
-                during: ClosedDuring::Operation,
-                diagnostic: err.to_string(),
-            }),
+            Ok(Err(err)) => Err(classify_io(addr.to_string(), &url.host, err, false, timeout)),
             Err(_) => Err(Error::ConnectTimeout { addr: addr.to_string(), after: timeout }),
         };
         let stream = match tcp {

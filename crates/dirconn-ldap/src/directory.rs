@@ -15,6 +15,9 @@ use crate::{
     ppolicy::{self, PolicyError},
 };
 
+/// The pwdAccountLockedTime value of an administrative lock that never expires.
+const PERMANENT_LOCK: &str = "000001010000Z";
+
 /// Logins longer than this are refused before any network call.
 const MAX_LOGIN_BYTES: usize = 256;
 
@@ -143,7 +146,9 @@ impl Directory {
         if let Some(error) = policy.error {
             diagnostic.push_str(&format!("; password policy: {}", error.name()));
         }
-        let locked_attr = has_attr(&found.entry, "pwdAccountLockedTime");
+        // OpenLDAP keeps pwdAccountLockedTime after a timed lockout expires (until the next good bind), so
+        // only its permanent value (an administrator's lock) proves a lock on its own.
+        let locked_attr = text_values(&found.entry, "pwdAccountLockedTime").iter().any(|v| v == PERMANENT_LOCK);
         match (result.rc, policy.error) {
             (0, Some(PolicyError::ChangeAfterReset)) => return Err(Error::MustChangePassword { dn, diagnostic }),
             (0, _) => {}
@@ -204,7 +209,7 @@ impl Directory {
                 .or_else(|| first_text(&entry, "cn"))
                 .map(RString::from)
                 .into(),
-            attributes: attributes(&entry),
+            attributes: attributes(&entry, false),
             groups: groups.into_iter().map(RString::from).collect(),
             warnings: RVec::new(),
             dn: entry.dn.into(),
@@ -246,7 +251,10 @@ impl Directory {
         let sample_values = sample_entry
             .as_ref()
             .map(|e| {
-                attributes(e).into_iter().map(|a| NamedValue { value: preview(&a).into(), name: a.name }).collect()
+                attributes(e, true)
+                    .into_iter()
+                    .map(|a| NamedValue { value: preview(&a).into(), name: a.name })
+                    .collect()
             })
             .unwrap_or_default();
         Ok(AttributeReport {
@@ -329,10 +337,6 @@ fn search_error(rc: u32, result: &LdapResult, base: &str, what: &str) -> Error {
     }
 }
 
-fn has_attr(entry: &SearchEntry, name: &str) -> bool {
-    entry.attrs.keys().any(|k| k.eq_ignore_ascii_case(name))
-}
-
 pub(crate) fn text_values(entry: &SearchEntry, name: &str) -> Vec<String> {
     entry.attrs.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).flat_map(|(_, v)| v.iter().cloned()).collect()
 }
@@ -341,8 +345,15 @@ pub(crate) fn first_text(entry: &SearchEntry, name: &str) -> Option<String> {
     entry.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
 }
 
-/// Every attribute of an entry, sorted by name, text and binary values kept apart.
-fn attributes(entry: &SearchEntry) -> RVec<Attribute> {
+/// Whether an attribute holds a password or its hash.
+fn is_secret(name: &str) -> bool {
+    SECRET_ATTRIBUTES.iter().any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// Every attribute of an entry, sorted by name, text and binary values kept apart. Password attributes are
+/// kept only for previews (which redact them): a user entry never carries them, even when the service
+/// account can read them.
+fn attributes(entry: &SearchEntry, keep_secrets: bool) -> RVec<Attribute> {
     let mut out: Vec<Attribute> = entry
         .attrs
         .iter()
@@ -354,6 +365,7 @@ fn attributes(entry: &SearchEntry) -> RVec<Attribute> {
             name: name.as_str().into(),
             values: values.iter().map(|v| AttrValue::Binary(v.as_slice().into())).collect(),
         }))
+        .filter(|a| keep_secrets || !is_secret(&a.name))
         .collect();
     out.sort_by_key(|a| a.name.to_ascii_lowercase());
     out.into()
@@ -361,7 +373,7 @@ fn attributes(entry: &SearchEntry) -> RVec<Attribute> {
 
 /// The first value of an attribute for display: secrets redacted, binary values by size.
 fn preview(attr: &Attribute) -> String {
-    if SECRET_ATTRIBUTES.iter().any(|s| attr.name.eq_ignore_ascii_case(s)) {
+    if is_secret(&attr.name) {
         return "<redacted>".into();
     }
     let first = match attr.values.first() {

@@ -131,6 +131,14 @@ pub enum Error {
         /// The OS's or library's words.
         diagnostic: String,
     },
+    /// The network has no route to the server (DC-308).
+    #[error("There is no network route to {addr}.")]
+    NoRoute {
+        /// `host:port`.
+        addr: String,
+        /// The OS's words.
+        diagnostic: String,
+    },
     /// The TCP connection or TLS handshake did not complete in time (DC-305).
     #[error("Connecting to {addr} did not complete within {}.", humantime::format_duration(*after))]
     ConnectTimeout {
@@ -149,7 +157,7 @@ pub enum Error {
         /// The configured operation timeout.
         after: Duration,
     },
-    /// Every URL failed; the last failure is inside (DC-307 wraps its code).
+    /// Every URL failed; the code and kind are the last failure's, which is inside.
     #[error("All {} directory URLs failed ({}); the last one: {last}", tried.len(), tried.join(", "))]
     AllUrlsFailed {
         /// The URLs tried, in order.
@@ -243,6 +251,7 @@ impl Error {
             Error::Closed { during: ClosedDuring::TlsHandshake, .. } => "DC-304",
             Error::Closed { .. } => "DC-303",
             Error::ConnectTimeout { .. } => "DC-305",
+            Error::NoRoute { .. } => "DC-308",
             Error::OperationTimeout { .. } => "DC-306",
             Error::AllUrlsFailed { last, .. } => last.code(),
             Error::Tls { problem: TlsProblem::UnknownCa, .. } => "DC-310",
@@ -272,9 +281,11 @@ impl Error {
             Error::PasswordExpired { .. } => ErrorKind::PasswordExpired,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Ambiguous { .. } => ErrorKind::Ambiguous,
-            Error::Resolve { .. } | Error::Refused { .. } | Error::Closed { .. } | Error::Unavailable { .. } => {
-                ErrorKind::Unreachable
-            }
+            Error::Resolve { .. }
+            | Error::Refused { .. }
+            | Error::NoRoute { .. }
+            | Error::Closed { .. }
+            | Error::Unavailable { .. } => ErrorKind::Unreachable,
             Error::ConnectTimeout { .. } | Error::OperationTimeout { .. } => ErrorKind::Timeout,
             Error::AllUrlsFailed { last, .. } => last.kind(),
             Error::Tls { .. } | Error::StartTlsRefused { .. } => ErrorKind::Tls,
@@ -319,6 +330,9 @@ impl Error {
             Error::Closed { .. } => "The server or a firewall dropped the connection; check the server's \
                                      log and idle timeouts."
                 .into(),
+            Error::NoRoute { .. } => "Check the address in the URL, this machine's routes and any firewall \
+                                      or VPN between it and the directory."
+                .into(),
             Error::ConnectTimeout { .. } => "Check the host, the port and any firewall between; a silent \
                                              drop looks like this. Raise connect_timeout for slow links."
                 .into(),
@@ -357,6 +371,7 @@ impl Error {
             | Error::MustChangePassword { diagnostic, .. }
             | Error::PasswordExpired { diagnostic, .. }
             | Error::Closed { diagnostic, .. }
+            | Error::NoRoute { diagnostic, .. }
             | Error::StartTlsRefused { diagnostic, .. }
             | Error::ServiceBind { diagnostic, .. }
             | Error::SearchBaseMissing { diagnostic, .. }
@@ -375,6 +390,7 @@ impl Error {
             self,
             Error::Resolve { .. }
                 | Error::Refused { .. }
+                | Error::NoRoute { .. }
                 | Error::Closed { .. }
                 | Error::ConnectTimeout { .. }
                 | Error::OperationTimeout { .. }

@@ -165,9 +165,13 @@ impl LdapSettings {
     ) -> Result<LdapSettings, Error> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let raw: Raw = serde_path_to_error::deserialize(de).map_err(|err| {
-            let key = err.path().to_string();
+            let mut key = err.path().to_string();
             let inner = err.into_inner().to_string();
             let inner = inner.split(" at line").next().unwrap_or(&inner).to_owned();
+            // serde reports a missing key at the section's path; name the key itself.
+            if let Some(missing) = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                key = missing.to_owned();
+            }
             Error::config(
                 "DC-101",
                 if key == "." { "(section)" } else { &key },
@@ -310,24 +314,35 @@ fn resolve_password(
     inline: Option<String>,
     domain: &str,
 ) -> Result<Secret, Error> {
-    let given = [file.is_some(), env.is_some(), inline.is_some()].iter().filter(|x| **x).count();
-    if given != 1 {
-        return Err(Error::config(
-            "DC-104",
-            "bind_password_file",
-            if given == 0 {
-                "the service account has no password source"
-            } else {
-                "more than one password source is given"
-            },
-            "Give exactly one of bind_password_file (preferred), bind_password_env or bind_password.",
-        ));
-    }
+    let given: Vec<&'static str> = [
+        file.as_ref().map(|_| "bind_password_file"),
+        env.as_ref().map(|_| "bind_password_env"),
+        inline.as_ref().map(|_| "bind_password"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let sources = "Give exactly one of bind_password_file (preferred), bind_password_env or bind_password.";
+    let key = match given.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(Error::config(
+                "DC-104",
+                "bind_password_file",
+                "the service account has no password source",
+                sources,
+            ));
+        }
+        several => {
+            let problem = format!("more than one password source is given ({})", several.join(", "));
+            return Err(Error::config("DC-104", several[1], problem, sources));
+        }
+    };
     let password = if let Some(path) = file {
         let text = std::fs::read_to_string(&path).map_err(|err| {
             Error::config(
                 "DC-104",
-                "bind_password_file",
+                key,
                 format!("{} cannot be read: {err}", path.display()),
                 "Create the file with the service password, readable by the dirconn user only (mode 0600).",
             )
@@ -337,7 +352,7 @@ fn resolve_password(
         std::env::var(&var).map_err(|_| {
             Error::config(
                 "DC-104",
-                "bind_password_env",
+                key,
                 format!("the environment variable {var} is not set"),
                 "Set it in the service's environment, or use bind_password_file.",
             )
@@ -352,7 +367,7 @@ fn resolve_password(
     if password.is_empty() {
         return Err(Error::config(
             "DC-104",
-            "bind_password_file",
+            key,
             "the service password is empty (that would be an anonymous bind)",
             "Put the service account's password in the file or variable.",
         ));
@@ -404,5 +419,10 @@ mod tests {
         assert_eq!(err.code(), "DC-110");
         let err = parse(r#"{"urls":[],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#).unwrap_err();
         assert_eq!(err.code(), "DC-103");
+        let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p"}"#).unwrap_err();
+        assert!(err.to_string().starts_with("Setting `search_base`"), "{err}");
+        let err =
+            parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"","search_base":"dc=x"}"#).unwrap_err();
+        assert!(err.to_string().starts_with("Setting `bind_password`"), "{err}");
     }
 }

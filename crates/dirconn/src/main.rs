@@ -115,6 +115,11 @@ impl From<ErrorKind> for Exit {
 }
 
 fn main() -> ExitCode {
+    // Die quietly like other tools when the reader of our output goes away (`dirconn … | head`).
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
@@ -220,7 +225,10 @@ fn cli_client() -> ClientContext {
 
 /// Reads a password from standard input's first line, or asks at the terminal. Never from argv.
 fn read_password(from_stdin: bool, login: &str) -> Result<Zeroizing<String>, Error> {
-    let usage = |problem: String| Error::ConfigSyntax { path: PathBuf::from("(command line)"), message: problem };
+    let usage = |problem: String| Error::Input {
+        message: problem,
+        fix: "Run it at a terminal to be asked, or pass the password on standard input with --password-stdin.".into(),
+    };
     if from_stdin {
         let mut line = Zeroizing::new(String::new());
         std::io::stdin()

@@ -214,7 +214,8 @@ pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, to
             print_user(user);
         }
         Err(err) => {
-            println!("DENIED {login}@{} ({}) in {ms:.1} ms", domain.name, err.kind());
+            let verdict = if err.kind().is_denial() { "DENIED" } else { "FAILED" };
+            println!("{verdict} {login}@{} ({}) in {ms:.1} ms", domain.name, err.kind());
             match err.connector_error() {
                 Some(c) => print_error_lines(c, "  "),
                 None => println!("  {err}"),
