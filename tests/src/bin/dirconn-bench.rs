@@ -216,6 +216,25 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Makes `calls` calls with `in_flight` of them pending at any time; returns the wall time.
+async fn keep_in_flight<F, Fut>(calls: usize, in_flight: usize, call: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    let mut pending = FuturesUnordered::new();
+    let mut issued = 0;
+    while issued < calls || !pending.is_empty() {
+        while issued < calls && pending.len() < in_flight {
+            pending.push(call());
+            issued += 1;
+        }
+        pending.next().await.expect("a call").expect("the call succeeds");
+    }
+    started.elapsed()
+}
+
 async fn abi(plugin_dir: &std::path::Path, calls: usize, in_flight: usize) {
     let echo = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-fixture-echo"));
     let spec = DomainSpec::new().set("name", "fixture.test").set("connector", "fixture-echo");
@@ -223,31 +242,13 @@ async fn abi(plugin_dir: &std::path::Path, calls: usize, in_flight: usize) {
     let domain = host.host.domain("fixture.test").expect("domain");
     let direct = dirconn_fixture_echo::Echo::new("fixture.test");
 
-    let through_abi = || async {
-        let started = Instant::now();
-        let mut pending = FuturesUnordered::new();
-        let mut issued = 0;
-        while issued < calls || !pending.is_empty() {
-            while issued < calls && pending.len() < in_flight {
-                pending.push(domain.lookup("bench"));
-                issued += 1;
-            }
-            pending.next().await.expect("a call").expect("lookup succeeds");
-        }
-        started.elapsed()
+    let through_abi = || {
+        keep_in_flight(calls, in_flight, || async { domain.lookup("bench").await.map(drop).map_err(|e| e.to_string()) })
     };
-    let in_process = || async {
-        let started = Instant::now();
-        let mut pending = FuturesUnordered::new();
-        let mut issued = 0;
-        while issued < calls || !pending.is_empty() {
-            while issued < calls && pending.len() < in_flight {
-                pending.push(direct.lookup_user("bench".into()));
-                issued += 1;
-            }
-            pending.next().await.expect("a call").into_result().expect("lookup succeeds");
-        }
-        started.elapsed()
+    let in_process = || {
+        keep_in_flight(calls, in_flight, || async {
+            direct.lookup_user("bench".into()).await.into_result().map(drop).map_err(|e| e.to_string())
+        })
     };
     through_abi().await;
     in_process().await;
