@@ -70,3 +70,29 @@ pub fn problem(err: &rustls::Error) -> TlsProblem {
         other => TlsProblem::Other(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rustls::{CertificateError, Error as RustlsError};
+
+    use super::*;
+
+    #[test]
+    fn certificate_failures_get_their_own_codes() {
+        let code = |e: RustlsError| Error::Tls { addr: "h:636".into(), problem: problem(&e) }.code();
+        assert_eq!(code(RustlsError::InvalidCertificate(CertificateError::UnknownIssuer)), "DC-310");
+        assert_eq!(code(RustlsError::InvalidCertificate(CertificateError::NotValidForName)), "DC-311");
+        assert_eq!(code(RustlsError::InvalidCertificate(CertificateError::Expired)), "DC-312");
+        assert_eq!(code(RustlsError::InvalidCertificate(CertificateError::Revoked)), "DC-313");
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_a_configuration_error() {
+        let dir = std::env::temp_dir().join(format!("dirconn-tls-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        assert_eq!(client_config(Some(&empty)).unwrap_err().code(), "DC-106");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
