@@ -270,6 +270,7 @@ pub struct Slapd {
     wrong_ca_file: PathBuf,
     service_password_file: PathBuf,
     startup: Duration,
+    tls: bool,
     // Last field: dropped after the process is stopped in `Drop`.
     dir: TempDir,
 }
@@ -339,6 +340,7 @@ impl Slapd {
             wrong_ca_file: tls.wrong_ca,
             service_password_file,
             startup: Duration::ZERO,
+            tls: opts.tls,
             dir,
         };
         slapd.ldapmodify(&groups_ldif());
@@ -454,6 +456,17 @@ impl Slapd {
             return;
         };
         stop_child(&mut child);
+    }
+
+    /// Stops the server and starts it again on the same ports with the same data, as a directory
+    /// restart does to its clients' open connections. Panics if it does not come back.
+    pub fn restart(&mut self) {
+        self.stop();
+        let w = self.dir.path().to_path_buf();
+        let child = spawn_and_wait(&w, self.ldap_port, self.ldaps_port, self.ldapi_url.as_deref(), self.tls)
+            .unwrap_or_else(|failure| panic!("slapd did not restart: {failure}"));
+        self.pid = child.id();
+        self.child = Some(child);
     }
 }
 

@@ -276,3 +276,17 @@ async fn an_administrators_permanent_lock_is_reported_as_locked() {
     assert_eq!(kind(&locked), ErrorKind::AccountLocked);
     login(&h, "alice@example.org", Fixture::ALICE.password).await.expect("others are not affected");
 }
+
+#[tokio::test]
+async fn pooled_connections_recover_when_the_directory_restarts() {
+    let mut slapd = Slapd::start();
+    let h = host(&slapd, DomainSpec::ldap(&slapd).raw("pool_size", "2"));
+    login(&h, "alice@example.org", Fixture::ALICE.password).await.expect("before the restart");
+    let old_pid = slapd.pid();
+    slapd.restart();
+    assert_ne!(slapd.pid(), old_pid);
+    // The pooled service connections are now dead; the next logins must not see it.
+    for _ in 0..3 {
+        login(&h, "alice@example.org", Fixture::ALICE.password).await.expect("after the restart");
+    }
+}
