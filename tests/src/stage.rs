@@ -1,5 +1,6 @@
-//! Building and staging plugin libraries: the real plugins into `target/plugins`, the test fixtures
-//! into `target/test-plugins`. Used by `cargo xtask build-plugins` and by the integration tests.
+//! Building and staging plugin libraries: the real plugins into `target/<profile>/plugins`, the test
+//! fixtures into `target/<profile>/test-plugins` (one folder per profile, so a debug build never replaces
+//! the release plugins a benchmark or an install copies). Used by `cargo xtask` and the integration tests.
 //!
 //! Files are copied under a temporary name and renamed into place, so a process that has a staged
 //! library mapped keeps its old inode instead of seeing it rewritten.
@@ -36,13 +37,19 @@ pub fn library_file_name(crate_name: &str) -> String {
 /// Where the staged libraries are.
 #[derive(Debug, Clone)]
 pub struct Staged {
-    /// The production drop-in folder (`target/plugins`).
+    /// The drop-in folder of the real plugins (`target/<profile>/plugins`).
     pub plugin_dir: PathBuf,
-    /// The fixtures folder (`target/test-plugins`).
+    /// The fixtures folder (`target/<profile>/test-plugins`).
     pub fixture_dir: PathBuf,
 }
 
 impl Staged {
+    /// The folders of a cargo profile (`debug`, `release`).
+    pub fn of(profile: &str) -> Staged {
+        let out = target_dir().join(profile);
+        Staged { plugin_dir: out.join("plugins"), fixture_dir: out.join("test-plugins") }
+    }
+
     /// The staged generic LDAP plugin.
     pub fn ldap(&self) -> PathBuf {
         self.plugin_dir.join(library_file_name("dirconn-plugin-ldap"))
@@ -87,7 +94,7 @@ fn install(from: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
 pub fn build(release: bool, fixtures: bool) -> io::Result<Staged> {
     let profile = if release { "release" } else { "debug" };
     let out = target_dir().join(profile);
-    let staged = Staged { plugin_dir: target_dir().join("plugins"), fixture_dir: target_dir().join("test-plugins") };
+    let staged = Staged::of(profile);
     let mut args = vec!["build", "--quiet"];
     if release {
         args.push("--release");
@@ -123,7 +130,7 @@ pub fn for_tests() -> &'static Staged {
     static STAGED: OnceLock<Staged> = OnceLock::new();
     STAGED.get_or_init(|| {
         if std::env::var_os("DIRCONN_TEST_PLUGINS_STAGED").is_some() {
-            return Staged { plugin_dir: target_dir().join("plugins"), fixture_dir: target_dir().join("test-plugins") };
+            return Staged::of("debug");
         }
         std::fs::create_dir_all(target_dir()).expect("target dir");
         let lock = std::fs::File::create(target_dir().join(".dirconn-stage.lock")).expect("lock file");

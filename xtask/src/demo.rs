@@ -143,7 +143,7 @@ fn run_cmd(args: &[&str]) -> Result<(), Error> {
 fn write_config(slapd: &Slapd) -> Result<std::path::PathBuf, Error> {
     let dir = slapd.dir().join("dirconn");
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { what: "creating the demo folder".into(), source })?;
-    let plugin_dir = dirconn_tests::stage::target_dir().join("plugins");
+    let plugin_dir = dirconn_tests::stage::Staged::of("debug").plugin_dir;
     let dead = format!("ldaps://127.0.0.1:{}", dirconn_tests::net::refused_port());
     let text = format!(
         r#"# dirconn demo configuration (written by cargo xtask demo)

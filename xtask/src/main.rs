@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Build the connector plugins and stage them in target/plugins (fixtures in target/test-plugins).
+    /// Build the connector plugins and stage them in target/<profile>/plugins (fixtures in …/test-plugins).
     BuildPlugins {
         /// Build with the release profile.
         #[arg(long)]

@@ -46,7 +46,7 @@ pub enum Error {
         domain: String,
     },
     /// The drop-in directory cannot be read (DC-005).
-    #[error("[DC-005] The plugin directory {} cannot be read: {source}. Fix: set plugin_dir to the folder holding the connector plugins (cargo xtask build-plugins stages them in target/plugins).", path.display())]
+    #[error("[DC-005] The plugin directory {} cannot be read: {source}. Fix: set plugin_dir to the folder holding the connector plugins (cargo xtask build-plugins --release stages them in target/release/plugins).", path.display())]
     PluginDir {
         /// The folder.
         path: PathBuf,

@@ -158,7 +158,7 @@ async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins
     println!("bench auth: starting slapd with {users} generated users…");
     let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
     println!("slapd ready in {:.1} s", server.startup_time().as_secs_f64());
-    let pool = std::env::var("BENCH_POOL").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let pool = 8;
     let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
     let ldap_plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
     let host = Arc::new(TestHost::start(&[ldap_plugin], &[spec]).expect("host"));
