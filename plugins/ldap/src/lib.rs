@@ -89,7 +89,8 @@ impl Connector for LdapConnector {
         plugin::spawn(Arc::clone(&self.domain), async move {
             let outcome = dir.authenticate(request.login.as_str(), request.password.as_str()).await;
             if let Err(err) = &outcome {
-                tracing::info!(login = %request.login, code = err.code(), "login refused: {err}");
+                // Debug-formatted: a login may hold control characters (log injection).
+                tracing::info!(login = ?request.login.as_str(), code = err.code(), "login refused: {err}");
             }
             Ok(outcome?)
         })
