@@ -24,22 +24,24 @@ tokio::task_local! {
     static DOMAIN: Arc<str>;
 }
 
-/// The plugin's runtime, started on first use. `DIRCONN_PLUGIN_THREADS` sets its worker count
-/// (default: the number of CPUs, at least 2).
-pub fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        let threads = std::env::var("DIRCONN_PLUGIN_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).max(2));
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("dirconn-plugin")
-            .enable_all()
-            .build()
-            .expect("the plugin runtime could not start (out of threads?)")
-    })
+/// The plugin's runtime, started on first use; `None` if it could not start (no threads left).
+/// `DIRCONN_PLUGIN_THREADS` sets its worker count (default: the number of CPUs, at least 2).
+pub fn runtime() -> Option<&'static Runtime> {
+    static RUNTIME: OnceLock<Option<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let threads = std::env::var("DIRCONN_PLUGIN_THREADS")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).max(2));
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name("dirconn-plugin")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
 }
 
 /// Aborts the spawned task when the host drops the future.
@@ -59,7 +61,16 @@ where
     T: Send + 'static,
     F: Future<Output = Result<T, ConnectorError>> + Send + 'static,
 {
-    let handle = AbortOnDrop(runtime().spawn(DOMAIN.scope(domain, operation)));
+    let Some(runtime) = runtime() else {
+        let err = ConnectorError::new(
+            ErrorKind::Internal,
+            "DC-502",
+            "The connector could not start its worker threads.",
+            "Check the host's thread and memory limits (ulimit -u, cgroup pids.max), then restart it.",
+        );
+        return async move { RResult::RErr(err) }.into_ffi();
+    };
+    let handle = AbortOnDrop(runtime.spawn(DOMAIN.scope(domain, operation)));
     async move {
         let mut handle = handle;
         match (&mut handle.0).await {
