@@ -250,11 +250,13 @@ pub struct SlapdOptions {
     /// Configure TLS (certificates, the ldaps listener, StartTLS). Without it the server refuses
     /// StartTLS and `ldaps_url` points at a port nothing listens on. Default `true`.
     pub tls: bool,
+    /// Also listen on `[::1]` (same ports). Default `false`.
+    pub ipv6: bool,
 }
 
 impl Default for SlapdOptions {
     fn default() -> Self {
-        SlapdOptions { users: 0, size_limit: None, ppolicy: true, tls: true }
+        SlapdOptions { users: 0, size_limit: None, ppolicy: true, tls: true, ipv6: false }
     }
 }
 
@@ -271,6 +273,7 @@ pub struct Slapd {
     service_password_file: PathBuf,
     startup: Duration,
     tls: bool,
+    ipv6: bool,
     // Last field: dropped after the process is stopped in `Drop`.
     dir: TempDir,
 }
@@ -324,7 +327,7 @@ impl Slapd {
             while ldaps_port == ldap_port {
                 ldaps_port = free_port();
             }
-            match spawn_and_wait(&w, ldap_port, ldaps_port, ldapi_url.as_deref(), opts.tls) {
+            match spawn_and_wait(&w, ldap_port, ldaps_port, ldapi_url.as_deref(), opts.tls, opts.ipv6) {
                 Ok(child) => break (child, ldap_port, ldaps_port),
                 Err(failure) => failures.push(format!("attempt {}: {failure}", failures.len() + 1)),
             }
@@ -341,6 +344,7 @@ impl Slapd {
             service_password_file,
             startup: Duration::ZERO,
             tls: opts.tls,
+            ipv6: opts.ipv6,
             dir,
         };
         slapd.ldapmodify(&groups_ldif());
@@ -463,7 +467,7 @@ impl Slapd {
     pub fn restart(&mut self) {
         self.stop();
         let w = self.dir.path().to_path_buf();
-        let child = spawn_and_wait(&w, self.ldap_port, self.ldaps_port, self.ldapi_url.as_deref(), self.tls)
+        let child = spawn_and_wait(&w, self.ldap_port, self.ldaps_port, self.ldapi_url.as_deref(), self.tls, self.ipv6)
             .unwrap_or_else(|failure| panic!("slapd did not restart: {failure}"));
         self.pid = child.id();
         self.child = Some(child);
@@ -506,12 +510,19 @@ fn spawn_and_wait(
     ldaps_port: u16,
     ldapi_url: Option<&str>,
     tls: bool,
+    ipv6: bool,
 ) -> Result<Child, String> {
     let mut urls = if tls {
         format!("ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/")
     } else {
         format!("ldap://127.0.0.1:{ldap_port}/")
     };
+    if ipv6 {
+        let _ = write!(urls, " ldap://[::1]:{ldap_port}/");
+        if tls {
+            let _ = write!(urls, " ldaps://[::1]:{ldaps_port}/");
+        }
+    }
     if let Some(ldapi) = ldapi_url {
         let _ = write!(urls, " {ldapi}");
     }

@@ -290,3 +290,22 @@ async fn pooled_connections_recover_when_the_directory_restarts() {
         login(&h, "alice@example.org", Fixture::ALICE.password).await.expect("after the restart");
     }
 }
+
+#[tokio::test]
+async fn ipv6_urls_in_brackets_log_in_over_ldap_and_ldaps() {
+    let slapd = Slapd::start_with(dirconn_tests::SlapdOptions { ipv6: true, ..Default::default() });
+    let plain = DomainSpec::ldap(&slapd).set("urls", &format!("[\"ldap://[::1]:{}\"]", slapd.ldap_port()));
+    login(&host(&slapd, plain), "alice@example.org", Fixture::ALICE.password).await.expect("over ldap://[::1]");
+    let tls = DomainSpec::ldap(&slapd)
+        .set("urls", &format!("[\"ldaps://[::1]:{}\"]", slapd.ldaps_port()))
+        .set("ca_file", &slapd.ca_file().display().to_string());
+    login(&host(&slapd, tls), "alice@example.org", Fixture::ALICE.password).await.expect("over ldaps://[::1]");
+    let starttls = DomainSpec::ldap(&slapd)
+        .set("urls", &format!("[\"ldap://[::1]:{}\"]", slapd.ldap_port()))
+        .raw("starttls", "true")
+        .set("ca_file", &slapd.ca_file().display().to_string());
+    let h = host(&slapd, starttls);
+    login(&h, "alice@example.org", Fixture::ALICE.password).await.expect("StartTLS over [::1]");
+    let report = h.host.domains()[0].test_connection(None, None).await.unwrap();
+    assert!(report.passed(), "{report:#?}");
+}

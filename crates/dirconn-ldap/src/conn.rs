@@ -21,7 +21,7 @@ use crate::{ClosedDuring, Error, LdapSettings, LdapUrl, TlsProblem, error::descr
 #[derive(Debug)]
 pub(crate) struct Connector {
     pub settings: Arc<LdapSettings>,
-    tls: Arc<ClientConfig>,
+    tls: tls::TlsConfigs,
     /// The URL that worked last; connections try it first.
     preferred: AtomicUsize,
 }
@@ -32,20 +32,28 @@ impl Connector {
         Ok(Connector { settings, tls, preferred: AtomicUsize::new(0) })
     }
 
-    /// The TLS configuration connections use.
+    /// The TLS configuration for host names and IPv4 addresses.
     pub fn tls_config(&self) -> Arc<ClientConfig> {
-        Arc::clone(&self.tls)
+        Arc::clone(&self.tls.named)
     }
 
     /// Connects to one URL: TCP, then TLS (ldaps) or StartTLS, within the connect timeout.
     pub async fn connect(&self, url: &LdapUrl) -> Result<Ldap, Error> {
         let deadline = tokio::time::Instant::now() + self.settings.connect_timeout;
         let stream = self.tcp(url, deadline).await?;
+        // ldap3 takes the TLS server name from the URL; an IPv6 literal goes by a placeholder name (the
+        // stream is already connected, so the name is never resolved).
+        let (text, config) = match url.host.parse::<std::net::Ipv6Addr>() {
+            Ok(ip) => {
+                let scheme = if url.ldaps { "ldaps" } else { "ldap" };
+                (format!("{scheme}://{}:{}", tls::ipv6_placeholder(ip), url.port), &self.tls.ipv6_literal)
+            }
+            Err(_) => (url.to_string(), &self.tls.named),
+        };
         let settings = LdapConnSettings::new()
             .set_std_stream(StdStream::Tcp(stream))
-            .set_config(Arc::clone(&self.tls))
+            .set_config(Arc::clone(config))
             .set_starttls(self.settings.starttls && !url.ldaps);
-        let text = url.to_string();
         let attempt = LdapConnAsync::with_settings(settings, &text);
         let (conn, ldap) = match tokio::time::timeout_at(deadline, attempt).await {
             Err(_) => {

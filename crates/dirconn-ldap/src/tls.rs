@@ -1,14 +1,102 @@
 //! TLS client configuration (rustls with ring) and the translation of TLS failures into [`TlsProblem`].
+//!
+//! ldap3 0.12 builds the TLS server name from the URL's host as written, which for an IPv6 literal keeps
+//! its brackets (`[::1]`) and is refused by rustls. For such URLs the engine hands ldap3 a placeholder
+//! host name that encodes the address ([`ipv6_placeholder`]); the certificate verifier here maps it back
+//! to the address before the usual WebPKI check, so the certificate is still verified for the real IP.
 
-use std::{path::Path, sync::Arc};
+use std::{net::Ipv6Addr, path::Path, sync::Arc};
 
-use rustls::{CertificateError, ClientConfig, RootCertStore};
-use rustls_pki_types::{CertificateDer, pem::PemObject};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    client::{
+        WebPkiServerVerifier,
+        danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    },
+};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject};
 
 use crate::{Error, TlsProblem};
 
-/// Builds the client configuration: the CA file's certificates, or the system's roots.
-pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, Error> {
+/// The suffix of placeholder names standing for IPv6 literals.
+const IPV6_SUFFIX: &str = ".ipv6-literal.dirconn.invalid";
+
+/// A DNS-shaped name standing for an IPv6 address (`0-0-0-0-0-0-0-1.ipv6-literal.dirconn.invalid`).
+pub fn ipv6_placeholder(addr: Ipv6Addr) -> String {
+    let groups: Vec<String> = addr.segments().iter().map(|g| format!("{g:x}")).collect();
+    format!("{}{IPV6_SUFFIX}", groups.join("-"))
+}
+
+fn from_placeholder(name: &str) -> Option<Ipv6Addr> {
+    let groups = name.strip_suffix(IPV6_SUFFIX)?;
+    let parsed: Vec<u16> = groups.split('-').map(|g| u16::from_str_radix(g, 16).ok()).collect::<Option<_>>()?;
+    let segments: [u16; 8] = parsed.try_into().ok()?;
+    Some(Ipv6Addr::from(segments))
+}
+
+/// The WebPKI verifier, with placeholder names turned back into the IPv6 addresses they stand for.
+#[derive(Debug)]
+struct LiteralAware {
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for LiteralAware {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let literal = match server_name {
+            ServerName::DnsName(dns) => from_placeholder(dns.as_ref()),
+            _ => None,
+        };
+        match literal {
+            Some(ip) => {
+                let real = ServerName::IpAddress(std::net::IpAddr::V6(ip).into());
+                self.inner.verify_server_cert(end_entity, intermediates, &real, ocsp_response, now)
+            }
+            None => self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The client configurations of a domain: one for host names, one (without SNI, which names hosts only)
+/// for IPv6 literals.
+#[derive(Debug, Clone)]
+pub struct TlsConfigs {
+    /// For URLs with a host name or an IPv4 address.
+    pub named: Arc<ClientConfig>,
+    /// For URLs with an IPv6 literal, reached through a placeholder name.
+    pub ipv6_literal: Arc<ClientConfig>,
+}
+
+/// Builds the client configurations: the CA file's certificates, or the system's roots.
+pub fn client_config(ca_file: Option<&Path>) -> Result<TlsConfigs, Error> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -40,12 +128,20 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, Error>
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let setup = |err: String| Error::Tls { addr: String::new(), problem: TlsProblem::Other(err) };
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+        .build()
+        .map_err(|err| setup(err.to_string()))?;
+    let verifier = Arc::new(LiteralAware { inner });
+    let named = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|err| Error::Tls { addr: String::new(), problem: TlsProblem::Other(err.to_string()) })?
-        .with_root_certificates(roots)
+        .map_err(|err| setup(err.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    Ok(Arc::new(config))
+    let mut ipv6_literal = named.clone();
+    ipv6_literal.enable_sni = false;
+    Ok(TlsConfigs { named: Arc::new(named), ipv6_literal: Arc::new(ipv6_literal) })
 }
 
 /// Reads a rustls error out of an I/O error, if that is what it carries.
@@ -84,6 +180,18 @@ mod tests {
         assert_eq!(code(RustlsError::InvalidCertificate(CertificateError::NotValidForName)), "DC-311");
         assert_eq!(code(RustlsError::InvalidCertificate(CertificateError::Expired)), "DC-312");
         assert_eq!(code(RustlsError::InvalidCertificate(CertificateError::Revoked)), "DC-313");
+    }
+
+    #[test]
+    fn ipv6_placeholders_round_trip() {
+        for text in ["::1", "fe80::1:2", "2001:db8::ff00:42:8329"] {
+            let ip: Ipv6Addr = text.parse().unwrap();
+            let name = ipv6_placeholder(ip);
+            assert!(ServerName::try_from(name.clone()).is_ok(), "{name} is a valid DNS name");
+            assert_eq!(from_placeholder(&name), Some(ip));
+        }
+        assert_eq!(from_placeholder("dc1.example.org"), None);
+        assert_eq!(from_placeholder("1-2.ipv6-literal.dirconn.invalid"), None);
     }
 
     #[test]
