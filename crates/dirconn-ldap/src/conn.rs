@@ -12,7 +12,10 @@ use std::{
 };
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, StdStream, controls::RawControl};
+use ldap3::{
+    Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, SearchEntry, SearchOptions, StdStream,
+    controls::RawControl,
+};
 use rustls::ClientConfig;
 
 use crate::{ClosedDuring, Error, LdapSettings, LdapUrl, TlsProblem, error::describe_result, tls};
@@ -180,6 +183,25 @@ impl Connector {
         }
     }
 
+    /// Runs one search on a connection within the operation timeout.
+    pub async fn search(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        query: &Query<'_>,
+    ) -> Result<(Vec<SearchEntry>, LdapResult), Error> {
+        let attrs: Vec<&str> = query.attrs.iter().map(String::as_str).collect();
+        let op = async {
+            let ldap3::SearchResult(entries, result) = ldap
+                .with_search_options(SearchOptions::new().sizelimit(query.size_limit))
+                .search(query.base, query.scope, query.filter, attrs)
+                .await?;
+            Ok((entries, result))
+        };
+        let (entries, result) = self.run(url, query.what, ClosedDuring::Operation, op).await?;
+        Ok((entries.into_iter().map(SearchEntry::construct).collect(), result))
+    }
+
     /// The URL that worked last.
     pub fn preferred_url(&self) -> &LdapUrl {
         let urls = &self.settings.urls;
@@ -226,6 +248,23 @@ fn classify_op(addr: String, what: &str, during: ClosedDuring, err: LdapError, a
         LdapError::Timeout { .. } => Error::OperationTimeout { addr, what: what.to_owned(), after },
         other => Error::Unexpected { what: what.to_owned(), diagnostic: other.to_string() },
     }
+}
+
+/// One search: where, what, and how much.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Query<'a> {
+    /// The base DN.
+    pub base: &'a str,
+    /// The scope under it.
+    pub scope: Scope,
+    /// The filter, already filled and escaped.
+    pub filter: &'a str,
+    /// The attributes to return.
+    pub attrs: &'a [String],
+    /// The most entries wanted (0: the server's limit).
+    pub size_limit: i32,
+    /// What the search is for, in error messages.
+    pub what: &'a str,
 }
 
 /// Builds and checks the pool's service connections.

@@ -6,13 +6,13 @@ use std::{sync::Arc, time::Instant};
 
 use abi_stable::std_types::ROption;
 use dirconn_abi::{ConnectorError, StageResult, StageStatus, TestReport};
-use ldap3::{Ldap, Scope, SearchEntry, SearchOptions};
+use ldap3::{Ldap, Scope};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use crate::{
     ClosedDuring, Directory, Error, LdapUrl,
-    conn::{classify_io, service_bind_result},
+    conn::{Query, classify_io, service_bind_result},
     error::describe_result,
     tls,
 };
@@ -84,9 +84,16 @@ impl Directory {
         };
         let target = url.to_string();
         let started = Instant::now();
-        let base = self
-            .search_on(&mut ldap, &url, &s.search_base, Scope::Base, "(objectClass=*)", 1, "search base read")
-            .await;
+        let none = ["1.1".to_owned()];
+        let base_query = Query {
+            base: &s.search_base,
+            scope: Scope::Base,
+            filter: "(objectClass=*)",
+            attrs: &none,
+            size_limit: 1,
+            what: "search base read",
+        };
+        let base = self.connector.search(&mut ldap, &url, &base_query).await;
         let base_ok = st.push(
             "search-base",
             &s.search_base,
@@ -105,8 +112,8 @@ impl Directory {
         if base_ok {
             let started = Instant::now();
             let filter = self.filter_matching_any_user();
-            let scope = if s.subtree { Scope::Subtree } else { Scope::OneLevel };
-            let users = self.search_on(&mut ldap, &url, &s.search_base, scope, &filter, 1, "user filter search").await;
+            let query = Query { scope: self.scope(), filter: &filter, what: "user filter search", ..base_query };
+            let users = self.connector.search(&mut ldap, &url, &query).await;
             st.push(
                 "user-filter",
                 &filter,
@@ -255,26 +262,5 @@ impl Directory {
                 None => Error::Closed { addr, during: ClosedDuring::TlsHandshake, diagnostic: err.to_string() },
             }),
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn search_on(
-        &self,
-        ldap: &mut Ldap,
-        url: &LdapUrl,
-        base: &str,
-        scope: Scope,
-        filter: &str,
-        limit: i32,
-        what: &str,
-    ) -> Result<(Vec<SearchEntry>, ldap3::LdapResult), Error> {
-        let op = async {
-            let ldap3::SearchResult(entries, res) = ldap
-                .with_search_options(SearchOptions::new().sizelimit(limit))
-                .search(base, scope, filter, vec!["1.1"])
-                .await?;
-            Ok((entries.into_iter().map(SearchEntry::construct).collect(), res))
-        };
-        self.connector.run(url, what, ClosedDuring::Operation, op).await
     }
 }

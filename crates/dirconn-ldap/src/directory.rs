@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use abi_stable::std_types::{RString, RVec};
 use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValue, UserEntry};
-use ldap3::{LdapResult, Scope, SearchEntry, SearchOptions};
+use ldap3::{LdapResult, Scope, SearchEntry};
 
 use crate::{
-    ClosedDuring, Error, LdapSettings,
-    conn::{self, Connector, ServicePool},
+    Error, LdapSettings,
+    conn::{self, Connector, Query, ServicePool},
     error::describe_result,
     escape::{self, TemplateValues},
     ppolicy::{self, PolicyError},
@@ -52,7 +52,7 @@ impl Directory {
         &self.connector.settings
     }
 
-    fn scope(&self) -> Scope {
+    pub(crate) fn scope(&self) -> Scope {
         if self.settings().subtree { Scope::Subtree } else { Scope::OneLevel }
     }
 
@@ -82,23 +82,14 @@ impl Directory {
         size_limit: i32,
         what: &str,
     ) -> Result<(Vec<SearchEntry>, LdapResult), Error> {
+        let query = Query { base, scope, filter, attrs, size_limit, what };
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut ldap = self.pool.get().await.map_err(|err| pool_error(err, self))?;
             let url = self.connector.preferred_url().clone();
-            let op = async {
-                let ldap3::SearchResult(entries, result) = ldap
-                    .with_search_options(SearchOptions::new().sizelimit(size_limit))
-                    .search(base, scope, filter, attrs.to_vec())
-                    .await?;
-                Ok((entries, result))
-            };
-            match self.connector.run(&url, what, ClosedDuring::Operation, op).await {
-                Ok((entries, result)) => {
-                    let entries = entries.into_iter().map(SearchEntry::construct).collect();
-                    return Ok((entries, result));
-                }
+            match self.connector.search(&mut ldap, &url, &query).await {
+                Ok(found) => return Ok(found),
                 Err(err) => {
                     // A connection that failed or timed out is not returned to the pool.
                     let _ = deadpool::managed::Object::take(ldap);
