@@ -252,11 +252,24 @@ pub struct SlapdOptions {
     pub tls: bool,
     /// Also listen on `[::1]` (same ports). Default `false`.
     pub ipv6: bool,
+    /// The syncprov session log size (`olcSpSessionlog`): with it, incremental syncs get deletions one by
+    /// one; without (`None`), the server lists every unchanged entry instead. Default `Some(100000)`.
+    pub sessionlog: Option<u32>,
+    /// Load the syncprov overlay at all. Default `true`.
+    pub syncprov: bool,
 }
 
 impl Default for SlapdOptions {
     fn default() -> Self {
-        SlapdOptions { users: 0, size_limit: None, ppolicy: true, tls: true, ipv6: false }
+        SlapdOptions {
+            users: 0,
+            size_limit: None,
+            ppolicy: true,
+            tls: true,
+            ipv6: false,
+            sessionlog: Some(100_000),
+            syncprov: true,
+        }
     }
 }
 
@@ -828,16 +841,21 @@ olcPPolicyHashCleartext: FALSE
         );
         next += 1;
     }
-    let _ = write!(
-        s,
-        "
+    if opts.syncprov {
+        let _ = write!(
+            s,
+            "
 dn: olcOverlay={{{next}}}syncprov,olcDatabase={{1}}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcSyncProvConfig
 olcOverlay: {{{next}}}syncprov
 olcSpCheckpoint: 100 10
 "
-    );
+        );
+        if let Some(n) = opts.sessionlog {
+            let _ = writeln!(s, "olcSpSessionlog: {n}");
+        }
+    }
     s
 }
 

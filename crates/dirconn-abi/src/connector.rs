@@ -9,7 +9,10 @@ use abi_stable::{
 };
 use async_ffi::FfiFuture;
 
-use crate::{AttributeReport, AuthRequest, ConnectorError, FilterReport, TestReport, TestRequest, UserEntry};
+use crate::{
+    AttributeReport, AuthRequest, ConnectorError, ErrorKind, FfiFutureExt, FilterReport, SyncRequest, SyncStreamBox,
+    TestReport, TestRequest, UserEntry,
+};
 
 /// A directory connector serving one mail domain.
 ///
@@ -35,6 +38,23 @@ pub trait Connector: Send + Sync + 'static {
     /// Shows the search base, scope and filters the connector uses (ABI 1).
     #[sabi(last_prefix_field)]
     fn effective_filter(&self) -> FilterReport;
+
+    /// Starts a sync of the domain's users: a full pass without a cookie, else the changes since it (ABI 2).
+    ///
+    /// A plugin built against ABI 1 has no such method; the host then gets this default's
+    /// [`ErrorKind::Unsupported`] answer.
+    fn open_sync(&self, request: SyncRequest) -> FfiFuture<RResult<SyncStreamBox, ConnectorError>> {
+        let _ = request;
+        async {
+            RResult::RErr(ConnectorError::new(
+                ErrorKind::Unsupported,
+                "DC-503",
+                "This connector plugin cannot sync users (it was built for an older dirconn).",
+                "Install the plugin version that ships with this dirconn.",
+            ))
+        }
+        .into_ffi()
+    }
 }
 
 /// An owned connector instance as it crosses the boundary.

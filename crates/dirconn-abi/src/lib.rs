@@ -9,6 +9,7 @@
 //! - [`Connector`] / [`ConnectorBox`]: one connector instance per configured mail domain; every operation is
 //!   asynchronous across the boundary ([`async_ffi::FfiFuture`], polled by the host, driven by the plugin's
 //!   own runtime).
+//! - [`SyncStream`] / [`SyncStreamBox`]: a sync in progress, pulled by the host batch by batch (ABI 2).
 //! - [`ConnectorError`]: the error that crosses, with a [`ErrorKind`] the host acts on and a stable code.
 //!
 //! Evolution rules: fields of the prefix types and methods of the trait are only ever appended, each with
@@ -22,6 +23,7 @@ mod log;
 mod module;
 #[cfg(feature = "plugin")]
 pub mod plugin;
+mod sync;
 mod types;
 
 pub use async_ffi::{FfiFuture, FutureExt as FfiFutureExt};
@@ -29,6 +31,7 @@ pub use connector::{Connector, Connector_TO, ConnectorBox};
 pub use error::{ConnectorError, ErrorKind};
 pub use log::{LogLevel, LogRecord, LogSink};
 pub use module::{PluginMetadata, PluginMod, PluginModRef};
+pub use sync::{ChangeKind, SyncBatch, SyncChange, SyncEnd, SyncRequest, SyncStream, SyncStream_TO, SyncStreamBox};
 pub use types::{
     AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport, NamedValue,
     StageResult, StageStatus, TestReport, TestRequest, UserEntry,
@@ -37,4 +40,8 @@ pub use types::{
 pub use abi_stable;
 
 /// The ABI version this crate defines. Version 1 is the first; appended methods and fields name theirs.
-pub const ABI_VERSION: u32 = 1;
+///
+/// - 1: connection test, authentication, lookup, attribute discovery, effective filter.
+/// - 2: [`Connector::open_sync`] and the [`SyncStream`] types. Plugins built for 1 still load; their
+///   `open_sync` answers DC-503 (unsupported).
+pub const ABI_VERSION: u32 = 2;

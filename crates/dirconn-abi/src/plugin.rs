@@ -12,13 +12,18 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-use abi_stable::std_types::{RResult, RStr};
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{ROption::RSome, RResult, RStr},
+};
 use async_ffi::{FfiFuture, FutureExt};
 use tokio::runtime::Runtime;
 use tracing::{Event, Level, Metadata, Subscriber, field::Visit, subscriber::Interest};
 use tracing_subscriber::{Layer, layer::Context, prelude::__tracing_subscriber_SubscriberExt};
 
-use crate::{ConnectorError, ErrorKind, LogLevel, LogRecord, LogSink};
+use crate::{
+    ConnectorError, ErrorKind, LogLevel, LogRecord, LogSink, SyncBatch, SyncChange, SyncEnd, SyncStream, SyncStreamBox,
+};
 
 tokio::task_local! {
     static DOMAIN: Arc<str>;
@@ -105,6 +110,78 @@ where
         }
     }
     .into_ffi()
+}
+
+/// The sending half of a sync stream, handed to the producer of [`sync_stream`].
+#[derive(Debug)]
+pub struct SyncSender {
+    tx: tokio::sync::mpsc::Sender<Result<SyncBatch, ConnectorError>>,
+}
+
+/// The host dropped the sync stream: the producer should stop.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncCancelled;
+
+impl SyncSender {
+    /// Sends one batch, waiting while the host is still busy with earlier ones.
+    pub async fn send(&self, changes: Vec<SyncChange>) -> Result<(), SyncCancelled> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let batch = SyncBatch { changes: changes.into(), end: abi_stable::std_types::ROption::RNone };
+        self.tx.send(Ok(batch)).await.map_err(|_| SyncCancelled)
+    }
+}
+
+/// Read-ahead of a sync stream, in batches: the producer waits when the host has this many unread.
+const SYNC_READ_AHEAD: usize = 2;
+
+/// Runs a sync producer on the plugin's runtime and hands the host a stream of its batches.
+///
+/// The producer sends batches with [`SyncSender::send`] and returns how the sync ended; that becomes the
+/// last batch. If it fails, the host gets its error instead of the last batch. When the host drops the
+/// stream, `send` returns [`SyncCancelled`] and the producer should return.
+pub fn sync_stream<F, Fut>(domain: Arc<str>, producer: F) -> SyncStreamBox
+where
+    F: FnOnce(SyncSender) -> Fut,
+    Fut: Future<Output = Result<SyncEnd, ConnectorError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(SYNC_READ_AHEAD);
+    let work = producer(SyncSender { tx: tx.clone() });
+    let stream = ChannelStream { domain: Arc::clone(&domain), rx: Arc::new(tokio::sync::Mutex::new(rx)) };
+    let finish = spawn(domain, async move {
+        let last = work.await.map(|end| SyncBatch { changes: Default::default(), end: RSome(end) });
+        let _ = tx.send(last).await;
+        Ok(())
+    });
+    // The producer runs on its own; its join handle is not awaited (the last batch carries its outcome),
+    // but it must not be aborted by dropping the handle, so the future is kept alive by the runtime.
+    if let Some(runtime) = runtime() {
+        runtime.spawn(finish);
+    }
+    SyncStreamBox::from_value(stream, TD_Opaque)
+}
+
+struct ChannelStream {
+    domain: Arc<str>,
+    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Result<SyncBatch, ConnectorError>>>>,
+}
+
+impl SyncStream for ChannelStream {
+    fn next_batch(&self) -> FfiFuture<RResult<SyncBatch, ConnectorError>> {
+        let rx = Arc::clone(&self.rx);
+        spawn(Arc::clone(&self.domain), async move {
+            match rx.lock().await.recv().await {
+                Some(batch) => batch,
+                None => Err(ConnectorError::new(
+                    ErrorKind::Internal,
+                    "DC-504",
+                    "The sync stream has ended; no batch follows its last one.",
+                    "This is a bug in the host; report it with the host's log.",
+                )),
+            }
+        })
+    }
 }
 
 /// Like [`guard`], with log events tagged with `domain` (connector constructors).

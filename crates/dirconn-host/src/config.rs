@@ -12,20 +12,21 @@
 //! bind_password_file = "ldap.secret"
 //! search_base = "ou=people,dc=example,dc=org"
 //! ```
-//! The host reads `name`, `connector`, `enabled` and `display_name`; every other key goes to the plugin,
-//! which validates it.
+//! The host reads `store` (the account store, default `accounts.db` beside this file), and in each domain
+//! `name`, `connector`, `enabled`, `display_name` and the `accounts`, `mapping` and `groups` tables (see
+//! [`crate::policy`]); every other key goes to the plugin, which validates it.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::Error;
+use crate::{AccountPolicy, Error};
 
 /// The keys of a domain section that the host reads itself.
-const HOST_KEYS: [&str; 4] = ["name", "connector", "enabled", "display_name"];
+const HOST_KEYS: [&str; 7] = ["name", "connector", "enabled", "display_name", "accounts", "mapping", "groups"];
 
 /// One mail domain's section.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct DomainConfig {
     /// The mail domain, lowercase (`example.org`).
     pub name: String,
@@ -37,10 +38,12 @@ pub struct DomainConfig {
     pub display_name: String,
     /// The connector's settings (every other key), as JSON for the plugin.
     pub settings: serde_json::Value,
+    /// How its users become accounts (`accounts`, `mapping`, `groups` tables).
+    pub policy: AccountPolicy,
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct HostConfig {
     /// The file it was read from.
     pub path: PathBuf,
@@ -50,6 +53,8 @@ pub struct HostConfig {
     pub plugin_dir: PathBuf,
     /// The domain of logins without `@domain`.
     pub default_domain: Option<String>,
+    /// The account store: a SQLite file (relative to the configuration's folder) or a `postgres://` URL.
+    pub store: String,
     /// The domains, in file order.
     pub domains: Vec<DomainConfig>,
 }
@@ -59,6 +64,7 @@ pub struct HostConfig {
 struct Raw {
     plugin_dir: Option<PathBuf>,
     default_domain: Option<String>,
+    store: Option<String>,
     #[serde(default)]
     domain: Vec<toml::Table>,
 }
@@ -96,7 +102,13 @@ impl HostConfig {
                 message: format!("default_domain = \"{default}\" names no [[domain]] section."),
             });
         }
+        let store = match raw.store {
+            Some(url) if url.contains("://") || url.starts_with("sqlite:") => url,
+            Some(file) => dir.join(file).to_string_lossy().into_owned(),
+            None => dir.join("accounts.db").to_string_lossy().into_owned(),
+        };
         Ok(HostConfig {
+            store,
             plugin_dir: dir.join(raw.plugin_dir.unwrap_or_else(|| PathBuf::from("plugins"))),
             path: path.to_owned(),
             dir,
@@ -164,6 +176,15 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
         Some(_) => return Err(key_error(&name, "enabled", "expected true or false.", "Write enabled = true.")),
     };
     let display_name = string(&mut table, "display_name", &name)?.unwrap_or_else(|| name.clone());
+    let policy = AccountPolicy::from_tables(table.remove("accounts"), table.remove("mapping"), table.remove("groups"))
+        .map_err(|(key, problem)| {
+            key_error(
+                &name,
+                &key,
+                &format!("{problem}."),
+                "See the accounts page of the docs (docs/src/accounts.md) for the keys and their values.",
+            )
+        })?;
     debug_assert!(HOST_KEYS.iter().all(|k| !table.contains_key(*k)));
     let settings = serde_json::to_value(&table).map_err(|err| {
         key_error(
@@ -173,7 +194,7 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             "Use strings, numbers, booleans and lists.",
         )
     })?;
-    Ok(DomainConfig { name, connector, enabled, display_name, settings })
+    Ok(DomainConfig { name, connector, enabled, display_name, settings, policy })
 }
 
 /// `DC=kasm,DC=core` serves `kasm.core`: the DC components of a search base, in order.

@@ -117,6 +117,73 @@ pub enum Error {
         /// What to do.
         fix: String,
     },
+    /// The account store failed (its own DC-6xx code).
+    #[error("{0}")]
+    Store(#[from] dirconn_store::Error),
+    /// The directory accepted the user, but the domain requires accounts to exist first (DC-701).
+    #[error("[DC-701] {login}@{domain} has no account, and this domain creates accounts only by sync (login_policy = \"require-existing\"). Fix: run `dirconn sync {domain}` (the user must match the sync filter), or set login_policy = \"auto-create\".")]
+    NoAccount {
+        /// The domain.
+        domain: String,
+        /// The login.
+        login: String,
+    },
+    /// The account exists but is deactivated (DC-702).
+    #[error("[DC-702] The account {login}@{domain} is deactivated (a sync did not find it in the directory). Fix: make the user match the sync filter again and run `dirconn sync {domain}`; the account comes back with its data.")]
+    AccountInactive {
+        /// The domain.
+        domain: String,
+        /// The account name.
+        login: String,
+    },
+    /// The directory is down and no local account or cached password applies (DC-703).
+    #[error("[DC-703] The directory of {domain} is unavailable, and {login} has no local account or valid cached password. Fix: restore the directory connection (`dirconn test-connection {domain}`); local administrators can still log in. Cause: {cause}")]
+    DirectoryUnavailable {
+        /// The domain.
+        domain: String,
+        /// The login.
+        login: String,
+        /// The connector's answer.
+        cause: Box<ConnectorError>,
+    },
+    /// A local account's password is wrong (DC-704).
+    #[error("[DC-704] Wrong password for the local account {login}@{domain}. Fix: check the password; an administrator can set a new one with `dirconn local passwd {login}@{domain}`.")]
+    LocalPassword {
+        /// The domain.
+        domain: String,
+        /// The login.
+        login: String,
+    },
+    /// A sync would deactivate more accounts than the guard allows (DC-705).
+    #[error("[DC-705] The sync of {domain} would deactivate {would} of {active} active accounts, more than the guard allows ({allowed}); nothing was changed. Fix: check the sync filter and search base (`dirconn filter {domain}`); if the deactivations are intended, run `dirconn sync {domain} --force`.")]
+    Guard {
+        /// The domain.
+        domain: String,
+        /// Accounts the sync would deactivate.
+        would: u64,
+        /// Active directory accounts before the sync.
+        active: u64,
+        /// The most the guard allows.
+        allowed: u64,
+    },
+    /// The directory failed in the middle of a sync, which was rolled back (DC-706).
+    #[error("[DC-706] The sync of {domain} stopped after {seen} users and was rolled back: nothing was created, changed or deactivated. Fix: see the cause, then run the sync again. Cause: {cause}")]
+    SyncFailed {
+        /// The domain.
+        domain: String,
+        /// Users read before the failure.
+        seen: u64,
+        /// The connector's answer.
+        cause: Box<ConnectorError>,
+    },
+    /// An account command names an account that does not exist, or one that exists already (DC-707).
+    #[error("[DC-707] {message} Fix: {fix}")]
+    Account {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        fix: String,
+    },
     /// A connector answered with an error.
     #[error("domain `{domain}`: {error}")]
     Connector {
@@ -143,6 +210,14 @@ impl Error {
             Error::NoDomain { .. } => "DC-011",
             Error::DomainDisabled { .. } => "DC-012",
             Error::Input { .. } => "DC-013",
+            Error::Store(e) => e.code(),
+            Error::NoAccount { .. } => "DC-701",
+            Error::AccountInactive { .. } => "DC-702",
+            Error::DirectoryUnavailable { .. } => "DC-703",
+            Error::LocalPassword { .. } => "DC-704",
+            Error::Guard { .. } => "DC-705",
+            Error::SyncFailed { .. } => "DC-706",
+            Error::Account { .. } => "DC-707",
         }
     }
 
@@ -151,6 +226,12 @@ impl Error {
         match self {
             Error::Connector { error, .. } => error.kind,
             Error::UnknownDomain { .. } | Error::NoDomain { .. } | Error::DomainDisabled { .. } => ErrorKind::NotFound,
+            Error::NoAccount { .. } => ErrorKind::NotFound,
+            Error::AccountInactive { .. } => ErrorKind::AccountDisabled,
+            Error::LocalPassword { .. } => ErrorKind::InvalidCredentials,
+            Error::DirectoryUnavailable { cause, .. } => cause.kind,
+            Error::SyncFailed { cause, .. } => cause.kind,
+            Error::Store(_) => ErrorKind::Internal,
             _ => ErrorKind::Configuration,
         }
     }

@@ -12,9 +12,11 @@ mod error;
 mod host;
 mod log;
 mod plugins;
+pub mod policy;
 
 pub use config::{DomainConfig, HostConfig};
 pub use error::Error;
 pub use host::{Domain, Host, Route};
 pub use log::log_sink;
 pub use plugins::{LoadedPlugin, PluginRegistry, Refused};
+pub use policy::{AccountPolicy, LoginPolicy, Mapping, Schedule};

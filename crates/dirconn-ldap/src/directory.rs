@@ -8,7 +8,7 @@ use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValu
 use ldap3::{LdapResult, Scope, SearchEntry};
 
 use crate::{
-    Error, LdapSettings,
+    Error, GroupIndex, LdapSettings,
     conn::{self, Connector, Query, ServicePool},
     error::describe_result,
     escape::{self, TemplateValues},
@@ -57,7 +57,7 @@ impl Directory {
     }
 
     /// The attributes read from a user's entry.
-    fn user_attributes(&self) -> Vec<String> {
+    pub(crate) fn user_attributes(&self) -> Vec<String> {
         let s = self.settings();
         let mut attrs = vec!["*".to_owned(), s.id_attribute.clone(), s.member_of_attribute.clone()];
         attrs.push("pwdAccountLockedTime".to_owned());
@@ -167,24 +167,22 @@ impl Directory {
         self.user_entry(found).await
     }
 
-    /// Turns a found entry into the ABI's user entry, with its groups.
+    /// Turns a found entry into the ABI's user entry, with its groups resolved online.
     pub async fn user_entry(&self, found: UserFound) -> Result<UserEntry, Error> {
+        let groups = self.groups_online(&found.entry).await?;
+        Ok(self.build_user_entry(found.entry, groups))
+    }
+
+    /// Turns a listed entry into the ABI's user entry, with its groups resolved from an index.
+    pub fn to_user_entry(&self, entry: SearchEntry, index: &GroupIndex) -> UserEntry {
         let s = self.settings();
-        let entry = found.entry;
-        let mut groups = text_values(&entry, &s.member_of_attribute);
-        if let Some(template) = &s.group_filter {
-            let login = first_text(&entry, &s.login_attribute).unwrap_or_default();
-            let filter = escape::fill(template, TemplateValues { login: &login, domain: &s.domain, dn: &entry.dn });
-            let base = s.group_base.as_deref().unwrap_or(&s.search_base);
-            let (found, result) =
-                self.service_search(base, Scope::Subtree, &filter, &["1.1".to_owned()], 0, "group search").await?;
-            if result.rc != 0 {
-                return Err(search_error(result.rc, &result, base, "search groups"));
-            }
-            groups.extend(found.into_iter().map(|g| g.dn));
-        }
-        let mut seen = std::collections::HashSet::new();
-        groups.retain(|g| seen.insert(g.to_ascii_lowercase()));
+        let login = first_text(&entry, &s.login_attribute).unwrap_or_default();
+        let groups = index.groups_of(&entry.dn, &login, &text_values(&entry, &s.member_of_attribute));
+        self.build_user_entry(entry, groups)
+    }
+
+    fn build_user_entry(&self, entry: SearchEntry, groups: Vec<String>) -> UserEntry {
+        let s = self.settings();
         let id = match first_text(&entry, &s.id_attribute) {
             Some(id) => id,
             None => {
@@ -192,7 +190,7 @@ impl Directory {
                 entry.dn.clone()
             }
         };
-        Ok(UserEntry {
+        UserEntry {
             id: id.into(),
             login: first_text(&entry, &s.login_attribute).unwrap_or_default().into(),
             email: first_text(&entry, &s.email_attribute).map(RString::from).into(),
@@ -204,7 +202,7 @@ impl Directory {
             groups: groups.into_iter().map(RString::from).collect(),
             warnings: RVec::new(),
             dn: entry.dn.into(),
-        })
+        }
     }
 
     /// Lists the attribute types of the server's schema and the attributes of one sample user.
@@ -278,13 +276,17 @@ impl Directory {
             ("id_attribute", s.id_attribute.clone()),
             ("email_attribute", s.email_attribute.clone()),
         ];
+        items.push(("sync_filter", self.sync_filter()));
+        items.push(("group_base", s.group_base()));
+        items.push(("group_object_filter", s.group_object_filter.clone()));
         match &s.group_filter {
-            Some(g) => {
-                items.push(("group_filter", g.clone()));
-                items.push(("group_base", s.group_base.clone().unwrap_or_else(|| s.search_base.clone())));
-            }
-            None => items.push(("groups_from", format!("the {} attribute of the user", s.member_of_attribute))),
+            Some(g) => items.push(("group_filter", g.clone())),
+            None => items.push((
+                "groups_from",
+                format!("{}, member / uniqueMember / memberUid of groups", s.member_of_attribute),
+            )),
         }
+        items.push(("nested_group_depth", s.nested_group_depth.to_string()));
         FilterReport { items: items.into_iter().map(|(n, v)| NamedValue { name: n.into(), value: v.into() }).collect() }
     }
 }
@@ -318,7 +320,7 @@ fn pool_error(err: deadpool::managed::PoolError<Error>, dir: &Directory) -> Erro
     }
 }
 
-fn search_error(rc: u32, result: &LdapResult, base: &str, what: &str) -> Error {
+pub(crate) fn search_error(rc: u32, result: &LdapResult, base: &str, what: &str) -> Error {
     let diagnostic = describe_result(result);
     match rc {
         32 => Error::SearchBaseMissing { base: base.to_owned(), diagnostic },

@@ -218,6 +218,9 @@ pub enum Error {
         /// The server's answer.
         diagnostic: String,
     },
+    /// The host stopped reading a sync (DC-406).
+    #[error("The sync was cancelled by the host.")]
+    SyncCancelled,
     /// Any other LDAP result or protocol failure (DC-405).
     #[error("The directory answered {what} unexpectedly.")]
     Unexpected {
@@ -264,6 +267,7 @@ impl Error {
             Error::AccessDenied { .. } => "DC-403",
             Error::Unavailable { .. } => "DC-404",
             Error::Unexpected { .. } => "DC-405",
+            Error::SyncCancelled => "DC-406",
         }
     }
 
@@ -289,7 +293,7 @@ impl Error {
             Error::ConnectTimeout { .. } | Error::OperationTimeout { .. } => ErrorKind::Timeout,
             Error::AllUrlsFailed { last, .. } => last.kind(),
             Error::Tls { .. } | Error::StartTlsRefused { .. } => ErrorKind::Tls,
-            Error::Unexpected { .. } => ErrorKind::Internal,
+            Error::Unexpected { .. } | Error::SyncCancelled => ErrorKind::Internal,
         }
     }
 
@@ -360,6 +364,7 @@ impl Error {
             Error::AccessDenied { .. } => "Grant the service account read access to the user entries.".into(),
             Error::Unavailable { .. } => "Retry later; check the directory's health and replication.".into(),
             Error::Unexpected { .. } => "Check the directory's log for this request.".into(),
+            Error::SyncCancelled => "Nothing to do: the host stopped the sync, which applied no change.".into(),
         }
     }
 

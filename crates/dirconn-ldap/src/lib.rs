@@ -3,7 +3,8 @@
 //! Connectors differ mostly in data (default filters, attribute names, error tables); the engine owns what
 //! they share: [`LdapSettings`] and their validation, URL failover, TLS, the pooled service connections,
 //! user binds on their own connections, RFC 4515/4514 escaping, password-policy answers, and the staged
-//! connection test. [`Directory`] is the entry point; [`Error`] is the one error type, convertible into the
+//! connection test, nested group resolution, and the full and incremental (syncrepl) sync passes.
+//! [`Directory`] is the entry point; [`Error`] is the one error type, convertible into the
 //! ABI's [`dirconn_abi::ConnectorError`] with a stable code.
 
 mod conn;
@@ -11,12 +12,16 @@ mod diagnose;
 mod directory;
 mod error;
 pub mod escape;
+mod groups;
 mod ppolicy;
 mod settings;
+mod sync;
 mod tls;
 mod url;
 
 pub use directory::{Directory, UserFound};
 pub use error::{ClosedDuring, Error, TlsProblem};
-pub use settings::{LdapDefaults, LdapSettings, Secret};
+pub use groups::{GroupIndex, normalize_dn};
+pub use settings::{DEFAULT_GROUP_OBJECT_FILTER, LdapDefaults, LdapSettings, Secret};
+pub use sync::ChangeSink;
 pub use url::LdapUrl;

@@ -94,6 +94,23 @@ struct Raw {
     member_of_attribute: Option<String>,
     #[serde(default)]
     attributes: Vec<String>,
+    group_object_filter: Option<String>,
+    #[serde(default = "default_nested_group_depth")]
+    nested_group_depth: u32,
+    sync_filter: Option<String>,
+    #[serde(default = "default_page_size")]
+    page_size: u32,
+}
+
+/// Groups of the usual schemas: RFC 4519 groupOfNames / groupOfUniqueNames and RFC 2307 posixGroup.
+pub const DEFAULT_GROUP_OBJECT_FILTER: &str =
+    "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))";
+
+fn default_nested_group_depth() -> u32 {
+    10
+}
+fn default_page_size() -> u32 {
+    500
 }
 
 fn default_connect_timeout() -> Duration {
@@ -152,9 +169,30 @@ pub struct LdapSettings {
     pub member_of_attribute: String,
     /// Extra attributes to read (all user attributes are read anyway).
     pub attributes: Vec<String>,
+    /// The filter that finds groups (`group_object_filter`), for membership and nesting.
+    pub group_object_filter: String,
+    /// How many levels of nested groups are followed above a user's direct groups (0: direct only).
+    pub nested_group_depth: u32,
+    /// The filter a sync lists users with (`sync_filter`, default: the user filter matching every login).
+    pub sync_filter: Option<String>,
+    /// Entries per page of a full sync.
+    pub page_size: u32,
 }
 
 impl LdapSettings {
+    /// Where groups are searched: `group_base`, else the `dc=` suffix of the search base (the whole naming
+    /// context, since groups rarely live beside users), else the search base.
+    pub fn group_base(&self) -> String {
+        if let Some(base) = &self.group_base {
+            return base.clone();
+        }
+        let parts: Vec<&str> = self.search_base.split(',').map(str::trim).collect();
+        match parts.iter().position(|p| p.to_ascii_lowercase().starts_with("dc=")) {
+            Some(i) if parts[i..].iter().all(|p| p.to_ascii_lowercase().starts_with("dc=")) => parts[i..].join(","),
+            _ => self.search_base.clone(),
+        }
+    }
+
     /// Parses and validates a domain's settings (the JSON the host sends), resolving relative paths against
     /// `config_dir` and reading the service password from its file or environment variable.
     pub fn from_json(
@@ -272,6 +310,34 @@ impl LdapSettings {
                 ));
             }
         }
+        for (key, filter) in [("group_object_filter", &raw.group_object_filter), ("sync_filter", &raw.sync_filter)] {
+            if let Some(filter) = filter {
+                escape::check_template(filter).map_err(|problem| {
+                    Error::config(
+                        "DC-108",
+                        key,
+                        format!("`{filter}`: {problem}"),
+                        "Write a complete LDAP filter in parentheses, e.g. (objectClass=inetOrgPerson).",
+                    )
+                })?;
+            }
+        }
+        if raw.nested_group_depth > 64 {
+            return Err(Error::config(
+                "DC-101",
+                "nested_group_depth",
+                format!("{} is out of range", raw.nested_group_depth),
+                "Use a depth from 0 (direct groups only) to 64; 10 covers real directories.",
+            ));
+        }
+        if raw.page_size == 0 || raw.page_size > 100_000 {
+            return Err(Error::config(
+                "DC-101",
+                "page_size",
+                format!("{} is out of range", raw.page_size),
+                "Use a page size from 1 to 100000 (500 suits most servers; AD caps pages at 1000).",
+            ));
+        }
         let ca_file = raw.ca_file.map(|p| config_dir.join(p));
         if let Some(path) = &ca_file
             && !path.is_file()
@@ -304,6 +370,10 @@ impl LdapSettings {
             display_name_attribute: raw.display_name_attribute.unwrap_or_else(|| d.display_name_attribute.to_owned()),
             member_of_attribute: raw.member_of_attribute.unwrap_or_else(|| d.member_of_attribute.to_owned()),
             attributes: raw.attributes,
+            group_object_filter: raw.group_object_filter.unwrap_or_else(|| DEFAULT_GROUP_OBJECT_FILTER.to_owned()),
+            nested_group_depth: raw.nested_group_depth,
+            sync_filter: raw.sync_filter,
+            page_size: raw.page_size,
         })
     }
 }

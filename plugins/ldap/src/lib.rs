@@ -11,9 +11,10 @@ use abi_stable::{
 };
 use dirconn_abi::{
     AttributeReport, AuthRequest, Connector, ConnectorBox, ConnectorConfig, ConnectorError, ErrorKind, FfiFuture,
-    FilterReport, StageStatus, TestReport, TestRequest, UserEntry, plugin,
+    FfiFutureExt, FilterReport, StageStatus, SyncChange, SyncRequest, SyncStreamBox, TestReport, TestRequest,
+    UserEntry, plugin,
 };
-use dirconn_ldap::{Directory, LdapDefaults, LdapSettings};
+use dirconn_ldap::{ChangeSink, Directory, LdapDefaults, LdapSettings};
 
 /// The connector kind this plugin serves.
 pub const KIND: &str = "ldap";
@@ -21,7 +22,7 @@ pub const KIND: &str = "ldap";
 dirconn_abi::export_plugin! {
     description: "Any LDAP v3 directory (OpenLDAP, 389 Directory Server, …)",
     kinds: [KIND],
-    capabilities: ["ppolicy", "failover"],
+    capabilities: ["ppolicy", "failover", "sync", "syncrepl"],
     new: |config| Ok(ConnectorBox::from_value(LdapConnector::new(config)?, TD_Opaque)),
 }
 
@@ -108,5 +109,26 @@ impl Connector for LdapConnector {
 
     fn effective_filter(&self) -> FilterReport {
         self.directory.effective_filter()
+    }
+
+    fn open_sync(&self, request: SyncRequest) -> FfiFuture<RResult<SyncStreamBox, ConnectorError>> {
+        let dir = Arc::clone(&self.directory);
+        let stream = plugin::sync_stream(Arc::clone(&self.domain), move |sender| async move {
+            let cookie = request.cookie.into_option().map(|c| c.into_vec());
+            let incremental = cookie.is_some();
+            let end = dir.sync(cookie, request.batch_size as usize, &Sink(sender)).await?;
+            tracing::info!(incremental, full = end.full, "sync stream finished");
+            Ok(end)
+        });
+        async move { RResult::ROk(stream) }.into_ffi()
+    }
+}
+
+/// The engine's sink for sync batches: the plugin's channel to the host.
+struct Sink(plugin::SyncSender);
+
+impl ChangeSink for Sink {
+    async fn send(&self, changes: Vec<SyncChange>) -> bool {
+        self.0.send(changes).await.is_ok()
     }
 }

@@ -1,0 +1,347 @@
+//! Sync: the domain's users streamed to the host in batches. A full pass is a paged search (memory stays
+//! flat: the next page is asked for only when the host has taken the last one); an incremental pass is an
+//! RFC 4533 syncrepl refreshOnly search with the cookie of the previous sync. A full pass also fetches a
+//! cookie, first, so that the next pass can be incremental; where the server has no syncprov, every pass is
+//! a full one.
+
+use std::{
+    future::Future,
+    panic::{AssertUnwindSafe, catch_unwind},
+};
+
+use abi_stable::std_types::{ROption, RString, RVec};
+use dirconn_abi::{ChangeKind, SyncChange, SyncEnd};
+use ldap3::{
+    Ldap, LdapResult, ResultEntry, Scope, SearchEntry, SearchStream,
+    adapters::{Adapter, EntriesOnly, PagedResults},
+    controls::{
+        Control, ControlType, EntryState, MakeCritical, RefreshMode, SyncDone, SyncInfo, SyncRequest, SyncState,
+        parse_syncinfo,
+    },
+};
+
+use crate::{
+    Directory, Error, GroupIndex, LdapUrl,
+    ClosedDuring, conn,
+    directory::search_error,
+};
+
+/// Where a sync's batches go: the plugin's channel to the host.
+pub trait ChangeSink: Send + Sync {
+    /// Sends one batch; false when the host has gone (the sync then stops).
+    fn send(&self, changes: Vec<SyncChange>) -> impl Future<Output = bool> + Send;
+}
+
+/// A filter no entry matches, to fetch a syncrepl cookie without entries.
+const MATCH_NOTHING: &str = "(&(objectClass=*)(!(objectClass=*)))";
+
+/// LDAP result codes of a refresh that cannot go on incrementally.
+const RC_UNAVAILABLE_CRITICAL_EXTENSION: u32 = 12;
+const RC_SYNC_REFRESH_REQUIRED: u32 = 4096;
+
+/// Why an incremental pass gave way to a full one.
+enum Refresh {
+    Done(SyncEnd),
+    FullNeeded(String),
+}
+
+impl Directory {
+    /// The filter a sync lists users with.
+    pub fn sync_filter(&self) -> String {
+        self.settings().sync_filter.clone().unwrap_or_else(|| self.filter_matching_any_user())
+    }
+
+    /// Streams the domain's users to `sink`: changes since `cookie` when the server can, else all of them.
+    pub async fn sync<S: ChangeSink>(&self, cookie: Option<Vec<u8>>, batch: usize, sink: &S) -> Result<SyncEnd, Error> {
+        let s = self.settings();
+        let (mut ldap, result) = self.connector.open(&s.bind_dn, s.bind_password.expose(), Vec::new()).await?;
+        conn::service_bind_result(&s.bind_dn, &result)?;
+        let url = self.connector.preferred_url().clone();
+        let groups = self.load_group_index(&mut ldap, &url).await?;
+        let batch = batch.clamp(1, 10_000);
+        let mut notes = Vec::new();
+        let incremental_keys = s.id_attribute.eq_ignore_ascii_case("entryUUID");
+        if let Some(cookie) = cookie {
+            if incremental_keys {
+                match self.refresh(&mut ldap, &url, cookie, &groups, batch, sink).await? {
+                    Refresh::Done(end) => {
+                        let _ = ldap.unbind().await;
+                        return Ok(end);
+                    }
+                    Refresh::FullNeeded(why) => notes.push(RString::from(format!("full pass: {why}"))),
+                }
+            } else {
+                notes.push(RString::from(format!(
+                    "full pass: incremental sync needs id_attribute = entryUUID (it is {})",
+                    s.id_attribute
+                )));
+            }
+        }
+        let cookie = if incremental_keys { self.fresh_cookie(&mut ldap, &url, &mut notes).await? } else { None };
+        self.full_pass(&mut ldap, &url, &groups, batch, sink).await?;
+        let _ = ldap.unbind().await;
+        Ok(SyncEnd { cookie: cookie.map(RVec::from).into(), complete: true, full: true, notes: notes.into() })
+    }
+
+    async fn load_group_index(&self, ldap: &mut Ldap, url: &LdapUrl) -> Result<GroupIndex, Error> {
+        let s = self.settings();
+        let base = s.group_base();
+        let mut index = GroupIndex::new(s.nested_group_depth);
+        let attrs = GroupIndex::attributes();
+        let mut stream = self.paged(ldap, url, &base, Scope::Subtree, &s.group_object_filter, &attrs).await?;
+        while let Some(entry) = self.next_entry(&mut stream, url, "group listing").await? {
+            index.add(&SearchEntry::construct(entry));
+        }
+        let result = stream.finish().await;
+        // A group base that does not exist means no groups, not a failed sync.
+        if !matches!(result.rc, 0 | 32) {
+            return Err(search_error(result.rc, &result, &base, "list groups"));
+        }
+        tracing::debug!(groups = index.len(), base = %base, "group index loaded");
+        Ok(index)
+    }
+
+    async fn paged<'a>(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &'a [String],
+    ) -> Result<SearchStream<'a, &'a str, Vec<&'a str>>, Error> {
+        let page = i32::try_from(self.settings().page_size).unwrap_or(500);
+        let adapters: Vec<Box<dyn Adapter<'a, &'a str, Vec<&'a str>>>> =
+            vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
+        let attrs: Vec<&str> = attrs.iter().map(String::as_str).collect();
+        let op = ldap.streaming_search_with(adapters, base, scope, filter, attrs);
+        self.connector.run(url, "paged search", ClosedDuring::Operation, op).await
+    }
+
+    async fn next_entry<'a, S, A>(
+        &self,
+        stream: &mut SearchStream<'a, S, A>,
+        url: &LdapUrl,
+        what: &str,
+    ) -> Result<Option<ResultEntry>, Error>
+    where
+        S: AsRef<str> + Send + Sync + 'a,
+        A: AsRef<[S]> + Send + Sync + 'a,
+    {
+        self.connector.run(url, what, ClosedDuring::Operation, stream.next()).await
+    }
+
+    /// A cookie naming the directory's state now, from a refresh that matches no entry; None (with a note)
+    /// when the server has no syncprov.
+    async fn fresh_cookie(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        notes: &mut Vec<RString>,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let s = self.settings();
+        let control = SyncRequest { mode: RefreshMode::RefreshOnly, cookie: None, reload_hint: false };
+        let op = ldap
+            .with_controls(control.critical())
+            .streaming_search(&s.search_base, Scope::Base, MATCH_NOTHING, vec!["1.1"]);
+        let mut stream = self.connector.run(url, "sync cookie request", ClosedDuring::Operation, op).await?;
+        while self.next_entry(&mut stream, url, "sync cookie request").await?.is_some() {}
+        let result = stream.finish().await;
+        match result.rc {
+            0 => {
+                let cookie = sync_done(&result).and_then(|d| d.cookie);
+                if cookie.is_none() {
+                    notes.push("the server sent no sync cookie: the next pass will be full too".into());
+                }
+                Ok(cookie)
+            }
+            RC_UNAVAILABLE_CRITICAL_EXTENSION | 53 | 50 => {
+                notes.push(
+                    format!(
+                        "the server offers no content sync (syncprov) to the service account ({}): every pass is full",
+                        crate::error::describe_result(&result)
+                    )
+                    .into(),
+                );
+                Ok(None)
+            }
+            rc => Err(search_error(rc, &result, &s.search_base, "request a sync cookie")),
+        }
+    }
+
+    async fn full_pass<S: ChangeSink>(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        groups: &GroupIndex,
+        batch: usize,
+        sink: &S,
+    ) -> Result<(), Error> {
+        let s = self.settings();
+        let filter = self.sync_filter();
+        let attrs = self.user_attributes();
+        let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), &filter, &attrs).await?;
+        let mut changes = Vec::with_capacity(batch);
+        while let Some(entry) = self.next_entry(&mut stream, url, "user listing").await? {
+            let entry = SearchEntry::construct(entry);
+            let user = self.to_user_entry(entry, groups);
+            changes.push(SyncChange { kind: ChangeKind::Upsert, key: user.id.clone(), entry: ROption::RSome(user) });
+            if changes.len() >= batch && !sink.send(std::mem::replace(&mut changes, Vec::with_capacity(batch))).await {
+                return Err(Error::SyncCancelled);
+            }
+        }
+        let result = stream.finish().await;
+        if result.rc != 0 {
+            return Err(search_error(result.rc, &result, &s.search_base, "list users"));
+        }
+        if !sink.send(changes).await {
+            return Err(Error::SyncCancelled);
+        }
+        Ok(())
+    }
+
+    /// An incremental pass: syncrepl refreshOnly with the stored cookie.
+    async fn refresh<S: ChangeSink>(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        cookie: Vec<u8>,
+        groups: &GroupIndex,
+        batch: usize,
+        sink: &S,
+    ) -> Result<Refresh, Error> {
+        let s = self.settings();
+        let filter = self.sync_filter();
+        let attrs = self.user_attributes();
+        let control_cookie = cookie.clone();
+        let control = SyncRequest { mode: RefreshMode::RefreshOnly, cookie: Some(cookie), reload_hint: false };
+        let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
+        let op = ldap
+            .with_controls(control.critical())
+            .streaming_search(&s.search_base, self.scope(), &filter, attr_refs);
+        let mut stream = self.connector.run(url, "incremental sync", ClosedDuring::Operation, op).await?;
+        let previous = control_cookie.clone();
+        let mut changes = Vec::with_capacity(batch);
+        // Whether the server listed the unchanged entries (present phase) rather than the deleted ones.
+        let mut present_phase = false;
+        while let Some(item) = self.next_entry(&mut stream, url, "incremental sync").await? {
+            let mut produced = Vec::new();
+            if item.is_intermediate() {
+                let info = catch_unwind(AssertUnwindSafe(|| parse_syncinfo(item))).map_err(|_| Error::Unexpected {
+                    what: "the incremental sync".into(),
+                    diagnostic: "a malformed syncInfo message".into(),
+                })?;
+                match info {
+                    SyncInfo::SyncIdSet { refresh_deletes, sync_uuids, .. } => {
+                        let kind = if refresh_deletes { ChangeKind::Delete } else { ChangeKind::Present };
+                        present_phase |= !refresh_deletes;
+                        produced.extend(sync_uuids.iter().map(|u| SyncChange {
+                            kind,
+                            key: uuid_text(u).into(),
+                            entry: ROption::RNone,
+                        }));
+                    }
+                    SyncInfo::RefreshPresent { .. } => present_phase = true,
+                    SyncInfo::RefreshDelete { .. } | SyncInfo::NewCookie(_) => {}
+                }
+            } else if !item.is_ref() {
+                let state = sync_state(&item.1);
+                let entry = SearchEntry::construct(item);
+                match state {
+                    Some(SyncState { state: EntryState::Delete, entry_uuid, .. }) => produced.push(SyncChange {
+                        kind: ChangeKind::Delete,
+                        key: uuid_text(&entry_uuid).into(),
+                        entry: ROption::RNone,
+                    }),
+                    Some(SyncState { state: EntryState::Present, entry_uuid, .. }) => {
+                        present_phase = true;
+                        produced.push(SyncChange {
+                            kind: ChangeKind::Present,
+                            key: uuid_text(&entry_uuid).into(),
+                            entry: ROption::RNone,
+                        })
+                    }
+                    _ => {
+                        let user = self.to_user_entry(entry, groups);
+                        produced.push(SyncChange {
+                            kind: ChangeKind::Upsert,
+                            key: user.id.clone(),
+                            entry: ROption::RSome(user),
+                        });
+                    }
+                }
+            }
+            for change in produced {
+                changes.push(change);
+                if changes.len() >= batch
+                    && !sink.send(std::mem::replace(&mut changes, Vec::with_capacity(batch))).await
+                {
+                    return Err(Error::SyncCancelled);
+                }
+            }
+        }
+        let result = stream.finish().await;
+        match result.rc {
+            0 => {}
+            RC_SYNC_REFRESH_REQUIRED => return Ok(Refresh::FullNeeded("the server asked for a full reload".into())),
+            RC_UNAVAILABLE_CRITICAL_EXTENSION | 53 => {
+                return Ok(Refresh::FullNeeded(format!(
+                    "the server refused content sync ({})",
+                    crate::error::describe_result(&result)
+                )));
+            }
+            rc => return Err(search_error(rc, &result, &s.search_base, "sync users incrementally")),
+        }
+        if !sink.send(changes).await {
+            return Err(Error::SyncCancelled);
+        }
+        let done = sync_done(&result);
+        let refresh_deletes = done.as_ref().is_some_and(|d| d.refresh_deletes);
+        // slapd answers an up-to-date cookie with no new one: the old one stays valid.
+        let cookie = done.and_then(|d| d.cookie).or(Some(previous));
+        Ok(Refresh::Done(SyncEnd {
+            cookie: cookie.map(RVec::from).into(),
+            complete: present_phase || !refresh_deletes,
+            full: false,
+            notes: RVec::new(),
+        }))
+    }
+}
+
+fn sync_state(controls: &[Control]) -> Option<SyncState> {
+    controls.iter().find_map(|c| match c {
+        Control(Some(ControlType::SyncState), raw) => {
+            catch_unwind(AssertUnwindSafe(|| raw.parse::<SyncState>())).ok()
+        }
+        _ => None,
+    })
+}
+
+fn sync_done(result: &LdapResult) -> Option<SyncDone> {
+    result.ctrls.iter().find_map(|c| match c {
+        Control(Some(ControlType::SyncDone), raw) => catch_unwind(AssertUnwindSafe(|| raw.parse::<SyncDone>())).ok(),
+        _ => None,
+    })
+}
+
+/// An entryUUID's 16 bytes in the text form the attribute shows (`8-4-4-4-12` lowercase hex).
+fn uuid_text(bytes: &[u8]) -> String {
+    if bytes.len() != 16 {
+        return bytes.iter().map(|b| format!("{b:02x}")).collect();
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_uuids_print_like_the_attribute() {
+        let bytes = [
+            0x5f, 0x8b, 0x6e, 0x2a, 0x1c, 0x3d, 0x10, 0x3f, 0x8a, 0x1b, 0x2d, 0x45, 0xa0, 0x3e, 0x77, 0x01,
+        ];
+        assert_eq!(uuid_text(&bytes), "5f8b6e2a-1c3d-103f-8a1b-2d45a03e7701");
+    }
+}

@@ -1,0 +1,277 @@
+//! The account store: accounts, memberships, sync reports and sync state, in an embedded SQLite file or a
+//! PostgreSQL database, through one sqlx code path (the `Any` driver) and one set of migrations.
+//!
+//! Every write that belongs together runs in one [`Tx`]; a failure rolls the whole of it back.
+
+mod account;
+mod error;
+mod query;
+mod report;
+
+use std::{collections::BTreeSet, time::Duration};
+
+use sqlx::{
+    AnyConnection, AnyPool, Connection, Transaction,
+    any::{Any, AnyPoolOptions},
+};
+
+pub use crate::{
+    account::{Account, Field, Fields, Source, Value, lowest_free_login},
+    error::Error,
+    report::{Counts, Outcome, SyncReport},
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// The account store. Cheap to clone: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+/// The current time in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the store at `url`: a file path or `sqlite:` URL,
+    /// or a `postgres://` URL.
+    pub async fn open(url: &str) -> Result<Store, Error> {
+        sqlx::any::install_default_drivers();
+        let shown = redact_url(url);
+        let (backend, connect_url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else if url.starts_with("sqlite:") {
+            (Backend::Sqlite, url.to_owned())
+        } else if url.contains("://") {
+            return Err(Error::BadUrl { url: shown, problem: "only SQLite files and PostgreSQL are supported".into() });
+        } else if url.is_empty() {
+            return Err(Error::BadUrl { url: shown, problem: "it is empty".into() });
+        } else {
+            (Backend::Sqlite, format!("sqlite://{url}?mode=rwc"))
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; NORMAL is durable with WAL except for
+                        // the last transactions on power loss; writers wait for each other up to 30 s.
+                        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 30000", "PRAGMA foreign_keys = ON"] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(&connect_url).await.map_err(|source| Error::Open { url: shown.clone(), source })?;
+        MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { source })?;
+        tracing::debug!(store = %shown, "account store open");
+        Ok(Store { pool, backend, url: shown })
+    }
+
+    /// The database kind.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL, its password removed.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so that
+    /// two writers queue instead of failing on a lock upgrade.
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(Error::query("begin a transaction"))?;
+        Ok(Tx { tx })
+    }
+
+    /// One account by its name in the domain.
+    pub async fn account(&self, domain: &str, login: &str) -> Result<Option<Account>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        query::by_column(&mut conn, domain, "login", &[login.to_owned()]).await.map(|mut v| v.pop())
+    }
+
+    /// Every account of a domain (or of all domains), ordered by domain and name.
+    pub async fn accounts(&self, domain: Option<&str>) -> Result<Vec<Account>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        query::all(&mut conn, domain).await
+    }
+
+    /// The sync reports of a domain, newest first.
+    pub async fn reports(&self, domain: &str, limit: i64) -> Result<Vec<SyncReport>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        report::list(&mut conn, domain, limit).await
+    }
+
+    /// Stores a sync report on its own (a failed or dry run, whose transaction was rolled back).
+    pub async fn save_report(&self, report: &SyncReport) -> Result<(), Error> {
+        let mut tx = self.begin().await?;
+        tx.save_report(report).await?;
+        tx.commit().await
+    }
+
+    /// A domain's incremental sync cookie.
+    pub async fn cookie(&self, domain: &str) -> Result<Option<Vec<u8>>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        query::cookie(&mut conn, domain).await
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A write transaction: everything in it is committed together or not at all.
+#[derive(Debug)]
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+}
+
+impl Tx {
+    fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), Error> {
+        self.tx.commit().await.map_err(Error::query("commit"))
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<(), Error> {
+        self.tx.rollback().await.map_err(Error::query("roll back"))
+    }
+
+    /// Accounts of a domain by directory key.
+    pub async fn by_keys(&mut self, domain: &str, keys: &[String]) -> Result<Vec<Account>, Error> {
+        query::by_column(self.conn(), domain, "directory_key", keys).await
+    }
+
+    /// Accounts of a domain by account name.
+    pub async fn by_logins(&mut self, domain: &str, logins: &[String]) -> Result<Vec<Account>, Error> {
+        query::by_column(self.conn(), domain, "login", logins).await
+    }
+
+    /// Accounts of a domain by authentication name.
+    pub async fn by_auth_names(&mut self, domain: &str, names: &[String]) -> Result<Vec<Account>, Error> {
+        query::by_column(self.conn(), domain, "auth_name", names).await
+    }
+
+    /// Accounts of a domain by email address.
+    pub async fn by_emails(&mut self, domain: &str, emails: &[String]) -> Result<Vec<Account>, Error> {
+        query::by_column(self.conn(), domain, "email", emails).await
+    }
+
+    /// Every account of a domain.
+    pub async fn all(&mut self, domain: &str) -> Result<Vec<Account>, Error> {
+        query::all(self.conn(), Some(domain)).await
+    }
+
+    /// The account names of a domain that start with `base`.
+    pub async fn logins_starting_with(&mut self, domain: &str, base: &str) -> Result<BTreeSet<String>, Error> {
+        query::logins_starting_with(self.conn(), domain, base).await
+    }
+
+    /// The lowest free account name for `base` in a domain.
+    pub async fn free_login(&mut self, domain: &str, base: &str) -> Result<String, Error> {
+        let taken = self.logins_starting_with(domain, base).await?;
+        Ok(lowest_free_login(base, &taken))
+    }
+
+    /// Inserts a new account with its memberships. A login or key another writer took first is
+    /// [`Error::Conflict`], and leaves this transaction usable.
+    pub async fn insert(&mut self, account: &Account) -> Result<(), Error> {
+        let mut sp = (&mut self.tx).begin().await.map_err(Error::query("open a savepoint"))?;
+        match query::insert(&mut sp, account).await {
+            Ok(()) => sp.commit().await.map_err(Error::query("release a savepoint")),
+            Err(err) => {
+                sp.rollback().await.map_err(Error::query("roll back a savepoint"))?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Writes every column of an existing account, and its memberships when they changed from `before`.
+    pub async fn update(&mut self, account: &Account, before: &Account) -> Result<(), Error> {
+        let mut sp = (&mut self.tx).begin().await.map_err(Error::query("open a savepoint"))?;
+        match query::update(&mut sp, account, before).await {
+            Ok(()) => sp.commit().await.map_err(Error::query("release a savepoint")),
+            Err(err) => {
+                sp.rollback().await.map_err(Error::query("roll back a savepoint"))?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Deletes an account (local accounts only are ever deleted, by an administrator).
+    pub async fn delete(&mut self, id: &str) -> Result<bool, Error> {
+        query::delete(self.conn(), id).await
+    }
+
+    /// The ids and keys of a domain's active directory accounts, for the end of a full sync.
+    pub async fn active_directory_keys(&mut self, domain: &str) -> Result<Vec<(String, String, String)>, Error> {
+        query::active_directory_keys(self.conn(), domain).await
+    }
+
+    /// Deactivates accounts by id.
+    pub async fn deactivate(&mut self, ids: &[String], now: i64) -> Result<u64, Error> {
+        query::deactivate(self.conn(), ids, now).await
+    }
+
+    /// Stores a sync report.
+    pub async fn save_report(&mut self, report: &SyncReport) -> Result<(), Error> {
+        report::save(self.conn(), report).await
+    }
+
+    /// A domain's incremental sync cookie, read inside this transaction.
+    pub async fn cookie(&mut self, domain: &str) -> Result<Option<Vec<u8>>, Error> {
+        query::cookie(self.conn(), domain).await
+    }
+
+    /// Sets (or clears) a domain's incremental sync cookie.
+    pub async fn set_cookie(&mut self, domain: &str, cookie: Option<&[u8]>, now: i64) -> Result<(), Error> {
+        query::set_cookie(self.conn(), domain, cookie, now).await
+    }
+}
+
+/// A URL with its password replaced by `***`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_removed_from_urls() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/mail"), "postgres://app:***@db:5432/mail");
+        assert_eq!(redact_url("postgres://app@db/mail"), "postgres://app@db/mail");
+        assert_eq!(redact_url("/var/lib/dirconn/accounts.db"), "/var/lib/dirconn/accounts.db");
+    }
+}

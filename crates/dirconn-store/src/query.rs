@@ -1,0 +1,321 @@
+//! The store's SQL, written once for SQLite and PostgreSQL (`$n` parameters, portable types).
+
+use std::collections::{BTreeSet, HashMap};
+
+use sqlx::{AnyConnection, AssertSqlSafe, Row, any::AnyRow};
+
+use crate::{
+    Account, Error, Field, Fields, Value, error::is_unique_violation,
+};
+
+const COLUMNS: &str = "id, domain, login, auth_name, source, directory_key, dn, active, admin, first_name, last_name, \
+     email, phone, organization, notes, city, state, country, photo, custom1, custom2, custom3, password_hash, \
+     cached_hash, cached_at, created_at, updated_at, last_login, deactivated_at";
+
+/// Parameters per statement; both databases accept far more, this keeps statements small.
+const CHUNK: usize = 500;
+
+/// `$from, $from+1, …` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+fn decode(row: &AnyRow) -> Result<Account, sqlx::Error> {
+    let mut fields = Fields::default();
+    for field in Field::ALL {
+        let value = if field == Field::Photo {
+            row.try_get::<Option<Vec<u8>>, _>(field.name())?.map(Value::Bytes)
+        } else {
+            row.try_get::<Option<String>, _>(field.name())?.map(Value::Text)
+        };
+        fields.set(field, value);
+    }
+    let source: String = row.try_get("source")?;
+    Ok(Account {
+        id: row.try_get("id")?,
+        domain: row.try_get("domain")?,
+        login: row.try_get("login")?,
+        auth_name: row.try_get("auth_name")?,
+        source: source.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        directory_key: row.try_get("directory_key")?,
+        dn: row.try_get("dn")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        admin: row.try_get::<i64, _>("admin")? != 0,
+        fields,
+        groups: BTreeSet::new(),
+        app_groups: BTreeSet::new(),
+        password_hash: row.try_get("password_hash")?,
+        cached_hash: row.try_get("cached_hash")?,
+        cached_at: row.try_get("cached_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_login: row.try_get("last_login")?,
+        deactivated_at: row.try_get("deactivated_at")?,
+    })
+}
+
+fn decode_all(rows: &[AnyRow]) -> Result<Vec<Account>, Error> {
+    rows.iter().map(decode).collect::<Result<_, _>>().map_err(|e| Error::Corrupt { what: e.to_string() })
+}
+
+/// Fills in the memberships of loaded accounts.
+async fn with_memberships(conn: &mut AnyConnection, mut accounts: Vec<Account>) -> Result<Vec<Account>, Error> {
+    if accounts.is_empty() {
+        return Ok(accounts);
+    }
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(accounts.len());
+    for (i, a) in accounts.iter().enumerate() {
+        index.insert(a.id.clone(), i);
+    }
+    let ids: Vec<String> = accounts.iter().map(|a| a.id.clone()).collect();
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT account_id, kind, name FROM memberships WHERE account_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        let rows = q.fetch_all(&mut *conn).await.map_err(Error::query("read group memberships"))?;
+        for row in rows {
+            let (id, kind, name): (String, String, String) = (
+                row.try_get(0).map_err(Error::query("read group memberships"))?,
+                row.try_get(1).map_err(Error::query("read group memberships"))?,
+                row.try_get(2).map_err(Error::query("read group memberships"))?,
+            );
+            if let Some(&i) = index.get(&id) {
+                match kind.as_str() {
+                    "directory" => accounts[i].groups.insert(name),
+                    _ => accounts[i].app_groups.insert(name),
+                };
+            }
+        }
+    }
+    Ok(accounts)
+}
+
+/// Accounts of a domain whose `column` is one of `values` (`column` is one of ours, never input).
+pub(crate) async fn by_column(
+    conn: &mut AnyConnection,
+    domain: &str,
+    column: &'static str,
+    values: &[String],
+) -> Result<Vec<Account>, Error> {
+    let mut out = Vec::new();
+    for chunk in values.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM accounts WHERE domain = $1 AND {column} IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(domain);
+        for v in chunk {
+            q = q.bind(v.as_str());
+        }
+        let rows = q.fetch_all(&mut *conn).await.map_err(Error::query("read accounts"))?;
+        out.extend(decode_all(&rows)?);
+    }
+    with_memberships(conn, out).await
+}
+
+/// Every account of a domain, or of all domains.
+pub(crate) async fn all(conn: &mut AnyConnection, domain: Option<&str>) -> Result<Vec<Account>, Error> {
+    let rows = match domain {
+        Some(d) => {
+            sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM accounts WHERE domain = $1 ORDER BY login")))
+                .bind(d)
+                .fetch_all(&mut *conn)
+                .await
+        }
+        None => {
+            sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM accounts ORDER BY domain, login")))
+                .fetch_all(&mut *conn)
+                .await
+        }
+    }
+    .map_err(Error::query("list accounts"))?;
+    let accounts = decode_all(&rows)?;
+    with_memberships(conn, accounts).await
+}
+
+pub(crate) async fn logins_starting_with(
+    conn: &mut AnyConnection,
+    domain: &str,
+    base: &str,
+) -> Result<BTreeSet<String>, Error> {
+    // A range scan on the (domain, login) index instead of LIKE, which needs escaping and differs by database.
+    let rows = sqlx::query("SELECT login FROM accounts WHERE domain = $1 AND login >= $2 AND login < $3")
+        .bind(domain)
+        .bind(base)
+        .bind(format!("{base}\u{10FFFF}"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::query("read account names"))?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .filter(|r| r.as_ref().map_or(true, |l| l.starts_with(base)))
+        .collect::<Result<_, _>>()
+        .map_err(Error::query("read account names"))
+}
+
+fn bind_account<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    a: &'q Account,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q = q
+        .bind(a.id.as_str())
+        .bind(a.domain.as_str())
+        .bind(a.login.as_str())
+        .bind(a.auth_name.as_str())
+        .bind(a.source.name())
+        .bind(a.directory_key.as_deref())
+        .bind(a.dn.as_deref())
+        .bind(i64::from(a.active))
+        .bind(i64::from(a.admin));
+    for field in Field::ALL {
+        q = match (field, a.fields.get(field)) {
+            (Field::Photo, Some(Value::Bytes(b))) => q.bind(Some(b.as_slice())),
+            (Field::Photo, _) => q.bind(None::<&[u8]>),
+            (_, Some(Value::Text(t))) => q.bind(Some(t.as_str())),
+            (_, _) => q.bind(None::<&str>),
+        };
+    }
+    q.bind(a.password_hash.as_deref())
+        .bind(a.cached_hash.as_deref())
+        .bind(a.cached_at)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .bind(a.last_login)
+        .bind(a.deactivated_at)
+}
+
+fn conflict(a: &Account) -> impl FnOnce(sqlx::Error) -> Error + '_ {
+    move |err| {
+        if is_unique_violation(&err) {
+            Error::Conflict { domain: a.domain.clone(), login: a.login.clone() }
+        } else {
+            Error::Query { what: "write an account", source: err }
+        }
+    }
+}
+
+pub(crate) async fn insert(conn: &mut AnyConnection, a: &Account) -> Result<(), Error> {
+    let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ({})", placeholders(1, 29));
+    bind_account(sqlx::query(AssertSqlSafe(sql)), a).execute(&mut *conn).await.map_err(conflict(a))?;
+    insert_memberships(conn, a).await
+}
+
+async fn insert_memberships(conn: &mut AnyConnection, a: &Account) -> Result<(), Error> {
+    let rows: Vec<(&str, &str)> = a
+        .groups
+        .iter()
+        .map(|g| ("directory", g.as_str()))
+        .chain(a.app_groups.iter().map(|g| ("app", g.as_str())))
+        .collect();
+    for chunk in rows.chunks(CHUNK / 3) {
+        let values: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
+        let sql = format!("INSERT INTO memberships (account_id, kind, name) VALUES {}", values.join(", "));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (kind, name) in chunk {
+            q = q.bind(a.id.as_str()).bind(*kind).bind(*name);
+        }
+        q.execute(&mut *conn).await.map_err(Error::query("write group memberships"))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn update(conn: &mut AnyConnection, a: &Account, before: &Account) -> Result<(), Error> {
+    let sets: Vec<String> =
+        COLUMNS.split(", ").enumerate().skip(1).map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    let sql = format!("UPDATE accounts SET {} WHERE id = $1", sets.join(", "));
+    bind_account(sqlx::query(AssertSqlSafe(sql)), a).execute(&mut *conn).await.map_err(conflict(a))?;
+    if a.groups != before.groups || a.app_groups != before.app_groups {
+        sqlx::query("DELETE FROM memberships WHERE account_id = $1")
+            .bind(a.id.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::query("write group memberships"))?;
+        insert_memberships(conn, a).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    sqlx::query("DELETE FROM memberships WHERE account_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::query("delete an account"))?;
+    let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::query("delete an account"))?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn active_directory_keys(
+    conn: &mut AnyConnection,
+    domain: &str,
+) -> Result<Vec<(String, String, String)>, Error> {
+    let rows = sqlx::query(
+        "SELECT id, directory_key, login FROM accounts \
+         WHERE domain = $1 AND source = 'directory' AND active = 1 AND directory_key IS NOT NULL",
+    )
+    .bind(domain)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::query("read active directory accounts"))?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Error::query("read active directory accounts"))
+}
+
+pub(crate) async fn deactivate(conn: &mut AnyConnection, ids: &[String], now: i64) -> Result<u64, Error> {
+    let mut n = 0;
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "UPDATE accounts SET active = 0, deactivated_at = $1, updated_at = $1 WHERE active = 1 AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        n += q.execute(&mut *conn).await.map_err(Error::query("deactivate accounts"))?.rows_affected();
+    }
+    Ok(n)
+}
+
+pub(crate) async fn cookie(conn: &mut AnyConnection, domain: &str) -> Result<Option<Vec<u8>>, Error> {
+    let row = sqlx::query("SELECT cookie FROM sync_state WHERE domain = $1")
+        .bind(domain)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(Error::query("read the sync state"))?;
+    match row {
+        Some(r) => r.try_get::<Option<Vec<u8>>, _>(0).map_err(Error::query("read the sync state")),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn set_cookie(
+    conn: &mut AnyConnection,
+    domain: &str,
+    cookie: Option<&[u8]>,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO sync_state (domain, cookie, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (domain) DO UPDATE SET cookie = excluded.cookie, updated_at = excluded.updated_at",
+    )
+    .bind(domain)
+    .bind(cookie)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(Error::query("write the sync state"))?;
+    Ok(())
+}
