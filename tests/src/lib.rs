@@ -7,6 +7,7 @@
 
 pub mod host;
 pub mod net;
+pub mod postgres;
 pub mod slapd;
 pub mod stage;
 

@@ -126,6 +126,7 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
         run(&cargo, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     }
     ensure_slapd()?;
+    ensure_postgres()?;
     build_plugins(false, true)?;
     let nextest =
         Command::new(&cargo).args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
@@ -172,6 +173,27 @@ pub fn ensure_slapd() -> Result<(), Error> {
         .status()
         .map_err(|e| Error::Command { command: "apt-get install".into(), reason: e.to_string() })?;
     if status.success() { Ok(()) } else { Err(Error::Check("apt-get install slapd ldap-utils failed".into())) }
+}
+
+/// Makes sure PostgreSQL's `initdb` and `postgres` are installed (in PATH or Debian's
+/// /usr/lib/postgresql/*/bin): as root with apt-get, installs `postgresql`; otherwise says what to install.
+pub fn ensure_postgres() -> Result<(), Error> {
+    if dirconn_tests::postgres::Postgres::available() {
+        return Ok(());
+    }
+    if !(is_root() && have("apt-get")) {
+        return Err(Error::Check(
+            "PostgreSQL is needed: sudo apt-get install --no-install-recommends postgresql".into(),
+        ));
+    }
+    println!("Installing PostgreSQL (postgresql) with apt-get…");
+    run("apt-get", &["update", "-q"])?;
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends", "postgresql"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| Error::Command { command: "apt-get install".into(), reason: e.to_string() })?;
+    if status.success() { Ok(()) } else { Err(Error::Check("apt-get install postgresql failed".into())) }
 }
 
 fn is_root() -> bool {

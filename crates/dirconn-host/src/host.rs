@@ -1,12 +1,12 @@
 //! [`Host`]: the configured domains with their connector instances, and routing of logins.
 
-use abi_stable::std_types::RString;
+use abi_stable::std_types::{RString, RVec};
 use dirconn_abi::{
     AttributeReport, AuthRequest, ClientContext, ConnectorBox, ConnectorConfig, ConnectorError, ErrorKind,
-    FilterReport, TestReport, TestRequest, UserEntry,
+    FilterReport, NamedValue, SyncRequest, SyncStreamBox, TestReport, TestRequest, UserEntry,
 };
 
-use crate::{Error, HostConfig, PluginRegistry, log_sink};
+use crate::{AccountPolicy, Error, HostConfig, PluginRegistry, log_sink};
 
 /// One configured mail domain.
 pub struct Domain {
@@ -18,6 +18,8 @@ pub struct Domain {
     pub display_name: String,
     /// The plugin serving it (its name).
     pub plugin: String,
+    /// How its users become accounts.
+    pub policy: AccountPolicy,
     connector: Option<ConnectorBox>,
 }
 
@@ -92,6 +94,7 @@ impl Host {
                 kind: d.connector.clone(),
                 display_name: d.display_name.clone(),
                 plugin: plugin.metadata.name.to_string(),
+                policy: d.policy.clone(),
                 connector,
             });
         }
@@ -166,13 +169,7 @@ impl Domain {
     /// plugin or the network is involved.
     pub async fn authenticate(&self, login: &str, password: &str, client: ClientContext) -> Result<UserEntry, Error> {
         if password.is_empty() {
-            return Err(self.fail(ConnectorError::new(
-                ErrorKind::InvalidInput,
-                "DC-201",
-                "An empty password was given; it was refused without contacting the directory.",
-                "Type the password; empty passwords are never sent (they would be an unauthenticated bind, \
-                 which many servers accept).",
-            )));
+            return Err(self.empty_password());
         }
         let request = AuthRequest { login: login.into(), password: password.into(), client };
         self.connector()?.authenticate(request).await.into_result().map_err(|e| self.fail(e))
@@ -195,8 +192,33 @@ impl Domain {
         self.connector()?.discover_attributes().await.into_result().map_err(|e| self.fail(e))
     }
 
-    /// The base, scope and filters the connector uses.
+    /// The base, scope and filters the connector uses, and the host's narrowing of the sync.
     pub fn filter(&self) -> Result<FilterReport, Error> {
-        Ok(self.connector()?.effective_filter())
+        let mut report = self.connector()?.effective_filter();
+        if self.policy.only_mapped_groups {
+            let groups: Vec<&str> = self.policy.groups.map.keys().map(String::as_str).collect();
+            report.items.push(NamedValue {
+                name: "sync_narrowed_to".into(),
+                value: format!("members (nested included) of: {}", groups.join("; ")).into(),
+            });
+        }
+        Ok(report)
+    }
+
+    /// Starts a sync stream (ABI 2): a full pass without a cookie, else the changes since it.
+    pub async fn open_sync(&self, cookie: Option<Vec<u8>>, batch_size: u32) -> Result<SyncStreamBox, Error> {
+        let request = SyncRequest { cookie: cookie.map(RVec::from).into(), batch_size };
+        self.connector()?.open_sync(request).await.into_result().map_err(|e| self.fail(e))
+    }
+
+    /// The refusal of an empty password (DC-201), made before any lookup or network call.
+    pub(crate) fn empty_password(&self) -> Error {
+        self.fail(ConnectorError::new(
+            ErrorKind::InvalidInput,
+            "DC-201",
+            "An empty password was given; it was refused without contacting the directory.",
+            "Type the password; empty passwords are never sent (they would be an unauthenticated bind, \
+             which many servers accept).",
+        ))
     }
 }

@@ -7,16 +7,21 @@
 //! - [`Host`]: the domains with their connectors, routing, and the login flow.
 //! - [`Error`]: the host's one error type, each with a stable code and the fix.
 
+pub mod accounts;
 mod config;
 mod error;
 mod host;
 mod log;
 mod plugins;
 pub mod policy;
+pub mod schedule;
+pub mod sync;
 
+pub use accounts::{LoginOutcome, Migration, Via};
 pub use config::{DomainConfig, HostConfig};
 pub use error::Error;
 pub use host::{Domain, Host, Route};
 pub use log::log_sink;
 pub use plugins::{LoadedPlugin, PluginRegistry, Refused};
 pub use policy::{AccountPolicy, LoginPolicy, Mapping, Schedule};
+pub use sync::{Progress, SyncOptions, sync_domain};

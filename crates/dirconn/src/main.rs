@@ -13,7 +13,7 @@ use std::{
 
 use clap::{Parser, Subcommand};
 use dirconn_abi::{ClientContext, ErrorKind};
-use dirconn_host::{Error, Host, HostConfig, PluginRegistry, log_sink};
+use dirconn_host::{Error, Host, HostConfig, PluginRegistry, SyncOptions, log_sink, sync_domain};
 use zeroize::Zeroizing;
 
 /// Connects a mail server's domains to their directories (Active Directory, Open Directory, LDAP).
@@ -90,6 +90,89 @@ enum Command {
     Filter {
         /// The mail domain.
         domain: String,
+    },
+    /// Sync a domain's directory users into the account store (incremental when the directory allows).
+    Sync {
+        /// The mail domain.
+        domain: String,
+        /// Show what would change; write nothing but the report.
+        #[arg(long)]
+        dry_run: bool,
+        /// List every user even when an incremental sync is possible.
+        #[arg(long)]
+        full: bool,
+        /// Deactivate accounts even beyond the deactivation guard.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the last sync reports of a domain.
+    SyncReport {
+        /// The mail domain.
+        domain: String,
+        /// How many reports.
+        #[arg(long, default_value_t = 5)]
+        last: i64,
+    },
+    /// List or show accounts of the store.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Manage local accounts (passwords kept as argon2id hashes; administrators work while the directory is down).
+    #[command(subcommand)]
+    Local(LocalCommand),
+    /// Turn local accounts into directory-backed ones where a directory entry matches (login, then email).
+    Migrate {
+        /// The mail domain.
+        domain: String,
+        /// The accounts to migrate (logins within the domain).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        logins: Vec<String>,
+        /// Every local account of the domain except administrators.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Run the host: scheduled syncs of every domain with a sync_schedule, until stopped.
+    Serve,
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCommand {
+    /// List the accounts of one domain, or of all.
+    List {
+        /// The mail domain (all domains if left out).
+        domain: Option<String>,
+    },
+    /// Show one account with its fields and groups.
+    Show {
+        /// `user@domain`.
+        login: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LocalCommand {
+    /// Create a local account.
+    Add {
+        /// `user@domain`.
+        login: String,
+        /// Make it an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a local account's password.
+    Passwd {
+        /// `user@domain`.
+        login: String,
+        /// Read the password from the first line of standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete a local account.
+    Remove {
+        /// `user@domain`.
+        login: String,
     },
 }
 
@@ -189,10 +272,103 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             let host = load(cli)?;
             let route = host.route(login)?;
             let password = read_password(*password_stdin, login)?;
+            let store = host.open_store().await?;
             let started = std::time::Instant::now();
-            let outcome = route.domain.authenticate(route.login, &password, cli_client()).await;
-            output::auth(route.domain, route.login, &outcome, started.elapsed(), cli.json);
+            let outcome = host.login_account(&store, login, &password, cli_client()).await;
+            output::account_login(route.domain, route.login, &outcome, started.elapsed(), cli.json);
             Ok(outcome.map_or_else(|e| e.kind().into(), |_| Exit::Ok))
+        }
+        Command::Sync { domain, dry_run, full, force } => {
+            let host = load(cli)?;
+            let domain = host.domain(domain)?;
+            let store = host.open_store().await?;
+            let opts = SyncOptions { dry_run: *dry_run, full: *full, force: *force };
+            let bar = progress_bar(cli.json);
+            let result = sync_domain(domain, &store, opts, |p| {
+                if let Some(bar) = &bar {
+                    bar.set_message(format!(
+                        "{} users read, {} created, {} updated, {} errors",
+                        p.seen, p.counts.created, p.counts.updated, p.counts.errors
+                    ));
+                    bar.tick();
+                }
+            })
+            .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let report = result?;
+            output::sync_report(&report, cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::SyncReport { domain, last } => {
+            let host = load(cli)?;
+            let domain = host.domain(domain)?;
+            let store = host.open_store().await?;
+            output::sync_reports(&store.reports(&domain.name, *last).await?, cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::Accounts(AccountsCommand::List { domain }) => {
+            let host = load(cli)?;
+            let domain = domain.as_deref().map(|d| host.domain(d)).transpose()?;
+            let store = host.open_store().await?;
+            output::accounts(&store.accounts(domain.map(|d| d.name.as_str())).await?, cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::Accounts(AccountsCommand::Show { login }) => {
+            let host = load(cli)?;
+            let route = host.route(login)?;
+            let store = host.open_store().await?;
+            let name = dirconn_host::accounts::account_name(route.login);
+            match store.account(&route.domain.name, &name).await? {
+                Some(account) => {
+                    output::account(&account, cli.json);
+                    Ok(Exit::Ok)
+                }
+                None => Err(Error::Account {
+                    message: format!("There is no account {name}@{}.", route.domain.name),
+                    fix: "`dirconn accounts list` shows the accounts; `dirconn sync` imports directory users.".into(),
+                }),
+            }
+        }
+        Command::Local(LocalCommand::Add { login, admin, password_stdin }) => {
+            let host = load(cli)?;
+            let password = read_password(*password_stdin, login)?;
+            let store = host.open_store().await?;
+            let account = host.add_local(&store, login, &password, *admin).await?;
+            output::done(&format!("created the local account {}@{}", account.login, account.domain), cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::Local(LocalCommand::Passwd { login, password_stdin }) => {
+            let host = load(cli)?;
+            let password = read_password(*password_stdin, login)?;
+            let store = host.open_store().await?;
+            let account = host.set_local_password(&store, login, &password).await?;
+            output::done(&format!("set the password of {}@{}", account.login, account.domain), cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::Local(LocalCommand::Remove { login }) => {
+            let host = load(cli)?;
+            let store = host.open_store().await?;
+            let account = host.remove_local(&store, login).await?;
+            output::done(&format!("deleted the local account {}@{}", account.login, account.domain), cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::Migrate { domain, logins, all: _ } => {
+            let host = load(cli)?;
+            let store = host.open_store().await?;
+            let report = host.migrate(&store, domain, logins).await?;
+            output::migration(&report, cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::Serve => {
+            let host = load(cli)?;
+            let store = host.open_store().await?;
+            dirconn_host::schedule::run(&host, &store, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
+            Ok(Exit::Ok)
         }
         Command::Lookup { domain, login } => {
             let host = load(cli)?;
@@ -214,6 +390,16 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
     }
+}
+
+/// A spinner with counts on a terminal; nothing when the output is JSON or not a terminal.
+fn progress_bar(as_json: bool) -> Option<indicatif::ProgressBar> {
+    if as_json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
 }
 
 fn cli_client() -> ClientContext {

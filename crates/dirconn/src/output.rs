@@ -3,7 +3,8 @@
 use std::{path::Path, time::Duration};
 
 use dirconn_abi::{AttrValue, AttributeReport, ConnectorError, FilterReport, StageStatus, TestReport, UserEntry};
-use dirconn_host::{Domain, Error, Host, PluginRegistry};
+use dirconn_host::{Domain, Error, Host, LoginOutcome, Migration, PluginRegistry, Via};
+use dirconn_store::{Account, Field, SyncReport, Value as FieldValue};
 use serde_json::{Value, json};
 
 fn print_json(value: &Value) {
@@ -270,5 +271,209 @@ pub fn filter(domain: &Domain, report: &FilterReport, as_json: bool) {
     println!("Filters of {}:", domain.name);
     for nv in report.items.iter() {
         println!("  {:<20} {}", nv.name, nv.value);
+    }
+}
+
+fn when(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
+fn account_json(a: &Account) -> serde_json::Value {
+    let fields: serde_json::Map<String, serde_json::Value> = Field::ALL
+        .iter()
+        .filter_map(|f| {
+            let v = match a.fields.get(*f)? {
+                FieldValue::Text(t) => json!(t),
+                FieldValue::Bytes(b) => json!(format!("<{} bytes>", b.len())),
+            };
+            Some((f.name().to_owned(), v))
+        })
+        .collect();
+    json!({
+        "id": a.id, "domain": a.domain, "login": a.login, "auth_name": a.auth_name, "source": a.source.name(),
+        "directory_key": a.directory_key, "dn": a.dn, "active": a.active, "admin": a.admin, "fields": fields,
+        "groups": a.groups, "app_groups": a.app_groups, "created_at": a.created_at, "updated_at": a.updated_at,
+        "last_login": a.last_login, "deactivated_at": a.deactivated_at,
+    })
+}
+
+pub fn account_login(domain: &Domain, login: &str, outcome: &Result<LoginOutcome, Error>, took: Duration, as_json: bool) {
+    let ms = took.as_secs_f64() * 1000.0;
+    if as_json {
+        let value = match outcome {
+            Ok(o) => json!({
+                "ok": true, "domain": domain.name, "login": login, "elapsed_ms": ms, "via": format!("{:?}", o.via).to_lowercase(),
+                "created": o.created, "warnings": o.warnings, "account": account_json(&o.account),
+                "user": { "dn": o.account.dn },
+            }),
+            Err(err) => json!({
+                "ok": false, "domain": domain.name, "login": login, "elapsed_ms": ms,
+                "code": err.code(), "kind": err.kind().as_str(),
+                "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
+            }),
+        };
+        print_json(&value);
+        return;
+    }
+    match outcome {
+        Ok(o) => {
+            let how = match o.via {
+                Via::Directory => "by the directory",
+                Via::Local => "as a local account",
+                Via::OfflineCache => "with the cached password (directory unavailable)",
+            };
+            println!("ACCEPTED {login}@{} {how} in {ms:.1} ms", domain.name);
+            if o.created {
+                println!("  account {}@{} created", o.account.login, o.account.domain);
+            }
+            for w in &o.warnings {
+                println!("  note: {w}");
+            }
+            print_account(&o.account);
+        }
+        Err(err) => {
+            let verdict = if err.kind().is_denial() { "DENIED" } else { "FAILED" };
+            println!("{verdict} {login}@{} ({}) in {ms:.1} ms", domain.name, err.kind());
+            match err.connector_error() {
+                Some(c) => print_error_lines(c, "  "),
+                None => println!("  {err}"),
+            }
+        }
+    }
+}
+
+fn print_account(a: &Account) {
+    println!("  account:  {}@{} ({}{})", a.login, a.domain, a.source, if a.admin { ", administrator" } else { "" });
+    if a.auth_name != a.login {
+        println!("  logs in as: {}", a.auth_name);
+    }
+    println!("  active:   {}", if a.active { "yes".to_owned() } else { format!("no (since {})", a.deactivated_at.map(when).unwrap_or_default()) });
+    if let Some(dn) = &a.dn {
+        println!("  dn:       {dn}");
+    }
+    if let Some(key) = &a.directory_key {
+        println!("  key:      {key}");
+    }
+    for f in Field::ALL {
+        match a.fields.get(f) {
+            Some(FieldValue::Text(t)) => println!("  {:<13} {t}", format!("{}:", f.name())),
+            Some(FieldValue::Bytes(b)) => println!("  {:<13} <{} bytes>", format!("{}:", f.name()), b.len()),
+            None => {}
+        }
+    }
+    for g in &a.groups {
+        println!("  group:    {g}");
+    }
+    for g in &a.app_groups {
+        println!("  app group: {g}");
+    }
+    if let Some(t) = a.last_login {
+        println!("  last login: {}", when(t));
+    }
+}
+
+pub fn account(a: &Account, as_json: bool) {
+    if as_json {
+        print_json(&account_json(a));
+    } else {
+        print_account(a);
+    }
+}
+
+pub fn accounts(list: &[Account], as_json: bool) {
+    if as_json {
+        print_json(&json!(list.iter().map(account_json).collect::<Vec<_>>()));
+        return;
+    }
+    println!("{:<32} {:<10} {:<7} {:<24} email", "account", "source", "active", "logs in as");
+    for a in list {
+        println!(
+            "{:<32} {:<10} {:<7} {:<24} {}",
+            format!("{}@{}", a.login, a.domain),
+            a.source.name(),
+            if a.active { "yes" } else { "no" },
+            a.auth_name,
+            a.fields.text(Field::Email).unwrap_or("")
+        );
+    }
+    println!("{} account(s)", list.len());
+}
+
+fn report_json(r: &SyncReport) -> serde_json::Value {
+    let c = &r.counts;
+    json!({
+        "id": r.id, "domain": r.domain, "started_at": r.started_at, "duration_ms": r.duration_ms, "mode": r.mode,
+        "dry_run": r.dry_run, "outcome": r.outcome.name(), "message": r.message, "details": r.details,
+        "counts": { "seen": c.seen, "created": c.created, "updated": c.updated, "unchanged": c.unchanged,
+            "deactivated": c.deactivated, "reactivated": c.reactivated, "skipped": c.skipped, "errors": c.errors },
+    })
+}
+
+fn print_report(r: &SyncReport) {
+    let c = &r.counts;
+    println!(
+        "{} sync of {} at {}{}: {} in {:.1} s",
+        r.mode,
+        r.domain,
+        when(r.started_at),
+        if r.dry_run { " (dry run: nothing written)" } else { "" },
+        r.outcome.name(),
+        r.duration_ms as f64 / 1000.0
+    );
+    println!(
+        "  read {}  created {}  updated {}  unchanged {}  deactivated {}  reactivated {}  skipped {}  errors {}",
+        c.seen, c.created, c.updated, c.unchanged, c.deactivated, c.reactivated, c.skipped, c.errors
+    );
+    if let Some(m) = &r.message {
+        println!("  {m}");
+    }
+    for d in &r.details {
+        println!("  {d}");
+    }
+}
+
+pub fn sync_report(r: &SyncReport, as_json: bool) {
+    if as_json {
+        print_json(&report_json(r));
+    } else {
+        print_report(r);
+    }
+}
+
+pub fn sync_reports(list: &[SyncReport], as_json: bool) {
+    if as_json {
+        print_json(&json!(list.iter().map(report_json).collect::<Vec<_>>()));
+        return;
+    }
+    if list.is_empty() {
+        println!("No sync has run yet.");
+    }
+    for r in list {
+        print_report(r);
+    }
+}
+
+pub fn migration(m: &Migration, as_json: bool) {
+    if as_json {
+        print_json(&json!({ "migrated": m.migrated, "unmatched": m.unmatched, "conflicts": m.conflicts }));
+        return;
+    }
+    for (login, dn) in &m.migrated {
+        println!("migrated  {login} -> {dn}");
+    }
+    for login in &m.unmatched {
+        println!("unmatched {login}: no directory entry has this login or email; it stays local");
+    }
+    for c in &m.conflicts {
+        println!("conflict  {c}");
+    }
+    println!("{} migrated, {} unmatched, {} in conflict", m.migrated.len(), m.unmatched.len(), m.conflicts.len());
+}
+
+pub fn done(message: &str, as_json: bool) {
+    if as_json {
+        print_json(&json!({ "ok": true, "message": message }));
+    } else {
+        println!("{message}");
     }
 }

@@ -1,0 +1,321 @@
+//! The sync engine: a domain's directory users streamed from its connector into the account store, in one
+//! transaction. Accounts are matched by directory key, then by authentication name; new users get the
+//! lowest free account name; accounts the directory no longer lists are deactivated (never deleted), within
+//! the deactivation guard. A failure midway rolls everything back; a dry run plans and rolls back.
+
+use std::{
+    collections::{HashMap, HashSet},
+    hash::{BuildHasher, Hash, Hasher},
+    time::Instant,
+};
+
+use dirconn_abi::{ChangeKind, UserEntry};
+use dirconn_store::{Account, Counts, Outcome, Source, Store, SyncReport, Tx, now};
+
+use crate::{
+    Domain, Error,
+    accounts::{account_name, apply_entry, in_mapped_groups},
+};
+
+/// Users per batch asked of the connector.
+const BATCH: u32 = 500;
+
+/// How a sync should run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncOptions {
+    /// Plan only: report what would change, write nothing but the report.
+    pub dry_run: bool,
+    /// Ignore the stored cookie: list every user.
+    pub full: bool,
+    /// Deactivate even beyond the guard.
+    pub force: bool,
+}
+
+/// Progress, reported after each batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Users read so far.
+    pub seen: u64,
+    /// The counts so far.
+    pub counts: Counts,
+}
+
+/// A set of directory keys, as 64-bit hashes: memory stays small for millions of users. A collision would
+/// keep an account active that should have been deactivated (the safe side), with odds of 1 in 2^64 per pair.
+#[derive(Default)]
+struct KeySet {
+    hashes: HashSet<u64>,
+    state: std::hash::RandomState,
+}
+
+impl KeySet {
+    fn hash(&self, key: &str) -> u64 {
+        let mut h = self.state.build_hasher();
+        key.hash(&mut h);
+        h.finish()
+    }
+    fn insert(&mut self, key: &str) {
+        let h = self.hash(key);
+        self.hashes.insert(h);
+    }
+    fn contains(&self, key: &str) -> bool {
+        self.hashes.contains(&self.hash(key))
+    }
+}
+
+struct Run<'a> {
+    domain: &'a Domain,
+    opts: SyncOptions,
+    counts: Counts,
+    details: Vec<String>,
+    seen: KeySet,
+    deleted: Vec<String>,
+}
+
+/// Syncs one domain. Returns the report (also stored); a guard stop or a failure is an error, and leaves
+/// a report too.
+pub async fn sync_domain(
+    domain: &Domain,
+    store: &Store,
+    opts: SyncOptions,
+    mut progress: impl FnMut(Progress),
+) -> Result<SyncReport, Error> {
+    let started = now();
+    let clock = Instant::now();
+    let cookie = if opts.full { None } else { store.cookie(&domain.name).await? };
+    let mode = if cookie.is_some() { "incremental" } else { "full" };
+    let mut report = SyncReport {
+        id: uuid_like(),
+        domain: domain.name.clone(),
+        started_at: started,
+        duration_ms: 0,
+        mode: mode.to_owned(),
+        dry_run: opts.dry_run,
+        outcome: Outcome::Completed,
+        counts: Counts::default(),
+        message: None,
+        details: Vec::new(),
+    };
+    let mut run =
+        Run { domain, opts, counts: Counts::default(), details: Vec::new(), seen: KeySet::default(), deleted: Vec::new() };
+    let outcome = run.execute(store, cookie, &mut report, &mut progress).await;
+    report.duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+    report.counts = run.counts;
+    report.details = run.details;
+    match outcome {
+        Ok(Some(tx)) => {
+            // The report is written in the sync's own transaction: both or neither.
+            let mut tx = tx;
+            tx.save_report(&report).await?;
+            tx.commit().await?;
+            tracing::info!(domain = %domain.name, mode = %report.mode, seen = report.counts.seen, created = report.counts.created, updated = report.counts.updated, deactivated = report.counts.deactivated, errors = report.counts.errors, ms = report.duration_ms, "sync completed");
+            Ok(report)
+        }
+        Ok(None) => {
+            store.save_report(&report).await?;
+            Ok(report)
+        }
+        Err(err) => {
+            report.outcome = if matches!(err, Error::Guard { .. }) { Outcome::Guarded } else { Outcome::Failed };
+            report.message = Some(err.to_string());
+            if let Err(e) = store.save_report(&report).await {
+                tracing::error!(error = %e, "the report of a failed sync could not be stored");
+            }
+            tracing::warn!(domain = %domain.name, code = err.code(), "sync stopped: {err}");
+            Err(err)
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    let a: u128 = rand::random();
+    format!("{a:032x}")
+}
+
+impl Run<'_> {
+    /// Runs the sync in a transaction; returns it, uncommitted, when it completed (None for a dry run,
+    /// which is rolled back here).
+    async fn execute(
+        &mut self,
+        store: &Store,
+        cookie: Option<Vec<u8>>,
+        report: &mut SyncReport,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<Option<Tx>, Error> {
+        let domain = self.domain;
+        let stream = domain.open_sync(cookie.clone(), BATCH).await?;
+        let mut tx = store.begin().await?;
+        let active_before = tx.active_directory_keys(&domain.name).await?;
+        let end = loop {
+            let batch = match stream.next_batch().await.into_result() {
+                Ok(batch) => batch,
+                Err(cause) => {
+                    tx.rollback().await?;
+                    return Err(Error::SyncFailed {
+                        domain: domain.name.clone(),
+                        seen: self.counts.seen,
+                        cause: Box::new(cause),
+                    });
+                }
+            };
+            let mut upserts = Vec::new();
+            for change in batch.changes {
+                match change.kind {
+                    ChangeKind::Upsert => {
+                        if let Some(entry) = change.entry.into_option() {
+                            upserts.push(entry);
+                        }
+                    }
+                    ChangeKind::Present => self.seen.insert(change.key.as_str()),
+                    ChangeKind::Delete => self.deleted.push(change.key.to_string()),
+                }
+            }
+            self.apply_upserts(&mut tx, upserts).await?;
+            progress(Progress { seen: self.counts.seen, counts: self.counts });
+            if let Some(end) = batch.end.into_option() {
+                break end;
+            }
+        };
+        if end.full {
+            report.mode = "full".into();
+        }
+        report.details.extend(end.notes.iter().map(|n| n.to_string()));
+        self.details.extend(end.notes.iter().map(|n| format!("note: {n}")));
+        // Deactivations: accounts not listed (complete listing) and accounts deleted one by one.
+        let mut gone: Vec<(String, String)> = Vec::new();
+        let deleted: HashSet<&str> = self.deleted.iter().map(String::as_str).collect();
+        for (id, key, login) in &active_before {
+            let listed = self.seen.contains(key);
+            if (end.complete && !listed) || (!listed && deleted.contains(key.as_str())) {
+                gone.push((id.clone(), login.clone()));
+            }
+        }
+        let active = active_before.len() as u64;
+        let allowed = ((active as f64) * domain.policy.guard_percent / 100.0).floor() as u64;
+        let allowed = allowed.max(domain.policy.guard_min);
+        let would = gone.len() as u64;
+        if would > allowed && !self.opts.force {
+            tx.rollback().await?;
+            return Err(Error::Guard { domain: domain.name.clone(), would, active, allowed });
+        }
+        let ids: Vec<String> = gone.iter().map(|(id, _)| id.clone()).collect();
+        self.counts.deactivated = tx.deactivate(&ids, now()).await?;
+        if self.opts.dry_run {
+            self.details.extend(gone.iter().map(|(_, login)| format!("deactivate {login}")));
+        }
+        let new_cookie = end.cookie.into_option().map(|c| c.into_vec());
+        if new_cookie != cookie {
+            tx.set_cookie(&domain.name, new_cookie.as_deref(), now()).await?;
+        }
+        if self.opts.dry_run {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some(tx))
+    }
+
+    /// Applies one batch of current entries.
+    async fn apply_upserts(&mut self, tx: &mut Tx, entries: Vec<UserEntry>) -> Result<(), Error> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let domain = self.domain;
+        let policy = &domain.policy;
+        let name = &domain.name;
+        let keys: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
+        let mut by_key: HashMap<String, Account> =
+            tx.by_keys(name, &keys).await?.into_iter().filter_map(|a| Some((a.directory_key.clone()?, a))).collect();
+        let unmatched: Vec<String> =
+            entries.iter().filter(|e| !by_key.contains_key(e.id.as_str())).map(|e| e.login.to_string()).collect();
+        let mut by_auth: HashMap<String, Account> = HashMap::new();
+        let mut taken: HashSet<String> = HashSet::new();
+        if !unmatched.is_empty() {
+            for a in tx.by_auth_names(name, &unmatched).await? {
+                // An account without a key yet, or an inactive one whose entry was deleted and made again.
+                if a.source == Source::Directory && (a.directory_key.is_none() || !a.active) {
+                    by_auth.insert(a.auth_name.clone(), a);
+                }
+            }
+            let wanted: Vec<String> = unmatched.iter().map(|l| account_name(l)).collect();
+            taken.extend(tx.by_logins(name, &wanted).await?.into_iter().map(|a| a.login));
+        }
+        let now = now();
+        for entry in entries {
+            self.counts.seen += 1;
+            if policy.only_mapped_groups && !in_mapped_groups(&entry, policy) {
+                self.counts.skipped += 1;
+                continue;
+            }
+            self.seen.insert(entry.id.as_str());
+            let existing = by_key.remove(entry.id.as_str()).or_else(|| by_auth.remove(entry.login.as_str()));
+            let result = match existing {
+                Some(before) => {
+                    let mut account = before.clone();
+                    let notes = apply_entry(&mut account, &entry, policy);
+                    self.details.extend(notes);
+                    if !before.active {
+                        account.active = true;
+                        account.deactivated_at = None;
+                    }
+                    if !account.differs_from(&before) {
+                        self.counts.unchanged += 1;
+                        continue;
+                    }
+                    account.updated_at = now;
+                    if self.opts.dry_run {
+                        self.details.push(format!("update {}", account.login));
+                    }
+                    let r = tx.update(&account, &before).await;
+                    if r.is_ok() {
+                        if before.active {
+                            self.counts.updated += 1;
+                        } else {
+                            self.counts.reactivated += 1;
+                        }
+                    }
+                    r.map(|_| account.login)
+                }
+                None => {
+                    let base = account_name(&entry.login);
+                    if base.is_empty() {
+                        self.counts.errors += 1;
+                        self.details.push(format!("error: {} has no login attribute value; skipped", entry.dn));
+                        continue;
+                    }
+                    let login = if taken.contains(&base) {
+                        match tx.free_login(name, &base).await {
+                            Ok(l) => l,
+                            Err(e) => {
+                                self.user_error(&entry, &e.into());
+                                continue;
+                            }
+                        }
+                    } else {
+                        base.clone()
+                    };
+                    let mut account = Account::new(name, &login, &entry.login, policy.default_source, now);
+                    let notes = apply_entry(&mut account, &entry, policy);
+                    self.details.extend(notes);
+                    if self.opts.dry_run {
+                        self.details.push(format!("create {login} for {}", entry.dn));
+                    }
+                    let r = tx.insert(&account).await;
+                    if r.is_ok() {
+                        self.counts.created += 1;
+                        taken.insert(login.clone());
+                    }
+                    r.map(|_| login)
+                }
+            };
+            if let Err(err) = result {
+                self.user_error(&entry, &err.into());
+            }
+        }
+        Ok(())
+    }
+
+    fn user_error(&mut self, entry: &UserEntry, err: &Error) {
+        self.counts.errors += 1;
+        self.details.push(format!("error: {} ({}): {err}", entry.login, entry.dn));
+    }
+}
