@@ -7,9 +7,7 @@ use std::collections::BTreeSet;
 use dirconn_abi::{ClientContext, ErrorKind};
 use dirconn_host::{Error, LoginOutcome, SyncOptions, Via, sync_domain};
 use dirconn_store::{Account, Field, Source, Store, SyncReport, Value};
-use dirconn_tests::{
-    DomainSpec, Fixture, Slapd, SlapdOptions, TestHost, postgres::Postgres, slapd::STAFF_DN, stage,
-};
+use dirconn_tests::{DomainSpec, Fixture, Slapd, SlapdOptions, TestHost, postgres::Postgres, slapd::STAFF_DN, stage};
 
 /// Where a scenario's store lives.
 enum Backend {
@@ -119,19 +117,22 @@ async fn a_directory_failure_midway_changes_nothing(backend: Backend) {
     let h = host(DomainSpec::ldap(&slapd).raw("operation_timeout", "\"3s\""));
     let store = backend.store().await;
     // A first sync of part of the users, so that the second one has updates, creations and deactivations.
-    let partial = host(
-        DomainSpec::ldap(&slapd).set("sync_filter", "(&(objectClass=inetOrgPerson)(uid=user0*))"),
-    );
+    let partial = host(DomainSpec::ldap(&slapd).set("sync_filter", "(&(objectClass=inetOrgPerson)(uid=user0*))"));
     let seeded = full(&partial, &store).await;
     assert!(seeded.counts.created > 5000);
     let before = store.accounts(None).await.unwrap();
     let mut batches = 0;
-    let result = sync_domain(h.host.domain("example.org").unwrap(), &store, SyncOptions { full: true, ..Default::default() }, |_| {
-        batches += 1;
-        if batches == 1 {
-            slapd.stop();
-        }
-    })
+    let result = sync_domain(
+        h.host.domain("example.org").unwrap(),
+        &store,
+        SyncOptions { full: true, ..Default::default() },
+        |_| {
+            batches += 1;
+            if batches == 1 {
+                slapd.stop();
+            }
+        },
+    )
     .await;
     let err = result.expect_err("the sync fails when slapd goes away");
     assert_eq!(err.code(), "DC-706", "{err}");
@@ -150,7 +151,9 @@ async fn syncrepl_sees_add_modify_rename_and_delete(backend: Backend, sessionlog
     let bob_before = account(&store, "bob").await;
     add_user(&slapd, "newbie");
     slapd.ldapmodify("dn: uid=alice,ou=people,dc=example,dc=org\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 555 9999\n");
-    slapd.ldapmodify("dn: uid=bob,ou=people,dc=example,dc=org\nchangetype: modrdn\nnewrdn: uid=bobby\ndeleteoldrdn: 1\n");
+    slapd.ldapmodify(
+        "dn: uid=bob,ou=people,dc=example,dc=org\nchangetype: modrdn\nnewrdn: uid=bobby\ndeleteoldrdn: 1\n",
+    );
     slapd.ldapmodify(&format!("dn: {}\nchangetype: delete\n", Fixture::DAVE.dn()));
     let report = sync(&h, &store, SyncOptions::default()).await.expect("incremental sync");
     assert_eq!(report.mode, "incremental", "{report:?}");
@@ -196,8 +199,10 @@ async fn without_syncprov_every_sync_is_a_full_pass() {
 #[tokio::test]
 async fn mapped_fields_are_set_or_emptied_and_others_left_alone() {
     let slapd = Slapd::start();
-    let spec = DomainSpec::ldap(&slapd)
-        .raw("mapping", r#"{ first_name = "givenName", phone = "telephoneNumber", custom1 = "description", organization = "o" }"#);
+    let spec = DomainSpec::ldap(&slapd).raw(
+        "mapping",
+        r#"{ first_name = "givenName", phone = "telephoneNumber", custom1 = "description", organization = "o" }"#,
+    );
     let h = host(spec);
     let backend = Backend::sqlite();
     let store = backend.store().await;

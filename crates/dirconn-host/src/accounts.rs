@@ -302,7 +302,9 @@ impl Host {
                     account,
                     via: Via::OfflineCache,
                     created: false,
-                    warnings: vec!["The directory is unavailable; you were logged in with your cached password.".into()],
+                    warnings: vec![
+                        "The directory is unavailable; you were logged in with your cached password.".into(),
+                    ],
                 });
             }
         }
@@ -310,20 +312,17 @@ impl Host {
     }
 
     /// Creates a local account (an administrator with `admin`), with an argon2id hash of its password.
-    pub async fn add_local(
-        &self,
-        store: &Store,
-        login: &str,
-        password: &str,
-        admin: bool,
-    ) -> Result<Account, Error> {
+    pub async fn add_local(&self, store: &Store, login: &str, password: &str, admin: bool) -> Result<Account, Error> {
         let route = self.route(login)?;
         let name = account_name(route.login);
         check_password(password)?;
         let mut tx = store.begin().await?;
-        if let Some(existing) = tx.by_logins(&route.domain.name, &[name.clone()]).await?.pop() {
+        if let Some(existing) = tx.by_logins(&route.domain.name, std::slice::from_ref(&name)).await?.pop() {
             return Err(Error::Account {
-                message: format!("The account {}@{} exists already ({}).", existing.login, existing.domain, existing.source),
+                message: format!(
+                    "The account {}@{} exists already ({}).",
+                    existing.login, existing.domain, existing.source
+                ),
                 fix: "Choose another name, or set its password with `dirconn local passwd`.".into(),
             });
         }
@@ -359,7 +358,7 @@ impl Host {
         let route = self.route(login)?;
         let name = account_name(route.login);
         let mut tx = store.begin().await?;
-        match tx.by_logins(&route.domain.name, &[name.clone()]).await?.pop() {
+        match tx.by_logins(&route.domain.name, std::slice::from_ref(&name)).await?.pop() {
             Some(a) if a.source == Source::Local => Ok((tx, a)),
             Some(a) => Err(Error::Account {
                 message: format!("{}@{} is a directory account; its password is the directory's.", a.login, a.domain),
@@ -386,14 +385,18 @@ impl Host {
                 let name = account_name(login.split('@').next().unwrap_or(login));
                 match all.iter().find(|a| a.login == name) {
                     Some(a) if a.source == Source::Local => out.push(a.clone()),
-                    Some(a) => return Err(Error::Account {
-                        message: format!("{}@{} is already a directory account.", a.login, a.domain),
-                        fix: "Name only local accounts (`dirconn accounts list` shows the source).".into(),
-                    }),
-                    None => return Err(Error::Account {
-                        message: format!("There is no account {name}@{}.", domain.name),
-                        fix: "`dirconn accounts list` shows the accounts.".into(),
-                    }),
+                    Some(a) => {
+                        return Err(Error::Account {
+                            message: format!("{}@{} is already a directory account.", a.login, a.domain),
+                            fix: "Name only local accounts (`dirconn accounts list` shows the source).".into(),
+                        });
+                    }
+                    None => {
+                        return Err(Error::Account {
+                            message: format!("There is no account {name}@{}.", domain.name),
+                            fix: "`dirconn accounts list` shows the accounts.".into(),
+                        });
+                    }
                 }
             }
             out

@@ -121,7 +121,9 @@ pub enum Error {
     #[error("{0}")]
     Store(#[from] dirconn_store::Error),
     /// The directory accepted the user, but the domain requires accounts to exist first (DC-701).
-    #[error("[DC-701] {login}@{domain} has no account, and this domain creates accounts only by sync (login_policy = \"require-existing\"). Fix: run `dirconn sync {domain}` (the user must match the sync filter), or set login_policy = \"auto-create\".")]
+    #[error(
+        "[DC-701] {login}@{domain} has no account, and this domain creates accounts only by sync (login_policy = \"require-existing\"). Fix: run `dirconn sync {domain}` (the user must match the sync filter), or set login_policy = \"auto-create\"."
+    )]
     NoAccount {
         /// The domain.
         domain: String,
@@ -129,7 +131,9 @@ pub enum Error {
         login: String,
     },
     /// The account exists but is deactivated (DC-702).
-    #[error("[DC-702] The account {login}@{domain} is deactivated (a sync did not find it in the directory). Fix: make the user match the sync filter again and run `dirconn sync {domain}`; the account comes back with its data.")]
+    #[error(
+        "[DC-702] The account {login}@{domain} is deactivated (a sync did not find it in the directory). Fix: make the user match the sync filter again and run `dirconn sync {domain}`; the account comes back with its data."
+    )]
     AccountInactive {
         /// The domain.
         domain: String,
@@ -137,7 +141,9 @@ pub enum Error {
         login: String,
     },
     /// The directory is down and no local account or cached password applies (DC-703).
-    #[error("[DC-703] The directory of {domain} is unavailable, and {login} has no local account or valid cached password. Fix: restore the directory connection (`dirconn test-connection {domain}`); local administrators can still log in. Cause: {cause}")]
+    #[error(
+        "[DC-703] The directory of {domain} is unavailable, and {login} has no local account or valid cached password. Fix: restore the directory connection (`dirconn test-connection {domain}`); local administrators can still log in. Cause: {cause}"
+    )]
     DirectoryUnavailable {
         /// The domain.
         domain: String,
@@ -147,7 +153,9 @@ pub enum Error {
         cause: Box<ConnectorError>,
     },
     /// A local account's password is wrong (DC-704).
-    #[error("[DC-704] Wrong password for the local account {login}@{domain}. Fix: check the password; an administrator can set a new one with `dirconn local passwd {login}@{domain}`.")]
+    #[error(
+        "[DC-704] Wrong password for the local account {login}@{domain}. Fix: check the password; an administrator can set a new one with `dirconn local passwd {login}@{domain}`."
+    )]
     LocalPassword {
         /// The domain.
         domain: String,
@@ -155,7 +163,9 @@ pub enum Error {
         login: String,
     },
     /// A sync would deactivate more accounts than the guard allows (DC-705).
-    #[error("[DC-705] The sync of {domain} would deactivate {would} of {active} active accounts, more than the guard allows ({allowed}); nothing was changed. Fix: check the sync filter and search base (`dirconn filter {domain}`); if the deactivations are intended, run `dirconn sync {domain} --force`.")]
+    #[error(
+        "[DC-705] The sync of {domain} would deactivate {would} of {active} active accounts, more than the guard allows ({allowed}); nothing was changed. Fix: check the sync filter and search base (`dirconn filter {domain}`); if the deactivations are intended, run `dirconn sync {domain} --force`."
+    )]
     Guard {
         /// The domain.
         domain: String,
@@ -167,7 +177,9 @@ pub enum Error {
         allowed: u64,
     },
     /// The directory failed in the middle of a sync, which was rolled back (DC-706).
-    #[error("[DC-706] The sync of {domain} stopped after {seen} users and was rolled back: nothing was created, changed or deactivated. Fix: see the cause, then run the sync again. Cause: {cause}")]
+    #[error(
+        "[DC-706] The sync of {domain} stopped after {seen} users and was rolled back: nothing was created, changed or deactivated. Fix: see the cause, then run the sync again. Cause: {cause}"
+    )]
     SyncFailed {
         /// The domain.
         domain: String,

@@ -245,7 +245,8 @@ impl AccountPolicy {
             let mut m = Mapping { fields: Vec::new(), debug: false };
             for (key, value) in table {
                 if key == "debug" {
-                    m.debug = value.as_bool().ok_or(("mapping.debug".to_owned(), "expected true or false".to_owned()))?;
+                    m.debug =
+                        value.as_bool().ok_or(("mapping.debug".to_owned(), "expected true or false".to_owned()))?;
                     continue;
                 }
                 let field: Field = key.parse().map_err(|e| (format!("mapping.{key}"), e))?;
@@ -353,7 +354,10 @@ mod tests {
         assert_eq!(policy("[mapping]\nnickname = \"cn\"").unwrap_err().0, "mapping.nickname");
         assert_eq!(policy("[accounts]\nsync_schedule = \"often\"").unwrap_err().0, "accounts.sync_schedule");
         assert_eq!(policy("[accounts]\nsync_schedule = \"5s\"").unwrap_err().0, "accounts.sync_schedule");
-        assert_eq!(policy("[accounts]\nsync_only_mapped_groups = true").unwrap_err().0, "accounts.sync_only_mapped_groups");
+        assert_eq!(
+            policy("[accounts]\nsync_only_mapped_groups = true").unwrap_err().0,
+            "accounts.sync_only_mapped_groups"
+        );
         assert!(policy("[accounts]\nbogus = 1").unwrap_err().0.starts_with("accounts"));
     }
 

@@ -5,7 +5,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    hash::{BuildHasher, Hash, Hasher},
+    hash::BuildHasher,
     time::Instant,
 };
 
@@ -50,9 +50,7 @@ struct KeySet {
 
 impl KeySet {
     fn hash(&self, key: &str) -> u64 {
-        let mut h = self.state.build_hasher();
-        key.hash(&mut h);
-        h.finish()
+        self.state.hash_one(key)
     }
     fn insert(&mut self, key: &str) {
         let h = self.hash(key);
@@ -96,8 +94,14 @@ pub async fn sync_domain(
         message: None,
         details: Vec::new(),
     };
-    let mut run =
-        Run { domain, opts, counts: Counts::default(), details: Vec::new(), seen: KeySet::default(), deleted: Vec::new() };
+    let mut run = Run {
+        domain,
+        opts,
+        counts: Counts::default(),
+        details: Vec::new(),
+        seen: KeySet::default(),
+        deleted: Vec::new(),
+    };
     let outcome = run.execute(store, cookie, &mut report, &mut progress).await;
     report.duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     report.counts = run.counts;
@@ -186,7 +190,7 @@ impl Run<'_> {
         let deleted: HashSet<&str> = self.deleted.iter().map(String::as_str).collect();
         for (id, key, login) in &active_before {
             let listed = self.seen.contains(key);
-            if (end.complete && !listed) || (!listed && deleted.contains(key.as_str())) {
+            if !listed && (end.complete || deleted.contains(key.as_str())) {
                 gone.push((id.clone(), login.clone()));
             }
         }

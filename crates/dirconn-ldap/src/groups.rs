@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 
 use ldap3::{Scope, SearchEntry};
 
-
 use crate::{
     Directory, Error,
     directory::{first_text, search_error, text_values},
@@ -150,10 +149,9 @@ impl Directory {
             }
         }
         let direct_filter = match &s.group_filter {
-            Some(template) => escape::fill(
-                template,
-                escape::TemplateValues { login: &login, domain: &s.domain, dn: &entry.dn },
-            ),
+            Some(template) => {
+                escape::fill(template, escape::TemplateValues { login: &login, domain: &s.domain, dn: &entry.dn })
+            }
             None => {
                 let dn = escape::filter_value(&entry.dn);
                 let mut any = format!("(member={dn})(uniqueMember={dn})");

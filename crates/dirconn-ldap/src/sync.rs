@@ -20,11 +20,7 @@ use ldap3::{
     },
 };
 
-use crate::{
-    Directory, Error, GroupIndex, LdapUrl,
-    ClosedDuring, conn,
-    directory::search_error,
-};
+use crate::{ClosedDuring, Directory, Error, GroupIndex, LdapUrl, conn, directory::search_error};
 
 /// Where a sync's batches go: the plugin's channel to the host.
 pub trait ChangeSink: Send + Sync {
@@ -141,9 +137,12 @@ impl Directory {
     ) -> Result<Option<Vec<u8>>, Error> {
         let s = self.settings();
         let control = SyncRequest { mode: RefreshMode::RefreshOnly, cookie: None, reload_hint: false };
-        let op = ldap
-            .with_controls(control.critical())
-            .streaming_search(&s.search_base, Scope::Base, MATCH_NOTHING, vec!["1.1"]);
+        let op = ldap.with_controls(control.critical()).streaming_search(
+            &s.search_base,
+            Scope::Base,
+            MATCH_NOTHING,
+            vec!["1.1"],
+        );
         let mut stream = self.connector.run(url, "sync cookie request", ClosedDuring::Operation, op).await?;
         while self.next_entry(&mut stream, url, "sync cookie request").await?.is_some() {}
         let result = stream.finish().await;
@@ -216,9 +215,8 @@ impl Directory {
         let control_cookie = cookie.clone();
         let control = SyncRequest { mode: RefreshMode::RefreshOnly, cookie: Some(cookie), reload_hint: false };
         let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
-        let op = ldap
-            .with_controls(control.critical())
-            .streaming_search(&s.search_base, self.scope(), &filter, attr_refs);
+        let op =
+            ldap.with_controls(control.critical()).streaming_search(&s.search_base, self.scope(), &filter, attr_refs);
         let mut stream = self.connector.run(url, "incremental sync", ClosedDuring::Operation, op).await?;
         let previous = control_cookie.clone();
         let mut changes = Vec::with_capacity(batch);
@@ -310,9 +308,7 @@ impl Directory {
 
 fn sync_state(controls: &[Control]) -> Option<SyncState> {
     controls.iter().find_map(|c| match c {
-        Control(Some(ControlType::SyncState), raw) => {
-            catch_unwind(AssertUnwindSafe(|| raw.parse::<SyncState>())).ok()
-        }
+        Control(Some(ControlType::SyncState), raw) => catch_unwind(AssertUnwindSafe(|| raw.parse::<SyncState>())).ok(),
         _ => None,
     })
 }
@@ -339,9 +335,7 @@ mod tests {
 
     #[test]
     fn entry_uuids_print_like_the_attribute() {
-        let bytes = [
-            0x5f, 0x8b, 0x6e, 0x2a, 0x1c, 0x3d, 0x10, 0x3f, 0x8a, 0x1b, 0x2d, 0x45, 0xa0, 0x3e, 0x77, 0x01,
-        ];
+        let bytes = [0x5f, 0x8b, 0x6e, 0x2a, 0x1c, 0x3d, 0x10, 0x3f, 0x8a, 0x1b, 0x2d, 0x45, 0xa0, 0x3e, 0x77, 0x01];
         assert_eq!(uuid_text(&bytes), "5f8b6e2a-1c3d-103f-8a1b-2d45a03e7701");
     }
 }

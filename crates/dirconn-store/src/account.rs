@@ -85,9 +85,10 @@ impl FromStr for Field {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Field, String> {
-        Field::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
-            format!("unknown field `{s}` (fields: {})", Field::ALL.map(Field::name).join(", "))
-        })
+        Field::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("unknown field `{s}` (fields: {})", Field::ALL.map(Field::name).join(", ")))
     }
 }
 

@@ -4,7 +4,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The store's URL is not a SQLite path or a `postgres://` URL (DC-601).
-    #[error("[DC-601] The store `{url}` is not usable: {problem}. Fix: set `store` to a SQLite file path (accounts.db) or a postgres://user@host/db URL.")]
+    #[error(
+        "[DC-601] The store `{url}` is not usable: {problem}. Fix: set `store` to a SQLite file path (accounts.db) or a postgres://user@host/db URL."
+    )]
     BadUrl {
         /// The URL as configured (its password removed).
         url: String,
@@ -12,7 +14,9 @@ pub enum Error {
         problem: String,
     },
     /// The database cannot be opened or reached (DC-602).
-    #[error("[DC-602] The account store `{url}` cannot be opened: {source}. Fix: check the file's folder and permissions, or that PostgreSQL runs and accepts this user.")]
+    #[error(
+        "[DC-602] The account store `{url}` cannot be opened: {source}. Fix: check the file's folder and permissions, or that PostgreSQL runs and accepts this user."
+    )]
     Open {
         /// The URL (its password removed).
         url: String,
@@ -20,13 +24,17 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// The schema cannot be brought to this version (DC-603).
-    #[error("[DC-603] The account store's schema cannot be migrated: {source}. Fix: restore the database from a backup made by this or an older dirconn; never edit `_sqlx_migrations` by hand.")]
+    #[error(
+        "[DC-603] The account store's schema cannot be migrated: {source}. Fix: restore the database from a backup made by this or an older dirconn; never edit `_sqlx_migrations` by hand."
+    )]
     Migrate {
         /// The migrator's answer.
         source: sqlx::migrate::MigrateError,
     },
     /// A statement failed (DC-604).
-    #[error("[DC-604] The account store failed to {what}: {source}. Fix: check the database's health and free space; the operation was rolled back.")]
+    #[error(
+        "[DC-604] The account store failed to {what}: {source}. Fix: check the database's health and free space; the operation was rolled back."
+    )]
     Query {
         /// What was being done.
         what: &'static str,
@@ -34,7 +42,9 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// Another writer holds the login or directory key being written (DC-605).
-    #[error("[DC-605] The account `{login}` in {domain} was written by another process at the same time. Fix: run the operation again; it will see the other writer's account.")]
+    #[error(
+        "[DC-605] The account `{login}` in {domain} was written by another process at the same time. Fix: run the operation again; it will see the other writer's account."
+    )]
     Conflict {
         /// The domain.
         domain: String,
@@ -42,7 +52,9 @@ pub enum Error {
         login: String,
     },
     /// A stored value cannot be read back (DC-606).
-    #[error("[DC-606] The account store holds a value this version cannot read ({what}). Fix: upgrade dirconn, or correct the row.")]
+    #[error(
+        "[DC-606] The account store holds a value this version cannot read ({what}). Fix: upgrade dirconn, or correct the row."
+    )]
     Corrupt {
         /// The column and value.
         what: String,

@@ -70,7 +70,12 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the one writer; NORMAL is durable with WAL except for
                         // the last transactions on power loss; writers wait for each other up to 30 s.
-                        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 30000", "PRAGMA foreign_keys = ON"] {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA busy_timeout = 30000",
+                            "PRAGMA foreign_keys = ON",
+                        ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
                     }
@@ -201,20 +206,22 @@ impl Tx {
     /// Inserts a new account with its memberships. A login or key another writer took first is
     /// [`Error::Conflict`], and leaves this transaction usable.
     pub async fn insert(&mut self, account: &Account) -> Result<(), Error> {
-        let mut sp = (&mut self.tx).begin().await.map_err(Error::query("open a savepoint"))?;
-        match query::insert(&mut sp, account).await {
-            Ok(()) => sp.commit().await.map_err(Error::query("release a savepoint")),
-            Err(err) => {
-                sp.rollback().await.map_err(Error::query("roll back a savepoint"))?;
-                Err(err)
-            }
-        }
+        self.in_savepoint(Write::Insert(account)).await
     }
 
     /// Writes every column of an existing account, and its memberships when they changed from `before`.
     pub async fn update(&mut self, account: &Account, before: &Account) -> Result<(), Error> {
-        let mut sp = (&mut self.tx).begin().await.map_err(Error::query("open a savepoint"))?;
-        match query::update(&mut sp, account, before).await {
+        self.in_savepoint(Write::Update(account, before)).await
+    }
+
+    /// Runs one account write in a savepoint, so that its failure (a conflict) undoes only itself.
+    async fn in_savepoint(&mut self, write: Write<'_>) -> Result<(), Error> {
+        let mut sp = self.tx.begin().await.map_err(Error::query("open a savepoint"))?;
+        let done = match write {
+            Write::Insert(account) => query::insert(&mut sp, account).await,
+            Write::Update(account, before) => query::update(&mut sp, account, before).await,
+        };
+        match done {
             Ok(()) => sp.commit().await.map_err(Error::query("release a savepoint")),
             Err(err) => {
                 sp.rollback().await.map_err(Error::query("roll back a savepoint"))?;
@@ -252,6 +259,12 @@ impl Tx {
     pub async fn set_cookie(&mut self, domain: &str, cookie: Option<&[u8]>, now: i64) -> Result<(), Error> {
         query::set_cookie(self.conn(), domain, cookie, now).await
     }
+}
+
+/// One account write.
+enum Write<'a> {
+    Insert(&'a Account),
+    Update(&'a Account, &'a Account),
 }
 
 /// A URL with its password replaced by `***`.

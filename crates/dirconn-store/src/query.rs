@@ -4,9 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{AnyConnection, AssertSqlSafe, Row, any::AnyRow};
 
-use crate::{
-    Account, Error, Field, Fields, Value, error::is_unique_violation,
-};
+use crate::{Account, Error, Field, Fields, Value, error::is_unique_violation};
 
 const COLUMNS: &str = "id, domain, login, auth_name, source, directory_key, dn, active, admin, first_name, last_name, \
      email, phone, organization, notes, city, state, country, photo, custom1, custom2, custom3, password_hash, \
@@ -226,8 +224,7 @@ async fn insert_memberships(conn: &mut AnyConnection, a: &Account) -> Result<(),
 }
 
 pub(crate) async fn update(conn: &mut AnyConnection, a: &Account, before: &Account) -> Result<(), Error> {
-    let sets: Vec<String> =
-        COLUMNS.split(", ").enumerate().skip(1).map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    let sets: Vec<String> = COLUMNS.split(", ").enumerate().skip(1).map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
     let sql = format!("UPDATE accounts SET {} WHERE id = $1", sets.join(", "));
     bind_account(sqlx::query(AssertSqlSafe(sql)), a).execute(&mut *conn).await.map_err(conflict(a))?;
     if a.groups != before.groups || a.app_groups != before.app_groups {

@@ -145,7 +145,10 @@ pub(crate) async fn list(conn: &mut AnyConnection, domain: &str, limit: i64) -> 
                     errors: u(r.try_get("errors")?),
                 },
                 message: r.try_get("message")?,
-                details: details.filter(|d| !d.is_empty()).map(|d| d.lines().map(str::to_owned).collect()).unwrap_or_default(),
+                details: details
+                    .filter(|d| !d.is_empty())
+                    .map(|d| d.lines().map(str::to_owned).collect())
+                    .unwrap_or_default(),
             })
         })
         .collect::<Result<_, sqlx::Error>>()

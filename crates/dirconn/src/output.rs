@@ -275,7 +275,8 @@ pub fn filter(domain: &Domain, report: &FilterReport, as_json: bool) {
 }
 
 fn when(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    chrono::DateTime::from_timestamp(t, 0)
+        .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
 fn account_json(a: &Account) -> serde_json::Value {
@@ -297,7 +298,13 @@ fn account_json(a: &Account) -> serde_json::Value {
     })
 }
 
-pub fn account_login(domain: &Domain, login: &str, outcome: &Result<LoginOutcome, Error>, took: Duration, as_json: bool) {
+pub fn account_login(
+    domain: &Domain,
+    login: &str,
+    outcome: &Result<LoginOutcome, Error>,
+    took: Duration,
+    as_json: bool,
+) {
     let ms = took.as_secs_f64() * 1000.0;
     if as_json {
         let value = match outcome {
@@ -347,7 +354,14 @@ fn print_account(a: &Account) {
     if a.auth_name != a.login {
         println!("  logs in as: {}", a.auth_name);
     }
-    println!("  active:   {}", if a.active { "yes".to_owned() } else { format!("no (since {})", a.deactivated_at.map(when).unwrap_or_default()) });
+    println!(
+        "  active:   {}",
+        if a.active {
+            "yes".to_owned()
+        } else {
+            format!("no (since {})", a.deactivated_at.map(when).unwrap_or_default())
+        }
+    );
     if let Some(dn) = &a.dn {
         println!("  dn:       {dn}");
     }
