@@ -53,6 +53,25 @@ pub fn run(keep: bool) -> Result<(), Error> {
         },
         Step { title: "The filters in use", args: args(&["filter", "example.org"]), stdin: None, expect: 0 },
         Step {
+            title: "Plan a sync of the directory into the account store (dry run: nothing written)",
+            args: args(&["sync", "example.org", "--dry-run"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "Sync: every directory user becomes an account (names, email, phone, groups mapped)",
+            args: args(&["sync", "example.org"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "Sync again: incremental (syncrepl), nothing to write",
+            args: args(&["sync", "example.org"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step { title: "The accounts in the store", args: args(&["accounts", "list"]), stdin: None, expect: 0 },
+        Step {
             title: "alice logs in with her directory password (the plugin's log shows the failover, tagged with the domain)",
             args: args(&["login", "alice@example.org", "--password-stdin"]),
             stdin: Some(alice.password),
@@ -91,6 +110,24 @@ pub fn run(keep: bool) -> Result<(), Error> {
         Step {
             title: "Look bob up with the service account (JSON)",
             args: args(&["--json", "lookup", "example.org", "bob"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "alice's account after her login: mapped fields, directory groups, app groups",
+            args: args(&["accounts", "show", "alice@example.org"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "A local administrator, who can log in even when the directory is down",
+            args: args(&["local", "add", "postmaster@example.org", "--admin", "--password-stdin"]),
+            stdin: Some("postmaster-pass"),
+            expect: 0,
+        },
+        Step {
+            title: "The last sync reports",
+            args: args(&["sync-report", "example.org", "--last", "2"]),
             stdin: None,
             expect: 0,
         },
@@ -165,6 +202,25 @@ bind_dn = "{bind_dn}"
 bind_password_file = "{secret}"
 search_base = "ou=people,{base}"
 user_filter = "(&(objectClass=inetOrgPerson)(|(uid={{login}})(mail={{email}})))"
+
+[domain.accounts]
+login_policy = "auto-create"
+sync_schedule = "15m"
+
+[domain.mapping]
+first_name = "givenName"
+last_name = "sn"
+email = "mail"
+phone = "telephoneNumber"
+organization = "o"
+city = "l"
+state = "st"
+
+[domain.groups]
+assign_all = "mail-users"
+[domain.groups.map]
+"cn=staff,ou=groups,{base}" = "staff"
+"cn=devs,ou=groups,{base}" = "developers"
 "#,
         plugins = plugin_dir.display(),
         ldaps = slapd.ldaps_url(),

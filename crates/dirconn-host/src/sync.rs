@@ -131,9 +131,11 @@ pub async fn sync_domain(
     }
 }
 
+/// A report id that sorts by time (reports of the same second keep their order).
 fn uuid_like() -> String {
-    let a: u128 = rand::random();
-    format!("{a:032x}")
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let salt: u32 = rand::random();
+    format!("{nanos:024x}{salt:08x}")
 }
 
 impl Run<'_> {
