@@ -119,3 +119,34 @@ fn configuration_errors_exit_2_and_unreachable_exits_3() {
     let out = run(&dead_config, &["login", "alice@example.org", "--password-stdin"], Some("x"));
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn sync_accounts_local_and_reports_from_the_command_line() {
+    let slapd = Slapd::start();
+    let (_dir, config) = setup(&slapd);
+    let plan = run(&config, &["--json", "sync", "example.org", "--dry-run"], None);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stderr));
+    assert_eq!(json(&plan)["dry_run"], true);
+    let listed = run(&config, &["--json", "accounts", "list"], None);
+    assert_eq!(json(&listed).as_array().map(Vec::len), Some(0), "a dry run writes no account");
+    let synced = run(&config, &["--json", "sync", "example.org"], None);
+    let v = json(&synced);
+    assert_eq!((v["outcome"].as_str(), v["counts"]["errors"].as_u64()), (Some("completed"), Some(0)));
+    let created = v["counts"]["created"].as_u64().unwrap();
+    assert!(created >= 5, "{v}");
+    let listed = json(&run(&config, &["--json", "accounts", "list", "example.org"], None));
+    assert_eq!(listed.as_array().map(|a| a.len() as u64), Some(created));
+    let alice = json(&run(&config, &["--json", "accounts", "show", "alice@example.org"], None));
+    assert_eq!(alice["fields"]["email"], Fixture::ALICE.mail);
+    let added = run(&config, &["local", "add", "root@example.org", "--admin", "--password-stdin"], Some("root-pass-1"));
+    assert_eq!(added.status.code(), Some(0), "{}", String::from_utf8_lossy(&added.stdout));
+    let root = run(&config, &["--json", "login", "root@example.org", "--password-stdin"], Some("root-pass-1"));
+    assert_eq!(json(&root)["via"], "local");
+    let twice = run(&config, &["local", "add", "root@example.org", "--password-stdin"], Some("x"));
+    assert_eq!(twice.status.code(), Some(2), "{}", String::from_utf8_lossy(&twice.stdout));
+    let reports = json(&run(&config, &["--json", "sync-report", "example.org"], None));
+    let modes: Vec<bool> = reports.as_array().unwrap().iter().map(|r| r["dry_run"].as_bool().unwrap()).collect();
+    assert_eq!(modes, [false, true], "newest first");
+    let missing = run(&config, &["migrate", "example.org"], None);
+    assert_eq!(missing.status.code(), Some(2), "migrate needs logins or --all");
+}
