@@ -41,8 +41,8 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Starts a sync of the domain's users: a full pass without a cookie, else the changes since it (ABI 2).
     ///
-    /// A plugin built against ABI 1 has no such method; the host then gets this default's
-    /// [`ErrorKind::Unsupported`] answer.
+    /// A plugin that does not implement it answers with this default's [`ErrorKind::Unsupported`] error.
+    /// (Plugins built against ABI 1 are refused at load by the layout check, not served by this default.)
     fn open_sync(&self, request: SyncRequest) -> FfiFuture<RResult<SyncStreamBox, ConnectorError>> {
         let _ = request;
         async {

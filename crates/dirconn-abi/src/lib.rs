@@ -42,6 +42,7 @@ pub use abi_stable;
 /// The ABI version this crate defines. Version 1 is the first; appended methods and fields name theirs.
 ///
 /// - 1: connection test, authentication, lookup, attribute discovery, effective filter.
-/// - 2: [`Connector::open_sync`] and the [`SyncStream`] types. Plugins built for 1 still load; their
-///   `open_sync` answers DC-503 (unsupported).
+/// - 2: [`Connector::open_sync`] and the [`SyncStream`] types. The host's layout check refuses plugins
+///   built for 1 (the connector vtable has one method fewer: measured); a plugin built for 2 that does not
+///   implement `open_sync` answers DC-503 (unsupported).
 pub const ABI_VERSION: u32 = 2;
