@@ -80,7 +80,11 @@ pub async fn sync_domain(
 ) -> Result<SyncReport, Error> {
     let started = now();
     let clock = Instant::now();
-    let cookie = if opts.full { None } else { store.cookie(&domain.name).await? };
+    // The cookie is stored behind a fingerprint of what decides the result (filters, base, mapping, groups):
+    // after a configuration change, the next sync is a full pass.
+    let fingerprint = fingerprint(domain);
+    let stored = if opts.full { None } else { store.cookie(&domain.name).await? };
+    let cookie = stored.and_then(|c| c.strip_prefix(fingerprint.as_bytes()).map(<[u8]>::to_vec));
     let mode = if cookie.is_some() { "incremental" } else { "full" };
     let mut report = SyncReport {
         id: uuid_like(),
@@ -129,6 +133,24 @@ pub async fn sync_domain(
             Err(err)
         }
     }
+}
+
+/// A fingerprint of the settings that decide which users a sync lists and how they are mapped.
+fn fingerprint(domain: &Domain) -> String {
+    let mut text = String::new();
+    if let Ok(report) = domain.filter() {
+        for item in report.items.iter() {
+            text.push_str(&format!("{}={}\n", item.name, item.value));
+        }
+    }
+    text.push_str(&format!(
+        "{:?}{:?}{}",
+        domain.policy.mapping, domain.policy.groups, domain.policy.only_mapped_groups
+    ));
+    format!(
+        "{:016x}:",
+        std::hash::BuildHasher::hash_one(&std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(), &text)
+    )
 }
 
 /// A report id that sorts by time (reports of the same second keep their order).
@@ -211,7 +233,8 @@ impl Run<'_> {
         }
         let new_cookie = end.cookie.into_option().map(|c| c.into_vec());
         if new_cookie != cookie {
-            tx.set_cookie(&domain.name, new_cookie.as_deref(), now()).await?;
+            let stored = new_cookie.map(|c| [fingerprint(domain).as_bytes(), &c].concat());
+            tx.set_cookie(&domain.name, stored.as_deref(), now()).await?;
         }
         if self.opts.dry_run {
             tx.rollback().await?;
