@@ -344,7 +344,7 @@ async fn local_admins_log_in_while_the_directory_is_down() {
     assert_eq!((admin.via, admin.account.admin), (Via::Local, true));
     let wrong = login(&h, &store, "root@example.org", "nope").await.unwrap_err();
     assert_eq!(wrong.code(), "DC-704");
-    let cached = login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.expect("cached password");
+    let cached = login(&h, &store, "Alice@example.org", Fixture::ALICE.password).await.expect("cached password");
     assert_eq!(cached.via, Via::OfflineCache);
     let bad = login(&h, &store, "alice@example.org", "guess").await.unwrap_err();
     assert_eq!(bad.code(), "DC-703", "{bad}");
@@ -377,4 +377,44 @@ async fn migration_keeps_the_account_and_lists_the_unmatched() {
     let after = login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.unwrap();
     assert_eq!((after.via, after.account.id.as_str()), (Via::Directory, local.id.as_str()));
     assert_eq!(account(&store, "root").await.source, Source::Local, "--all keeps administrators local");
+}
+
+#[tokio::test]
+async fn a_domain_for_mapped_groups_only_refuses_others_at_login() {
+    let slapd = Slapd::start();
+    let spec = DomainSpec::ldap(&slapd)
+        .raw("accounts", "{ sync_only_mapped_groups = true }")
+        .raw("groups", r#"{ map = { "cn=devs,ou=groups,dc=example,dc=org" = "dev" } }"#);
+    let h = host(spec);
+    let backend = Backend::sqlite();
+    let store = backend.store().await;
+    let alice = login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.expect("alice is in devs");
+    assert!(alice.account.app_groups.contains("dev"));
+    let bob = login(&h, &store, "bob@example.org", Fixture::BOB.password).await.unwrap_err();
+    assert_eq!((bob.code(), bob.kind()), ("DC-708", ErrorKind::LogonRestricted), "{bob}");
+    assert!(store.account("example.org", "bob").await.unwrap().is_none());
+    let report = full(&h, &store).await;
+    assert_eq!((report.counts.skipped, report.counts.created), (report.counts.seen - 1, 0), "{report:?}");
+}
+
+/// Another writer takes a login between our check and our insert: that user's write fails with DC-605 and
+/// the rest of the transaction goes on (PostgreSQL, where writers run side by side).
+#[tokio::test]
+async fn a_login_taken_by_another_writer_is_that_users_error() {
+    let backend = Backend::postgres();
+    let ours = backend.store().await;
+    let theirs = backend.store().await;
+    let mut tx = ours.begin().await.unwrap();
+    assert!(tx.by_logins("example.org", &["race".to_owned()]).await.unwrap().is_empty());
+    let mut other = theirs.begin().await.unwrap();
+    other.insert(&Account::new("example.org", "race", "race", Source::Directory, 1)).await.unwrap();
+    other.commit().await.unwrap();
+    let err = tx.insert(&Account::new("example.org", "race", "race", Source::Directory, 2)).await.unwrap_err();
+    assert_eq!(err.code(), "DC-605", "{err}");
+    tx.insert(&Account::new("example.org", "calm", "calm", Source::Directory, 2))
+        .await
+        .expect("the transaction goes on");
+    tx.commit().await.unwrap();
+    let names: Vec<String> = ours.accounts(Some("example.org")).await.unwrap().into_iter().map(|a| a.login).collect();
+    assert_eq!(names, ["calm", "race"]);
 }

@@ -230,6 +230,9 @@ impl Host {
         if policy.mapping.debug {
             log_entry(&domain.name, &entry);
         }
+        if policy.only_mapped_groups && !in_mapped_groups(&entry, policy) {
+            return Err(Error::NotInMappedGroups { domain: domain.name.clone(), login: entry.login.to_string() });
+        }
         let mut warnings: Vec<String> = entry.warnings.iter().map(|w| w.to_string()).collect();
         let cached = if policy.offline_days > 0 { Some(hash_blocking(password).await?) } else { None };
         let mut tx = store.begin().await?;
@@ -285,9 +288,7 @@ impl Host {
         if days == 0 {
             return Err(unavailable());
         }
-        let mut tx = store.begin().await?;
-        let candidates = tx.by_auth_names(&domain.name, &[login.to_owned()]).await?;
-        tx.rollback().await?;
+        let candidates = store.by_name(&domain.name, login).await?;
         let valid_since = now() - i64::from(days) * 86_400;
         for account in candidates {
             let fresh = account.cached_at.is_some_and(|t| t >= valid_since);

@@ -196,6 +196,16 @@ pub enum Error {
         /// What to do.
         fix: String,
     },
+    /// The domain serves only members of its mapped groups, and the user is in none (DC-708).
+    #[error(
+        "[DC-708] {login}@{domain} is in none of the groups mapped for this domain, which serves only their members (sync_only_mapped_groups = true). Fix: add the user to one of the groups in [domain.groups.map], or turn sync_only_mapped_groups off."
+    )]
+    NotInMappedGroups {
+        /// The domain.
+        domain: String,
+        /// The login.
+        login: String,
+    },
     /// A connector answered with an error.
     #[error("domain `{domain}`: {error}")]
     Connector {
@@ -230,6 +240,7 @@ impl Error {
             Error::Guard { .. } => "DC-705",
             Error::SyncFailed { .. } => "DC-706",
             Error::Account { .. } => "DC-707",
+            Error::NotInMappedGroups { .. } => "DC-708",
         }
     }
 
@@ -239,11 +250,12 @@ impl Error {
             Error::Connector { error, .. } => error.kind,
             Error::UnknownDomain { .. } | Error::NoDomain { .. } | Error::DomainDisabled { .. } => ErrorKind::NotFound,
             Error::NoAccount { .. } => ErrorKind::NotFound,
+            Error::NotInMappedGroups { .. } => ErrorKind::LogonRestricted,
             Error::AccountInactive { .. } => ErrorKind::AccountDisabled,
             Error::LocalPassword { .. } => ErrorKind::InvalidCredentials,
             Error::DirectoryUnavailable { cause, .. } => cause.kind,
             Error::SyncFailed { cause, .. } => cause.kind,
-            Error::Store(_) => ErrorKind::Internal,
+            Error::Store(e) => e.kind(),
             _ => ErrorKind::Configuration,
         }
     }

@@ -1,5 +1,7 @@
 //! The store's one error type.
 
+use dirconn_abi::ErrorKind;
+
 /// A failure of the account store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -65,6 +67,16 @@ impl Error {
     /// Wraps a driver error with what was being done.
     pub(crate) fn query(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
         move |source| Error::Query { what, source }
+    }
+
+    /// What kind of failure it is, for exit codes: a wrong URL is configuration, a database that cannot be
+    /// reached is unreachable, a conflict is a retryable refusal, the rest internal.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::BadUrl { .. } | Error::Migrate { .. } => ErrorKind::Configuration,
+            Error::Open { .. } => ErrorKind::Unreachable,
+            Error::Query { .. } | Error::Corrupt { .. } | Error::Conflict { .. } => ErrorKind::Internal,
+        }
     }
 
     /// The stable code (`DC-604`).

@@ -8,7 +8,7 @@ mod error;
 mod query;
 mod report;
 
-use std::{collections::BTreeSet, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use sqlx::{
     AnyConnection, AnyPool, Connection, Transaction,
@@ -38,6 +38,9 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    /// SQLite has one writer at a time: writers of this process queue here, however long a sync runs,
+    /// instead of failing after the busy timeout (which still applies between processes).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The current time in Unix seconds.
@@ -85,7 +88,7 @@ impl Store {
         let pool = options.connect(&connect_url).await.map_err(|source| Error::Open { url: shown.clone(), source })?;
         MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { source })?;
         tracing::debug!(store = %shown, "account store open");
-        Ok(Store { pool, backend, url: shown })
+        Ok(Store { pool, backend, url: shown, writer: Arc::default() })
     }
 
     /// The database kind.
@@ -101,18 +104,34 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so that
     /// two writers queue instead of failing on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx, Error> {
+        let writer = match self.backend {
+            Backend::Sqlite => Some(Arc::clone(&self.writer).lock_owned().await),
+            Backend::Postgres => None,
+        };
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
         .map_err(Error::query("begin a transaction"))?;
-        Ok(Tx { tx })
+        Ok(Tx { tx, _writer: writer })
     }
 
     /// One account by its name in the domain.
     pub async fn account(&self, domain: &str, login: &str) -> Result<Option<Account>, Error> {
         let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
         query::by_column(&mut conn, domain, "login", &[login.to_owned()]).await.map(|mut v| v.pop())
+    }
+
+    /// Accounts of a domain by authentication name or account name (case-insensitive on the account name).
+    pub async fn by_name(&self, domain: &str, name: &str) -> Result<Vec<Account>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        let mut found = query::by_column(&mut conn, domain, "auth_name", &[name.to_owned()]).await?;
+        for a in query::by_column(&mut conn, domain, "login", &[name.to_lowercase()]).await? {
+            if !found.iter().any(|f| f.id == a.id) {
+                found.push(a);
+            }
+        }
+        Ok(found)
     }
 
     /// Every account of a domain (or of all domains), ordered by domain and name.
@@ -149,7 +168,9 @@ impl Store {
 /// A write transaction: everything in it is committed together or not at all.
 #[derive(Debug)]
 pub struct Tx {
+    // Declared first: dropped (rolled back) before the writer's turn ends.
     tx: Transaction<'static, Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {

@@ -364,10 +364,8 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
         Command::Serve => {
             let host = load(cli)?;
             let store = host.open_store().await?;
-            dirconn_host::schedule::run(&host, &store, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await;
+            dirconn_host::schedule::run(&host, &store, stop_signal()).await;
+            store.close().await;
             Ok(Exit::Ok)
         }
         Command::Lookup { domain, login } => {
@@ -388,6 +386,23 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             let domain = host.domain(domain)?;
             output::filter(domain, &domain.filter()?, cli.json);
             Ok(Exit::Ok)
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM (service managers stop with SIGTERM); a running sync is then dropped,
+/// which rolls it back.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
