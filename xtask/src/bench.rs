@@ -31,6 +31,14 @@ pub enum Which {
         #[arg(long, default_value_t = 256)]
         in_flight: usize,
     },
+    /// A full sync through the host and the loaded plugin into a fresh SQLite store vs a raw ldap3 paged
+    /// search of every user, against one slapd; then the sync's peak RSS, a no-change re-sync and an
+    /// incremental sync after 1,000 changes.
+    Sync {
+        /// Generated users in the directory.
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+    },
 }
 
 pub fn run_bench(which: Which) -> Result<(), Error> {
@@ -52,6 +60,11 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
         Which::Abi { calls, in_flight } => {
             args.extend(["abi".into(), "--plugin-dir".into(), staged.fixture_dir.display().to_string()]);
             args.extend(["--calls".into(), calls.to_string(), "--in-flight".into(), in_flight.to_string()]);
+        }
+        Which::Sync { users } => {
+            ensure_slapd()?;
+            args.extend(["sync".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            args.extend(["--users".into(), users.to_string()]);
         }
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

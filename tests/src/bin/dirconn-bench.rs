@@ -5,11 +5,17 @@
 //!   host and the loaded `ldap` cdylib. Rounds alternate; the median round of each side is reported.
 //! - `abi`: a trivial async call (`lookup_user` of the echo fixture) with many in flight, through the loaded
 //!   cdylib vs the same connector called in-process.
+//! - `sync`: one slapd with generated users; a raw ldap3 paged search of every user vs a full sync through
+//!   the host and the loaded `ldap` cdylib into a fresh SQLite store; then the peak RSS of a full sync (in a
+//!   child process, `sync-child`), a re-sync with nothing changed, and an incremental sync after 1,000
+//!   changes.
 //!
 //! Each benchmark ends with `bench <name>: ours=<value><unit> reference=<value><unit> ratio=<ours/reference>`.
 
 use std::{
-    path::PathBuf,
+    collections::HashSet,
+    path::{Path, PathBuf},
+    process::Command,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -20,7 +26,10 @@ use std::{
 use dirconn_abi::{ClientContext, Connector};
 use dirconn_tests::{DomainSpec, Slapd, SlapdOptions, TestHost, slapd};
 use futures::{StreamExt, stream::FuturesUnordered};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
+use ldap3::{
+    Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry,
+    adapters::{Adapter, EntriesOnly, PagedResults},
+};
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -49,8 +58,17 @@ fn main() {
         Some("abi") => {
             runtime.block_on(abi(&plugin_dir, arg(&args, "--calls", 500_000), arg(&args, "--in-flight", 256)))
         }
+        Some("sync") => runtime.block_on(sync(&plugin_dir, arg(&args, "--users", 100_000))),
+        Some("sync-child") => {
+            let value = |name: &str| {
+                args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().expect("sync-child argument")
+            };
+            runtime.block_on(sync_child(&plugin_dir, &value("--url"), Path::new(&value("--password-file"))))
+        }
         _ => {
-            eprintln!("usage: dirconn-bench auth|abi --plugin-dir DIR [--users N --clients N --logins N --rounds N]");
+            eprintln!(
+                "usage: dirconn-bench auth|abi|sync --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
+            );
             std::process::exit(2);
         }
     }
@@ -266,4 +284,216 @@ async fn abi(plugin_dir: &std::path::Path, calls: usize, in_flight: usize) {
     let (a, b) = (theirs[2], ours[2]);
     println!("{calls} calls, {in_flight} in flight, median of 5 rounds (goal: ours <= 1 us/call)");
     println!("bench abi: ours={b:.3}us/call reference={a:.3}us/call ratio={:.3}", b / a);
+}
+
+/// The raw ldap3 side of `sync`: every user of the people OU with a paged streaming search as the service
+/// account, each entry parsed. Returns the entries seen.
+async fn raw_paged_search(slapd: &Slapd) -> usize {
+    let mut ldap = Reference::connect(&slapd.ldap_url()).await;
+    ldap.simple_bind(slapd.service_dn(), slapd.service_password()).await.unwrap().success().unwrap();
+    let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(500))];
+    let attrs = vec!["*", "entryUUID", "memberOf", "pwdAccountLockedTime"];
+    let mut search = ldap
+        .streaming_search_with(adapters, slapd::PEOPLE_DN, Scope::Subtree, "(objectClass=inetOrgPerson)", attrs)
+        .await
+        .expect("paged search");
+    let mut seen = 0;
+    while let Some(entry) = search.next().await.expect("an entry") {
+        let entry = SearchEntry::construct(entry);
+        std::hint::black_box(&entry);
+        seen += 1;
+    }
+    search.finish().await.success().expect("the paged search completes");
+    let _ = ldap.unbind().await;
+    seen
+}
+
+/// The `example.org` domain of [`DomainSpec::ldap`], from the URL and password file alone (for the child).
+fn sync_spec(url: &str, password_file: &Path) -> DomainSpec {
+    DomainSpec::new()
+        .set("name", "example.org")
+        .set("connector", "ldap")
+        .set("urls", &format!("[\"{url}\"]"))
+        .set("bind_dn", slapd::SERVICE_DN)
+        .set("bind_password_file", &password_file.display().to_string())
+        .set("search_base", slapd::PEOPLE_DN)
+        .raw("connect_timeout", "\"2s\"")
+        .raw("operation_timeout", "\"30s\"")
+}
+
+fn ldap_plugin(plugin_dir: &Path) -> PathBuf {
+    plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"))
+}
+
+/// A full sync into the fresh store of a new host; returns the host (its store holds the result), the
+/// wall time, and the accounts created.
+async fn full_sync(plugin_dir: &Path, spec: &DomainSpec) -> (TestHost, Duration, u64) {
+    let host = TestHost::start(&[ldap_plugin(plugin_dir)], std::slice::from_ref(spec)).expect("host");
+    let domain = host.host.domain("example.org").expect("domain");
+    let store = host.host.open_store().await.expect("store");
+    let opts = dirconn_host::SyncOptions { dry_run: false, full: true, force: false };
+    let started = Instant::now();
+    let report = dirconn_host::sync_domain(domain, &store, opts, |_| {}).await.expect("full sync");
+    let took = started.elapsed();
+    store.close().await;
+    assert_eq!(report.counts.errors, 0, "full sync errors: {:?}", report.details);
+    (host, took, report.counts.created)
+}
+
+/// The peak resident set of this process, in KiB.
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+/// `sync-child`: one full sync into a fresh store, then `sync-child: created=N seconds=S vmhwm_kib=K`.
+async fn sync_child(plugin_dir: &Path, url: &str, password_file: &Path) {
+    let (host, took, created) = full_sync(plugin_dir, &sync_spec(url, password_file)).await;
+    let hwm = vm_hwm_kib();
+    drop(host);
+    println!("sync-child: created={created} seconds={:.3} vmhwm_kib={hwm}", took.as_secs_f64());
+}
+
+/// Runs the full sync in a child process (this binary, `sync-child`) and returns its peak RSS in KiB and
+/// the accounts it created.
+fn child_peak_rss(plugin_dir: &Path, slapd: &Slapd) -> (u64, u64, f64) {
+    let exe = std::env::current_exe().expect("current exe");
+    let out = Command::new(exe)
+        .arg("sync-child")
+        .arg("--plugin-dir")
+        .arg(plugin_dir)
+        .arg("--url")
+        .arg(slapd.ldap_url())
+        .arg("--password-file")
+        .arg(slapd.service_password_file())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run the sync child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the sync child failed ({}): {stdout}", out.status);
+    let line = stdout.lines().find(|l| l.starts_with("sync-child:")).unwrap_or_else(|| panic!("child said: {stdout}"));
+    let field = |name: &str| -> &str {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name).and_then(|w| w.strip_prefix('=')))
+            .unwrap_or_else(|| panic!("no {name} in: {line}"))
+    };
+    (
+        field("vmhwm_kib").parse().expect("vmhwm_kib"),
+        field("created").parse().expect("created"),
+        field("seconds").parse().expect("seconds"),
+    )
+}
+
+fn median_of(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Changes `telephoneNumber` (a mapped field) of up to 1,000 generated users, spread over the directory,
+/// as the admin on one connection; returns how many were changed.
+async fn change_users(slapd: &Slapd, users: usize) -> usize {
+    let changes = users.min(1_000);
+    if changes == 0 {
+        return 0;
+    }
+    let step = users / changes;
+    let mut ldap = Reference::connect(&slapd.ldap_url()).await;
+    ldap.simple_bind(slapd.admin_dn(), slapd.admin_password()).await.unwrap().success().unwrap();
+    for i in 0..changes {
+        let n = 1 + i * step;
+        let phone = format!("+1 555 {n:07}");
+        let mods = vec![Mod::Replace("telephoneNumber", HashSet::from([phone.as_str()]))];
+        ldap.modify(&slapd::generated_user_dn(n), mods).await.unwrap().success().unwrap();
+    }
+    let _ = ldap.unbind().await;
+    changes
+}
+
+async fn sync(plugin_dir: &Path, users: usize) {
+    println!("bench sync: starting slapd with {users} generated users…");
+    let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
+    println!("slapd ready in {:.1} s", server.startup_time().as_secs_f64());
+    let fixtures = slapd::Fixture::ALL.iter().filter(|f| f.ou == "people").count();
+    let expected = users + fixtures;
+    println!("expecting {expected} users ({users} generated + {fixtures} fixtures in ou=people)");
+    let spec = sync_spec(&server.ldap_url(), server.service_password_file());
+    let reps = if users >= 500_000 { 1 } else { 3 };
+
+    // Warm-up: slapd's caches, the page cache of its database.
+    let seen = raw_paged_search(&server).await;
+    assert_eq!(seen, expected, "the raw paged search saw {seen} entries");
+
+    // 1 + 2: the raw paged search vs a full sync into a fresh store, alternating.
+    let (mut raw, mut full) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for r in 1..=reps {
+        let started = Instant::now();
+        let seen = raw_paged_search(&server).await;
+        let a = started.elapsed().as_secs_f64();
+        assert_eq!(seen, expected);
+        let (host, took, created) = full_sync(plugin_dir, &spec).await;
+        assert_eq!(created as usize, expected, "the full sync created {created} accounts, expected {expected}");
+        let b = took.as_secs_f64();
+        println!("round {r}: raw paged search {a:.3} s ({seen} entries) | full sync {b:.3} s ({created} created)");
+        raw.push(a);
+        full.push(b);
+        last = Some(host);
+    }
+    let host = last.expect("a full sync");
+    let (raw, full) = (median_of(raw), median_of(full));
+    println!("median of {reps}:");
+    println!("bench sync-full: ours={full:.3}s reference={raw:.3}s ratio={:.3}", full / raw);
+
+    // 3: the peak RSS of a full sync, alone in a child process.
+    let (hwm_kib, created, child_secs) = child_peak_rss(plugin_dir, &server);
+    assert_eq!(created as usize, expected, "the child's full sync created {created} accounts");
+    let mb = hwm_kib as f64 / 1024.0;
+    println!("child full sync: {child_secs:.3} s, {created} created, VmHWM {hwm_kib} KiB");
+    println!("bench sync-rss: ours={mb:.1}MB reference=150MB ratio={:.3}", mb / 150.0);
+
+    // 4: a full re-sync with nothing changed, on the store of the last full sync.
+    let domain = host.host.domain("example.org").expect("domain");
+    let store = host.host.open_store().await.expect("store");
+    let full_opts = dirconn_host::SyncOptions { dry_run: false, full: true, force: false };
+    let mut nochange = Vec::new();
+    for r in 1..=reps {
+        let started = Instant::now();
+        let report = dirconn_host::sync_domain(domain, &store, full_opts, |_| {}).await.expect("no-change re-sync");
+        let took = started.elapsed().as_secs_f64();
+        let c = report.counts;
+        let written = c.created + c.updated + c.deactivated + c.reactivated;
+        println!(
+            "no-change re-sync {r}: {took:.3} s, seen {} unchanged {}, rows written: {written}",
+            c.seen, c.unchanged
+        );
+        if c.updated != 0 || c.created != 0 || c.deactivated != 0 {
+            println!("WARNING: the no-change re-sync wrote rows: {c:?}");
+        }
+        nochange.push(took);
+    }
+    let nochange = median_of(nochange);
+    println!("bench sync-nochange: ours={nochange:.3}s reference={raw:.3}s ratio={:.3}", nochange / raw);
+
+    // 5: an incremental sync after 1,000 changes.
+    let started = Instant::now();
+    let changed = change_users(&server, users).await;
+    println!("changed telephoneNumber of {changed} users in {:.3} s", started.elapsed().as_secs_f64());
+    let opts = dirconn_host::SyncOptions { dry_run: false, full: false, force: false };
+    let started = Instant::now();
+    let report = dirconn_host::sync_domain(domain, &store, opts, |_| {}).await.expect("incremental sync");
+    let took = started.elapsed().as_secs_f64();
+    let c = report.counts;
+    println!(
+        "incremental sync ({} mode): {took:.3} s, seen {} updated {} created {} deactivated {} unchanged {}",
+        report.mode, c.seen, c.updated, c.created, c.deactivated, c.unchanged
+    );
+    if c.updated as usize != changed {
+        println!("WARNING: the incremental sync updated {} accounts, expected {changed}", c.updated);
+    }
+    store.close().await;
+    println!("bench sync-incremental: ours={took:.3}s reference=0.5s ratio={:.3}", took / 0.5);
 }
