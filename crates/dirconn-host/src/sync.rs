@@ -10,7 +10,7 @@ use std::{
 };
 
 use dirconn_abi::{ChangeKind, UserEntry};
-use dirconn_store::{Account, Counts, Outcome, Source, Store, SyncReport, Tx, now};
+use dirconn_store::{Account, Counts, Outcome, Source, Store, SyncReport, Tx, lowest_free_login, now};
 
 use crate::{
     Domain, Error,
@@ -135,6 +135,11 @@ pub async fn sync_domain(
     }
 }
 
+/// A user as the report names it: `login (dn)`.
+fn describe(entry: &UserEntry) -> String {
+    format!("{} ({})", entry.login, entry.dn)
+}
+
 /// A fingerprint of the settings that decide which users a sync lists and how they are mapped.
 fn fingerprint(domain: &Domain) -> String {
     let mut text = String::new();
@@ -173,7 +178,6 @@ impl Run<'_> {
         let domain = self.domain;
         let stream = domain.open_sync(cookie.clone(), BATCH).await?;
         let mut tx = store.begin().await?;
-        let active_before = tx.active_directory_keys(&domain.name).await?;
         let end = loop {
             let batch = match stream.next_batch().await.into_result() {
                 Ok(batch) => batch,
@@ -209,16 +213,29 @@ impl Run<'_> {
         }
         report.details.extend(end.notes.iter().map(|n| n.to_string()));
         self.details.extend(end.notes.iter().map(|n| format!("note: {n}")));
-        // Deactivations: accounts not listed (complete listing) and accounts deleted one by one.
-        let mut gone: Vec<(String, String)> = Vec::new();
-        let deleted: HashSet<&str> = self.deleted.iter().map(String::as_str).collect();
-        for (id, key, login) in &active_before {
-            let listed = self.seen.contains(key);
-            if !listed && (end.complete || deleted.contains(key.as_str())) {
-                gone.push((id.clone(), login.clone()));
-            }
-        }
-        let active = active_before.len() as u64;
+        // Deactivations: with a complete listing, every active directory account not listed; otherwise the
+        // accounts deleted one by one (read only then, so that an incremental pass costs its changes only).
+        // Accounts created or reactivated by this run were listed, so they are counted out of `active`.
+        let fresh = self.counts.created + self.counts.reactivated;
+        let (gone, active): (Vec<(String, String)>, u64) = if end.complete {
+            let all = tx.active_directory_keys(&domain.name).await?;
+            let active = (all.len() as u64).saturating_sub(fresh);
+            let gone =
+                all.into_iter().filter(|(_, key, _)| !self.seen.contains(key)).map(|(id, _, l)| (id, l)).collect();
+            (gone, active)
+        } else if self.deleted.is_empty() {
+            (Vec::new(), 0)
+        } else {
+            let deleted: Vec<String> = self.deleted.iter().filter(|k| !self.seen.contains(k)).cloned().collect();
+            let gone = tx
+                .by_keys(&domain.name, &deleted)
+                .await?
+                .into_iter()
+                .filter(|a| a.active && a.source == Source::Directory)
+                .map(|a| (a.id, a.login))
+                .collect();
+            (gone, tx.count_active_directory(&domain.name).await?.saturating_sub(fresh))
+        };
         let allowed = ((active as f64) * domain.policy.guard_percent / 100.0).floor() as u64;
         let allowed = allowed.max(domain.policy.guard_min);
         let would = gone.len() as u64;
@@ -243,7 +260,8 @@ impl Run<'_> {
         Ok(Some(tx))
     }
 
-    /// Applies one batch of current entries.
+    /// Applies one batch of current entries: decides per user, then writes the creations and the updates of
+    /// the batch with few statements.
     async fn apply_upserts(&mut self, tx: &mut Tx, entries: Vec<UserEntry>) -> Result<(), Error> {
         if entries.is_empty() {
             return Ok(());
@@ -257,6 +275,7 @@ impl Run<'_> {
         let unmatched: Vec<String> =
             entries.iter().filter(|e| !by_key.contains_key(e.id.as_str())).map(|e| e.login.to_string()).collect();
         let mut by_auth: HashMap<String, Account> = HashMap::new();
+        // Account names taken in the store or given earlier in this batch.
         let mut taken: HashSet<String> = HashSet::new();
         if !unmatched.is_empty() {
             for a in tx.by_auth_names(name, &unmatched).await? {
@@ -269,6 +288,8 @@ impl Run<'_> {
             taken.extend(tx.by_logins(name, &wanted).await?.into_iter().map(|a| a.login));
         }
         let now = now();
+        let mut creates: Vec<(Account, String)> = Vec::new();
+        let mut updates: Vec<(Account, Account, String)> = Vec::new();
         for entry in entries {
             self.counts.seen += 1;
             if policy.only_mapped_groups && !in_mapped_groups(&entry, policy) {
@@ -277,74 +298,71 @@ impl Run<'_> {
             }
             self.seen.insert(entry.id.as_str());
             let existing = by_key.remove(entry.id.as_str()).or_else(|| by_auth.remove(entry.login.as_str()));
-            let result = match existing {
-                Some(before) => {
-                    let mut account = before.clone();
-                    let notes = apply_entry(&mut account, &entry, policy);
-                    self.details.extend(notes);
-                    if !before.active {
-                        account.active = true;
-                        account.deactivated_at = None;
-                    }
-                    if !account.differs_from(&before) {
-                        self.counts.unchanged += 1;
+            if let Some(before) = existing {
+                let mut account = before.clone();
+                self.details.extend(apply_entry(&mut account, &entry, policy));
+                if !before.active {
+                    account.active = true;
+                    account.deactivated_at = None;
+                }
+                if !account.differs_from(&before) {
+                    self.counts.unchanged += 1;
+                    continue;
+                }
+                account.updated_at = now;
+                if self.opts.dry_run {
+                    self.details.push(format!("update {}", account.login));
+                }
+                updates.push((account, before, describe(&entry)));
+                continue;
+            }
+            let base = account_name(&entry.login);
+            if base.is_empty() {
+                self.counts.errors += 1;
+                self.details.push(format!("error: {} has no login attribute value; skipped", entry.dn));
+                continue;
+            }
+            let login = if taken.contains(&base) {
+                let mut in_use = match tx.logins_starting_with(name, &base).await {
+                    Ok(names) => names,
+                    Err(e) => {
+                        self.user_error(&describe(&entry), &e.into());
                         continue;
                     }
-                    account.updated_at = now;
-                    if self.opts.dry_run {
-                        self.details.push(format!("update {}", account.login));
-                    }
-                    let r = tx.update(&account, &before).await;
-                    if r.is_ok() {
-                        if before.active {
-                            self.counts.updated += 1;
-                        } else {
-                            self.counts.reactivated += 1;
-                        }
-                    }
-                    r.map(|_| account.login)
-                }
-                None => {
-                    let base = account_name(&entry.login);
-                    if base.is_empty() {
-                        self.counts.errors += 1;
-                        self.details.push(format!("error: {} has no login attribute value; skipped", entry.dn));
-                        continue;
-                    }
-                    let login = if taken.contains(&base) {
-                        match tx.free_login(name, &base).await {
-                            Ok(l) => l,
-                            Err(e) => {
-                                self.user_error(&entry, &e.into());
-                                continue;
-                            }
-                        }
-                    } else {
-                        base.clone()
-                    };
-                    let mut account = Account::new(name, &login, &entry.login, policy.default_source, now);
-                    let notes = apply_entry(&mut account, &entry, policy);
-                    self.details.extend(notes);
-                    if self.opts.dry_run {
-                        self.details.push(format!("create {login} for {}", entry.dn));
-                    }
-                    let r = tx.insert(&account).await;
-                    if r.is_ok() {
-                        self.counts.created += 1;
-                        taken.insert(login.clone());
-                    }
-                    r.map(|_| login)
-                }
+                };
+                in_use.extend(taken.iter().filter(|t| t.starts_with(&base)).cloned());
+                lowest_free_login(&base, &in_use)
+            } else {
+                base
             };
-            if let Err(err) = result {
-                self.user_error(&entry, &err.into());
+            taken.insert(login.clone());
+            let mut account = Account::new(name, &login, &entry.login, policy.default_source, now);
+            self.details.extend(apply_entry(&mut account, &entry, policy));
+            if self.opts.dry_run {
+                self.details.push(format!("create {login} for {}", entry.dn));
+            }
+            creates.push((account, describe(&entry)));
+        }
+        let accounts: Vec<Account> = creates.iter().map(|(a, _)| a.clone()).collect();
+        for (result, (_, who)) in tx.insert_many(&accounts).await?.into_iter().zip(&creates) {
+            match result {
+                Ok(()) => self.counts.created += 1,
+                Err(e) => self.user_error(who, &e.into()),
+            }
+        }
+        let pairs: Vec<(Account, Account)> = updates.iter().map(|(a, b, _)| (a.clone(), b.clone())).collect();
+        for (result, (_, before, who)) in tx.update_many(&pairs).await?.into_iter().zip(&updates) {
+            match result {
+                Ok(()) if before.active => self.counts.updated += 1,
+                Ok(()) => self.counts.reactivated += 1,
+                Err(e) => self.user_error(who, &e.into()),
             }
         }
         Ok(())
     }
 
-    fn user_error(&mut self, entry: &UserEntry, err: &Error) {
+    fn user_error(&mut self, who: &str, err: &Error) {
         self.counts.errors += 1;
-        self.details.push(format!("error: {} ({}): {err}", entry.login, entry.dn));
+        self.details.push(format!("error: {who}: {err}"));
     }
 }

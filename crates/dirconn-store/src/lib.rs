@@ -235,6 +235,55 @@ impl Tx {
         self.in_savepoint(Write::Update(account, before)).await
     }
 
+    /// Inserts many accounts: a few multi-row statements when none conflicts; otherwise one by one, so that
+    /// each account's result says whether it was written. Errors of the transaction itself are the outer ones.
+    pub async fn insert_many(&mut self, accounts: &[Account]) -> Result<Vec<Result<(), Error>>, Error> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sp = self.tx.begin().await.map_err(Error::query("open a savepoint"))?;
+        match query::insert_many(&mut sp, accounts).await {
+            Ok(()) => {
+                sp.commit().await.map_err(Error::query("release a savepoint"))?;
+                Ok(accounts.iter().map(|_| Ok(())).collect())
+            }
+            Err(_) => {
+                sp.rollback().await.map_err(Error::query("roll back a savepoint"))?;
+                let mut results = Vec::with_capacity(accounts.len());
+                for a in accounts {
+                    results.push(self.insert(a).await);
+                }
+                Ok(results)
+            }
+        }
+    }
+
+    /// Updates many accounts (each with its stored state): one savepoint for all when none fails; otherwise
+    /// one by one, so that each account's result says whether it was written.
+    pub async fn update_many(&mut self, pairs: &[(Account, Account)]) -> Result<Vec<Result<(), Error>>, Error> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sp = self.tx.begin().await.map_err(Error::query("open a savepoint"))?;
+        let mut failed = false;
+        for (account, before) in pairs {
+            if query::update(&mut sp, account, before).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        if !failed {
+            sp.commit().await.map_err(Error::query("release a savepoint"))?;
+            return Ok(pairs.iter().map(|_| Ok(())).collect());
+        }
+        sp.rollback().await.map_err(Error::query("roll back a savepoint"))?;
+        let mut results = Vec::with_capacity(pairs.len());
+        for (account, before) in pairs {
+            results.push(self.update(account, before).await);
+        }
+        Ok(results)
+    }
+
     /// Runs one account write in a savepoint, so that its failure (a conflict) undoes only itself.
     async fn in_savepoint(&mut self, write: Write<'_>) -> Result<(), Error> {
         let mut sp = self.tx.begin().await.map_err(Error::query("open a savepoint"))?;
@@ -259,6 +308,11 @@ impl Tx {
     /// The ids and keys of a domain's active directory accounts, for the end of a full sync.
     pub async fn active_directory_keys(&mut self, domain: &str) -> Result<Vec<(String, String, String)>, Error> {
         query::active_directory_keys(self.conn(), domain).await
+    }
+
+    /// How many active directory accounts a domain has.
+    pub async fn count_active_directory(&mut self, domain: &str) -> Result<u64, Error> {
+        query::count_active_directory(self.conn(), domain).await
     }
 
     /// Deactivates accounts by id.

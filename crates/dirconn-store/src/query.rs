@@ -203,20 +203,45 @@ pub(crate) async fn insert(conn: &mut AnyConnection, a: &Account) -> Result<(), 
     insert_memberships(conn, a).await
 }
 
+/// Accounts per multi-row INSERT (29 parameters each: well under both databases' limits).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Inserts accounts with few statements; any failure fails the whole call (the caller then retries one by
+/// one to find the culprit).
+pub(crate) async fn insert_many(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), Error> {
+    for chunk in accounts.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(29 * i + 1, 29))).collect();
+        let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES {}", rows.join(", "));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in chunk {
+            q = bind_account(q, a);
+        }
+        q.execute(&mut *conn).await.map_err(|e| conflict(&chunk[0])(e))?;
+    }
+    insert_memberships_of(conn, accounts).await
+}
+
 async fn insert_memberships(conn: &mut AnyConnection, a: &Account) -> Result<(), Error> {
-    let rows: Vec<(&str, &str)> = a
-        .groups
+    insert_memberships_of(conn, std::slice::from_ref(a)).await
+}
+
+async fn insert_memberships_of(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), Error> {
+    let rows: Vec<(&str, &str, &str)> = accounts
         .iter()
-        .map(|g| ("directory", g.as_str()))
-        .chain(a.app_groups.iter().map(|g| ("app", g.as_str())))
+        .flat_map(|a| {
+            a.groups
+                .iter()
+                .map(|g| (a.id.as_str(), "directory", g.as_str()))
+                .chain(a.app_groups.iter().map(|g| (a.id.as_str(), "app", g.as_str())))
+        })
         .collect();
-    for chunk in rows.chunks(CHUNK / 3) {
+    for chunk in rows.chunks(CHUNK * 4) {
         let values: Vec<String> =
             (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
         let sql = format!("INSERT INTO memberships (account_id, kind, name) VALUES {}", values.join(", "));
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (kind, name) in chunk {
-            q = q.bind(a.id.as_str()).bind(*kind).bind(*name);
+        for (id, kind, name) in chunk {
+            q = q.bind(*id).bind(*kind).bind(*name);
         }
         q.execute(&mut *conn).await.map_err(Error::query("write group memberships"))?;
     }
@@ -268,6 +293,19 @@ pub(crate) async fn active_directory_keys(
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Error::query("read active directory accounts"))
+}
+
+pub(crate) async fn count_active_directory(conn: &mut AnyConnection, domain: &str) -> Result<u64, Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) FROM accounts \
+         WHERE domain = $1 AND source = 'directory' AND active = 1 AND directory_key IS NOT NULL",
+    )
+    .bind(domain)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(Error::query("count active directory accounts"))?;
+    let n: i64 = row.try_get(0).map_err(Error::query("count active directory accounts"))?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 pub(crate) async fn deactivate(conn: &mut AnyConnection, ids: &[String], now: i64) -> Result<u64, Error> {
