@@ -13,9 +13,27 @@ const COLUMNS: &str = "id, domain, login, auth_name, source, directory_key, dn, 
 /// Parameters per statement; both databases accept far more, this keeps statements small.
 const CHUNK: usize = 500;
 
-/// `$from, $from+1, …` for `n` parameters.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// Parameter markers of one statement, in text order: `$1, $2, …` on PostgreSQL, `?` on SQLite. SQLite finds
+/// a numbered marker's name by a linear scan, so a statement of n `$k` markers costs O(n²) to bind: that was
+/// 61% of a sync's time with 5,800 markers per INSERT (measured). Anonymous `?` markers bind in O(1).
+struct Marks {
+    numbered: bool,
+    next: usize,
+}
+
+impl Marks {
+    fn new(conn: &AnyConnection) -> Marks {
+        Marks { numbered: conn.backend_name() != "SQLite", next: 1 }
+    }
+
+    fn one(&mut self) -> String {
+        self.next += 1;
+        if self.numbered { format!("${}", self.next - 1) } else { "?".to_owned() }
+    }
+
+    fn list(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.one()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 fn decode(row: &AnyRow) -> Result<Account, sqlx::Error> {
@@ -69,7 +87,7 @@ async fn with_memberships(conn: &mut AnyConnection, mut accounts: Vec<Account>) 
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT account_id, kind, name FROM memberships WHERE account_id IN ({})",
-            placeholders(1, chunk.len())
+            Marks::new(conn).list(chunk.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for id in chunk {
@@ -102,9 +120,11 @@ pub(crate) async fn by_column(
 ) -> Result<Vec<Account>, Error> {
     let mut out = Vec::new();
     for chunk in values.chunks(CHUNK) {
+        let mut marks = Marks::new(conn);
         let sql = format!(
-            "SELECT {COLUMNS} FROM accounts WHERE domain = $1 AND {column} IN ({})",
-            placeholders(2, chunk.len())
+            "SELECT {COLUMNS} FROM accounts WHERE domain = {} AND {column} IN ({})",
+            marks.one(),
+            marks.list(chunk.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(domain);
         for v in chunk {
@@ -198,7 +218,7 @@ fn conflict(a: &Account) -> impl FnOnce(sqlx::Error) -> Error + '_ {
 }
 
 pub(crate) async fn insert(conn: &mut AnyConnection, a: &Account) -> Result<(), Error> {
-    let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ({})", placeholders(1, 29));
+    let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ({})", Marks::new(conn).list(29));
     bind_account(sqlx::query(AssertSqlSafe(sql)), a).execute(&mut *conn).await.map_err(conflict(a))?;
     insert_memberships(conn, a).await
 }
@@ -210,7 +230,8 @@ const ROWS_PER_INSERT: usize = 200;
 /// one to find the culprit).
 pub(crate) async fn insert_many(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), Error> {
     for chunk in accounts.chunks(ROWS_PER_INSERT) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(29 * i + 1, 29))).collect();
+        let mut marks = Marks::new(conn);
+        let rows: Vec<String> = (0..chunk.len()).map(|_| format!("({})", marks.list(29))).collect();
         let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES {}", rows.join(", "));
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for a in chunk {
@@ -236,8 +257,8 @@ async fn insert_memberships_of(conn: &mut AnyConnection, accounts: &[Account]) -
         })
         .collect();
     for chunk in rows.chunks(CHUNK * 4) {
-        let values: Vec<String> =
-            (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
+        let mut marks = Marks::new(conn);
+        let values: Vec<String> = (0..chunk.len()).map(|_| format!("({})", marks.list(3))).collect();
         let sql = format!("INSERT INTO memberships (account_id, kind, name) VALUES {}", values.join(", "));
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (id, kind, name) in chunk {
@@ -311,11 +332,14 @@ pub(crate) async fn count_active_directory(conn: &mut AnyConnection, domain: &st
 pub(crate) async fn deactivate(conn: &mut AnyConnection, ids: &[String], now: i64) -> Result<u64, Error> {
     let mut n = 0;
     for chunk in ids.chunks(CHUNK) {
+        let mut marks = Marks::new(conn);
         let sql = format!(
-            "UPDATE accounts SET active = 0, deactivated_at = $1, updated_at = $1 WHERE active = 1 AND id IN ({})",
-            placeholders(2, chunk.len())
+            "UPDATE accounts SET active = 0, deactivated_at = {}, updated_at = {} WHERE active = 1 AND id IN ({})",
+            marks.one(),
+            marks.one(),
+            marks.list(chunk.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(now);
         for id in chunk {
             q = q.bind(id.as_str());
         }
