@@ -118,7 +118,39 @@ pub fn apply_entry(account: &mut Account, entry: &UserEntry, policy: &AccountPol
         apps.insert(all.clone());
     }
     account.app_groups = apps;
+    account.sync_digest = Some(sync_digest(account, policy));
     notes
+}
+
+/// A digest of what a directory entry sets on an account under a mapping: identity, the mapped fields (with
+/// the attribute each comes from), groups and app groups. Stable across versions and processes (SHA-1).
+pub fn sync_digest(account: &Account, policy: &AccountPolicy) -> String {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    let mut put = |part: &[u8]| {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    };
+    put(account.directory_key.as_deref().unwrap_or_default().as_bytes());
+    put(account.dn.as_deref().unwrap_or_default().as_bytes());
+    put(account.auth_name.as_bytes());
+    for (field, attr) in &policy.mapping.fields {
+        put(field.name().as_bytes());
+        put(attr.as_bytes());
+        match account.fields.get(*field) {
+            Some(Value::Text(t)) => put(t.as_bytes()),
+            Some(Value::Bytes(b)) => put(b),
+            None => put(b"\0none"),
+        }
+    }
+    for g in &account.groups {
+        put(g.as_bytes());
+    }
+    put(b"\0apps");
+    for g in &account.app_groups {
+        put(g.as_bytes());
+    }
+    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether an entry belongs (transitively) to one of the mapped groups.

@@ -269,6 +269,33 @@ impl Run<'_> {
         let domain = self.domain;
         let policy = &domain.policy;
         let name = &domain.name;
+        // Users outside the mapped groups are skipped; users whose stored digest matches what their entry would
+        // set are unchanged: neither needs its account read.
+        let keys: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
+        let digests = tx.digests(name, &keys).await?;
+        let mut rest = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if policy.only_mapped_groups && !in_mapped_groups(&entry, policy) {
+                self.counts.seen += 1;
+                self.counts.skipped += 1;
+                continue;
+            }
+            if let Some((Some(stored), true)) = digests.get(entry.id.as_str()) {
+                let mut scratch = Account::new(name, "", &entry.login, Source::Directory, 0);
+                apply_entry(&mut scratch, &entry, policy);
+                if scratch.sync_digest.as_ref() == Some(stored) {
+                    self.counts.seen += 1;
+                    self.counts.unchanged += 1;
+                    self.seen.insert(entry.id.as_str());
+                    continue;
+                }
+            }
+            rest.push(entry);
+        }
+        let entries = rest;
+        if entries.is_empty() {
+            return Ok(());
+        }
         let keys: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
         let mut by_key: HashMap<String, Account> =
             tx.by_keys(name, &keys).await?.into_iter().filter_map(|a| Some((a.directory_key.clone()?, a))).collect();
@@ -288,19 +315,16 @@ impl Run<'_> {
             taken.extend(tx.by_logins(name, &wanted).await?.into_iter().map(|a| a.login));
         }
         let now = now();
-        let mut creates: Vec<(Account, String)> = Vec::new();
-        let mut updates: Vec<(Account, Account, String)> = Vec::new();
-        for entry in entries {
+        // New accounts and updates with the index of their entry (named in the report only on an error).
+        let (mut creates, mut created_from): (Vec<Account>, Vec<usize>) = (Vec::new(), Vec::new());
+        let (mut updates, mut updated_from): (Vec<(Account, Account)>, Vec<usize>) = (Vec::new(), Vec::new());
+        for (i, entry) in entries.iter().enumerate() {
             self.counts.seen += 1;
-            if policy.only_mapped_groups && !in_mapped_groups(&entry, policy) {
-                self.counts.skipped += 1;
-                continue;
-            }
             self.seen.insert(entry.id.as_str());
             let existing = by_key.remove(entry.id.as_str()).or_else(|| by_auth.remove(entry.login.as_str()));
             if let Some(before) = existing {
                 let mut account = before.clone();
-                self.details.extend(apply_entry(&mut account, &entry, policy));
+                self.details.extend(apply_entry(&mut account, entry, policy));
                 if !before.active {
                     account.active = true;
                     account.deactivated_at = None;
@@ -313,7 +337,8 @@ impl Run<'_> {
                 if self.opts.dry_run {
                     self.details.push(format!("update {}", account.login));
                 }
-                updates.push((account, before, describe(&entry)));
+                updates.push((account, before));
+                updated_from.push(i);
                 continue;
             }
             let base = account_name(&entry.login);
@@ -326,7 +351,7 @@ impl Run<'_> {
                 let mut in_use = match tx.logins_starting_with(name, &base).await {
                     Ok(names) => names,
                     Err(e) => {
-                        self.user_error(&describe(&entry), &e.into());
+                        self.user_error(&describe(entry), &e.into());
                         continue;
                     }
                 };
@@ -337,25 +362,25 @@ impl Run<'_> {
             };
             taken.insert(login.clone());
             let mut account = Account::new(name, &login, &entry.login, policy.default_source, now);
-            self.details.extend(apply_entry(&mut account, &entry, policy));
+            self.details.extend(apply_entry(&mut account, entry, policy));
             if self.opts.dry_run {
                 self.details.push(format!("create {login} for {}", entry.dn));
             }
-            creates.push((account, describe(&entry)));
+            creates.push(account);
+            created_from.push(i);
         }
-        let accounts: Vec<Account> = creates.iter().map(|(a, _)| a.clone()).collect();
-        for (result, (_, who)) in tx.insert_many(&accounts).await?.into_iter().zip(&creates) {
+        for (result, i) in tx.insert_many(&creates).await?.into_iter().zip(created_from) {
             match result {
                 Ok(()) => self.counts.created += 1,
-                Err(e) => self.user_error(who, &e.into()),
+                Err(e) => self.user_error(&describe(&entries[i]), &e.into()),
             }
         }
-        let pairs: Vec<(Account, Account)> = updates.iter().map(|(a, b, _)| (a.clone(), b.clone())).collect();
-        for (result, (_, before, who)) in tx.update_many(&pairs).await?.into_iter().zip(&updates) {
+        let results = tx.update_many(&updates).await?;
+        for ((result, i), (_, before)) in results.into_iter().zip(updated_from).zip(&updates) {
             match result {
                 Ok(()) if before.active => self.counts.updated += 1,
                 Ok(()) => self.counts.reactivated += 1,
-                Err(e) => self.user_error(who, &e.into()),
+                Err(e) => self.user_error(&describe(&entries[i]), &e.into()),
             }
         }
         Ok(())

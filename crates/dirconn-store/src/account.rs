@@ -212,6 +212,10 @@ pub struct Account {
     pub last_login: Option<i64>,
     /// When a sync deactivated it.
     pub deactivated_at: Option<i64>,
+    /// A digest of what the directory last set (identity, mapped fields, groups) under the mapping then in
+    /// force. A sync skips users whose digest is unchanged; a writer that changes mapped fields by other means
+    /// clears it.
+    pub sync_digest: Option<String>,
 }
 
 impl fmt::Debug for Account {
@@ -258,6 +262,7 @@ impl Account {
             updated_at: now,
             last_login: None,
             deactivated_at: None,
+            sync_digest: None,
         }
     }
 
@@ -272,6 +277,7 @@ impl Account {
             || self.fields != other.fields
             || self.groups != other.groups
             || self.app_groups != other.app_groups
+            || self.sync_digest != other.sync_digest
     }
 }
 

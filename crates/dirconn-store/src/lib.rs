@@ -193,6 +193,15 @@ impl Tx {
         query::by_column(self.conn(), domain, "directory_key", keys).await
     }
 
+    /// The sync digests and active flags of a domain's accounts, by directory key.
+    pub async fn digests(
+        &mut self,
+        domain: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, (Option<String>, bool)>, Error> {
+        query::digests(self.conn(), domain, keys).await
+    }
+
     /// Accounts of a domain by account name.
     pub async fn by_logins(&mut self, domain: &str, logins: &[String]) -> Result<Vec<Account>, Error> {
         query::by_column(self.conn(), domain, "login", logins).await

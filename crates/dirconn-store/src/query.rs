@@ -8,7 +8,10 @@ use crate::{Account, Error, Field, Fields, Value, error::is_unique_violation};
 
 const COLUMNS: &str = "id, domain, login, auth_name, source, directory_key, dn, active, admin, first_name, last_name, \
      email, phone, organization, notes, city, state, country, photo, custom1, custom2, custom3, password_hash, \
-     cached_hash, cached_at, created_at, updated_at, last_login, deactivated_at";
+     cached_hash, cached_at, created_at, updated_at, last_login, deactivated_at, sync_digest";
+
+/// The number of columns in [`COLUMNS`].
+const NCOLUMNS: usize = 30;
 
 /// Parameters per statement; both databases accept far more, this keeps statements small.
 const CHUNK: usize = 500;
@@ -67,6 +70,7 @@ fn decode(row: &AnyRow) -> Result<Account, sqlx::Error> {
         updated_at: row.try_get("updated_at")?,
         last_login: row.try_get("last_login")?,
         deactivated_at: row.try_get("deactivated_at")?,
+        sync_digest: row.try_get("sync_digest")?,
     })
 }
 
@@ -134,6 +138,35 @@ pub(crate) async fn by_column(
         out.extend(decode_all(&rows)?);
     }
     with_memberships(conn, out).await
+}
+
+/// The sync digests of a domain's accounts by directory key: key → (digest, active).
+pub(crate) async fn digests(
+    conn: &mut AnyConnection,
+    domain: &str,
+    keys: &[String],
+) -> Result<HashMap<String, (Option<String>, bool)>, Error> {
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(CHUNK) {
+        let mut marks = Marks::new(conn);
+        let sql = format!(
+            "SELECT directory_key, sync_digest, active FROM accounts WHERE domain = {} AND directory_key IN ({})",
+            marks.one(),
+            marks.list(chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(domain);
+        for k in chunk {
+            q = q.bind(k.as_str());
+        }
+        for row in q.fetch_all(&mut *conn).await.map_err(Error::query("read sync digests"))? {
+            let read = || -> Result<_, sqlx::Error> {
+                Ok((row.try_get::<String, _>(0)?, row.try_get::<Option<String>, _>(1)?, row.try_get::<i64, _>(2)? != 0))
+            };
+            let (key, digest, active) = read().map_err(Error::query("read sync digests"))?;
+            out.insert(key, (digest, active));
+        }
+    }
+    Ok(out)
 }
 
 /// Every account of a domain, or of all domains.
@@ -205,6 +238,7 @@ fn bind_account<'q>(
         .bind(a.updated_at)
         .bind(a.last_login)
         .bind(a.deactivated_at)
+        .bind(a.sync_digest.as_deref())
 }
 
 fn conflict(a: &Account) -> impl FnOnce(sqlx::Error) -> Error + '_ {
@@ -218,12 +252,12 @@ fn conflict(a: &Account) -> impl FnOnce(sqlx::Error) -> Error + '_ {
 }
 
 pub(crate) async fn insert(conn: &mut AnyConnection, a: &Account) -> Result<(), Error> {
-    let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ({})", Marks::new(conn).list(29));
+    let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ({})", Marks::new(conn).list(NCOLUMNS));
     bind_account(sqlx::query(AssertSqlSafe(sql)), a).execute(&mut *conn).await.map_err(conflict(a))?;
     insert_memberships(conn, a).await
 }
 
-/// Accounts per multi-row INSERT (29 parameters each: well under both databases' limits).
+/// Accounts per multi-row INSERT (30 parameters each: well under both databases' limits).
 const ROWS_PER_INSERT: usize = 200;
 
 /// Inserts accounts with few statements; any failure fails the whole call (the caller then retries one by
@@ -231,7 +265,7 @@ const ROWS_PER_INSERT: usize = 200;
 pub(crate) async fn insert_many(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), Error> {
     for chunk in accounts.chunks(ROWS_PER_INSERT) {
         let mut marks = Marks::new(conn);
-        let rows: Vec<String> = (0..chunk.len()).map(|_| format!("({})", marks.list(29))).collect();
+        let rows: Vec<String> = (0..chunk.len()).map(|_| format!("({})", marks.list(NCOLUMNS))).collect();
         let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES {}", rows.join(", "));
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for a in chunk {
