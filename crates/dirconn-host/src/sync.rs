@@ -218,11 +218,9 @@ impl Run<'_> {
         // Accounts created or reactivated by this run were listed, so they are counted out of `active`.
         let fresh = self.counts.created + self.counts.reactivated;
         let (gone, active): (Vec<(String, String)>, u64) = if end.complete {
-            let all = tx.active_directory_keys(&domain.name).await?;
-            let active = (all.len() as u64).saturating_sub(fresh);
-            let gone =
-                all.into_iter().filter(|(_, key, _)| !self.seen.contains(key)).map(|(id, _, l)| (id, l)).collect();
-            (gone, active)
+            let seen = &self.seen;
+            let (gone, all) = tx.unlisted_active_directory(&domain.name, &|key| seen.contains(key)).await?;
+            (gone, all.saturating_sub(fresh))
         } else if self.deleted.is_empty() {
             (Vec::new(), 0)
         } else {

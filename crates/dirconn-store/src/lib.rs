@@ -314,9 +314,14 @@ impl Tx {
         query::delete(self.conn(), id).await
     }
 
-    /// The ids and keys of a domain's active directory accounts, for the end of a full sync.
-    pub async fn active_directory_keys(&mut self, domain: &str) -> Result<Vec<(String, String, String)>, Error> {
-        query::active_directory_keys(self.conn(), domain).await
+    /// The active directory accounts of a domain whose key `listed` rejects, as (id, login), and how many
+    /// active directory accounts there are: the end of a sync with a complete listing.
+    pub async fn unlisted_active_directory(
+        &mut self,
+        domain: &str,
+        listed: &dyn Fn(&str) -> bool,
+    ) -> Result<(Vec<(String, String)>, u64), Error> {
+        query::unlisted_active_directory(self.conn(), domain, listed).await
     }
 
     /// How many active directory accounts a domain has.

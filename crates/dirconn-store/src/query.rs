@@ -332,22 +332,31 @@ pub(crate) async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, E
     Ok(done.rows_affected() > 0)
 }
 
-pub(crate) async fn active_directory_keys(
+/// Streams a domain's active directory accounts and keeps those `listed` rejects, as (id, login); returns
+/// them with the number of accounts read. Rows are not collected: memory stays flat with millions.
+pub(crate) async fn unlisted_active_directory(
     conn: &mut AnyConnection,
     domain: &str,
-) -> Result<Vec<(String, String, String)>, Error> {
-    let rows = sqlx::query(
+    listed: &dyn Fn(&str) -> bool,
+) -> Result<(Vec<(String, String)>, u64), Error> {
+    use futures::TryStreamExt;
+    let mut rows = sqlx::query(
         "SELECT id, directory_key, login FROM accounts \
          WHERE domain = $1 AND source = 'directory' AND active = 1 AND directory_key IS NOT NULL",
     )
     .bind(domain)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(Error::query("read active directory accounts"))?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Error::query("read active directory accounts"))
+    .fetch(&mut *conn);
+    let (mut out, mut total) = (Vec::new(), 0u64);
+    while let Some(row) = rows.try_next().await.map_err(Error::query("read active directory accounts"))? {
+        total += 1;
+        let key: String = row.try_get(1).map_err(Error::query("read active directory accounts"))?;
+        if !listed(&key) {
+            let id = row.try_get(0).map_err(Error::query("read active directory accounts"))?;
+            let login = row.try_get(2).map_err(Error::query("read active directory accounts"))?;
+            out.push((id, login));
+        }
+    }
+    Ok((out, total))
 }
 
 pub(crate) async fn count_active_directory(conn: &mut AnyConnection, domain: &str) -> Result<u64, Error> {
