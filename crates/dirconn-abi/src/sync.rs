@@ -20,6 +20,9 @@ pub struct SyncRequest {
     pub cookie: ROption<RVec<u8>>,
     /// The most changes the host wants in one batch (the connector may send fewer).
     pub batch_size: u32,
+    /// The directory attributes the host maps, beyond the ones the connector always reads (key, login, email,
+    /// display name, groups). Empty asks for every user attribute.
+    pub attributes: RVec<RString>,
 }
 
 /// What happened to one directory user (ABI 2).

@@ -42,13 +42,45 @@ enum Refresh {
 }
 
 impl Directory {
+    /// The attributes a sync reads: the ones every user entry needs and the host's mapped ones; every user
+    /// attribute when the host maps none. Reading only these keeps a large sync cheap for both sides.
+    pub fn sync_attributes(&self, mapped: &[String]) -> Vec<String> {
+        if mapped.is_empty() {
+            return self.user_attributes();
+        }
+        let s = self.settings();
+        let mut attrs: Vec<String> = [
+            &s.id_attribute,
+            &s.login_attribute,
+            &s.email_attribute,
+            &s.display_name_attribute,
+            &s.member_of_attribute,
+        ]
+        .into_iter()
+        .cloned()
+        .chain(["cn".to_owned()])
+        .chain(s.attributes.iter().cloned())
+        .chain(mapped.iter().cloned())
+        .collect();
+        let mut seen = std::collections::HashSet::new();
+        attrs.retain(|a| seen.insert(a.to_ascii_lowercase()));
+        attrs
+    }
+
     /// The filter a sync lists users with.
     pub fn sync_filter(&self) -> String {
         self.settings().sync_filter.clone().unwrap_or_else(|| self.filter_matching_any_user())
     }
 
     /// Streams the domain's users to `sink`: changes since `cookie` when the server can, else all of them.
-    pub async fn sync<S: ChangeSink>(&self, cookie: Option<Vec<u8>>, batch: usize, sink: &S) -> Result<SyncEnd, Error> {
+    pub async fn sync<S: ChangeSink>(
+        &self,
+        cookie: Option<Vec<u8>>,
+        batch: usize,
+        mapped: &[String],
+        sink: &S,
+    ) -> Result<SyncEnd, Error> {
+        let attrs = self.sync_attributes(mapped);
         let s = self.settings();
         let (mut ldap, result) = self.connector.open(&s.bind_dn, s.bind_password.expose(), Vec::new()).await?;
         conn::service_bind_result(&s.bind_dn, &result)?;
@@ -59,7 +91,7 @@ impl Directory {
         let incremental_keys = s.id_attribute.eq_ignore_ascii_case("entryUUID");
         if let Some(cookie) = cookie {
             if incremental_keys {
-                match self.refresh(&mut ldap, &url, cookie, &groups, batch, sink).await? {
+                match self.refresh(&mut ldap, &url, cookie, &groups, batch, &attrs, sink).await? {
                     Refresh::Done(end) => {
                         let _ = ldap.unbind().await;
                         return Ok(end);
@@ -74,7 +106,7 @@ impl Directory {
             }
         }
         let cookie = if incremental_keys { self.fresh_cookie(&mut ldap, &url, &mut notes).await? } else { None };
-        self.full_pass(&mut ldap, &url, &groups, batch, sink).await?;
+        self.full_pass(&mut ldap, &url, &groups, batch, &attrs, sink).await?;
         let _ = ldap.unbind().await;
         Ok(SyncEnd { cookie: cookie.map(RVec::from).into(), complete: true, full: true, notes: notes.into() })
     }
@@ -174,12 +206,12 @@ impl Directory {
         url: &LdapUrl,
         groups: &GroupIndex,
         batch: usize,
+        attrs: &[String],
         sink: &S,
     ) -> Result<(), Error> {
         let s = self.settings();
         let filter = self.sync_filter();
-        let attrs = self.user_attributes();
-        let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), &filter, &attrs).await?;
+        let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), &filter, attrs).await?;
         let mut changes = Vec::with_capacity(batch);
         while let Some(entry) = self.next_entry(&mut stream, url, "user listing").await? {
             let entry = SearchEntry::construct(entry);
@@ -200,6 +232,7 @@ impl Directory {
     }
 
     /// An incremental pass: syncrepl refreshOnly with the stored cookie.
+    #[allow(clippy::too_many_arguments)]
     async fn refresh<S: ChangeSink>(
         &self,
         ldap: &mut Ldap,
@@ -207,11 +240,11 @@ impl Directory {
         cookie: Vec<u8>,
         groups: &GroupIndex,
         batch: usize,
+        attrs: &[String],
         sink: &S,
     ) -> Result<Refresh, Error> {
         let s = self.settings();
         let filter = self.sync_filter();
-        let attrs = self.user_attributes();
         let control_cookie = cookie.clone();
         let control = SyncRequest { mode: RefreshMode::RefreshOnly, cookie: Some(cookie), reload_hint: false };
         let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();

@@ -116,7 +116,8 @@ impl Connector for LdapConnector {
         let stream = plugin::sync_stream(Arc::clone(&self.domain), move |sender| async move {
             let cookie = request.cookie.into_option().map(|c| c.into_vec());
             let incremental = cookie.is_some();
-            let end = dir.sync(cookie, request.batch_size as usize, &Sink(sender)).await?;
+            let attributes: Vec<String> = request.attributes.iter().map(|a| a.to_string()).collect();
+            let end = dir.sync(cookie, request.batch_size as usize, &attributes, &Sink(sender)).await?;
             tracing::info!(incremental, full = end.full, "sync stream finished");
             Ok(end)
         });

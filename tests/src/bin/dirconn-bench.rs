@@ -292,7 +292,9 @@ async fn raw_paged_search(slapd: &Slapd) -> usize {
     let mut ldap = Reference::connect(&slapd.ldap_url()).await;
     ldap.simple_bind(slapd.service_dn(), slapd.service_password()).await.unwrap().success().unwrap();
     let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(500))];
-    let attrs = vec!["*", "entryUUID", "memberOf", "pwdAccountLockedTime"];
+    // The attributes our sync reads with the default mapping (`Directory::sync_attributes`): what every user
+    // entry needs (key, login, email, display name, groups, cn) and the mapped givenName, sn, telephoneNumber.
+    let attrs = vec!["entryUUID", "uid", "mail", "displayName", "memberOf", "cn", "givenName", "sn", "telephoneNumber"];
     let mut search = ldap
         .streaming_search_with(adapters, slapd::PEOPLE_DN, Scope::Subtree, "(objectClass=inetOrgPerson)", attrs)
         .await
