@@ -52,9 +52,10 @@ impl KeySet {
     fn hash(&self, key: &str) -> u64 {
         self.state.hash_one(key)
     }
-    fn insert(&mut self, key: &str) {
+    /// Adds a key; false when it was there already.
+    fn insert(&mut self, key: &str) -> bool {
         let h = self.hash(key);
-        self.hashes.insert(h);
+        self.hashes.insert(h)
     }
     fn contains(&self, key: &str) -> bool {
         self.hashes.contains(&self.hash(key))
@@ -68,6 +69,10 @@ struct Run<'a> {
     details: Vec<String>,
     seen: KeySet,
     deleted: Vec<String>,
+    /// Keys listed as present (unchanged since the cookie), whose accounts this run did not look at.
+    presents: u64,
+    /// Distinct listed users whose account is active after this run (unchanged, updated, reactivated, created).
+    active_listed: u64,
 }
 
 /// Syncs one domain. Returns the report (also stored); a guard stop or a failure is an error, and leaves
@@ -105,6 +110,8 @@ pub async fn sync_domain(
         details: Vec::new(),
         seen: KeySet::default(),
         deleted: Vec::new(),
+        presents: 0,
+        active_listed: 0,
     };
     let outcome = run.execute(store, cookie, &mut report, &mut progress).await;
     report.duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -134,6 +141,9 @@ pub async fn sync_domain(
         }
     }
 }
+
+/// Writes decided for a batch, with (entry index, first sighting of its key in this run) for each.
+type Pending<T> = (Vec<T>, Vec<(usize, bool)>);
 
 /// A user as the report names it: `login (dn)`.
 fn describe(entry: &UserEntry) -> String {
@@ -198,7 +208,10 @@ impl Run<'_> {
                             upserts.push(entry);
                         }
                     }
-                    ChangeKind::Present => self.seen.insert(change.key.as_str()),
+                    ChangeKind::Present => {
+                        self.seen.insert(change.key.as_str());
+                        self.presents += 1;
+                    }
                     ChangeKind::Delete => self.deleted.push(change.key.to_string()),
                 }
             }
@@ -217,7 +230,14 @@ impl Run<'_> {
         // accounts deleted one by one (read only then, so that an incremental pass costs its changes only).
         // Accounts created or reactivated by this run were listed, so they are counted out of `active`.
         let fresh = self.counts.created + self.counts.reactivated;
-        let (gone, active): (Vec<(String, String)>, u64) = if end.complete {
+        let (gone, active): (Vec<(String, String)>, u64) = if end.complete && self.presents == 0 && {
+            // Every active account was listed when as many distinct listed users have an active account:
+            // then no account is gone, and the accounts need not be read.
+            let all = tx.count_active_directory(&domain.name).await?;
+            all == self.active_listed
+        } {
+            (Vec::new(), self.active_listed.saturating_sub(fresh))
+        } else if end.complete {
             let seen = &self.seen;
             let (gone, all) = tx.unlisted_active_directory(&domain.name, &|key| seen.contains(key)).await?;
             (gone, all.saturating_sub(fresh))
@@ -284,7 +304,9 @@ impl Run<'_> {
                 if scratch.sync_digest.as_ref() == Some(stored) {
                     self.counts.seen += 1;
                     self.counts.unchanged += 1;
-                    self.seen.insert(entry.id.as_str());
+                    if self.seen.insert(entry.id.as_str()) {
+                        self.active_listed += 1;
+                    }
                     continue;
                 }
             }
@@ -314,11 +336,12 @@ impl Run<'_> {
         }
         let now = now();
         // New accounts and updates with the index of their entry (named in the report only on an error).
-        let (mut creates, mut created_from): (Vec<Account>, Vec<usize>) = (Vec::new(), Vec::new());
-        let (mut updates, mut updated_from): (Vec<(Account, Account)>, Vec<usize>) = (Vec::new(), Vec::new());
+        // (entry index, first sighting of its key in this run)
+        let (mut creates, mut created_from): Pending<Account> = (Vec::new(), Vec::new());
+        let (mut updates, mut updated_from): Pending<(Account, Account)> = (Vec::new(), Vec::new());
         for (i, entry) in entries.iter().enumerate() {
             self.counts.seen += 1;
-            self.seen.insert(entry.id.as_str());
+            let first = self.seen.insert(entry.id.as_str());
             let existing = by_key.remove(entry.id.as_str()).or_else(|| by_auth.remove(entry.login.as_str()));
             if let Some(before) = existing {
                 let mut account = before.clone();
@@ -329,6 +352,7 @@ impl Run<'_> {
                 }
                 if !account.differs_from(&before) {
                     self.counts.unchanged += 1;
+                    self.active_listed += u64::from(first);
                     continue;
                 }
                 account.updated_at = now;
@@ -336,7 +360,7 @@ impl Run<'_> {
                     self.details.push(format!("update {}", account.login));
                 }
                 updates.push((account, before));
-                updated_from.push(i);
+                updated_from.push((i, first));
                 continue;
             }
             let base = account_name(&entry.login);
@@ -365,19 +389,28 @@ impl Run<'_> {
                 self.details.push(format!("create {login} for {}", entry.dn));
             }
             creates.push(account);
-            created_from.push(i);
+            created_from.push((i, first));
         }
-        for (result, i) in tx.insert_many(&creates).await?.into_iter().zip(created_from) {
+        for (result, (i, first)) in tx.insert_many(&creates).await?.into_iter().zip(created_from) {
             match result {
-                Ok(()) => self.counts.created += 1,
+                Ok(()) => {
+                    self.counts.created += 1;
+                    self.active_listed += u64::from(first);
+                }
                 Err(e) => self.user_error(&describe(&entries[i]), &e.into()),
             }
         }
         let results = tx.update_many(&updates).await?;
-        for ((result, i), (_, before)) in results.into_iter().zip(updated_from).zip(&updates) {
+        for ((result, (i, first)), (_, before)) in results.into_iter().zip(updated_from).zip(&updates) {
             match result {
-                Ok(()) if before.active => self.counts.updated += 1,
-                Ok(()) => self.counts.reactivated += 1,
+                Ok(()) => {
+                    if before.active {
+                        self.counts.updated += 1;
+                    } else {
+                        self.counts.reactivated += 1;
+                    }
+                    self.active_listed += u64::from(first);
+                }
                 Err(e) => self.user_error(&describe(&entries[i]), &e.into()),
             }
         }
