@@ -150,3 +150,56 @@ fn sync_accounts_local_and_reports_from_the_command_line() {
     let missing = run(&config, &["migrate", "example.org"], None);
     assert_eq!(missing.status.code(), Some(2), "migrate needs logins or --all");
 }
+
+/// `dirconn serve` runs an interval schedule at once, and stops cleanly on SIGTERM.
+#[test]
+fn serve_runs_scheduled_syncs_and_stops_on_sigterm() {
+    let slapd = Slapd::start();
+    let (_dir, config) = TestHost::prepare(
+        &[stage::for_tests().ldap()],
+        &[DomainSpec::ldap(&slapd).raw("accounts", r#"{ sync_schedule = "1h" }"#)],
+    );
+    let mut child = std::process::Command::new(dirconn())
+        .args(["--config", config.to_str().unwrap(), "-v", "serve"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let synced = loop {
+        let out = run(&config, &["--json", "sync-report", "example.org"], None);
+        if out.status.success() && json(&out).as_array().is_some_and(|r| !r.is_empty()) {
+            break json(&out);
+        }
+        assert!(std::time::Instant::now() < deadline, "no scheduled sync within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(synced[0]["outcome"], "completed", "{synced}");
+    // SAFETY: signalling the child this test started, by its PID.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let output = child.wait_with_output().expect("serve exits");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    assert!(log.contains("sync scheduled") && log.contains("stopping the scheduler"), "{log}");
+}
+
+/// A `debug` mapping logs every attribute of the entry at login, with secrets redacted.
+#[test]
+fn the_debug_mapping_logs_the_entry_at_login() {
+    let slapd = Slapd::start();
+    let (_dir, config) = TestHost::prepare(
+        &[stage::for_tests().ldap()],
+        &[DomainSpec::ldap(&slapd).raw("mapping", r#"{ debug = true, first_name = "givenName" }"#)],
+    );
+    let out = run(&config, &["-v", "login", "alice@example.org", "--password-stdin"], Some(Fixture::ALICE.password));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("mapping debug") && log.contains("attribute=telephoneNumber"), "{log}");
+    assert!(log.contains(Fixture::ALICE.telephone), "values are shown: {log}");
+    assert!(!log.contains(Fixture::ALICE.password), "the password never is: {log}");
+    let quiet = run(&config, &["login", "alice@example.org", "--password-stdin"], Some(Fixture::ALICE.password));
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("mapping debug"), "info level only");
+}

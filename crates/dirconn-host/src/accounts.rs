@@ -495,7 +495,55 @@ fn check_password(password: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use abi_stable::std_types::RVec;
+    use dirconn_abi::Attribute;
+
     use super::*;
+
+    fn entry(attrs: &[(&str, AttrValue)]) -> UserEntry {
+        UserEntry {
+            dn: "uid=a,dc=x".into(),
+            id: "k".into(),
+            login: "a".into(),
+            email: None.into(),
+            display_name: None.into(),
+            attributes: attrs
+                .iter()
+                .map(|(n, v)| Attribute { name: (*n).into(), values: RVec::from(vec![v.clone()]) })
+                .collect(),
+            groups: RVec::new(),
+            warnings: RVec::new(),
+        }
+    }
+
+    #[test]
+    fn photos_over_the_cap_are_left_empty_with_a_note() {
+        let mut policy = AccountPolicy::default();
+        policy.mapping.fields = vec![(Field::Photo, "jpegPhoto".into()), (Field::Notes, "description".into())];
+        policy.photo_max_bytes = 4;
+        let mut a = Account::new("x", "a", "a", Source::Directory, 0);
+        let small = entry(&[("jpegPhoto", AttrValue::Binary(vec![1, 2, 3].into()))]);
+        assert!(apply_entry(&mut a, &small, &policy).is_empty());
+        assert_eq!(a.fields.get(Field::Photo), Some(&Value::Bytes(vec![1, 2, 3])));
+        let big = entry(&[("JPEGPHOTO", AttrValue::Binary(vec![0; 5].into()))]);
+        let notes = apply_entry(&mut a, &big, &policy);
+        assert_eq!(a.fields.get(Field::Photo), None);
+        assert!(notes[0].contains("photo_max_bytes = 4"), "{notes:?}");
+    }
+
+    #[test]
+    fn the_digest_follows_mapped_values_only() {
+        let policy = AccountPolicy::default();
+        let e = entry(&[("givenName", AttrValue::Text("Ann".into()))]);
+        let (mut a, mut b) =
+            (Account::new("x", "a", "a", Source::Directory, 0), Account::new("x", "b", "b", Source::Directory, 9));
+        apply_entry(&mut a, &e, &policy);
+        b.fields.set(Field::City, Some(Value::Text("unmapped".into())));
+        apply_entry(&mut b, &e, &policy);
+        assert_eq!(a.sync_digest, b.sync_digest, "unmapped fields and names do not count");
+        apply_entry(&mut b, &entry(&[("givenName", AttrValue::Text("Anne".into()))]), &policy);
+        assert_ne!(a.sync_digest, b.sync_digest);
+    }
 
     #[test]
     fn argon2id_hashes_verify() {

@@ -1,11 +1,11 @@
-//! The scheduler: each domain with a `sync_schedule` is synced on its interval or cron times, one sync per
-//! domain at a time, until the host stops.
+//! The scheduler: each domain with a `sync_schedule` is synced on its interval (once at start, then after
+//! each interval) or at its cron times, one sync per domain at a time, until the host stops.
 
 use std::future::Future;
 
 use dirconn_store::Store;
 
-use crate::{Host, SyncOptions, sync_domain};
+use crate::{Host, Schedule, SyncOptions, sync_domain};
 
 /// Runs the scheduled syncs of every enabled domain until `stop` completes.
 pub async fn run(host: &Host, store: &Store, stop: impl Future<Output = ()>) {
@@ -18,9 +18,13 @@ pub async fn run(host: &Host, store: &Store, stop: impl Future<Output = ()>) {
     }
     let loops = scheduled.into_iter().map(|(domain, schedule)| async move {
         tracing::info!(domain = %domain.name, schedule = %schedule, "sync scheduled");
+        // An interval schedule syncs once at start, then every interval; a cron one only at its times.
+        let mut first = true;
         loop {
-            let wait = schedule.wait_from(chrono::Utc::now());
-            tokio::time::sleep(wait).await;
+            if !(first && matches!(schedule, Schedule::Every(_))) {
+                tokio::time::sleep(schedule.wait_from(chrono::Utc::now())).await;
+            }
+            first = false;
             match sync_domain(domain, store, SyncOptions::default(), |_| {}).await {
                 Ok(report) => tracing::info!(domain = %domain.name, created = report.counts.created, updated = report.counts.updated, deactivated = report.counts.deactivated, errors = report.counts.errors, "scheduled sync done"),
                 Err(err) => tracing::error!(domain = %domain.name, code = err.code(), "scheduled sync failed: {err}"),
