@@ -159,7 +159,7 @@ fn serve_runs_scheduled_syncs_and_stops_on_sigterm() {
         &[stage::for_tests().ldap()],
         &[DomainSpec::ldap(&slapd).raw("accounts", r#"{ sync_schedule = "1h" }"#)],
     );
-    let mut child = std::process::Command::new(dirconn())
+    let child = std::process::Command::new(dirconn())
         .args(["--config", config.to_str().unwrap(), "-v", "serve"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
