@@ -316,23 +316,34 @@ impl Run<'_> {
         if entries.is_empty() {
             return Ok(());
         }
-        let keys: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
-        let mut by_key: HashMap<String, Account> =
-            tx.by_keys(name, &keys).await?.into_iter().filter_map(|a| Some((a.directory_key.clone()?, a))).collect();
+        // Only keys the digest query found have an account to read by key.
+        let known: Vec<String> =
+            entries.iter().filter(|e| digests.contains_key(e.id.as_str())).map(|e| e.id.to_string()).collect();
+        let mut by_key: HashMap<String, Account> = if known.is_empty() {
+            HashMap::new()
+        } else {
+            tx.by_keys(name, &known).await?.into_iter().filter_map(|a| Some((a.directory_key.clone()?, a))).collect()
+        };
         let unmatched: Vec<String> =
             entries.iter().filter(|e| !by_key.contains_key(e.id.as_str())).map(|e| e.login.to_string()).collect();
         let mut by_auth: HashMap<String, Account> = HashMap::new();
         // Account names taken in the store or given earlier in this batch.
         let mut taken: HashSet<String> = HashSet::new();
         if !unmatched.is_empty() {
+            let wanted: Vec<String> = unmatched.iter().map(|l| account_name(l)).collect();
+            let unmatched_set: HashSet<&str> = unmatched.iter().map(String::as_str).collect();
+            // Two indexed lookups: one `auth_name IN (…) OR login IN (…)` query scans the table on SQLite
+            // (measured: a 100,000-user sync went from 1.5 s to 7.7 s).
+            taken.extend(tx.by_logins(name, &wanted).await?.into_iter().map(|a| a.login));
             for a in tx.by_auth_names(name, &unmatched).await? {
                 // An account without a key yet, or an inactive one whose entry was deleted and made again.
-                if a.source == Source::Directory && (a.directory_key.is_none() || !a.active) {
+                if unmatched_set.contains(a.auth_name.as_str())
+                    && a.source == Source::Directory
+                    && (a.directory_key.is_none() || !a.active)
+                {
                     by_auth.insert(a.auth_name.clone(), a);
                 }
             }
-            let wanted: Vec<String> = unmatched.iter().map(|l| account_name(l)).collect();
-            taken.extend(tx.by_logins(name, &wanted).await?.into_iter().map(|a| a.login));
         }
         let now = now();
         // New accounts and updates with the index of their entry (named in the report only on an error).
