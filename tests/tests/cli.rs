@@ -159,7 +159,9 @@ fn serve_runs_scheduled_syncs_and_stops_on_sigterm() {
         &[stage::for_tests().ldap()],
         &[DomainSpec::ldap(&slapd).raw("accounts", r#"{ sync_schedule = "1h" }"#)],
     );
-    let child = std::process::Command::new(dirconn())
+    // Two processes opening a new store race to create it; `serve` may start on one that exists.
+    assert!(run(&config, &["accounts", "list"], None).status.success());
+    let mut child = std::process::Command::new(dirconn())
         .args(["--config", config.to_str().unwrap(), "-v", "serve"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -172,7 +174,11 @@ fn serve_runs_scheduled_syncs_and_stops_on_sigterm() {
         if out.status.success() && json(&out).as_array().is_some_and(|r| !r.is_empty()) {
             break json(&out);
         }
-        assert!(std::time::Instant::now() < deadline, "no scheduled sync within 30 s");
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("serve's output");
+            panic!("no scheduled sync within 30 s; serve said: {}", String::from_utf8_lossy(&out.stderr));
+        }
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
     assert_eq!(synced[0]["outcome"], "completed", "{synced}");

@@ -90,7 +90,17 @@ impl Store {
                 })
             });
         let pool = options.connect(&connect_url).await.map_err(|source| Error::Open { url: shown.clone(), source })?;
-        MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { source })?;
+        // Two processes opening a new store at once race to create its tables; the loser sees the winner's
+        // work on a second look.
+        let mut attempt = 0;
+        while let Err(source) = MIGRATOR.run(&pool).await {
+            attempt += 1;
+            if attempt == 3 {
+                return Err(Error::Migrate { source });
+            }
+            tracing::debug!(error = %source, "store migration raced another process; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         tracing::debug!(store = %shown, "account store open");
         Ok(Store { pool, backend, url: shown, writer: Arc::default() })
     }
