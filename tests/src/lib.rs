@@ -8,6 +8,7 @@
 pub mod host;
 pub mod net;
 pub mod postgres;
+pub mod process;
 pub mod slapd;
 pub mod stage;
 

@@ -21,12 +21,14 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::net::free_port;
+use crate::{
+    net::free_port,
+    process::{spawn_tied_to_process, stop_child},
+};
 
 /// The superuser `initdb` creates (trust authentication, no password).
 pub const USER: &str = "dirconn";
@@ -129,7 +131,7 @@ impl Postgres {
     /// then SIGKILL; reaps it. Only ever signals the process this harness started. Idempotent.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            stop_child(&mut child);
+            stop_child(&mut child, libc::SIGINT, STOP_TIMEOUT);
         }
     }
 }
@@ -229,7 +231,8 @@ fn spawn_and_wait(bin: &Path, w: &Path, port: u16, run_as: Option<(u32, u32)>) -
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
-    let mut child = spawn_tied_to_process(cmd).map_err(|e| format!("cannot spawn postgres ({INSTALL_HINT}): {e}"))?;
+    let mut child =
+        spawn_tied_to_process(cmd, libc::SIGINT).map_err(|e| format!("cannot spawn postgres ({INSTALL_HINT}): {e}"))?;
 
     let read_log = || {
         let log = fs::read_to_string(&log_path).unwrap_or_default();
@@ -251,7 +254,7 @@ fn spawn_and_wait(bin: &Path, w: &Path, port: u16, run_as: Option<(u32, u32)>) -
         }
         if Instant::now() >= deadline {
             let last = handshake(port).err().unwrap_or_default();
-            stop_child(&mut child);
+            stop_child(&mut child, libc::SIGINT, STOP_TIMEOUT);
             return Err(format!(
                 "postgres not ready on 127.0.0.1:{port} within {READY_TIMEOUT:?} (last attempt: {last}); log tail:\n{}",
                 read_log()
@@ -288,69 +291,4 @@ fn handshake(port: u16) -> Result<(), String> {
         }
         other => Err(format!("unexpected answer to the startup message: {other:?}")),
     }
-}
-
-fn stop_child(child: &mut Child) {
-    if matches!(child.try_wait(), Ok(Some(_))) {
-        return;
-    }
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: plain kill(2) on the PID of our own, not yet reaped, child process.
-        unsafe {
-            libc::kill(pid, libc::SIGINT);
-        }
-    }
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    while Instant::now() < deadline {
-        match child.try_wait() {
-            Ok(Some(_)) => return,
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(_) => break,
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
-
-/// Spawns `cmd` with `PR_SET_PDEATHSIG = SIGINT` (fast shutdown), so the server goes away if the
-/// test process dies without running `Drop`. As in `slapd`, every spawn happens on one helper
-/// thread that lives as long as the process, because the signal fires when the forking *thread*
-/// exits. `pre_exec` runs after the uid switch, which would otherwise clear the setting.
-fn spawn_tied_to_process(mut cmd: Command) -> std::io::Result<Child> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("postgres-spawner".to_owned())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("cannot start the postgres spawner thread");
-        Mutex::new(tx)
-    });
-    // SAFETY: getpid/prctl/getppid are async-signal-safe and touch no memory of the parent.
-    let parent = unsafe { libc::getpid() };
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl.
-            if libc::getppid() != parent {
-                return Err(std::io::Error::other("parent exited during spawn"));
-            }
-            Ok(())
-        });
-    }
-    let (reply_tx, reply_rx) = mpsc::channel();
-    spawner
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .send((cmd, reply_tx))
-        .map_err(|_| std::io::Error::other("the postgres spawner thread is gone"))?;
-    reply_rx.recv().map_err(|_| std::io::Error::other("the postgres spawner thread dropped the request"))?
 }

@@ -12,10 +12,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::OpenOptionsExt as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -27,7 +25,10 @@ use rcgen::{
 use sha1::{Digest as _, Sha1};
 use tempfile::TempDir;
 
-use crate::net::free_port;
+use crate::{
+    net::free_port,
+    process::{spawn_tied_to_process, stop_child},
+};
 
 /// Suffix of the mdb database.
 pub const BASE_DN: &str = "dc=example,dc=org";
@@ -472,7 +473,7 @@ impl Slapd {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        stop_child(&mut child);
+        stop_child(&mut child, libc::SIGTERM, STOP_TIMEOUT);
     }
 
     /// Stops the server and starts it again on the same ports with the same data, as a directory
@@ -491,28 +492,6 @@ impl Drop for Slapd {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn stop_child(child: &mut Child) {
-    if matches!(child.try_wait(), Ok(Some(_))) {
-        return;
-    }
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: plain kill(2) on the PID of our own, not yet reaped, child process.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-    }
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    while Instant::now() < deadline {
-        match child.try_wait() {
-            Ok(Some(_)) => return,
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(_) => break,
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// Launches slapd on the given ports and waits until both accept TCP connections.
@@ -550,8 +529,8 @@ fn spawn_and_wait(
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
-    let mut child =
-        spawn_tied_to_process(cmd).map_err(|e| format!("cannot spawn slapd (is the slapd package installed?): {e}"))?;
+    let mut child = spawn_tied_to_process(cmd, libc::SIGTERM)
+        .map_err(|e| format!("cannot spawn slapd (is the slapd package installed?): {e}"))?;
 
     let read_log = || fs::read_to_string(&log_path).unwrap_or_default();
     let deadline = Instant::now() + READY_TIMEOUT;
@@ -568,7 +547,7 @@ fn spawn_and_wait(
             return Ok(child);
         }
         if Instant::now() >= deadline {
-            stop_child(&mut child);
+            stop_child(&mut child, libc::SIGTERM, STOP_TIMEOUT);
             return Err(format!(
                 "slapd not reachable on ports {ldap_port}/{ldaps_port} within {READY_TIMEOUT:?}; log:\n{}",
                 read_log()
@@ -576,52 +555,6 @@ fn spawn_and_wait(
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
-
-/// Spawns `cmd` with `PR_SET_PDEATHSIG = SIGTERM`, so that the child is terminated if the test
-/// process dies without running `Drop` (killed by a timeout, Ctrl-C, `std::process::exit`, or a
-/// `static` instance that is never dropped).
-///
-/// The death signal fires when the *thread* that forked exits, so every spawn happens on one
-/// helper thread that lives as long as the process; instances may then be shared across test
-/// threads freely.
-fn spawn_tied_to_process(mut cmd: Command) -> std::io::Result<Child> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("slapd-spawner".to_owned())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("cannot start the slapd spawner thread");
-        Mutex::new(tx)
-    });
-    // SAFETY: getpid/prctl/getppid are async-signal-safe and touch no memory of the parent.
-    let parent = unsafe { libc::getpid() };
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl.
-            if libc::getppid() != parent {
-                return Err(std::io::Error::other("parent exited during spawn"));
-            }
-            Ok(())
-        });
-    }
-    let (reply_tx, reply_rx) = mpsc::channel();
-    spawner
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .send((cmd, reply_tx))
-        .map_err(|_| std::io::Error::other("the slapd spawner thread is gone"))?;
-    reply_rx.recv().map_err(|_| std::io::Error::other("the slapd spawner thread dropped the request"))?
 }
 
 fn can_connect(port: u16) -> bool {

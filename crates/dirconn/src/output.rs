@@ -386,12 +386,13 @@ fn print_account(a: &Account) {
     }
 }
 
+/// One item, as JSON or as text.
+fn show<T>(item: &T, as_json: bool, to_json: fn(&T) -> serde_json::Value, as_text: fn(&T)) {
+    if as_json { print_json(&to_json(item)) } else { as_text(item) }
+}
+
 pub fn account(a: &Account, as_json: bool) {
-    if as_json {
-        print_json(&account_json(a));
-    } else {
-        print_account(a);
-    }
+    show(a, as_json, account_json, print_account);
 }
 
 pub fn accounts(list: &[Account], as_json: bool) {
@@ -447,11 +448,7 @@ fn print_report(r: &SyncReport) {
 }
 
 pub fn sync_report(r: &SyncReport, as_json: bool) {
-    if as_json {
-        print_json(&report_json(r));
-    } else {
-        print_report(r);
-    }
+    show(r, as_json, report_json, print_report);
 }
 
 pub fn sync_reports(list: &[SyncReport], as_json: bool) {

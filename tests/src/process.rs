@@ -1,0 +1,78 @@
+//! Server processes started by the harness: spawned so that they die with the test process, and stopped
+//! by the PID we started, gracefully first.
+
+use std::{
+    os::unix::process::CommandExt as _,
+    process::{Child, Command},
+    sync::{Mutex, OnceLock, PoisonError, mpsc},
+    time::{Duration, Instant},
+};
+
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns `cmd` with `PR_SET_PDEATHSIG = signal`, so that the child is signalled if the test process dies
+/// without running `Drop` (killed by a timeout, Ctrl-C, `std::process::exit`, or a `static` instance that is
+/// never dropped).
+///
+/// The death signal fires when the *thread* that forked exits, so every spawn happens on one helper thread
+/// that lives as long as the process; instances may then be shared across test threads freely. `pre_exec`
+/// runs after any uid switch of `cmd`, which would otherwise clear the setting.
+pub fn spawn_tied_to_process(mut cmd: Command, signal: libc::c_int) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("server-spawner".to_owned())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("cannot start the server spawner thread");
+        Mutex::new(tx)
+    });
+    // SAFETY: getpid/prctl/getppid are async-signal-safe and touch no memory of the parent.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("parent exited during spawn"));
+            }
+            Ok(())
+        });
+    }
+    let (reply_tx, reply_rx) = mpsc::channel();
+    spawner
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .send((cmd, reply_tx))
+        .map_err(|_| std::io::Error::other("the server spawner thread is gone"))?;
+    reply_rx.recv().map_err(|_| std::io::Error::other("the server spawner thread dropped the request"))?
+}
+
+/// Stops a child we started: `signal` to its PID, then SIGKILL after `timeout`; reaps it. Idempotent.
+pub fn stop_child(child: &mut Child, signal: libc::c_int, timeout: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: plain kill(2) on the PID of our own, not yet reaped, child process.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(Some(_)) => return,
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
