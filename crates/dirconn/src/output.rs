@@ -193,6 +193,25 @@ fn print_user(user: &UserEntry) {
     }
 }
 
+/// A refused or failed login, as JSON.
+fn refusal_json(domain: &Domain, login: &str, ms: f64, err: &Error) -> Value {
+    json!({
+        "ok": false, "domain": domain.name, "login": login, "elapsed_ms": ms,
+        "code": err.code(), "kind": err.kind().as_str(),
+        "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
+    })
+}
+
+/// A refused (DENIED) or failed (FAILED) login, as text.
+fn print_refusal(domain: &Domain, login: &str, ms: f64, err: &Error) {
+    let verdict = if err.kind().is_denial() { "DENIED" } else { "FAILED" };
+    println!("{verdict} {login}@{} ({}) in {ms:.1} ms", domain.name, err.kind());
+    match err.connector_error() {
+        Some(c) => print_error_lines(c, "  "),
+        None => println!("  {err}"),
+    }
+}
+
 pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, took: Duration, as_json: bool) {
     let ms = took.as_secs_f64() * 1000.0;
     if as_json {
@@ -200,11 +219,7 @@ pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, to
             Ok(user) => {
                 json!({ "ok": true, "domain": domain.name, "login": login, "elapsed_ms": ms, "user": user_json(user) })
             }
-            Err(err) => json!({
-                "ok": false, "domain": domain.name, "login": login, "elapsed_ms": ms,
-                "code": err.code(), "kind": err.kind().as_str(),
-                "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
-            }),
+            Err(err) => refusal_json(domain, login, ms, err),
         };
         print_json(&value);
         return;
@@ -214,14 +229,7 @@ pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, to
             println!("ACCEPTED {login}@{} in {ms:.1} ms", domain.name);
             print_user(user);
         }
-        Err(err) => {
-            let verdict = if err.kind().is_denial() { "DENIED" } else { "FAILED" };
-            println!("{verdict} {login}@{} ({}) in {ms:.1} ms", domain.name, err.kind());
-            match err.connector_error() {
-                Some(c) => print_error_lines(c, "  "),
-                None => println!("  {err}"),
-            }
-        }
+        Err(err) => print_refusal(domain, login, ms, err),
     }
 }
 
@@ -313,11 +321,7 @@ pub fn account_login(
                 "created": o.created, "warnings": o.warnings, "account": account_json(&o.account),
                 "user": { "dn": o.account.dn },
             }),
-            Err(err) => json!({
-                "ok": false, "domain": domain.name, "login": login, "elapsed_ms": ms,
-                "code": err.code(), "kind": err.kind().as_str(),
-                "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
-            }),
+            Err(err) => refusal_json(domain, login, ms, err),
         };
         print_json(&value);
         return;
@@ -338,14 +342,7 @@ pub fn account_login(
             }
             print_account(&o.account);
         }
-        Err(err) => {
-            let verdict = if err.kind().is_denial() { "DENIED" } else { "FAILED" };
-            println!("{verdict} {login}@{} ({}) in {ms:.1} ms", domain.name, err.kind());
-            match err.connector_error() {
-                Some(c) => print_error_lines(c, "  "),
-                None => println!("  {err}"),
-            }
-        }
+        Err(err) => print_refusal(domain, login, ms, err),
     }
 }
 
