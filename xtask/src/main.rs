@@ -157,43 +157,33 @@ pub fn binary(release: bool, name: &str) -> std::path::PathBuf {
 /// otherwise says what to install.
 pub fn ensure_slapd() -> Result<(), Error> {
     let found = |p: &str| have(p) || Path::new("/usr/sbin").join(p).is_file();
-    if found("slapd") && found("ldapmodify") {
-        return Ok(());
-    }
-    if !(is_root() && have("apt-get")) {
-        return Err(Error::Check(
-            "OpenLDAP is needed: sudo apt-get install --no-install-recommends slapd ldap-utils".into(),
-        ));
-    }
-    println!("Installing OpenLDAP (slapd, ldap-utils) with apt-get…");
-    run("apt-get", &["update", "-q"])?;
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends", "slapd", "ldap-utils"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .map_err(|e| Error::Command { command: "apt-get install".into(), reason: e.to_string() })?;
-    if status.success() { Ok(()) } else { Err(Error::Check("apt-get install slapd ldap-utils failed".into())) }
+    ensure_packages("OpenLDAP", &["slapd", "ldap-utils"], found("slapd") && found("ldapmodify"))
 }
 
 /// Makes sure PostgreSQL's `initdb` and `postgres` are installed (in PATH or Debian's
 /// /usr/lib/postgresql/*/bin): as root with apt-get, installs `postgresql`; otherwise says what to install.
 pub fn ensure_postgres() -> Result<(), Error> {
-    if dirconn_tests::postgres::Postgres::available() {
+    ensure_packages("PostgreSQL", &["postgresql"], dirconn_tests::postgres::Postgres::available())
+}
+
+/// Installs Debian `packages` with apt-get (as root) unless `present`; otherwise says what to install.
+fn ensure_packages(what: &str, packages: &[&str], present: bool) -> Result<(), Error> {
+    if present {
         return Ok(());
     }
+    let list = packages.join(" ");
     if !(is_root() && have("apt-get")) {
-        return Err(Error::Check(
-            "PostgreSQL is needed: sudo apt-get install --no-install-recommends postgresql".into(),
-        ));
+        return Err(Error::Check(format!("{what} is needed: sudo apt-get install --no-install-recommends {list}")));
     }
-    println!("Installing PostgreSQL (postgresql) with apt-get…");
+    println!("Installing {what} ({list}) with apt-get…");
     run("apt-get", &["update", "-q"])?;
     let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends", "postgresql"])
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .map_err(|e| Error::Command { command: "apt-get install".into(), reason: e.to_string() })?;
-    if status.success() { Ok(()) } else { Err(Error::Check("apt-get install postgresql failed".into())) }
+    if status.success() { Ok(()) } else { Err(Error::Check(format!("apt-get install {list} failed"))) }
 }
 
 fn is_root() -> bool {
