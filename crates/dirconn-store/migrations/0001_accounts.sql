@@ -35,7 +35,6 @@ CREATE TABLE accounts (
 CREATE UNIQUE INDEX accounts_login ON accounts (domain, login);
 CREATE UNIQUE INDEX accounts_key ON accounts (domain, directory_key);
 CREATE INDEX accounts_auth_name ON accounts (domain, auth_name);
-CREATE INDEX accounts_email ON accounts (domain, email);
 
 -- Directory groups (kind 'directory', the group's DN) and app groups (kind 'app', a name).
 CREATE TABLE memberships (

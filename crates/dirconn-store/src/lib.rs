@@ -226,11 +226,6 @@ impl Tx {
         query::by_column(self.conn(), domain, "auth_name", names).await
     }
 
-    /// Accounts of a domain by email address.
-    pub async fn by_emails(&mut self, domain: &str, emails: &[String]) -> Result<Vec<Account>, Error> {
-        query::by_column(self.conn(), domain, "email", emails).await
-    }
-
     /// Every account of a domain.
     pub async fn all(&mut self, domain: &str) -> Result<Vec<Account>, Error> {
         query::all(self.conn(), Some(domain)).await
