@@ -30,12 +30,33 @@ impl Marks {
     }
 
     fn one(&mut self) -> String {
-        self.next += 1;
-        if self.numbered { format!("${}", self.next - 1) } else { "?".to_owned() }
+        let mut out = String::with_capacity(6);
+        self.push(&mut out);
+        out
     }
 
+    /// Appends the next marker to `out`.
+    fn push(&mut self, out: &mut String) {
+        if self.numbered {
+            use std::fmt::Write as _;
+            let _ = write!(out, "${}", self.next);
+        } else {
+            out.push('?');
+        }
+        self.next += 1;
+    }
+
+    /// `n` markers separated by commas, built in one buffer (statements of thousands of markers are built
+    /// for every batch of a sync).
     fn list(&mut self, n: usize) -> String {
-        (0..n).map(|_| self.one()).collect::<Vec<_>>().join(", ")
+        let mut out = String::with_capacity(n * 7);
+        for i in 0..n {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            self.push(&mut out);
+        }
+        out
     }
 }
 
@@ -265,8 +286,12 @@ const ROWS_PER_INSERT: usize = 200;
 pub(crate) async fn insert_many(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), Error> {
     for chunk in accounts.chunks(ROWS_PER_INSERT) {
         let mut marks = Marks::new(conn);
-        let rows: Vec<String> = (0..chunk.len()).map(|_| format!("({})", marks.list(NCOLUMNS))).collect();
-        let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES {}", rows.join(", "));
+        let mut sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ");
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            sql.push_str(&marks.list(NCOLUMNS));
+            sql.push(')');
+        }
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for a in chunk {
             q = bind_account(q, a);
@@ -292,8 +317,12 @@ async fn insert_memberships_of(conn: &mut AnyConnection, accounts: &[Account]) -
         .collect();
     for chunk in rows.chunks(CHUNK * 4) {
         let mut marks = Marks::new(conn);
-        let values: Vec<String> = (0..chunk.len()).map(|_| format!("({})", marks.list(3))).collect();
-        let sql = format!("INSERT INTO memberships (account_id, kind, name) VALUES {}", values.join(", "));
+        let mut sql = "INSERT INTO memberships (account_id, kind, name) VALUES ".to_owned();
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            sql.push_str(&marks.list(3));
+            sql.push(')');
+        }
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (id, kind, name) in chunk {
             q = q.bind(*id).bind(*kind).bind(*name);
