@@ -150,7 +150,12 @@ pub fn sync_digest(account: &Account, policy: &AccountPolicy) -> String {
     for g in &account.app_groups {
         put(g.as_bytes());
     }
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(32);
+    for b in &h.finalize()[..16] {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// Whether an entry belongs (transitively) to one of the mapped groups.

@@ -360,7 +360,7 @@ fn attributes(entry: &SearchEntry, keep_secrets: bool) -> RVec<Attribute> {
         }))
         .filter(|a| keep_secrets || !is_secret(&a.name))
         .collect();
-    out.sort_by_key(|a| a.name.to_ascii_lowercase());
+    out.sort_by_cached_key(|a| a.name.to_ascii_lowercase());
     out.into()
 }
 
