@@ -418,3 +418,19 @@ async fn a_login_taken_by_another_writer_is_that_users_error() {
     let names: Vec<String> = ours.accounts(Some("example.org")).await.unwrap().into_iter().map(|a| a.login).collect();
     assert_eq!(names, ["calm", "race"]);
 }
+
+/// Two syncs of one domain at once (two hosts on one PostgreSQL) take turns: the second finds the first's
+/// accounts instead of colliding with them.
+#[tokio::test]
+async fn concurrent_syncs_of_a_domain_take_turns() {
+    let slapd = Slapd::start_with(SlapdOptions { users: 300, ..Default::default() });
+    let backend = Backend::postgres();
+    let (one, two) = (backend.store().await, backend.store().await);
+    let (h1, h2) = (host(DomainSpec::ldap(&slapd)), host(DomainSpec::ldap(&slapd)));
+    let opts = SyncOptions { full: true, ..Default::default() };
+    let (a, b) = tokio::join!(sync(&h1, &one, opts), sync(&h2, &two, opts));
+    let (a, b) = (a.expect("first sync"), b.expect("second sync"));
+    assert_eq!((a.counts.errors, b.counts.errors), (0, 0), "{a:?} {b:?}");
+    assert_eq!(a.counts.created + b.counts.created, 306, "each user created once: {a:?} {b:?}");
+    assert_eq!(one.accounts(None).await.unwrap().len(), 306);
+}

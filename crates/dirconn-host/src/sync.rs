@@ -85,18 +85,12 @@ pub async fn sync_domain(
 ) -> Result<SyncReport, Error> {
     let started = now();
     let clock = Instant::now();
-    // The cookie is stored behind a fingerprint of what decides the result (filters, base, mapping, groups):
-    // after a configuration change, the next sync is a full pass.
-    let fingerprint = fingerprint(domain);
-    let stored = if opts.full { None } else { store.cookie(&domain.name).await? };
-    let cookie = stored.and_then(|c| c.strip_prefix(fingerprint.as_bytes()).map(<[u8]>::to_vec));
-    let mode = if cookie.is_some() { "incremental" } else { "full" };
     let mut report = SyncReport {
         id: uuid_like(),
         domain: domain.name.clone(),
         started_at: started,
         duration_ms: 0,
-        mode: mode.to_owned(),
+        mode: "full".to_owned(),
         dry_run: opts.dry_run,
         outcome: Outcome::Completed,
         counts: Counts::default(),
@@ -113,7 +107,7 @@ pub async fn sync_domain(
         presents: 0,
         active_listed: 0,
     };
-    let outcome = run.execute(store, cookie, &mut report, &mut progress).await;
+    let outcome = run.execute(store, &mut report, &mut progress).await;
     report.duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     report.counts = run.counts;
     report.details = run.details;
@@ -181,13 +175,28 @@ impl Run<'_> {
     async fn execute(
         &mut self,
         store: &Store,
-        cookie: Option<Vec<u8>>,
         report: &mut SyncReport,
         progress: &mut impl FnMut(Progress),
     ) -> Result<Option<Tx>, Error> {
         let domain = self.domain;
-        let stream = domain.open_sync(cookie.clone(), BATCH).await?;
+        // One sync of a domain at a time, across processes; the cookie is read once the turn has come.
         let mut tx = store.begin().await?;
+        tx.lock(&format!("dirconn sync {}", domain.name)).await?;
+        // The cookie is stored behind a fingerprint of what decides the result (filters, base, mapping,
+        // groups): after a configuration change, the next sync is a full pass.
+        let fingerprint = fingerprint(domain);
+        let stored = if self.opts.full { None } else { tx.cookie(&domain.name).await? };
+        let cookie = stored.and_then(|c| c.strip_prefix(fingerprint.as_bytes()).map(<[u8]>::to_vec));
+        if cookie.is_some() {
+            report.mode = "incremental".into();
+        }
+        let stream = match domain.open_sync(cookie.clone(), BATCH).await {
+            Ok(stream) => stream,
+            Err(err) => {
+                tx.rollback().await?;
+                return Err(err);
+            }
+        };
         let end = loop {
             let batch = match stream.next_batch().await.into_result() {
                 Ok(batch) => batch,
@@ -268,7 +277,7 @@ impl Run<'_> {
         }
         let new_cookie = end.cookie.into_option().map(|c| c.into_vec());
         if new_cookie != cookie {
-            let stored = new_cookie.map(|c| [fingerprint(domain).as_bytes(), &c].concat());
+            let stored = new_cookie.map(|c| [fingerprint.as_bytes(), &c].concat());
             tx.set_cookie(&domain.name, stored.as_deref(), now()).await?;
         }
         if self.opts.dry_run {

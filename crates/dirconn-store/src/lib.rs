@@ -192,6 +192,23 @@ impl Tx {
         &mut self.tx
     }
 
+    /// Waits until no other transaction holds `name` (a domain being synced), then holds it until this
+    /// transaction ends. PostgreSQL: a transaction-level advisory lock; SQLite: nothing to do, since its
+    /// write transactions already run one at a time.
+    pub async fn lock(&mut self, name: &str) -> Result<(), Error> {
+        if self.tx.backend_name() != "PostgreSQL" {
+            return Ok(());
+        }
+        // A stable key: FNV-1a over the name (std's hashers may change between Rust releases).
+        let key = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key as i64)
+            .execute(self.conn())
+            .await
+            .map_err(Error::query("wait for another sync of the domain"))?;
+        Ok(())
+    }
+
     /// Commits.
     pub async fn commit(self) -> Result<(), Error> {
         self.tx.commit().await.map_err(Error::query("commit"))
