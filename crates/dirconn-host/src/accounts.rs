@@ -150,12 +150,17 @@ pub fn sync_digest(account: &Account, policy: &AccountPolicy) -> String {
     for g in &account.app_groups {
         put(g.as_bytes());
     }
-    let mut hex = String::with_capacity(32);
-    for b in &h.finalize()[..16] {
-        use std::fmt::Write as _;
-        let _ = write!(hex, "{b:02x}");
+    hex(&h.finalize()[..16])
+}
+
+/// Bytes as lowercase hexadecimal.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
     }
-    hex
+    out
 }
 
 /// Whether an entry belongs (transitively) to one of the mapped groups.

@@ -14,7 +14,7 @@ use dirconn_store::{Account, Counts, Outcome, Source, Store, SyncReport, Tx, low
 
 use crate::{
     Domain, Error,
-    accounts::{account_name, apply_entry, in_mapped_groups},
+    accounts::{account_name, apply_entry, hex, in_mapped_groups},
 };
 
 /// Users per batch asked of the connector.
@@ -156,10 +156,9 @@ fn fingerprint(domain: &Domain) -> String {
         "{:?}{:?}{}",
         domain.policy.mapping, domain.policy.groups, domain.policy.only_mapped_groups
     ));
-    format!(
-        "{:016x}:",
-        std::hash::BuildHasher::hash_one(&std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(), &text)
-    )
+    // SHA-1: stable across Rust releases and processes, unlike std's hashers.
+    use sha1::{Digest, Sha1};
+    format!("{}:", hex(&Sha1::digest(text.as_bytes())[..8]))
 }
 
 /// A report id that sorts by time (reports of the same second keep their order).
@@ -233,7 +232,6 @@ impl Run<'_> {
         if end.full {
             report.mode = "full".into();
         }
-        report.details.extend(end.notes.iter().map(|n| n.to_string()));
         self.details.extend(end.notes.iter().map(|n| format!("note: {n}")));
         // Deactivations: with a complete listing, every active directory account not listed; otherwise the
         // accounts deleted one by one (read only then, so that an incremental pass costs its changes only).
