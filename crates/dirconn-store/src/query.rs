@@ -136,6 +136,29 @@ async fn with_memberships(conn: &mut AnyConnection, mut accounts: Vec<Account>) 
     Ok(accounts)
 }
 
+/// The rows of `select` (`SELECT … FROM accounts`) for a domain whose `column` is one of `values`, a
+/// chunk of values per statement (`column` and `select` are ours, never input).
+async fn select_in(
+    conn: &mut AnyConnection,
+    select: &str,
+    domain: &str,
+    column: &str,
+    values: &[String],
+    what: &'static str,
+) -> Result<Vec<AnyRow>, Error> {
+    let mut rows = Vec::new();
+    for chunk in values.chunks(CHUNK) {
+        let mut marks = Marks::new(conn);
+        let sql = format!("{select} WHERE domain = {} AND {column} IN ({})", marks.one(), marks.list(chunk.len()));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(domain);
+        for v in chunk {
+            q = q.bind(v.as_str());
+        }
+        rows.extend(q.fetch_all(&mut *conn).await.map_err(Error::query(what))?);
+    }
+    Ok(rows)
+}
+
 /// Accounts of a domain whose `column` is one of `values` (`column` is one of ours, never input).
 pub(crate) async fn by_column(
     conn: &mut AnyConnection,
@@ -143,22 +166,10 @@ pub(crate) async fn by_column(
     column: &'static str,
     values: &[String],
 ) -> Result<Vec<Account>, Error> {
-    let mut out = Vec::new();
-    for chunk in values.chunks(CHUNK) {
-        let mut marks = Marks::new(conn);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM accounts WHERE domain = {} AND {column} IN ({})",
-            marks.one(),
-            marks.list(chunk.len())
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(domain);
-        for v in chunk {
-            q = q.bind(v.as_str());
-        }
-        let rows = q.fetch_all(&mut *conn).await.map_err(Error::query("read accounts"))?;
-        out.extend(decode_all(&rows)?);
-    }
-    with_memberships(conn, out).await
+    let select = format!("SELECT {COLUMNS} FROM accounts");
+    let rows = select_in(conn, &select, domain, column, values, "read accounts").await?;
+    let accounts = decode_all(&rows)?;
+    with_memberships(conn, accounts).await
 }
 
 /// The sync digests of a domain's accounts by directory key: key → (digest, active).
@@ -167,25 +178,15 @@ pub(crate) async fn digests(
     domain: &str,
     keys: &[String],
 ) -> Result<HashMap<String, (Option<String>, bool)>, Error> {
-    let mut out = HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(CHUNK) {
-        let mut marks = Marks::new(conn);
-        let sql = format!(
-            "SELECT directory_key, sync_digest, active FROM accounts WHERE domain = {} AND directory_key IN ({})",
-            marks.one(),
-            marks.list(chunk.len())
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(domain);
-        for k in chunk {
-            q = q.bind(k.as_str());
-        }
-        for row in q.fetch_all(&mut *conn).await.map_err(Error::query("read sync digests"))? {
-            let read = || -> Result<_, sqlx::Error> {
-                Ok((row.try_get::<String, _>(0)?, row.try_get::<Option<String>, _>(1)?, row.try_get::<i64, _>(2)? != 0))
-            };
-            let (key, digest, active) = read().map_err(Error::query("read sync digests"))?;
-            out.insert(key, (digest, active));
-        }
+    let select = "SELECT directory_key, sync_digest, active FROM accounts";
+    let rows = select_in(conn, select, domain, "directory_key", keys, "read sync digests").await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let read = || -> Result<_, sqlx::Error> {
+            Ok((row.try_get::<String, _>(0)?, row.try_get::<Option<String>, _>(1)?, row.try_get::<i64, _>(2)? != 0))
+        };
+        let (key, digest, active) = read().map_err(Error::query("read sync digests"))?;
+        out.insert(key, (digest, active));
     }
     Ok(out)
 }
