@@ -434,3 +434,27 @@ async fn concurrent_syncs_of_a_domain_take_turns() {
     assert_eq!(a.counts.created + b.counts.created, 306, "each user created once: {a:?} {b:?}");
     assert_eq!(one.accounts(None).await.unwrap().len(), 306);
 }
+
+/// `group_membership = "member-of"` takes the groups the server lists on the user, with no search: at
+/// login and in a sync alike.
+#[tokio::test]
+async fn member_of_membership_reads_the_user_entry_only() {
+    let slapd = Slapd::start();
+    slapd.ldapmodify(
+        "dn: cn=outer,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: groupOfNames\ncn: outer\nmember: cn=devs,ou=groups,dc=example,dc=org\n",
+    );
+    let h = host(DomainSpec::ldap(&slapd).set("group_membership", "member-of"));
+    let backend = Backend::sqlite();
+    let store = backend.store().await;
+    let alice = login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.unwrap().account;
+    let expected: BTreeSet<String> =
+        ["cn=devs,ou=groups,dc=example,dc=org", "cn=staff,ou=groups,dc=example,dc=org"].map(String::from).into();
+    assert_eq!(alice.groups, expected, "memberOf only: no nesting (outer), no uniqueMember (ops)");
+    let bob = login(&h, &store, "bob@example.org", Fixture::BOB.password).await.unwrap().account;
+    assert!(!bob.groups.iter().any(|g| g.starts_with("cn=ops")), "ops lists bob as uniqueMember only");
+    let report = full(&h, &store).await;
+    assert_eq!((report.counts.updated, report.counts.errors), (0, 0), "the sync agrees with the logins: {report:?}");
+    let bad =
+        TestHost::start(&[stage::for_tests().ldap()], &[DomainSpec::ldap(&slapd).set("group_membership", "guess")]);
+    assert!(bad.unwrap_err().to_string().contains("group_membership"));
+}

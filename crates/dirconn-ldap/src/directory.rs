@@ -287,6 +287,14 @@ impl Directory {
             )),
         }
         items.push(("nested_group_depth", s.nested_group_depth.to_string()));
+        items.push((
+            "group_membership",
+            match s.group_membership {
+                crate::GroupMembership::Search => "search (memberOf, member, uniqueMember, memberUid, nested)",
+                crate::GroupMembership::MemberOf => "member-of (the user's memberOf values only)",
+            }
+            .to_owned(),
+        ));
         FilterReport { items: items.into_iter().map(|(n, v)| NamedValue { name: n.into(), value: v.into() }).collect() }
     }
 }

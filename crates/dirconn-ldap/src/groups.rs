@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use ldap3::{Scope, SearchEntry};
 
 use crate::{
-    Directory, Error,
+    Directory, Error, GroupMembership,
     directory::{first_text, search_error, text_values},
     escape,
 };
@@ -150,6 +150,9 @@ impl Directory {
                 frontier.push(value.clone());
                 out.push(value);
             }
+        }
+        if s.group_membership == GroupMembership::MemberOf {
+            return Ok(out);
         }
         let direct_filter = match &s.group_filter {
             Some(template) => {

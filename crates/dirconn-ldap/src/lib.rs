@@ -22,6 +22,6 @@ mod url;
 pub use directory::{Directory, UserFound};
 pub use error::{ClosedDuring, Error, TlsProblem};
 pub use groups::{GroupIndex, normalize_dn};
-pub use settings::{DEFAULT_GROUP_OBJECT_FILTER, LdapDefaults, LdapSettings, Secret};
+pub use settings::{DEFAULT_GROUP_OBJECT_FILTER, GroupMembership, LdapDefaults, LdapSettings, Secret};
 pub use sync::ChangeSink;
 pub use url::LdapUrl;

@@ -100,6 +100,22 @@ struct Raw {
     sync_filter: Option<String>,
     #[serde(default = "default_page_size")]
     page_size: u32,
+    #[serde(default)]
+    group_membership: GroupMembership,
+}
+
+/// How a user's groups are found (`group_membership`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupMembership {
+    /// The user's memberOf values, plus the groups naming the user in member / uniqueMember / memberUid, and
+    /// their parents up to `nested_group_depth`: complete, at the cost of one search per login (and per
+    /// nesting level), and one listing of the groups per sync.
+    #[default]
+    Search,
+    /// The user's memberOf values only, as the server keeps them: no search, no nesting beyond what the
+    /// server puts there (OpenLDAP's memberof overlay: direct groupOfNames membership).
+    MemberOf,
 }
 
 /// Groups of the usual schemas: RFC 4519 groupOfNames / groupOfUniqueNames and RFC 2307 posixGroup.
@@ -177,6 +193,8 @@ pub struct LdapSettings {
     pub sync_filter: Option<String>,
     /// Entries per page of a full sync.
     pub page_size: u32,
+    /// How a user's groups are found.
+    pub group_membership: GroupMembership,
 }
 
 impl LdapSettings {
@@ -374,6 +392,7 @@ impl LdapSettings {
             nested_group_depth: raw.nested_group_depth,
             sync_filter: raw.sync_filter,
             page_size: raw.page_size,
+            group_membership: raw.group_membership,
         })
     }
 }

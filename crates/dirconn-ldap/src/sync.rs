@@ -20,7 +20,7 @@ use ldap3::{
     },
 };
 
-use crate::{ClosedDuring, Directory, Error, GroupIndex, LdapUrl, conn, directory::search_error};
+use crate::{ClosedDuring, Directory, Error, GroupIndex, GroupMembership, LdapUrl, conn, directory::search_error};
 
 /// Where a sync's batches go: the plugin's channel to the host.
 pub trait ChangeSink: Send + Sync {
@@ -85,7 +85,10 @@ impl Directory {
         let (mut ldap, result) = self.connector.open(&s.bind_dn, s.bind_password.expose(), Vec::new()).await?;
         conn::service_bind_result(&s.bind_dn, &result)?;
         let url = self.connector.preferred_url().clone();
-        let groups = self.load_group_index(&mut ldap, &url).await?;
+        let groups = match s.group_membership {
+            GroupMembership::Search => self.load_group_index(&mut ldap, &url).await?,
+            GroupMembership::MemberOf => GroupIndex::new(0),
+        };
         let batch = batch.clamp(1, 10_000);
         let mut notes = Vec::new();
         let incremental_keys = s.id_attribute.eq_ignore_ascii_case("entryUUID");
