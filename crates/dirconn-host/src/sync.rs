@@ -40,6 +40,42 @@ pub struct Progress {
     pub counts: Counts,
 }
 
+/// Lines kept in a report (errors, notes, a dry run's plan).
+const MAX_DETAILS: usize = 1000;
+
+/// A report's detail lines, at most [`MAX_DETAILS`]: a dry run of a million users, or a million failing ones,
+/// must not hold or store a million lines. The counts stay complete.
+#[derive(Default)]
+struct Details {
+    lines: Vec<String>,
+    dropped: u64,
+}
+
+impl Details {
+    fn push(&mut self, line: String) {
+        if self.lines.len() < MAX_DETAILS {
+            self.lines.push(line);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn into_lines(mut self) -> Vec<String> {
+        if self.dropped > 0 {
+            self.lines.push(format!("… and {} more line(s) not kept; the counts above are complete", self.dropped));
+        }
+        self.lines
+    }
+}
+
+impl Extend<String> for Details {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, iter: I) {
+        for line in iter {
+            self.push(line);
+        }
+    }
+}
+
 /// A set of directory keys, as 64-bit hashes: memory stays small for millions of users. A collision would
 /// keep an account active that should have been deactivated (the safe side), with odds of 1 in 2^64 per pair.
 #[derive(Default)]
@@ -66,7 +102,7 @@ struct Run<'a> {
     domain: &'a Domain,
     opts: SyncOptions,
     counts: Counts,
-    details: Vec<String>,
+    details: Details,
     seen: KeySet,
     deleted: Vec<String>,
     /// Keys listed as present (unchanged since the cookie), whose accounts this run did not look at.
@@ -101,7 +137,7 @@ pub async fn sync_domain(
         domain,
         opts,
         counts: Counts::default(),
-        details: Vec::new(),
+        details: Details::default(),
         seen: KeySet::default(),
         deleted: Vec::new(),
         presents: 0,
@@ -110,7 +146,7 @@ pub async fn sync_domain(
     let outcome = run.execute(store, &mut report, &mut progress).await;
     report.duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     report.counts = run.counts;
-    report.details = run.details;
+    report.details = run.details.into_lines();
     match outcome {
         Ok(Some(tx)) => {
             // The report is written in the sync's own transaction: both or neither.
@@ -438,5 +474,27 @@ impl Run<'_> {
     fn user_error(&mut self, who: &str, err: &Error) {
         self.counts.errors += 1;
         self.details.push(format!("error: {who}: {err}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_keep_a_bounded_number_of_lines() {
+        let mut d = Details::default();
+        d.extend((0..MAX_DETAILS + 5).map(|i| format!("create user{i}")));
+        let lines = d.into_lines();
+        assert_eq!(lines.len(), MAX_DETAILS + 1);
+        assert!(lines.last().unwrap().starts_with("… and 5 more line(s)"), "{:?}", lines.last());
+    }
+
+    #[test]
+    fn keys_are_seen_once() {
+        let mut keys = KeySet::default();
+        assert!(keys.insert("5f8b6e2a-1c3d-103f-8a1b-2d45a03e7701"));
+        assert!(!keys.insert("5f8b6e2a-1c3d-103f-8a1b-2d45a03e7701"));
+        assert!(keys.contains("5f8b6e2a-1c3d-103f-8a1b-2d45a03e7701") && !keys.contains("other"));
     }
 }
