@@ -21,6 +21,7 @@ mod connector;
 mod error;
 mod log;
 mod module;
+mod names;
 #[cfg(feature = "plugin")]
 pub mod plugin;
 mod sync;
@@ -31,6 +32,7 @@ pub use connector::{Connector, Connector_TO, ConnectorBox};
 pub use error::{ConnectorError, ErrorKind};
 pub use log::{LogLevel, LogRecord, LogSink};
 pub use module::{PluginMetadata, PluginMod, PluginModRef};
+pub use names::{SECRET_ATTRIBUTES, is_secret_attribute, normalize_dn};
 pub use sync::{ChangeKind, SyncBatch, SyncChange, SyncEnd, SyncRequest, SyncStream, SyncStream_TO, SyncStreamBox};
 pub use types::{
     AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport, NamedValue,

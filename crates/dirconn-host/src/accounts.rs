@@ -8,22 +8,10 @@ use argon2::{
     Argon2,
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
 };
-use dirconn_abi::{AttrValue, ClientContext, ErrorKind, UserEntry};
+use dirconn_abi::{AttrValue, ClientContext, ErrorKind, UserEntry, is_secret_attribute, normalize_dn};
 use dirconn_store::{Account, Field, Source, Store, Value, now};
 
-use crate::{AccountPolicy, Domain, Error, Host, LoginPolicy, policy::normalize_dn};
-
-/// Attributes never logged, even by the `debug` mapping.
-const SECRET_ATTRIBUTES: [&str; 8] = [
-    "userPassword",
-    "unicodePwd",
-    "sambaNTPassword",
-    "sambaLMPassword",
-    "authPassword",
-    "krbPrincipalKey",
-    "ntPwdHistory",
-    "lmPwdHistory",
-];
+use crate::{AccountPolicy, Domain, Error, Host, LoginPolicy};
 
 /// How a login was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +159,7 @@ pub fn in_mapped_groups(entry: &UserEntry, policy: &AccountPolicy) -> bool {
 /// Logs every attribute of an entry (the `debug` mapping), secrets redacted, binary values by size.
 pub fn log_entry(domain: &str, entry: &UserEntry) {
     for attr in entry.attributes.iter() {
-        let secret = SECRET_ATTRIBUTES.iter().any(|s| attr.name.as_str().eq_ignore_ascii_case(s));
+        let secret = is_secret_attribute(attr.name.as_str());
         let values: Vec<String> = attr
             .values
             .iter()
@@ -191,14 +179,14 @@ pub fn account_name(login: &str) -> String {
     login.trim().to_lowercase()
 }
 
-/// Finds the account of a directory entry: by directory key, else by authentication name among directory
-/// accounts that have no key yet.
+/// Finds the account of a directory entry: by directory key, else by authentication name among the
+/// accounts it may claim (the same rule as a sync's).
 async fn find_for_entry(tx: &mut dirconn_store::Tx, domain: &str, entry: &UserEntry) -> Result<Option<Account>, Error> {
     if let Some(a) = tx.by_keys(domain, &[entry.id.to_string()]).await?.pop() {
         return Ok(Some(a));
     }
     let by_name = tx.by_auth_names(domain, &[entry.login.to_string()]).await?;
-    Ok(by_name.into_iter().find(|a| a.source == Source::Directory && a.directory_key.is_none()))
+    Ok(by_name.into_iter().find(Account::claimable))
 }
 
 impl Host {

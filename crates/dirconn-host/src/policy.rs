@@ -24,6 +24,7 @@
 
 use std::{collections::BTreeMap, fmt, time::Duration};
 
+use dirconn_abi::normalize_dn;
 use dirconn_store::{Field, Source};
 use serde::Deserialize;
 
@@ -290,17 +291,6 @@ impl AccountPolicy {
 
 fn one_line(e: &toml::de::Error) -> String {
     e.message().trim().replace('\n', " ")
-}
-
-/// A DN in a form fit for comparison: lowercase, no spaces around `,` and `=`.
-pub fn normalize_dn(dn: &str) -> String {
-    dn.split(',')
-        .map(|part| match part.split_once('=') {
-            Some((a, v)) => format!("{}={}", a.trim().to_lowercase(), v.trim().to_lowercase()),
-            None => part.trim().to_lowercase(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 #[cfg(test)]

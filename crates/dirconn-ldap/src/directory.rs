@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use abi_stable::std_types::{RString, RVec};
-use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValue, UserEntry};
+use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValue, UserEntry, is_secret_attribute};
 use ldap3::{LdapResult, Scope, SearchEntry};
 
 use crate::{
@@ -20,10 +20,6 @@ const PERMANENT_LOCK: &str = "000001010000Z";
 
 /// Logins longer than this are refused before any network call.
 const MAX_LOGIN_BYTES: usize = 256;
-
-/// Attributes whose values are never shown or logged.
-pub(crate) const SECRET_ATTRIBUTES: [&str; 6] =
-    ["userPassword", "unicodePwd", "sambaNTPassword", "sambaLMPassword", "authPassword", "krbPrincipalKey"];
 
 /// One domain's directory.
 #[derive(Debug)]
@@ -346,11 +342,6 @@ pub(crate) fn first_text(entry: &SearchEntry, name: &str) -> Option<String> {
     entry.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
 }
 
-/// Whether an attribute holds a password or its hash.
-fn is_secret(name: &str) -> bool {
-    SECRET_ATTRIBUTES.iter().any(|s| name.eq_ignore_ascii_case(s))
-}
-
 /// Every attribute of an entry, sorted by name, text and binary values kept apart. Password attributes are
 /// kept only for previews (which redact them): a user entry never carries them, even when the service
 /// account can read them.
@@ -366,7 +357,7 @@ fn attributes(entry: &SearchEntry, keep_secrets: bool) -> RVec<Attribute> {
             name: name.as_str().into(),
             values: values.iter().map(|v| AttrValue::Binary(v.as_slice().into())).collect(),
         }))
-        .filter(|a| keep_secrets || !is_secret(&a.name))
+        .filter(|a| keep_secrets || !is_secret_attribute(&a.name))
         .collect();
     out.sort_by_cached_key(|a| a.name.to_ascii_lowercase());
     out.into()
@@ -374,7 +365,7 @@ fn attributes(entry: &SearchEntry, keep_secrets: bool) -> RVec<Attribute> {
 
 /// The first value of an attribute for display: secrets redacted, binary values by size.
 fn preview(attr: &Attribute) -> String {
-    if is_secret(&attr.name) {
+    if is_secret_attribute(&attr.name) {
         return "<redacted>".into();
     }
     let first = match attr.values.first() {

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use dirconn_abi::normalize_dn;
 use ldap3::{Scope, SearchEntry};
 
 use crate::{
@@ -20,25 +21,6 @@ const MEMBER_ATTRIBUTES: [&str; 2] = ["member", "uniqueMember"];
 const MEMBER_UID: &str = "memberUid";
 /// Groups named in one parent search.
 const PARENT_CHUNK: usize = 32;
-
-/// A DN in a form fit for comparison: lowercase, no spaces around `,` and `=`.
-pub fn normalize_dn(dn: &str) -> String {
-    let mut out = String::with_capacity(dn.len());
-    for part in dn.split(',') {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        match part.split_once('=') {
-            Some((attr, value)) => {
-                out.push_str(&attr.trim().to_lowercase());
-                out.push('=');
-                out.push_str(&value.trim().to_lowercase());
-            }
-            None => out.push_str(&part.trim().to_lowercase()),
-        }
-    }
-    out
-}
 
 /// Every group of the directory with its members, for resolving many users without a search each.
 #[derive(Debug, Default)]
@@ -240,10 +222,5 @@ mod tests {
         index.add(&group("cn=l1,dc=x", &["cn=l0,dc=x"], &[]));
         index.add(&group("cn=l2,dc=x", &["cn=l1,dc=x"], &[]));
         assert_eq!(index.groups_of("uid=u,dc=x", "u", &[]), ["cn=l0,dc=x", "cn=l1,dc=x"]);
-    }
-
-    #[test]
-    fn dns_compare_without_case_or_spaces() {
-        assert_eq!(normalize_dn("CN=Staff, OU=Groups,dc=Example"), "cn=staff,ou=groups,dc=example");
     }
 }

@@ -21,7 +21,7 @@ mod url;
 
 pub use directory::{Directory, UserFound};
 pub use error::{ClosedDuring, Error, TlsProblem};
-pub use groups::{GroupIndex, normalize_dn};
+pub use groups::GroupIndex;
 pub use settings::{DEFAULT_GROUP_OBJECT_FILTER, GroupMembership, LdapDefaults, LdapSettings, Secret};
 pub use sync::ChangeSink;
 pub use url::LdapUrl;

@@ -267,6 +267,13 @@ impl Account {
         }
     }
 
+    /// Whether a directory entry that no account holds by key may take this account over (matched by its
+    /// authentication name): a directory account without a key yet, or an inactive one whose entry was
+    /// deleted and made again.
+    pub fn claimable(&self) -> bool {
+        self.source == Source::Directory && (self.directory_key.is_none() || !self.active)
+    }
+
     /// Whether the stored row differs from `other` in anything a sync or login writes.
     pub fn differs_from(&self, other: &Account) -> bool {
         self.login != other.login
