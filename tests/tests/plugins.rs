@@ -164,3 +164,20 @@ async fn plugin_log_events_reach_the_host_tagged_with_the_domain() {
     assert!(line.contains("domain=\"fixture.test\"") || line.contains("domain=fixture.test"), "{line}");
     assert!(line.contains("carol"), "{line}");
 }
+
+/// A connector whose sync panics midway fails that sync with the panic's code (DC-500 under DC-706), and
+/// the store keeps nothing of it.
+#[tokio::test]
+async fn a_panic_inside_a_sync_fails_the_sync_and_writes_nothing() {
+    let h = TestHost::start(&[stage::for_tests().echo()], &[echo_domain("fixture.test")]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dirconn_store::Store::open(&dir.path().join("accounts.db").display().to_string()).await.unwrap();
+    let domain = h.host.domain("fixture.test").unwrap();
+    let err =
+        dirconn_host::sync_domain(domain, &store, dirconn_host::SyncOptions::default(), |_| {}).await.unwrap_err();
+    assert_eq!(err.code(), "DC-706", "{err}");
+    let cause = err.to_string();
+    assert!(cause.contains("DC-500") && cause.contains("asked to panic"), "{cause}");
+    assert!(store.accounts(None).await.unwrap().is_empty(), "the user sent before the panic was rolled back");
+    assert!(h.host.domain("fixture.test").unwrap().lookup("still-serving").await.is_ok(), "the host keeps serving");
+}

@@ -58,6 +58,16 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// The error of every operation when the plugin's runtime could not start (DC-502).
+fn no_runtime() -> ConnectorError {
+    ConnectorError::new(
+        ErrorKind::Internal,
+        "DC-502",
+        "The connector could not start its worker threads.",
+        "Check the host's thread and memory limits (ulimit -u, cgroup pids.max), then restart it.",
+    )
+}
+
 /// Runs an operation of the connector serving `domain` on the plugin's runtime.
 ///
 /// Log events inside it carry the domain; a panic becomes an [`ErrorKind::Internal`] error.
@@ -67,12 +77,7 @@ where
     F: Future<Output = Result<T, ConnectorError>> + Send + 'static,
 {
     let Some(runtime) = runtime() else {
-        let err = ConnectorError::new(
-            ErrorKind::Internal,
-            "DC-502",
-            "The connector could not start its worker threads.",
-            "Check the host's thread and memory limits (ulimit -u, cgroup pids.max), then restart it.",
-        );
+        let err = no_runtime();
         return async move { RResult::RErr(err) }.into_ffi();
     };
     let handle = AbortOnDrop(runtime.spawn(DOMAIN.scope(domain, operation)));
@@ -147,18 +152,18 @@ where
     Fut: Future<Output = Result<SyncEnd, ConnectorError>> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(SYNC_READ_AHEAD);
-    let work = producer(SyncSender { tx: tx.clone() });
     let stream = ChannelStream { domain: Arc::clone(&domain), rx: Arc::new(tokio::sync::Mutex::new(rx)) };
-    let finish = spawn(domain, async move {
-        let last = work.await.map(|end| SyncBatch { changes: Default::default(), end: RSome(end) });
+    let Some(runtime) = runtime() else {
+        let _ = tx.try_send(Err(no_runtime()));
+        return SyncStreamBox::from_value(stream, TD_Opaque);
+    };
+    // The producer runs under `spawn` (a panic becomes DC-500); its outcome, whatever it is, becomes the last
+    // batch, sent from outside the producer so that a panic cannot lose it.
+    let outcome = spawn(domain, producer(SyncSender { tx: tx.clone() }));
+    runtime.spawn(async move {
+        let last = outcome.await.into_result().map(|end| SyncBatch { changes: Default::default(), end: RSome(end) });
         let _ = tx.send(last).await;
-        Ok(())
     });
-    // The producer runs on its own; its join handle is not awaited (the last batch carries its outcome),
-    // but it must not be aborted by dropping the handle, so the future is kept alive by the runtime.
-    if let Some(runtime) = runtime() {
-        runtime.spawn(finish);
-    }
     SyncStreamBox::from_value(stream, TD_Opaque)
 }
 
