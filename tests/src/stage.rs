@@ -13,7 +13,7 @@ use std::{
 };
 
 /// The cdylib plugins staged for production use (crate names).
-pub const PLUGINS: [&str; 1] = ["dirconn-plugin-ldap"];
+pub const PLUGINS: [&str; 2] = ["dirconn-plugin-ldap", "dirconn-plugin-active-directory"];
 /// The fixture plugins staged for tests, built as they are.
 pub const FIXTURES: [&str; 1] = ["dirconn-fixture-echo"];
 /// The fixture built against a skewed ABI.
@@ -53,6 +53,10 @@ impl Staged {
     /// The staged generic LDAP plugin.
     pub fn ldap(&self) -> PathBuf {
         self.plugin_dir.join(library_file_name("dirconn-plugin-ldap"))
+    }
+    /// The staged Active Directory plugin.
+    pub fn active_directory(&self) -> PathBuf {
+        self.plugin_dir.join(library_file_name("dirconn-plugin-active-directory"))
     }
     /// The staged echo fixture.
     pub fn echo(&self) -> PathBuf {

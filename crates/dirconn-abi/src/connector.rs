@@ -10,8 +10,8 @@ use abi_stable::{
 use async_ffi::FfiFuture;
 
 use crate::{
-    AttributeReport, AuthRequest, ConnectorError, ErrorKind, FfiFutureExt, FilterReport, SyncRequest, SyncStreamBox,
-    TestReport, TestRequest, UserEntry,
+    AttributeReport, AuthRequest, ConnectorError, ErrorKind, FfiFutureExt, FilterReport, PasswordRequest, SyncRequest,
+    SyncStreamBox, TestReport, TestRequest, UserEntry,
 };
 
 /// A directory connector serving one mail domain.
@@ -51,6 +51,22 @@ pub trait Connector: Send + Sync + 'static {
                 "DC-503",
                 "This connector plugin cannot sync users (it was built for an older dirconn).",
                 "Install the plugin version that ships with this dirconn.",
+            ))
+        }
+        .into_ffi()
+    }
+
+    /// Changes a password as the user (old password given) or resets it with the service account (ABI 3).
+    ///
+    /// A plugin that does not implement it answers with this default's [`ErrorKind::Unsupported`] error.
+    fn set_password(&self, request: PasswordRequest) -> FfiFuture<RResult<(), ConnectorError>> {
+        let _ = request;
+        async {
+            RResult::RErr(ConnectorError::new(
+                ErrorKind::Unsupported,
+                "DC-507",
+                "This connector cannot change or reset passwords.",
+                "Change the password with the directory's own tools.",
             ))
         }
         .into_ffi()

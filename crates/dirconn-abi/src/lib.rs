@@ -36,7 +36,7 @@ pub use names::{SECRET_ATTRIBUTES, is_secret_attribute, normalize_dn};
 pub use sync::{ChangeKind, SyncBatch, SyncChange, SyncEnd, SyncRequest, SyncStream, SyncStream_TO, SyncStreamBox};
 pub use types::{
     AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport, NamedValue,
-    StageResult, StageStatus, TestReport, TestRequest, UserEntry,
+    PasswordRequest, StageResult, StageStatus, TestReport, TestRequest, UserEntry, state,
 };
 
 pub use abi_stable;
@@ -47,4 +47,6 @@ pub use abi_stable;
 /// - 2: [`Connector::open_sync`] and the [`SyncStream`] types. The host's layout check refuses plugins
 ///   built for 1 (the connector vtable has one method fewer: measured); a plugin built for 2 that does not
 ///   implement `open_sync` answers DC-503 (unsupported).
-pub const ABI_VERSION: u32 = 2;
+/// - 3: [`Connector::set_password`] with [`PasswordRequest`], and [`UserEntry::state`] (account state from
+///   the directory: disabled, locked, expired…). Plugins built for 2 are refused at load, like those for 1.
+pub const ABI_VERSION: u32 = 3;

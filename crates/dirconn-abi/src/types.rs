@@ -111,6 +111,10 @@ pub struct UserEntry {
     pub groups: RVec<RString>,
     /// Notices for the user that do not deny the login (password expiring, grace logins left).
     pub warnings: RVec<RString>,
+    /// The account's state in the directory, as stable names (ABI 3): `disabled`, `locked`,
+    /// `account-expired`, `password-expired`, `must-change-password`. Empty when the account is usable or
+    /// the directory does not say. A sync deactivates accounts whose entry is `disabled`.
+    pub state: RVec<RString>,
 }
 
 impl UserEntry {
@@ -120,6 +124,47 @@ impl UserEntry {
             .iter()
             .find(|a| a.name.as_str().eq_ignore_ascii_case(name))
             .and_then(|a| a.values.iter().find_map(AttrValue::as_text))
+    }
+
+    /// Whether the directory says the account is disabled.
+    pub fn is_disabled(&self) -> bool {
+        self.state.iter().any(|s| s.as_str() == state::DISABLED)
+    }
+}
+
+/// The names used in [`UserEntry::state`] (ABI 3).
+pub mod state {
+    /// Disabled by an administrator (AD userAccountControl ACCOUNTDISABLE).
+    pub const DISABLED: &str = "disabled";
+    /// Locked out after failed logins.
+    pub const LOCKED: &str = "locked";
+    /// The account itself has expired (AD accountExpires).
+    pub const ACCOUNT_EXPIRED: &str = "account-expired";
+    /// The password has expired.
+    pub const PASSWORD_EXPIRED: &str = "password-expired";
+    /// The password must be changed at the next login (AD pwdLastSet = 0).
+    pub const MUST_CHANGE_PASSWORD: &str = "must-change-password";
+}
+
+/// A password change by the user (old password given) or a reset by the service account (ABI 3).
+#[repr(C)]
+#[derive(StableAbi, Clone, PartialEq)]
+pub struct PasswordRequest {
+    /// The user's login, in any form the connector accepts for logins.
+    pub login: RString,
+    /// The current password: a change made as the user. None: a reset made by the service account.
+    pub old_password: ROption<RString>,
+    /// The new password.
+    pub new_password: RString,
+}
+
+impl fmt::Debug for PasswordRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordRequest")
+            .field("login", &self.login)
+            .field("old_password", &self.old_password.as_ref().map(|_| "<redacted>"))
+            .field("new_password", &"<redacted>")
+            .finish()
     }
 }
 

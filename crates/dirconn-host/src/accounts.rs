@@ -511,6 +511,7 @@ mod tests {
                 .collect(),
             groups: RVec::new(),
             warnings: RVec::new(),
+            state: RVec::new(),
         }
     }
 

@@ -176,15 +176,20 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
         Some(_) => return Err(key_error(&name, "enabled", "expected true or false.", "Write enabled = true.")),
     };
     let display_name = string(&mut table, "display_name", &name)?.unwrap_or_else(|| name.clone());
-    let policy = AccountPolicy::from_tables(table.remove("accounts"), table.remove("mapping"), table.remove("groups"))
-        .map_err(|(key, problem)| {
-            key_error(
-                &name,
-                &key,
-                &format!("{problem}."),
-                "See the accounts page of the docs (docs/src/accounts.md) for the keys and their values.",
-            )
-        })?;
+    let policy = AccountPolicy::from_tables(
+        &connector,
+        table.remove("accounts"),
+        table.remove("mapping"),
+        table.remove("groups"),
+    )
+    .map_err(|(key, problem)| {
+        key_error(
+            &name,
+            &key,
+            &format!("{problem}."),
+            "See the accounts page of the docs (docs/src/accounts.md) for the keys and their values.",
+        )
+    })?;
     debug_assert!(HOST_KEYS.iter().all(|k| !table.contains_key(*k)));
     let settings = serde_json::to_value(&table).map_err(|err| {
         key_error(

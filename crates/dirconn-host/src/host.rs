@@ -3,7 +3,7 @@
 use abi_stable::std_types::{RString, RVec};
 use dirconn_abi::{
     AttributeReport, AuthRequest, ClientContext, ConnectorBox, ConnectorConfig, ConnectorError, ErrorKind,
-    FilterReport, NamedValue, SyncRequest, SyncStreamBox, TestReport, TestRequest, UserEntry,
+    FilterReport, NamedValue, PasswordRequest, SyncRequest, SyncStreamBox, TestReport, TestRequest, UserEntry,
 };
 
 use crate::{AccountPolicy, Error, HostConfig, PluginRegistry, log_sink};
@@ -203,6 +203,26 @@ impl Domain {
             });
         }
         Ok(report)
+    }
+
+    /// Changes a user's password (`old` given: as the user) or resets it with the service account (ABI 3).
+    /// Empty passwords are refused here, before the plugin or the network is involved.
+    pub async fn set_password(&self, login: &str, old: Option<&str>, new: &str) -> Result<(), Error> {
+        if new.is_empty() || old == Some("") {
+            return Err(self.empty_password());
+        }
+        let request = PasswordRequest {
+            login: login.into(),
+            old_password: old.map(RString::from).into(),
+            new_password: new.into(),
+        };
+        self.connector()?.set_password(request).await.into_result().map_err(|e| self.fail(e))
+    }
+
+    /// What an end user is told when a login fails with `kind` (the documented message policy): the
+    /// account's state only when the domain allows it or the directory's answer proves the password.
+    pub fn end_user_message(&self, kind: ErrorKind) -> &'static str {
+        crate::messages::end_user_message(kind, self.policy.reveal_account_state)
     }
 
     /// Starts a sync stream (ABI 2): a full pass without a cookie, else the changes since it.

@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod host;
 mod log;
+pub mod messages;
 mod plugins;
 pub mod policy;
 pub mod schedule;

@@ -97,6 +97,30 @@ pub struct Mapping {
     pub debug: bool,
 }
 
+impl Mapping {
+    /// The mapping a connector kind gets when the domain has no `[mapping]` table: Active Directory maps
+    /// its usual attributes (company, l, st, co, thumbnailPhoto); others the common four.
+    pub fn for_connector(kind: &str) -> Mapping {
+        match kind {
+            "active-directory" => Mapping {
+                fields: vec![
+                    (Field::FirstName, "givenName".into()),
+                    (Field::LastName, "sn".into()),
+                    (Field::Email, "mail".into()),
+                    (Field::Phone, "telephoneNumber".into()),
+                    (Field::Organization, "company".into()),
+                    (Field::City, "l".into()),
+                    (Field::State, "st".into()),
+                    (Field::Country, "co".into()),
+                    (Field::Photo, "thumbnailPhoto".into()),
+                ],
+                debug: false,
+            },
+            _ => Mapping::default(),
+        }
+    }
+}
+
 impl Default for Mapping {
     fn default() -> Mapping {
         Mapping {
@@ -143,6 +167,9 @@ pub struct AccountPolicy {
     pub mapping: Mapping,
     /// The group mapping.
     pub groups: GroupMapping,
+    /// Tell end users that their account is locked, disabled, expired or restricted (default: they are told
+    /// "invalid login or password", like for a wrong password, since they have not proven the password).
+    pub reveal_account_state: bool,
 }
 
 impl Default for AccountPolicy {
@@ -158,6 +185,7 @@ impl Default for AccountPolicy {
             photo_max_bytes: 512 * 1024,
             mapping: Mapping::default(),
             groups: GroupMapping::default(),
+            reveal_account_state: false,
         }
     }
 }
@@ -175,6 +203,8 @@ struct RawAccounts {
     #[serde(default)]
     offline_login_days: u32,
     photo_max_bytes: Option<usize>,
+    #[serde(default)]
+    reveal_account_state: bool,
 }
 
 #[derive(Deserialize)]
@@ -196,13 +226,15 @@ enum OneOrMany {
 pub type KeyProblem = (String, String);
 
 impl AccountPolicy {
-    /// Reads the `accounts`, `mapping` and `groups` tables of a domain section (each optional).
+    /// Reads the `accounts`, `mapping` and `groups` tables of a domain section (each optional), for a domain
+    /// served by the connector `kind` (which gives the default mapping).
     pub fn from_tables(
+        kind: &str,
         accounts: Option<toml::Value>,
         mapping: Option<toml::Value>,
         groups: Option<toml::Value>,
     ) -> Result<AccountPolicy, KeyProblem> {
-        let mut policy = AccountPolicy::default();
+        let mut policy = AccountPolicy { mapping: Mapping::for_connector(kind), ..AccountPolicy::default() };
         if let Some(value) = accounts {
             let raw: RawAccounts = value.try_into().map_err(|e: toml::de::Error| ("accounts".into(), one_line(&e)))?;
             policy.login_policy = match raw.login_policy.as_deref() {
@@ -238,6 +270,7 @@ impl AccountPolicy {
             if let Some(n) = raw.photo_max_bytes {
                 policy.photo_max_bytes = n;
             }
+            policy.reveal_account_state = raw.reveal_account_state;
         }
         if let Some(value) = mapping {
             let toml::Value::Table(table) = value else {
@@ -299,7 +332,7 @@ mod tests {
 
     fn policy(text: &str) -> Result<AccountPolicy, KeyProblem> {
         let mut t: toml::Table = toml::from_str(text).unwrap();
-        AccountPolicy::from_tables(t.remove("accounts"), t.remove("mapping"), t.remove("groups"))
+        AccountPolicy::from_tables("ldap", t.remove("accounts"), t.remove("mapping"), t.remove("groups"))
     }
 
     #[test]

@@ -247,11 +247,17 @@ impl Run<'_> {
             let mut upserts = Vec::new();
             for change in batch.changes {
                 match change.kind {
-                    ChangeKind::Upsert => {
-                        if let Some(entry) = change.entry.into_option() {
-                            upserts.push(entry);
+                    ChangeKind::Upsert => match change.entry.into_option() {
+                        // Disabled in the directory: the account is deactivated like a deleted user's
+                        // (never created), under the same guard.
+                        Some(entry) if entry.is_disabled() => {
+                            self.counts.seen += 1;
+                            self.details.push(format!("disabled in the directory: {}", describe(&entry)));
+                            self.deleted.push(change.key.to_string());
                         }
-                    }
+                        Some(entry) => upserts.push(entry),
+                        None => {}
+                    },
                     ChangeKind::Present => {
                         self.seen.insert(change.key.as_str());
                         self.presents += 1;

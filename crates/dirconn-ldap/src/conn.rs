@@ -199,7 +199,9 @@ impl Connector {
             Ok((entries, result))
         };
         let (entries, result) = self.run(url, query.what, ClosedDuring::Operation, op).await?;
-        Ok((entries.into_iter().map(SearchEntry::construct).collect(), result))
+        // Referrals (AD's continuation references to other partitions) are not chased, and are not entries.
+        let entries = entries.into_iter().filter(|e| !e.is_ref() && !e.is_intermediate());
+        Ok((entries.map(SearchEntry::construct).collect(), result))
     }
 
     /// The URL that worked last.

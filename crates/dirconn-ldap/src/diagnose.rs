@@ -5,14 +5,15 @@
 use std::{sync::Arc, time::Instant};
 
 use abi_stable::std_types::ROption;
-use dirconn_abi::{ConnectorError, StageResult, StageStatus, TestReport};
+use dirconn_abi::{ConnectorError, StageResult, StageStatus, TestReport, normalize_dn};
 use ldap3::{Ldap, Scope};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use crate::{
-    ClosedDuring, Directory, Error, LdapUrl,
+    ClosedDuring, Directory, Error, Flavor, LdapUrl,
     conn::{Query, classify_io, service_bind_result},
+    directory::{first_text, raw_values},
     error::describe_result,
     tls,
 };
@@ -134,6 +135,9 @@ impl Directory {
         } else {
             st.skip("user-filter", &target, "the search base failed");
         }
+        if s.flavor == Flavor::ActiveDirectory {
+            self.ad_stages(&mut st, &mut ldap, &url).await;
+        }
         let _ = ldap.unbind().await;
         if let Some(login) = login {
             let started = Instant::now();
@@ -149,6 +153,10 @@ impl Directory {
                         for w in user.warnings.iter() {
                             detail.push_str("; ");
                             detail.push_str(w);
+                        }
+                        if !user.state.is_empty() {
+                            let state: Vec<&str> = user.state.iter().map(|s| s.as_str()).collect();
+                            detail.push_str(&format!("; account state: {}", state.join(", ")));
                         }
                         detail
                     });
@@ -241,6 +249,116 @@ impl Directory {
             .and_then(|res| service_bind_result(&s.bind_dn, &res))
             .map(|()| format!("bound as {}", s.bind_dn));
         st.push("service-bind", &target, started, bound).then_some(ldap)
+    }
+
+    /// Active Directory's stages: the naming context from the rootDSE, whether the service account can read
+    /// the users' attributes, and the NT domain name on the server against the configured one.
+    async fn ad_stages(&self, st: &mut Stages, ldap: &mut Ldap, url: &LdapUrl) {
+        let s = self.settings();
+        let started = Instant::now();
+        let attrs = ["defaultNamingContext".to_owned(), "configurationNamingContext".to_owned()];
+        let root = Query {
+            base: "",
+            scope: Scope::Base,
+            filter: "(objectClass=*)",
+            attrs: &attrs,
+            size_limit: 1,
+            what: "rootDSE read",
+        };
+        let dse = self.connector.search(ldap, url, &root).await.map(|(e, _)| e.into_iter().next());
+        let get = |name: &str| dse.as_ref().ok().and_then(|e| e.as_ref()).and_then(|e| first_text(e, name));
+        let (nc, config_nc) = (get("defaultNamingContext"), get("configurationNamingContext"));
+        let outcome = match (&dse, &nc) {
+            (Err(e), _) => Err(Error::Unexpected { what: "the rootDSE read".into(), diagnostic: e.to_string() }),
+            (Ok(_), None) => Err(Error::Unexpected {
+                what: "the rootDSE read".into(),
+                diagnostic: "no defaultNamingContext: this does not look like an Active Directory domain controller"
+                    .into(),
+            }),
+            (Ok(_), Some(nc)) if !normalize_dn(&s.search_base).ends_with(&normalize_dn(nc)) => {
+                Err(Error::SearchBaseMissing {
+                    base: s.search_base.clone(),
+                    diagnostic: format!("the search base is outside the domain's naming context {nc}"),
+                })
+            }
+            (Ok(_), Some(nc)) => Ok(format!("{nc}; the search base is inside it")),
+        };
+        st.push("naming-context", &url.to_string(), started, outcome);
+
+        let started = Instant::now();
+        let wanted = ["sAMAccountName", "userAccountControl", "objectGUID"];
+        let attrs: Vec<String> = wanted.iter().map(|a| (*a).to_owned()).collect();
+        let filter = self.filter_matching_any_user();
+        let query = Query {
+            base: &s.search_base,
+            scope: self.scope(),
+            filter: &filter,
+            attrs: &attrs,
+            size_limit: 100,
+            what: "user container read",
+        };
+        let outcome = self.connector.search(ldap, url, &query).await.and_then(|(entries, res)| {
+            if !matches!(res.rc, 0 | 4) {
+                return Err(crate::directory::search_error(res.rc, &res, &s.search_base, "read the user container"));
+            }
+            let unreadable: Vec<&str> =
+                wanted.iter().filter(|a| entries.iter().any(|e| raw_values(e, a).is_empty())).copied().collect();
+            match (entries.len(), unreadable.is_empty()) {
+                (0, _) => Err(Error::AccessDenied {
+                    what: "list the users in the search base".into(),
+                    diagnostic: describe_result(&res),
+                }),
+                (n, true) => Ok(format!(
+                    "{n}{} user(s) readable with sAMAccountName, userAccountControl and objectGUID",
+                    if res.rc == 4 { "+" } else { "" }
+                )),
+                (_, false) => Err(Error::AccessDenied {
+                    what: format!("read {} of the users", unreadable.join(", ")),
+                    diagnostic: "the entries came back without them: the service account lacks read rights".into(),
+                }),
+            }
+        });
+        st.push("user-container", &s.search_base, started, outcome);
+
+        let started = Instant::now();
+        let outcome = match (&nc, &config_nc) {
+            (Some(nc), Some(config_nc)) => {
+                let base = format!("CN=Partitions,{config_nc}");
+                let filter = format!("(&(objectClass=crossRef)(nCName={}))", crate::escape::filter_value(nc));
+                let attrs = ["nETBIOSName".to_owned()];
+                let query = Query {
+                    base: &base,
+                    scope: Scope::OneLevel,
+                    filter: &filter,
+                    attrs: &attrs,
+                    size_limit: 1,
+                    what: "NT domain name read",
+                };
+                match self.connector.search(ldap, url, &query).await {
+                    Err(err) => Err(err),
+                    Ok((entries, res)) => match entries.first().and_then(|e| first_text(e, "nETBIOSName")) {
+                        None => Err(Error::AccessDenied {
+                            what: "read the domain's NT name (nETBIOSName under CN=Partitions)".into(),
+                            diagnostic: describe_result(&res),
+                        }),
+                        Some(name) if name.eq_ignore_ascii_case(&s.nt_domain) => {
+                            Ok(format!("{name}, as configured: {name}\\user logins are accepted"))
+                        }
+                        Some(name) => Err(Error::config(
+                            "DC-112",
+                            "nt_domain",
+                            format!("the server's NT domain name is {name}, and the setting says {}", s.nt_domain),
+                            format!("Set nt_domain = \"{name}\" so that {name}\\user logins work."),
+                        )),
+                    },
+                }
+            }
+            _ => Err(Error::Unexpected {
+                what: "the NT domain name read".into(),
+                diagnostic: "the rootDSE names no configuration naming context".into(),
+            }),
+        };
+        st.push("nt-domain", &s.nt_domain, started, outcome);
     }
 
     async fn tls_handshake(&self, url: &LdapUrl, stream: TcpStream) -> Result<String, Error> {

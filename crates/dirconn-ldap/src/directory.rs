@@ -8,7 +8,8 @@ use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValu
 use ldap3::{LdapResult, Scope, SearchEntry};
 
 use crate::{
-    Error, GroupIndex, LdapSettings,
+    Error, Flavor, GroupIndex, LdapSettings,
+    ad::{self, AccountState, SubCode},
     conn::{self, Connector, Query, ServicePool},
     error::describe_result,
     escape::{self, TemplateValues},
@@ -26,6 +27,16 @@ const MAX_LOGIN_BYTES: usize = 256;
 pub struct Directory {
     pub(crate) connector: Arc<Connector>,
     pub(crate) pool: ServicePool,
+    pub(crate) ad: AdMemory,
+}
+
+/// What an Active Directory domain teaches the engine as it goes.
+#[derive(Debug, Default)]
+pub(crate) struct AdMemory {
+    /// The server refused the matching rule in chain: walk groups instead.
+    pub chain_unavailable: std::sync::atomic::AtomicBool,
+    /// Primary group SID → its DN (None: not under the group base).
+    pub primary_groups: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 /// A user entry found by the service account.
@@ -40,7 +51,7 @@ impl Directory {
     pub fn new(settings: LdapSettings) -> Result<Directory, Error> {
         let connector = Arc::new(Connector::new(Arc::new(settings))?);
         let pool = conn::service_pool(Arc::clone(&connector));
-        Ok(Directory { connector, pool })
+        Ok(Directory { connector, pool, ad: AdMemory::default() })
     }
 
     /// The domain's settings.
@@ -56,15 +67,60 @@ impl Directory {
     pub(crate) fn user_attributes(&self) -> Vec<String> {
         let s = self.settings();
         let mut attrs = vec!["*".to_owned(), s.id_attribute.clone(), s.member_of_attribute.clone()];
-        attrs.push("pwdAccountLockedTime".to_owned());
+        attrs.extend(self.state_attributes().iter().map(|a| (*a).to_owned()));
         attrs.extend(s.attributes.iter().cloned());
         attrs
+    }
+
+    /// The attributes the account state is read from (some are operational: never in `*`).
+    pub(crate) fn state_attributes(&self) -> &'static [&'static str] {
+        match self.settings().flavor {
+            Flavor::Generic => &["pwdAccountLockedTime"],
+            Flavor::ActiveDirectory => &[
+                "userAccountControl",
+                "msDS-User-Account-Control-Computed",
+                "accountExpires",
+                "pwdLastSet",
+                "lockoutTime",
+                "objectSid",
+                "primaryGroupID",
+            ],
+        }
+    }
+
+    /// A login as the filter sees it: `(login, user)`, where `user` is the account part when the login
+    /// names this domain (`EXAMPLE\alice`, `alice@example.org`), else the login itself. Active Directory
+    /// only; other flavors take logins as they are.
+    pub fn login_form<'a>(&self, login: &'a str) -> Result<(&'a str, &'a str), Error> {
+        let s = self.settings();
+        if s.flavor != Flavor::ActiveDirectory {
+            return Ok((login, login));
+        }
+        if let Some((domain, user)) = login.split_once('\\') {
+            if !domain.eq_ignore_ascii_case(&s.nt_domain) {
+                return Err(Error::InvalidLogin {
+                    reason: format!("it names the NT domain `{domain}`, and this domain's is `{}`", s.nt_domain),
+                });
+            }
+            if user.is_empty() || user.contains('\\') {
+                return Err(Error::InvalidLogin { reason: "it has no account name after the NT domain".into() });
+            }
+            return Ok((user, user));
+        }
+        if let Some((user, suffix)) = login.rsplit_once('@')
+            && !user.is_empty()
+            && s.upn_suffixes.iter().any(|own| own.eq_ignore_ascii_case(suffix))
+        {
+            return Ok((login, user));
+        }
+        Ok((login, login))
     }
 
     /// Fills the user filter for a login.
     pub fn user_filter_for(&self, login: &str) -> String {
         let s = self.settings();
-        escape::fill(&s.user_filter, TemplateValues { login, domain: &s.domain, dn: "" })
+        let (login, user) = self.login_form(login).unwrap_or((login, login));
+        escape::fill(&s.user_filter, TemplateValues { login, user, domain: &s.domain, dn: "" })
     }
 
     /// Searches with the service account, retrying once on a fresh connection when a pooled one has gone
@@ -102,6 +158,7 @@ impl Directory {
     /// Finds the one entry matching a login, with the service account.
     pub async fn find_user(&self, login: &str) -> Result<UserFound, Error> {
         validate_login(login)?;
+        self.login_form(login)?;
         let s = self.settings();
         let filter = self.user_filter_for(login);
         let (mut entries, result) = self
@@ -126,8 +183,18 @@ impl Directory {
         }
         let found = self.find_user(login).await?;
         let dn = found.entry.dn.clone();
-        let (mut ldap, result) = self.connector.open(&dn, password, vec![ppolicy::request()]).await?;
+        let controls = match self.settings().flavor {
+            Flavor::Generic => vec![ppolicy::request()],
+            Flavor::ActiveDirectory => Vec::new(),
+        };
+        let (mut ldap, result) = self.connector.open(&dn, password, controls).await?;
         let _ = ldap.unbind().await;
+        if result.rc != 0
+            && self.settings().flavor == Flavor::ActiveDirectory
+            && let Some(sub) = SubCode::parse(&result.text)
+        {
+            return Err(Error::from_sub_code(sub, dn, describe_result(&result)));
+        }
         let policy = ppolicy::find(&result.ctrls).unwrap_or_default();
         let mut diagnostic = describe_result(&result);
         if let Some(error) = policy.error {
@@ -173,13 +240,19 @@ impl Directory {
     pub fn to_user_entry(&self, entry: SearchEntry, index: &GroupIndex) -> UserEntry {
         let s = self.settings();
         let login = first_text(&entry, &s.login_attribute).unwrap_or_default();
-        let groups = index.groups_of(&entry.dn, &login, &text_values(&entry, &s.member_of_attribute));
+        let primary = crate::groups::primary_group_sid(&entry).map(|(sid, _)| sid);
+        let groups =
+            index.groups_of(&entry.dn, &login, &text_values(&entry, &s.member_of_attribute), primary.as_deref());
         self.build_user_entry(entry, groups)
     }
 
     fn build_user_entry(&self, entry: SearchEntry, groups: Vec<String>) -> UserEntry {
         let s = self.settings();
-        let id = match first_text(&entry, &s.id_attribute) {
+        let state = match s.flavor {
+            Flavor::Generic => Vec::new(),
+            Flavor::ActiveDirectory => AccountState::read(|n| first_text(&entry, n), unix_now(), None).names(),
+        };
+        let id = match entry_id(&entry, &s.id_attribute) {
             Some(id) => id,
             None => {
                 tracing::warn!(dn = %entry.dn, attribute = %s.id_attribute, "entry has no stable id attribute; using its DN");
@@ -197,6 +270,7 @@ impl Directory {
             attributes: attributes(&entry, false),
             groups: groups.into_iter().map(RString::from).collect(),
             warnings: RVec::new(),
+            state: state.into_iter().map(RString::from).collect(),
             dn: entry.dn.into(),
         }
     }
@@ -254,6 +328,7 @@ impl Directory {
         let s = self.settings();
         s.user_filter
             .replace("{login}", "*")
+            .replace("{user}", "*")
             .replace("{email}", "*")
             .replace("{domain}", &escape::filter_value(&s.domain))
     }
@@ -288,6 +363,9 @@ impl Directory {
             match s.group_membership {
                 crate::GroupMembership::Search => "search (memberOf, member, uniqueMember, memberUid, nested)",
                 crate::GroupMembership::MemberOf => "member-of (the user's memberOf values only)",
+                crate::GroupMembership::Chain => {
+                    "chain (matching rule in chain 1.2.840.113556.1.4.1941, plus the primary group)"
+                }
             }
             .to_owned(),
         ));
@@ -311,7 +389,7 @@ pub fn validate_login(login: &str) -> Result<(), Error> {
     Err(Error::InvalidLogin { reason: reason.to_owned() })
 }
 
-fn pool_error(err: deadpool::managed::PoolError<Error>, dir: &Directory) -> Error {
+pub(crate) fn pool_error(err: deadpool::managed::PoolError<Error>, dir: &Directory) -> Error {
     use deadpool::managed::PoolError;
     match err {
         PoolError::Backend(e) => e,
@@ -338,6 +416,27 @@ pub(crate) fn text_values(entry: &SearchEntry, name: &str) -> Vec<String> {
     entry.attrs.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).flat_map(|(_, v)| v.iter().cloned()).collect()
 }
 
+/// The stable key of an entry in text form: AD's binary objectGUID in the GUID text form, else the
+/// attribute's first text value.
+pub(crate) fn entry_id(entry: &SearchEntry, id_attribute: &str) -> Option<String> {
+    if id_attribute.eq_ignore_ascii_case("objectGUID") {
+        return raw_values(entry, id_attribute).first().and_then(|b| ad::guid_text(b));
+    }
+    first_text(entry, id_attribute)
+}
+
+/// An attribute's values as bytes, whether ldap3 filed them as text or as binary.
+pub(crate) fn raw_values(entry: &SearchEntry, name: &str) -> Vec<Vec<u8>> {
+    let text = entry.attrs.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).flat_map(|(_, v)| v.iter());
+    let bin = entry.bin_attrs.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).flat_map(|(_, v)| v.iter());
+    text.map(|t| t.as_bytes().to_vec()).chain(bin.cloned()).collect()
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
 pub(crate) fn first_text(entry: &SearchEntry, name: &str) -> Option<String> {
     entry.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
 }
@@ -351,11 +450,22 @@ fn attributes(entry: &SearchEntry, keep_secrets: bool) -> RVec<Attribute> {
         .iter()
         .map(|(name, values)| Attribute {
             name: name.as_str().into(),
-            values: values.iter().map(|v| AttrValue::Text(v.as_str().into())).collect(),
+            values: values
+                .iter()
+                .map(|v| AttrValue::Text(ad::binary_as_text(name, v.as_bytes()).unwrap_or_else(|| v.clone()).into()))
+                .collect(),
         })
-        .chain(entry.bin_attrs.iter().map(|(name, values)| Attribute {
-            name: name.as_str().into(),
-            values: values.iter().map(|v| AttrValue::Binary(v.as_slice().into())).collect(),
+        .chain(entry.bin_attrs.iter().map(|(name, values)| {
+            Attribute {
+                name: name.as_str().into(),
+                values: values
+                    .iter()
+                    .map(|v| match ad::binary_as_text(name, v) {
+                        Some(text) => AttrValue::Text(text.into()),
+                        None => AttrValue::Binary(v.as_slice().into()),
+                    })
+                    .collect(),
+            }
         }))
         .filter(|a| keep_secrets || !is_secret_attribute(&a.name))
         .collect();

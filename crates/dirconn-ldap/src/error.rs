@@ -85,6 +85,69 @@ pub enum Error {
         /// The server's answer.
         diagnostic: String,
     },
+    /// AD: the account is disabled (sub-code 533) (DC-209).
+    #[error("The account {dn} is disabled in the directory.")]
+    AccountDisabled {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// AD: the account itself has expired (sub-code 701) (DC-210).
+    #[error("The account {dn} has expired (its end date has passed).")]
+    AccountExpired {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// AD: the account may not log in at this time (sub-code 530) (DC-211).
+    #[error("The account {dn} may not log in at this time of day (logon hours).")]
+    LogonHours {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// AD: the account may not log in from this computer (sub-code 531) (DC-212).
+    #[error("The account {dn} may not log in from this workstation.")]
+    Workstation {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// AD: the domain controller does not know the user the search found (sub-code 525) (DC-213).
+    #[error("The domain controller does not know the account {dn}, which the search found.")]
+    UnknownToDc {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The new password breaks the domain's password policy (AD 0000052D) (DC-214).
+    #[error("The new password for {dn} does not meet the domain's password policy.")]
+    PasswordPolicy {
+        /// The user's entry.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// A password change or reset over a connection without TLS (DC-215).
+    #[error("Passwords are changed only over LDAPS or StartTLS, and {url} is plain LDAP.")]
+    PasswordNeedsTls {
+        /// The URL that would have carried it.
+        url: String,
+    },
+    /// A password change or reset through a Global Catalog port (DC-216).
+    #[error("{url} is a Global Catalog port, which is read-only: passwords cannot be changed there.")]
+    GlobalCatalogPassword {
+        /// The Global Catalog URL.
+        url: String,
+    },
+    /// This directory flavor has no password change in the engine (DC-507).
+    #[error("This connector cannot change or reset passwords.")]
+    PasswordUnsupported,
     /// No entry matches the login (DC-207).
     #[error("No directory user matches the login `{login}` (filter {filter} under {base}).")]
     NotFound {
@@ -248,6 +311,15 @@ impl Error {
             Error::MustChangePassword { .. } => "DC-205",
             Error::PasswordExpired { .. } => "DC-206",
             Error::NotFound { .. } => "DC-207",
+            Error::AccountDisabled { .. } => "DC-209",
+            Error::AccountExpired { .. } => "DC-210",
+            Error::LogonHours { .. } => "DC-211",
+            Error::Workstation { .. } => "DC-212",
+            Error::UnknownToDc { .. } => "DC-213",
+            Error::PasswordPolicy { .. } => "DC-214",
+            Error::PasswordNeedsTls { .. } => "DC-215",
+            Error::GlobalCatalogPassword { .. } => "DC-216",
+            Error::PasswordUnsupported => "DC-507",
             Error::Ambiguous { .. } => "DC-208",
             Error::Resolve { .. } => "DC-301",
             Error::Refused { .. } => "DC-302",
@@ -283,7 +355,13 @@ impl Error {
             Error::AccountLocked { .. } => ErrorKind::AccountLocked,
             Error::MustChangePassword { .. } => ErrorKind::MustChangePassword,
             Error::PasswordExpired { .. } => ErrorKind::PasswordExpired,
-            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::NotFound { .. } | Error::UnknownToDc { .. } => ErrorKind::NotFound,
+            Error::AccountDisabled { .. } => ErrorKind::AccountDisabled,
+            Error::AccountExpired { .. } => ErrorKind::AccountExpired,
+            Error::LogonHours { .. } | Error::Workstation { .. } => ErrorKind::LogonRestricted,
+            Error::PasswordPolicy { .. } => ErrorKind::InvalidInput,
+            Error::PasswordNeedsTls { .. } | Error::GlobalCatalogPassword { .. } => ErrorKind::Configuration,
+            Error::PasswordUnsupported => ErrorKind::Unsupported,
             Error::Ambiguous { .. } => ErrorKind::Ambiguous,
             Error::Resolve { .. }
             | Error::Refused { .. }
@@ -309,8 +387,33 @@ impl Error {
                                                  locked or expired in the directory."
                 .into(),
             Error::AccountLocked { .. } => "Wait for the lockout to expire or have a directory administrator \
-                                            unlock the account (pwdAccountLockedTime)."
+                                            unlock the account (OpenLDAP: pwdAccountLockedTime; AD: Unlock \
+                                            account, lockoutTime = 0)."
                 .into(),
+            Error::AccountDisabled { .. } => "A directory administrator must enable the account (AD: Enable \
+                                              Account) if it should log in."
+                .into(),
+            Error::AccountExpired { .. } => "A directory administrator must extend the account's end date \
+                                             (AD: Account expires) if it should log in."
+                .into(),
+            Error::LogonHours { .. } => "Log in within the account's logon hours, or have them widened.".into(),
+            Error::Workstation { .. } => "The account is limited to some computers (AD: Log On To…); have this \
+                                          server added, or the limit removed."
+                .into(),
+            Error::UnknownToDc { .. } => "The entry may be new and not yet replicated to this domain \
+                                          controller; retry, or check replication."
+                .into(),
+            Error::PasswordPolicy { .. } => "Choose a longer or more complex password that was not used \
+                                             recently; the domain's policy (minimum length, complexity, \
+                                             history, minimum age) decides."
+                .into(),
+            Error::PasswordNeedsTls { .. } => "Use an ldaps:// URL (port 636) or starttls = true: Active \
+                                               Directory refuses password changes without encryption."
+                .into(),
+            Error::GlobalCatalogPassword { .. } => "List a domain controller's LDAP URL (port 389 with StartTLS, \
+                                                    or 636) before the Global Catalog URL."
+                .into(),
+            Error::PasswordUnsupported => "Change the password with the directory's own tools.".into(),
             Error::MustChangePassword { .. } => "Change the password (directory self-service or an \
                                                  administrator), then log in with the new one."
                 .into(),
@@ -372,6 +475,12 @@ impl Error {
     pub fn diagnostic(&self) -> Option<String> {
         match self {
             Error::InvalidCredentials { diagnostic, .. }
+            | Error::AccountDisabled { diagnostic, .. }
+            | Error::AccountExpired { diagnostic, .. }
+            | Error::LogonHours { diagnostic, .. }
+            | Error::Workstation { diagnostic, .. }
+            | Error::UnknownToDc { diagnostic, .. }
+            | Error::PasswordPolicy { diagnostic, .. }
             | Error::AccountLocked { diagnostic, .. }
             | Error::MustChangePassword { diagnostic, .. }
             | Error::PasswordExpired { diagnostic, .. }
@@ -403,6 +512,24 @@ impl Error {
                 | Error::StartTlsRefused { .. }
                 | Error::Unavailable { .. }
         )
+    }
+}
+
+impl Error {
+    /// The error an AD bind sub-code stands for.
+    pub fn from_sub_code(sub: crate::ad::SubCode, dn: String, diagnostic: String) -> Error {
+        use crate::ad::SubCode;
+        match sub {
+            SubCode::UserNotFound => Error::UnknownToDc { dn, diagnostic },
+            SubCode::InvalidCredentials => Error::InvalidCredentials { dn, diagnostic },
+            SubCode::LogonHours => Error::LogonHours { dn, diagnostic },
+            SubCode::Workstation => Error::Workstation { dn, diagnostic },
+            SubCode::PasswordExpired => Error::PasswordExpired { dn, diagnostic },
+            SubCode::AccountDisabled => Error::AccountDisabled { dn, diagnostic },
+            SubCode::AccountExpired => Error::AccountExpired { dn, diagnostic },
+            SubCode::MustChangePassword => Error::MustChangePassword { dn, diagnostic },
+            SubCode::AccountLocked => Error::AccountLocked { dn, diagnostic },
+        }
     }
 }
 

@@ -32,20 +32,23 @@ pub fn dn_value(value: &str) -> Cow<'_, str> {
 }
 
 /// The placeholders a filter template may hold.
-pub const PLACEHOLDERS: [&str; 4] = ["{login}", "{email}", "{domain}", "{dn}"];
+pub const PLACEHOLDERS: [&str; 5] = ["{login}", "{user}", "{email}", "{domain}", "{dn}"];
 
 /// Values to substitute into a filter template; each is escaped as it goes in.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TemplateValues<'a> {
     /// The login without the mail domain.
     pub login: &'a str,
+    /// The login's account part (`alice` for `alice@example.org` or `EXAMPLE\alice`, when that suffix or
+    /// NT domain is the domain's own); the login itself when empty.
+    pub user: &'a str,
     /// The mail domain of the connector instance.
     pub domain: &'a str,
     /// The user's entry DN (group filters).
     pub dn: &'a str,
 }
 
-/// Fills `{login}`, `{email}` (`login@domain`), `{domain}` and `{dn}` with escaped values.
+/// Fills `{login}`, `{user}`, `{email}` (`login@domain`), `{domain}` and `{dn}` with escaped values.
 pub fn fill(template: &str, values: TemplateValues<'_>) -> String {
     let email = format!("{}@{}", values.login, values.domain);
     let mut out = String::with_capacity(template.len() + values.login.len() * 2);
@@ -55,6 +58,8 @@ pub fn fill(template: &str, values: TemplateValues<'_>) -> String {
         let tail = &rest[start..];
         let (value, len) = if tail.starts_with("{login}") {
             (filter_value(values.login), 7)
+        } else if tail.starts_with("{user}") {
+            (filter_value(if values.user.is_empty() { values.login } else { values.user }), 6)
         } else if tail.starts_with("{email}") {
             (filter_value(&email), 7)
         } else if tail.starts_with("{domain}") {
@@ -91,7 +96,10 @@ pub fn check_template(template: &str) -> Result<(), String> {
     if depth != 0 {
         return Err("its parentheses are not balanced".into());
     }
-    let sample = fill(t, TemplateValues { login: "jdoe", domain: "example.org", dn: "uid=jdoe,dc=example,dc=org" });
+    let sample = fill(
+        t,
+        TemplateValues { login: "jdoe", user: "jdoe", domain: "example.org", dn: "uid=jdoe,dc=example,dc=org" },
+    );
     ldap3::parse_filter(&sample).map_err(|_| format!("the server would not understand it (filled: {sample})"))?;
     Ok(())
 }
@@ -120,8 +128,14 @@ mod tests {
 
     #[test]
     fn templates_fill_every_placeholder_escaped() {
-        let v = TemplateValues { login: "a*b", domain: "example.org", dn: "cn=x\\,y" };
+        let v = TemplateValues { login: "a*b", user: "", domain: "example.org", dn: "cn=x\\,y" };
         assert_eq!(fill("(uid={login})", v), "(uid=a\\2ab)");
+        assert_eq!(fill("(sAMAccountName={user})", v), "(sAMAccountName=a\\2ab)");
+        let w = TemplateValues { login: "a@example.org", user: "a(", ..v };
+        assert_eq!(
+            fill("(|(sAMAccountName={user})(userPrincipalName={login}))", w),
+            "(|(sAMAccountName=a\\28)(userPrincipalName=a@example.org))"
+        );
         assert_eq!(fill("(mail={email})", v), "(mail=a\\2ab@example.org)");
         assert_eq!(fill("(member={dn})", v), "(member=cn=x\\5c,y)");
         assert_eq!(fill("(x={unknown})", v), "(x={unknown})");

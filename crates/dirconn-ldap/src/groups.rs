@@ -1,19 +1,30 @@
 //! Group membership: a user's direct groups (memberOf, member / uniqueMember DNs, posixGroup memberUid) and
 //! the groups above them, followed transitively with a depth limit and a cycle guard.
 //!
-//! Logins resolve groups online, one search per nesting level; a sync loads every group once into a
-//! [`GroupIndex`] and resolves each user in memory.
+//! Logins resolve groups online, one search per nesting level (Active Directory: one search with the
+//! matching rule in chain, plus the primary group named by primaryGroupID); a sync loads every group once
+//! into a [`GroupIndex`] and resolves each user in memory. Member lists longer than AD returns at once
+//! (`member;range=0-1499`) are read range by range.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::atomic::Ordering,
+};
 
 use dirconn_abi::normalize_dn;
 use ldap3::{Scope, SearchEntry};
 
 use crate::{
-    Directory, Error, GroupMembership,
-    directory::{first_text, search_error, text_values},
+    Directory, Error, Flavor, GroupMembership, ad,
+    directory::{first_text, raw_values, search_error, text_values},
     escape,
 };
+
+/// The OID of AD's LDAP_MATCHING_RULE_IN_CHAIN (transitive membership).
+pub const MATCHING_RULE_IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
+
+/// Result codes of a server that does not know the matching rule in chain.
+const RC_NO_CHAIN_RULE: [u32; 4] = [2, 12, 18, 53];
 
 /// The attributes of a group that name its members.
 const MEMBER_ATTRIBUTES: [&str; 2] = ["member", "uniqueMember"];
@@ -29,6 +40,7 @@ pub struct GroupIndex {
     by_dn: HashMap<String, u32>,
     by_member: HashMap<String, Vec<u32>>,
     by_uid: HashMap<String, Vec<u32>>,
+    by_sid: HashMap<String, u32>,
     depth: u32,
 }
 
@@ -38,15 +50,22 @@ impl GroupIndex {
         GroupIndex { depth, ..GroupIndex::default() }
     }
 
-    /// The attributes read from group entries.
-    pub fn attributes() -> Vec<String> {
-        MEMBER_ATTRIBUTES.iter().chain([&MEMBER_UID]).map(|a| (*a).to_owned()).collect()
+    /// The attributes read from group entries: AD's member lists by range, with the group's SID (for
+    /// primary groups).
+    pub fn attributes(flavor: Flavor, range_size: u32) -> Vec<String> {
+        match flavor {
+            Flavor::Generic => MEMBER_ATTRIBUTES.iter().chain([&MEMBER_UID]).map(|a| (*a).to_owned()).collect(),
+            Flavor::ActiveDirectory => vec![format!("member;range=0-{}", range_size - 1), "objectSid".to_owned()],
+        }
     }
 
-    /// Adds one group entry.
+    /// Adds one group entry (its ranged attributes completed).
     pub fn add(&mut self, entry: &SearchEntry) {
         let Ok(idx) = u32::try_from(self.dns.len()) else { return };
         self.by_dn.insert(normalize_dn(&entry.dn), idx);
+        if let Some(sid) = raw_values(entry, "objectSid").first().and_then(|b| ad::sid_text(b)) {
+            self.by_sid.insert(sid, idx);
+        }
         self.dns.push(entry.dn.clone());
         for attr in MEMBER_ATTRIBUTES {
             for member in text_values(entry, attr) {
@@ -68,15 +87,17 @@ impl GroupIndex {
         self.dns.is_empty()
     }
 
-    /// The groups of a user, direct ones first, then parents level by level; DNs as the directory spells them.
-    pub fn groups_of(&self, dn: &str, login: &str, member_of: &[String]) -> Vec<String> {
+    /// The groups of a user, direct ones first (then the primary group, by its SID), then parents level by
+    /// level; DNs as the directory spells them.
+    pub fn groups_of(&self, dn: &str, login: &str, member_of: &[String], primary_sid: Option<&str>) -> Vec<String> {
         if self.dns.is_empty() && member_of.is_empty() {
             return Vec::new();
         }
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut frontier = Vec::new();
-        for value in member_of {
+        let primary = primary_sid.and_then(|sid| self.by_sid.get(sid)).map(|&i| self.dns[i as usize].clone());
+        for value in member_of.iter().chain(primary.as_ref()) {
             let norm = normalize_dn(value);
             if seen.insert(norm.clone()) {
                 out.push(value.clone());
@@ -117,9 +138,19 @@ impl GroupIndex {
     }
 }
 
+/// The SID of an AD user's primary group, from its objectSid and primaryGroupID: text and bytes.
+pub(crate) fn primary_group_sid(entry: &SearchEntry) -> Option<(String, Vec<u8>)> {
+    let user_sid = raw_values(entry, "objectSid").into_iter().next()?;
+    let rid: u32 = first_text(entry, "primaryGroupID")?.trim().parse().ok()?;
+    let bytes = ad::sid_with_rid(&user_sid, rid)?;
+    Some((ad::sid_text(&bytes)?, bytes))
+}
+
 impl Directory {
     /// The groups of one user, resolved online: memberOf values, groups naming the user as a member, and
-    /// their parents up to the configured depth, each group once (a cycle ends there).
+    /// their parents up to the configured depth, each group once (a cycle ends there). Active Directory:
+    /// the primary group, then every group by the matching rule in chain, falling back to the walk where
+    /// the rule is missing.
     pub async fn groups_online(&self, entry: &SearchEntry) -> Result<Vec<String>, Error> {
         let s = self.settings();
         let base = s.group_base();
@@ -127,19 +158,37 @@ impl Directory {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut frontier = Vec::new();
-        for value in text_values(entry, &s.member_of_attribute) {
+        let mut direct = text_values(entry, &s.member_of_attribute);
+        let primary = match s.group_membership {
+            GroupMembership::Chain => self.primary_group(entry).await?,
+            _ => None,
+        };
+        direct.extend(primary.iter().cloned());
+        for value in direct {
             if seen.insert(normalize_dn(&value)) {
                 frontier.push(value.clone());
                 out.push(value);
             }
         }
-        if s.group_membership == GroupMembership::MemberOf {
-            return Ok(out);
+        match s.group_membership {
+            GroupMembership::MemberOf => return Ok(out),
+            GroupMembership::Chain if !self.ad.chain_unavailable.load(Ordering::Relaxed) => {
+                if let Some(found) = self.chain_groups(&base, &entry.dn, primary.as_deref()).await? {
+                    for dn in found {
+                        if seen.insert(normalize_dn(&dn)) {
+                            out.push(dn);
+                        }
+                    }
+                    return Ok(out);
+                }
+            }
+            _ => {}
         }
         let direct_filter = match &s.group_filter {
-            Some(template) => {
-                escape::fill(template, escape::TemplateValues { login: &login, domain: &s.domain, dn: &entry.dn })
-            }
+            Some(template) => escape::fill(
+                template,
+                escape::TemplateValues { login: &login, user: &login, domain: &s.domain, dn: &entry.dn },
+            ),
             None => {
                 let dn = escape::filter_value(&entry.dn);
                 let mut any = format!("(member={dn})(uniqueMember={dn})");
@@ -183,6 +232,90 @@ impl Directory {
         Ok(out)
     }
 
+    /// Every group a user is in, nested ones included, in one search with the matching rule in chain (the
+    /// primary group's parents too). None when the server does not know the rule (remembered: later
+    /// logins walk).
+    async fn chain_groups(&self, base: &str, dn: &str, primary: Option<&str>) -> Result<Option<Vec<String>>, Error> {
+        let s = self.settings();
+        let mut any = format!("(member:{MATCHING_RULE_IN_CHAIN}:={})", escape::filter_value(dn));
+        if let Some(primary) = primary {
+            any.push_str(&format!("(member:{MATCHING_RULE_IN_CHAIN}:={})", escape::filter_value(primary)));
+        }
+        let filter = format!("(&{}(|{any}))", s.group_object_filter);
+        let (found, result) =
+            self.service_search(base, Scope::Subtree, &filter, &["1.1".to_owned()], 0, "group search").await?;
+        match result.rc {
+            0 | 32 => Ok(Some(found.into_iter().map(|g| g.dn).collect())),
+            rc if RC_NO_CHAIN_RULE.contains(&rc) => {
+                tracing::warn!(
+                    diagnostic = %crate::error::describe_result(&result),
+                    "the directory refused the matching rule in chain; groups are walked level by level from now on"
+                );
+                self.ad.chain_unavailable.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            rc => Err(search_error(rc, &result, base, "search groups")),
+        }
+    }
+
+    /// The DN of an AD user's primary group (primaryGroupID, which memberOf never lists), found by SID
+    /// once per group and remembered.
+    pub(crate) async fn primary_group(&self, entry: &SearchEntry) -> Result<Option<String>, Error> {
+        let Some((sid, bytes)) = primary_group_sid(entry) else { return Ok(None) };
+        if let Some(known) = self.ad.primary_groups.lock().map_err(|_| poisoned())?.get(&sid) {
+            return Ok(known.clone());
+        }
+        let base = self.settings().group_base();
+        let filter = format!("(objectSid={})", ad::filter_bytes(&bytes));
+        let (found, result) =
+            self.service_search(&base, Scope::Subtree, &filter, &["1.1".to_owned()], 2, "primary group search").await?;
+        if !matches!(result.rc, 0 | 4 | 32) {
+            return Err(search_error(result.rc, &result, &base, "find the primary group"));
+        }
+        let dn = found.into_iter().next().map(|e| e.dn);
+        if dn.is_none() {
+            tracing::debug!(sid = %sid, base = %base, "the primary group is not under the group base");
+        }
+        self.ad.primary_groups.lock().map_err(|_| poisoned())?.insert(sid, dn.clone());
+        Ok(dn)
+    }
+
+    /// Completes an entry's ranged attributes (`member;range=0-1499`): reads the next ranges until the
+    /// server marks the last one (`…-*`), and files the values under the plain name.
+    pub async fn complete_ranges(&self, entry: &mut SearchEntry) -> Result<(), Error> {
+        let ranged: Vec<String> = entry.attrs.keys().filter(|k| ad::parse_range(k).is_some()).cloned().collect();
+        for name in ranged {
+            let Some((base_name, _, mut end)) = ad::parse_range(&name).map(|(b, s, e)| (b.to_owned(), s, e)) else {
+                continue;
+            };
+            let mut values = entry.attrs.remove(&name).unwrap_or_default();
+            while let Some(last) = end {
+                let ask = format!("{base_name};range={}-*", last + 1);
+                let (found, result) = self
+                    .service_search(&entry.dn, Scope::Base, "(objectClass=*)", &[ask], 0, "ranged attribute read")
+                    .await?;
+                if result.rc != 0 {
+                    return Err(search_error(result.rc, &result, &entry.dn, "read a large group's members"));
+                }
+                let next = found.into_iter().next().and_then(|e| {
+                    e.attrs.into_iter().find_map(|(k, v)| {
+                        let (b, start, end) = ad::parse_range(&k)?;
+                        (b.eq_ignore_ascii_case(&base_name) && start == last + 1).then_some((v, end))
+                    })
+                });
+                match next {
+                    Some((more, next_end)) => {
+                        values.extend(more);
+                        end = next_end;
+                    }
+                    None => break,
+                }
+            }
+            entry.attrs.entry(base_name).or_default().extend(values);
+        }
+        Ok(())
+    }
+
     async fn group_search(&self, base: &str, filter: &str) -> Result<Vec<String>, Error> {
         let (found, result) =
             self.service_search(base, Scope::Subtree, filter, &["1.1".to_owned()], 0, "group search").await?;
@@ -191,6 +324,10 @@ impl Directory {
         }
         Ok(found.into_iter().map(|g| g.dn).collect())
     }
+}
+
+fn poisoned() -> Error {
+    Error::Unexpected { what: "the primary group cache".into(), diagnostic: "a lock was poisoned".into() }
 }
 
 #[cfg(test)]
@@ -211,7 +348,7 @@ mod tests {
         index.add(&group("cn=b,dc=x", &["CN=A, DC=X"], &[]));
         index.add(&group("cn=c,dc=x", &["cn=b,dc=x"], &[]));
         index.add(&group("cn=p,dc=x", &[], &["u"]));
-        let groups = index.groups_of("uid=u,dc=x", "u", &[]);
+        let groups = index.groups_of("uid=u,dc=x", "u", &[], None);
         assert_eq!(groups, ["cn=a,dc=x", "cn=p,dc=x", "cn=b,dc=x", "cn=c,dc=x"]);
     }
 
@@ -221,6 +358,6 @@ mod tests {
         index.add(&group("cn=l0,dc=x", &["uid=u,dc=x"], &[]));
         index.add(&group("cn=l1,dc=x", &["cn=l0,dc=x"], &[]));
         index.add(&group("cn=l2,dc=x", &["cn=l1,dc=x"], &[]));
-        assert_eq!(index.groups_of("uid=u,dc=x", "u", &[]), ["cn=l0,dc=x", "cn=l1,dc=x"]);
+        assert_eq!(index.groups_of("uid=u,dc=x", "u", &[], None), ["cn=l0,dc=x", "cn=l1,dc=x"]);
     }
 }

@@ -7,21 +7,30 @@
 //! [`Directory`] is the entry point; [`Error`] is the one error type, convertible into the
 //! ABI's [`dirconn_abi::ConnectorError`] with a stable code.
 
+pub mod ad;
 mod conn;
+#[cfg(feature = "plugin")]
+mod connector;
 mod diagnose;
 mod directory;
 mod error;
 pub mod escape;
 mod groups;
+mod password;
 mod ppolicy;
 mod settings;
 mod sync;
 mod tls;
 mod url;
+mod usn;
 
+#[cfg(feature = "plugin")]
+pub use connector::DirectoryConnector;
 pub use directory::{Directory, UserFound};
 pub use error::{ClosedDuring, Error, TlsProblem};
 pub use groups::GroupIndex;
-pub use settings::{DEFAULT_GROUP_OBJECT_FILTER, GroupMembership, LdapDefaults, LdapSettings, Secret};
+pub use settings::{
+    DEFAULT_GROUP_OBJECT_FILTER, Flavor, GroupMembership, LdapDefaults, LdapSettings, Secret, dns_domain_of,
+};
 pub use sync::ChangeSink;
 pub use url::LdapUrl;

@@ -10,9 +10,21 @@ use serde::Deserialize;
 
 use crate::{Error, LdapUrl, escape};
 
+/// Which directory server family a domain talks to: the engine's few behaviours that are not data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Any LDAP v3 server: password policy control, syncrepl.
+    Generic,
+    /// Microsoft Active Directory (and Samba AD): bind sub-codes, objectGUID keys, the matching rule in
+    /// chain, primary groups, ranged attributes, account state, `unicodePwd`, uSNChanged sync.
+    ActiveDirectory,
+}
+
 /// The defaults a connector kind gives its settings (generic LDAP, AD and OD differ here).
 #[derive(Debug, Clone, Copy)]
 pub struct LdapDefaults {
+    /// The server family.
+    pub flavor: Flavor,
     /// The user filter.
     pub user_filter: &'static str,
     /// The attribute that holds the login.
@@ -25,17 +37,39 @@ pub struct LdapDefaults {
     pub display_name_attribute: &'static str,
     /// The attribute that lists the user's groups, if the server keeps one.
     pub member_of_attribute: &'static str,
+    /// The filter that finds groups.
+    pub group_object_filter: &'static str,
+    /// How a user's groups are found.
+    pub group_membership: GroupMembership,
 }
 
 impl LdapDefaults {
     /// Defaults for a generic LDAP server (OpenLDAP, 389 DS…).
     pub const GENERIC: LdapDefaults = LdapDefaults {
+        flavor: Flavor::Generic,
         user_filter: "(&(objectClass=inetOrgPerson)(uid={login}))",
         login_attribute: "uid",
         id_attribute: "entryUUID",
         email_attribute: "mail",
         display_name_attribute: "displayName",
         member_of_attribute: "memberOf",
+        group_object_filter: DEFAULT_GROUP_OBJECT_FILTER,
+        group_membership: GroupMembership::Search,
+    };
+
+    /// Defaults for Active Directory: person objects matched on sAMAccountName, userPrincipalName or mail,
+    /// keyed by objectGUID, groups by the matching rule in chain.
+    pub const ACTIVE_DIRECTORY: LdapDefaults = LdapDefaults {
+        flavor: Flavor::ActiveDirectory,
+        user_filter: "(&(objectCategory=person)(objectClass=user)\
+                      (|(sAMAccountName={user})(userPrincipalName={login})(mail={login})))",
+        login_attribute: "sAMAccountName",
+        id_attribute: "objectGUID",
+        email_attribute: "mail",
+        display_name_attribute: "displayName",
+        member_of_attribute: "memberOf",
+        group_object_filter: "(objectClass=group)",
+        group_membership: GroupMembership::Chain,
     };
 }
 
@@ -100,8 +134,14 @@ struct Raw {
     sync_filter: Option<String>,
     #[serde(default = "default_page_size")]
     page_size: u32,
+    group_membership: Option<GroupMembership>,
+    nt_domain: Option<String>,
     #[serde(default)]
-    group_membership: GroupMembership,
+    upn_suffixes: Vec<String>,
+    #[serde(default = "default_range_size")]
+    range_size: u32,
+    #[serde(default = "default_full_sync_interval", with = "humantime_serde")]
+    full_sync_interval: Duration,
 }
 
 /// How a user's groups are found (`group_membership`).
@@ -116,6 +156,9 @@ pub enum GroupMembership {
     /// The user's memberOf values only, as the server keeps them: no search, no nesting beyond what the
     /// server puts there (OpenLDAP's memberof overlay: direct groupOfNames membership).
     MemberOf,
+    /// Active Directory: one search with the matching rule in chain (1.2.840.113556.1.4.1941) gives every
+    /// group, nested ones included, plus the primary group; a walk like `search` where the rule is missing.
+    Chain,
 }
 
 /// Groups of the usual schemas: RFC 4519 groupOfNames / groupOfUniqueNames and RFC 2307 posixGroup.
@@ -127,6 +170,12 @@ fn default_nested_group_depth() -> u32 {
 }
 fn default_page_size() -> u32 {
     500
+}
+fn default_range_size() -> u32 {
+    1500
+}
+fn default_full_sync_interval() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 fn default_connect_timeout() -> Duration {
@@ -195,6 +244,17 @@ pub struct LdapSettings {
     pub page_size: u32,
     /// How a user's groups are found.
     pub group_membership: GroupMembership,
+    /// The server family.
+    pub flavor: Flavor,
+    /// AD: the NT (NetBIOS) domain name accepted in `DOMAIN\user` logins.
+    pub nt_domain: String,
+    /// AD: the UPN and mail suffixes whose `user@suffix` logins also match on sAMAccountName (the mail
+    /// domain and the DNS name of the search base's domain always do).
+    pub upn_suffixes: Vec<String>,
+    /// AD: values asked for per read of a large multi-valued attribute (`member;range=0-1499`).
+    pub range_size: u32,
+    /// AD: the longest time between full sync passes (deletions and moves out of scope are seen then).
+    pub full_sync_interval: Duration,
 }
 
 impl LdapSettings {
@@ -284,7 +344,7 @@ impl LdapSettings {
             ));
         }
         let user_filter = raw.user_filter.unwrap_or_else(|| d.user_filter.to_owned());
-        if !(user_filter.contains("{login}") || user_filter.contains("{email}")) {
+        if !["{login}", "{user}", "{email}"].iter().any(|p| user_filter.contains(p)) {
             return Err(Error::config(
                 "DC-107",
                 "user_filter",
@@ -348,6 +408,40 @@ impl LdapSettings {
                 "Use a depth from 0 (direct groups only) to 64; 10 covers real directories.",
             ));
         }
+        if raw.range_size < 10 || raw.range_size > 100_000 {
+            return Err(Error::config(
+                "DC-101",
+                "range_size",
+                format!("{} is out of range", raw.range_size),
+                "Use a range size from 10 to 100000; AD returns 1500 values at most (MaxValRange).",
+            ));
+        }
+        if d.flavor == Flavor::ActiveDirectory && raw.page_size > 1000 {
+            tracing::warn!(
+                domain,
+                page_size = raw.page_size,
+                "Active Directory returns at most 1000 entries per page (MaxPageSize); pages will be smaller"
+            );
+        }
+        let dns_domain = dns_domain_of(&raw.search_base);
+        let nt_domain = match raw.nt_domain {
+            Some(name) if name.trim().is_empty() || name.contains(['\\', '@', '.', ' ']) => {
+                return Err(Error::config(
+                    "DC-101",
+                    "nt_domain",
+                    format!("`{name}` is not an NT domain name"),
+                    "Set nt_domain to the domain's NetBIOS name, e.g. \"EXAMPLE\" (`dirconn test-connection` shows it).",
+                ));
+            }
+            Some(name) => name,
+            None => dns_domain.split('.').next().unwrap_or_default().to_ascii_uppercase(),
+        };
+        let mut upn_suffixes: Vec<String> = vec![domain.to_ascii_lowercase()];
+        if !dns_domain.is_empty() {
+            upn_suffixes.push(dns_domain);
+        }
+        upn_suffixes.extend(raw.upn_suffixes.iter().map(|x| x.trim().trim_start_matches('@').to_ascii_lowercase()));
+        upn_suffixes.dedup();
         if raw.page_size == 0 || raw.page_size > 100_000 {
             return Err(Error::config(
                 "DC-101",
@@ -388,13 +482,30 @@ impl LdapSettings {
             display_name_attribute: raw.display_name_attribute.unwrap_or_else(|| d.display_name_attribute.to_owned()),
             member_of_attribute: raw.member_of_attribute.unwrap_or_else(|| d.member_of_attribute.to_owned()),
             attributes: raw.attributes,
-            group_object_filter: raw.group_object_filter.unwrap_or_else(|| DEFAULT_GROUP_OBJECT_FILTER.to_owned()),
+            group_object_filter: raw.group_object_filter.unwrap_or_else(|| d.group_object_filter.to_owned()),
             nested_group_depth: raw.nested_group_depth,
             sync_filter: raw.sync_filter,
             page_size: raw.page_size,
-            group_membership: raw.group_membership,
+            group_membership: raw.group_membership.unwrap_or(d.group_membership),
+            flavor: d.flavor,
+            nt_domain,
+            upn_suffixes,
+            range_size: raw.range_size,
+            full_sync_interval: raw.full_sync_interval,
         })
     }
+}
+
+/// The DNS name of the domain a DN lies in, from its `dc=` parts: `ou=x,DC=example,DC=test` →
+/// `example.test` (empty when it has none).
+pub fn dns_domain_of(dn: &str) -> String {
+    dn.split(',')
+        .filter_map(|part| {
+            let (k, v) = part.trim().split_once('=')?;
+            k.trim().eq_ignore_ascii_case("dc").then(|| v.trim().to_ascii_lowercase())
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn resolve_password(

@@ -20,7 +20,9 @@ use ldap3::{
     },
 };
 
-use crate::{ClosedDuring, Directory, Error, GroupIndex, GroupMembership, LdapUrl, conn, directory::search_error};
+use crate::{
+    ClosedDuring, Directory, Error, Flavor, GroupIndex, GroupMembership, LdapUrl, conn, directory::search_error,
+};
 
 /// Where a sync's batches go: the plugin's channel to the host.
 pub trait ChangeSink: Send + Sync {
@@ -59,6 +61,7 @@ impl Directory {
         .into_iter()
         .cloned()
         .chain(["cn".to_owned()])
+        .chain(self.state_attributes().iter().map(|a| (*a).to_owned()))
         .chain(s.attributes.iter().cloned())
         .chain(mapped.iter().cloned())
         .collect();
@@ -86,10 +89,15 @@ impl Directory {
         conn::service_bind_result(&s.bind_dn, &result)?;
         let url = self.connector.preferred_url().clone();
         let groups = match s.group_membership {
-            GroupMembership::Search => self.load_group_index(&mut ldap, &url).await?,
+            GroupMembership::Search | GroupMembership::Chain => self.load_group_index(&mut ldap, &url).await?,
             GroupMembership::MemberOf => GroupIndex::new(0),
         };
         let batch = batch.clamp(1, 10_000);
+        if s.flavor == Flavor::ActiveDirectory {
+            let end = self.usn_sync(&mut ldap, &url, cookie, &groups, batch, &attrs, sink).await;
+            let _ = ldap.unbind().await;
+            return end;
+        }
         let mut notes = Vec::new();
         let incremental_keys = s.id_attribute.eq_ignore_ascii_case("entryUUID");
         if let Some(cookie) = cookie {
@@ -118,10 +126,12 @@ impl Directory {
         let s = self.settings();
         let base = s.group_base();
         let mut index = GroupIndex::new(s.nested_group_depth);
-        let attrs = GroupIndex::attributes();
+        let attrs = GroupIndex::attributes(s.flavor, s.range_size);
         let mut stream = self.paged(ldap, url, &base, Scope::Subtree, &s.group_object_filter, &attrs).await?;
         while let Some(entry) = self.next_entry(&mut stream, url, "group listing").await? {
-            index.add(&SearchEntry::construct(entry));
+            let mut entry = SearchEntry::construct(entry);
+            self.complete_ranges(&mut entry).await?;
+            index.add(&entry);
         }
         let result = stream.finish().await;
         // A group base that does not exist means no groups, not a failed sync.
@@ -132,7 +142,7 @@ impl Directory {
         Ok(index)
     }
 
-    async fn paged<'a>(
+    pub(crate) async fn paged<'a>(
         &self,
         ldap: &mut Ldap,
         url: &LdapUrl,
@@ -149,7 +159,7 @@ impl Directory {
         self.connector.run(url, "paged search", ClosedDuring::Operation, op).await
     }
 
-    async fn next_entry<'a, S, A>(
+    pub(crate) async fn next_entry<'a, S, A>(
         &self,
         stream: &mut SearchStream<'a, S, A>,
         url: &LdapUrl,
@@ -203,7 +213,7 @@ impl Directory {
         }
     }
 
-    async fn full_pass<S: ChangeSink>(
+    pub(crate) async fn full_pass<S: ChangeSink>(
         &self,
         ldap: &mut Ldap,
         url: &LdapUrl,

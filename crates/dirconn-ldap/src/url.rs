@@ -16,6 +16,11 @@ pub struct LdapUrl {
 }
 
 impl LdapUrl {
+    /// Whether the URL names an AD Global Catalog port (3268 plain, 3269 TLS): read-only, forest-wide.
+    pub fn is_global_catalog(&self) -> bool {
+        matches!(self.port, 3268 | 3269)
+    }
+
     /// Parses `ldap://host[:port][/]` or `ldaps://…`; IPv6 addresses go in brackets.
     pub fn parse(text: &str) -> Result<LdapUrl, Error> {
         let bad = |problem: &str| {

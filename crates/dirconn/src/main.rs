@@ -132,6 +132,20 @@ enum Command {
     },
     /// Run the host: scheduled syncs of every domain with a sync_schedule, until stopped.
     Serve,
+    /// Reset a directory user's password with the service account, or change it as the user (--change).
+    /// Active Directory: over LDAPS or StartTLS only.
+    Passwd {
+        /// The mail domain.
+        domain: String,
+        /// The login within it (`user`, `user@upn-suffix`, `DOMAIN\user`).
+        login: String,
+        /// Change the password as the user: the current password is asked first.
+        #[arg(long)]
+        change: bool,
+        /// Read the passwords from standard input: the current one first with --change, then the new one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +380,25 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             output::migration(&report, cli.json);
             Ok(Exit::Ok)
         }
+        Command::Passwd { domain, login, change, password_stdin } => {
+            let host = load(cli)?;
+            let domain = host.domain(domain)?;
+            let old = if *change {
+                Some(read_secret(*password_stdin, &format!("Current password for {login}: "))?)
+            } else {
+                None
+            };
+            let new = read_secret(*password_stdin, &format!("New password for {login}: "))?;
+            if !*password_stdin && *read_secret(false, &format!("New password for {login} again: "))? != *new {
+                return Err(Error::Input {
+                    message: "the two new passwords differ; nothing was changed.".into(),
+                    fix: "Run the command again and type the same new password twice.".into(),
+                });
+            }
+            let outcome = domain.set_password(login, old.as_deref().map(|p| p.as_str()), &new).await;
+            output::password(domain, login, *change, &outcome, cli.json);
+            Ok(outcome.map_or_else(|e| e.kind().into(), |()| Exit::Ok))
+        }
         Command::Serve => {
             let host = load(cli)?;
             let store = host.open_store().await?;
@@ -431,6 +464,11 @@ fn cli_client() -> ClientContext {
 
 /// Reads a password from standard input's first line, or asks at the terminal. Never from argv.
 fn read_password(from_stdin: bool, login: &str) -> Result<Zeroizing<String>, Error> {
+    read_secret(from_stdin, &format!("Password for {login}: "))
+}
+
+/// Reads one secret: the next line of standard input, or an answer at the terminal to `prompt`.
+fn read_secret(from_stdin: bool, prompt: &str) -> Result<Zeroizing<String>, Error> {
     let usage = |problem: String| Error::Input {
         message: problem,
         fix: "Run it at a terminal to be asked, or pass the password on standard input with --password-stdin.".into(),
@@ -449,7 +487,7 @@ fn read_password(from_stdin: bool, login: &str) -> Result<Zeroizing<String>, Err
             "there is no terminal to ask for the password; pass it on standard input with --password-stdin.".into(),
         ));
     }
-    rpassword::prompt_password(format!("Password for {login}: "))
+    rpassword::prompt_password(prompt)
         .map(Zeroizing::new)
         .map_err(|e| usage(format!("the password prompt failed: {e}.")))
 }

@@ -197,7 +197,7 @@ fn print_user(user: &UserEntry) {
 fn refusal_json(domain: &Domain, login: &str, ms: f64, err: &Error) -> Value {
     json!({
         "ok": false, "domain": domain.name, "login": login, "elapsed_ms": ms,
-        "code": err.code(), "kind": err.kind().as_str(),
+        "code": err.code(), "kind": err.kind().as_str(), "user_message": domain.end_user_message(err.kind()),
         "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
     })
 }
@@ -209,6 +209,35 @@ fn print_refusal(domain: &Domain, login: &str, ms: f64, err: &Error) {
     match err.connector_error() {
         Some(c) => print_error_lines(c, "  "),
         None => println!("  {err}"),
+    }
+    println!("  the user is told: {}", domain.end_user_message(err.kind()));
+}
+
+/// A password changed or reset, or why not.
+pub fn password(domain: &Domain, login: &str, change: bool, outcome: &Result<(), Error>, as_json: bool) {
+    let what = if change { "changed" } else { "reset" };
+    if as_json {
+        let value = match outcome {
+            Ok(()) => json!({ "ok": true, "domain": domain.name, "login": login, "operation": what }),
+            Err(err) => refusal_json(domain, login, 0.0, err),
+        };
+        print_json(&value);
+        return;
+    }
+    match outcome {
+        Ok(()) => println!("PASSWORD {what} for {login}@{}", domain.name),
+        Err(err) => {
+            println!(
+                "REFUSED password {} for {login}@{} ({})",
+                if change { "change" } else { "reset" },
+                domain.name,
+                err.kind()
+            );
+            match err.connector_error() {
+                Some(c) => print_error_lines(c, "  "),
+                None => println!("  {err}"),
+            }
+        }
     }
 }
 

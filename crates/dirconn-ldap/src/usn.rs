@@ -1,0 +1,249 @@
+//! Active Directory's incremental sync: the users and groups whose uSNChanged passed the USN the last pass
+//! ended at, on the same domain controller (USNs are per DC: another DC means a full pass), plus the
+//! tombstones of deleted users under `CN=Deleted Objects`. A full pass runs at least every
+//! `full_sync_interval`, which catches what USNs cannot show (users moved out of scope, members removed
+//! from a group).
+
+use std::collections::HashSet;
+
+use abi_stable::std_types::{ROption, RString, RVec};
+use dirconn_abi::{ChangeKind, SyncChange, SyncEnd};
+use ldap3::{Ldap, Scope, SearchEntry, controls::RawControl};
+
+use crate::{
+    ChangeSink, ClosedDuring, Directory, Error, GroupIndex, LdapUrl,
+    ad::{self, UsnCookie},
+    conn::Query,
+    directory::{first_text, raw_values, search_error, unix_now},
+    escape,
+    groups::MATCHING_RULE_IN_CHAIN,
+};
+
+/// LDAP_SERVER_SHOW_DELETED_OID: search results include deleted objects (tombstones).
+const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
+
+/// What the rootDSE says about the DC a pass reads from.
+struct DcState {
+    /// dsServiceName: the DC's identity.
+    dc: String,
+    /// highestCommittedUSN when the pass began.
+    usn: u64,
+    /// defaultNamingContext.
+    naming_context: String,
+}
+
+/// What a pass sent, so that a user changed twice (as a user and through a group) goes once.
+struct Sent<'a, S> {
+    sink: &'a S,
+    batch: usize,
+    changes: Vec<SyncChange>,
+    keys: HashSet<String>,
+}
+
+impl<S: ChangeSink> Sent<'_, S> {
+    async fn push(&mut self, change: SyncChange) -> Result<(), Error> {
+        if !self.keys.insert(change.key.to_string()) {
+            return Ok(());
+        }
+        self.changes.push(change);
+        if self.changes.len() >= self.batch {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        if !self.sink.send(std::mem::take(&mut self.changes)).await {
+            return Err(Error::SyncCancelled);
+        }
+        Ok(())
+    }
+}
+
+impl Directory {
+    /// One AD sync pass: incremental when the cookie names this DC and the last full pass is recent,
+    /// else full.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn usn_sync<S: ChangeSink>(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        cookie: Option<Vec<u8>>,
+        groups: &GroupIndex,
+        batch: usize,
+        attrs: &[String],
+        sink: &S,
+    ) -> Result<SyncEnd, Error> {
+        let now = unix_now();
+        let dse = self.dc_state(ldap, url).await?;
+        let interval = i64::try_from(self.settings().full_sync_interval.as_secs()).unwrap_or(i64::MAX);
+        let previous = cookie.as_deref().map(UsnCookie::decode);
+        let full_because = match &previous {
+            None => None,
+            Some(None) => Some("the stored cookie is not an Active Directory one".to_owned()),
+            Some(Some(p)) if p.dc != dse.dc => {
+                Some(format!("the last pass read another domain controller ({}); USNs are per DC", p.dc))
+            }
+            Some(Some(p)) if now.saturating_sub(p.full_at) >= interval => {
+                Some("the last full pass is older than full_sync_interval".to_owned())
+            }
+            Some(Some(_)) => None,
+        };
+        if let (Some(Some(p)), None) = (&previous, &full_because) {
+            let mut sent = Sent { sink, batch, changes: Vec::with_capacity(batch), keys: HashSet::new() };
+            let mut full_at = p.full_at;
+            self.changed_users(ldap, url, p.usn, groups, attrs, &mut sent).await?;
+            self.changed_groups(ldap, url, p.usn, groups, attrs, &mut sent).await?;
+            if !self.deleted_users(ldap, url, p.usn, &dse, &mut sent).await? {
+                full_at = 0;
+            }
+            sent.flush().await?;
+            tracing::info!(changes = sent.keys.len(), from_usn = p.usn, to_usn = dse.usn, "incremental AD sync");
+            let next = UsnCookie { dc: dse.dc, usn: dse.usn, full_at };
+            return Ok(SyncEnd {
+                cookie: ROption::RSome(next.encode().into()),
+                complete: false,
+                full: false,
+                notes: RVec::new(),
+            });
+        }
+        self.full_pass(ldap, url, groups, batch, attrs, sink).await?;
+        let notes: RVec<RString> =
+            full_because.map(|why| RString::from(format!("full pass: {why}"))).into_iter().collect();
+        let next = UsnCookie { dc: dse.dc, usn: dse.usn, full_at: now };
+        Ok(SyncEnd { cookie: ROption::RSome(next.encode().into()), complete: true, full: true, notes })
+    }
+
+    async fn dc_state(&self, ldap: &mut Ldap, url: &LdapUrl) -> Result<DcState, Error> {
+        let attrs = ["dsServiceName".to_owned(), "highestCommittedUSN".to_owned(), "defaultNamingContext".to_owned()];
+        let query = Query {
+            base: "",
+            scope: Scope::Base,
+            filter: "(objectClass=*)",
+            attrs: &attrs,
+            size_limit: 1,
+            what: "rootDSE read",
+        };
+        let (entries, result) = self.connector.search(ldap, url, &query).await?;
+        let root = entries.into_iter().next();
+        let get = |name: &str| root.as_ref().and_then(|e| first_text(e, name));
+        match (get("dsServiceName"), get("highestCommittedUSN").and_then(|u| u.parse().ok())) {
+            (Some(dc), Some(usn)) => {
+                Ok(DcState { dc, usn, naming_context: get("defaultNamingContext").unwrap_or_default() })
+            }
+            _ => Err(Error::Unexpected {
+                what: "the rootDSE read".into(),
+                diagnostic: format!(
+                    "no dsServiceName or highestCommittedUSN: is this an Active Directory domain controller? ({})",
+                    crate::error::describe_result(&result)
+                ),
+            }),
+        }
+    }
+
+    /// Users whose own entry changed.
+    async fn changed_users<S: ChangeSink>(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        usn: u64,
+        groups: &GroupIndex,
+        attrs: &[String],
+        sent: &mut Sent<'_, S>,
+    ) -> Result<(), Error> {
+        let filter = format!("(&{}(uSNChanged>={}))", self.sync_filter(), usn + 1);
+        self.send_users(ldap, url, &filter, groups, attrs, sent).await
+    }
+
+    /// Members of groups that changed: adding a user to a group changes the group's USN, not the user's.
+    async fn changed_groups<S: ChangeSink>(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        usn: u64,
+        groups: &GroupIndex,
+        attrs: &[String],
+        sent: &mut Sent<'_, S>,
+    ) -> Result<(), Error> {
+        let s = self.settings();
+        let base = s.group_base();
+        let filter = format!("(&{}(uSNChanged>={}))", s.group_object_filter, usn + 1);
+        let none = ["1.1".to_owned()];
+        let mut stream = self.paged(ldap, url, &base, Scope::Subtree, &filter, &none).await?;
+        let mut changed = Vec::new();
+        while let Some(entry) = self.next_entry(&mut stream, url, "changed group listing").await? {
+            changed.push(SearchEntry::construct(entry).dn);
+        }
+        let result = stream.finish().await;
+        if !matches!(result.rc, 0 | 32) {
+            return Err(search_error(result.rc, &result, &base, "list changed groups"));
+        }
+        for dn in changed {
+            let filter =
+                format!("(&{}(memberOf:{MATCHING_RULE_IN_CHAIN}:={}))", self.sync_filter(), escape::filter_value(&dn));
+            self.send_users(ldap, url, &filter, groups, attrs, sent).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_users<S: ChangeSink>(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        filter: &str,
+        groups: &GroupIndex,
+        attrs: &[String],
+        sent: &mut Sent<'_, S>,
+    ) -> Result<(), Error> {
+        let s = self.settings();
+        let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), filter, attrs).await?;
+        while let Some(entry) = self.next_entry(&mut stream, url, "changed user listing").await? {
+            let user = self.to_user_entry(SearchEntry::construct(entry), groups);
+            sent.push(SyncChange { kind: ChangeKind::Upsert, key: user.id.clone(), entry: ROption::RSome(user) })
+                .await?;
+        }
+        let result = stream.finish().await;
+        if result.rc != 0 {
+            return Err(search_error(result.rc, &result, &s.search_base, "list changed users"));
+        }
+        Ok(())
+    }
+
+    /// Tombstones of users deleted since `usn`. False when the server cut the list short (the next pass
+    /// is then a full one).
+    async fn deleted_users<S: ChangeSink>(
+        &self,
+        ldap: &mut Ldap,
+        url: &LdapUrl,
+        usn: u64,
+        dse: &DcState,
+        sent: &mut Sent<'_, S>,
+    ) -> Result<bool, Error> {
+        let base = format!("CN=Deleted Objects,{}", dse.naming_context);
+        let filter = format!("(&(objectClass=user)(isDeleted=TRUE)(uSNChanged>={}))", usn + 1);
+        let show_deleted = RawControl { ctype: SHOW_DELETED.to_owned(), crit: true, val: None };
+        let op = async {
+            let ldap3::SearchResult(entries, result) = ldap
+                .with_controls(vec![show_deleted])
+                .search(&base, Scope::OneLevel, &filter, vec!["objectGUID"])
+                .await?;
+            Ok((entries, result))
+        };
+        let (entries, result) = self.connector.run(url, "deleted user listing", ClosedDuring::Operation, op).await?;
+        match result.rc {
+            0 | 4 => {}
+            32 => return Ok(true),
+            rc => return Err(search_error(rc, &result, &base, "list deleted users")),
+        }
+        for entry in entries.into_iter().filter(|e| !e.is_ref() && !e.is_intermediate()) {
+            let entry = SearchEntry::construct(entry);
+            if let Some(key) = raw_values(&entry, "objectGUID").first().and_then(|b| ad::guid_text(b)) {
+                sent.push(SyncChange { kind: ChangeKind::Delete, key: key.into(), entry: ROption::RNone }).await?;
+            }
+        }
+        if result.rc == 4 {
+            tracing::warn!("more deleted users than the server lists at once: the next sync is a full pass");
+        }
+        Ok(result.rc == 0)
+    }
+}
