@@ -9,8 +9,10 @@ pub mod host;
 pub mod net;
 pub mod postgres;
 pub mod process;
+pub mod samba;
 pub mod slapd;
 pub mod stage;
 
 pub use host::{DomainSpec, TestHost};
+pub use samba::SambaDc;
 pub use slapd::{Fixture, Slapd, SlapdOptions};

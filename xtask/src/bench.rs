@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::{Error, build_plugins, cargo_bin, ensure_slapd, run};
+use crate::{Error, build_plugins, cargo_bin, ensure_samba, ensure_slapd, run};
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
@@ -18,7 +18,8 @@ pub enum Which {
         /// Logins per round and side.
         #[arg(long, default_value_t = 4_000)]
         logins: usize,
-        /// Connector to measure (only `ldap` so far).
+        /// Connector to measure: `ldap` (a slapd) or `active-directory` (a Samba AD DC with its 2,500
+        /// fixture users; needs root, for the DC's private network namespace).
         #[arg(long, default_value = "ldap")]
         connector: String,
     },
@@ -49,11 +50,18 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
         .to_vec();
     match which {
         Which::Auth { users, clients, logins, connector } => {
-            if connector != "ldap" {
-                return Err(Error::Check(format!("no benchmark for the `{connector}` connector yet")));
-            }
-            ensure_slapd()?;
-            args.extend(["auth".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            let task = match connector.as_str() {
+                "ldap" => {
+                    ensure_slapd()?;
+                    "auth"
+                }
+                "active-directory" => {
+                    ensure_samba()?;
+                    "auth-ad"
+                }
+                other => return Err(Error::Check(format!("no benchmark for the `{other}` connector"))),
+            };
+            args.extend([task.into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
             args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
             args.extend(["--logins".into(), logins.to_string()]);
         }

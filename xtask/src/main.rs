@@ -127,6 +127,13 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
     }
     ensure_slapd()?;
     ensure_postgres()?;
+    // A Samba AD DC needs root (its fixed ports live in a private network namespace); without root the
+    // Active Directory tests say so and skip.
+    if is_root() {
+        ensure_samba()?;
+    } else {
+        eprintln!("not root: the Active Directory tests (a Samba AD DC) will be skipped");
+    }
     build_plugins(false, true)?;
     let nextest =
         Command::new(&cargo).args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
@@ -164,6 +171,19 @@ pub fn ensure_slapd() -> Result<(), Error> {
 /// /usr/lib/postgresql/*/bin): as root with apt-get, installs `postgresql`; otherwise says what to install.
 pub fn ensure_postgres() -> Result<(), Error> {
     ensure_packages("PostgreSQL", &["postgresql"], dirconn_tests::postgres::Postgres::available())
+}
+
+/// The Debian packages of a Samba AD DC (see ../shared/REAL-SERVERS.md): `samba-ad-provision` is only
+/// recommended by `samba-ad-dc`, and provisioning needs it.
+pub const SAMBA_PACKAGES: [&str; 8] =
+    ["samba", "samba-ad-dc", "samba-ad-provision", "krb5-user", "winbind", "ldb-tools", "faketime", "python3-samba"];
+
+/// Makes sure a Samba AD DC can be provisioned (as root with apt-get, installs it).
+pub fn ensure_samba() -> Result<(), Error> {
+    let present =
+        ["samba", "samba-tool", "faketime"].iter().all(|p| have(p) || Path::new("/usr/sbin").join(p).is_file())
+            && Path::new("/usr/share/samba/setup/provision.ldif").is_file();
+    ensure_packages("Samba AD DC", &SAMBA_PACKAGES, present)
 }
 
 /// Installs Debian `packages` with apt-get (as root) unless `present`; otherwise says what to install.

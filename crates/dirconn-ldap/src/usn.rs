@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use abi_stable::std_types::{ROption, RString, RVec};
-use dirconn_abi::{ChangeKind, SyncChange, SyncEnd};
+use dirconn_abi::{ChangeKind, SyncChange, SyncEnd, normalize_dn};
 use ldap3::{Ldap, Scope, SearchEntry, controls::RawControl};
 
 use crate::{
@@ -21,6 +21,17 @@ use crate::{
 
 /// LDAP_SERVER_SHOW_DELETED_OID: search results include deleted objects (tombstones).
 const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
+
+/// What the search of deleted users could see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tombstones {
+    /// Every deletion since the last pass.
+    Listed,
+    /// The server cut the list short: the next pass is a full one.
+    Truncated,
+    /// The service account may not read `CN=Deleted Objects` (AD's default): the full passes find them.
+    Hidden,
+}
 
 /// What the rootDSE says about the DC a pass reads from.
 struct DcState {
@@ -92,20 +103,21 @@ impl Directory {
         if let (Some(Some(p)), None) = (&previous, &full_because) {
             let mut sent = Sent { sink, batch, changes: Vec::with_capacity(batch), keys: HashSet::new() };
             let mut full_at = p.full_at;
+            let mut notes = RVec::new();
             self.changed_users(ldap, url, p.usn, groups, attrs, &mut sent).await?;
             self.changed_groups(ldap, url, p.usn, groups, attrs, &mut sent).await?;
-            if !self.deleted_users(ldap, url, p.usn, &dse, &mut sent).await? {
-                full_at = 0;
+            match self.deleted_users(ldap, url, p.usn, &dse, &mut sent).await? {
+                Tombstones::Listed => {}
+                Tombstones::Truncated => full_at = 0,
+                Tombstones::Hidden => notes.push(RString::from(
+                    "the service account cannot read CN=Deleted Objects: deleted users are found by the full pass \
+                     (full_sync_interval)",
+                )),
             }
             sent.flush().await?;
             tracing::info!(changes = sent.keys.len(), from_usn = p.usn, to_usn = dse.usn, "incremental AD sync");
             let next = UsnCookie { dc: dse.dc, usn: dse.usn, full_at };
-            return Ok(SyncEnd {
-                cookie: ROption::RSome(next.encode().into()),
-                complete: false,
-                full: false,
-                notes: RVec::new(),
-            });
+            return Ok(SyncEnd { cookie: ROption::RSome(next.encode().into()), complete: false, full: false, notes });
         }
         self.full_pass(ldap, url, groups, batch, attrs, sink).await?;
         let notes: RVec<RString> =
@@ -209,8 +221,8 @@ impl Directory {
         Ok(())
     }
 
-    /// Tombstones of users deleted since `usn`. False when the server cut the list short (the next pass
-    /// is then a full one).
+    /// Tombstones of users deleted since `usn`, with the container itself (whose `isDeleted` shows whether
+    /// the service account may read there at all).
     async fn deleted_users<S: ChangeSink>(
         &self,
         ldap: &mut Ldap,
@@ -218,32 +230,45 @@ impl Directory {
         usn: u64,
         dse: &DcState,
         sent: &mut Sent<'_, S>,
-    ) -> Result<bool, Error> {
+    ) -> Result<Tombstones, Error> {
         let base = format!("CN=Deleted Objects,{}", dse.naming_context);
-        let filter = format!("(&(objectClass=user)(isDeleted=TRUE)(uSNChanged>={}))", usn + 1);
+        let filter = format!(
+            "(|(&(objectClass=container)(cn=Deleted Objects))(&(objectClass=user)(isDeleted=TRUE)(uSNChanged>={})))",
+            usn + 1
+        );
         let show_deleted = RawControl { ctype: SHOW_DELETED.to_owned(), crit: true, val: None };
         let op = async {
             let ldap3::SearchResult(entries, result) = ldap
                 .with_controls(vec![show_deleted])
-                .search(&base, Scope::OneLevel, &filter, vec!["objectGUID"])
+                .search(&base, Scope::Subtree, &filter, vec!["objectGUID", "isDeleted"])
                 .await?;
             Ok((entries, result))
         };
         let (entries, result) = self.connector.run(url, "deleted user listing", ClosedDuring::Operation, op).await?;
         match result.rc {
             0 | 4 => {}
-            32 => return Ok(true),
+            32 | 50 => return Ok(Tombstones::Hidden),
             rc => return Err(search_error(rc, &result, &base, "list deleted users")),
         }
+        let mut readable = false;
         for entry in entries.into_iter().filter(|e| !e.is_ref() && !e.is_intermediate()) {
             let entry = SearchEntry::construct(entry);
+            if normalize_dn(&entry.dn) == normalize_dn(&base) {
+                readable = !raw_values(&entry, "isDeleted").is_empty();
+                continue;
+            }
             if let Some(key) = raw_values(&entry, "objectGUID").first().and_then(|b| ad::guid_text(b)) {
                 sent.push(SyncChange { kind: ChangeKind::Delete, key: key.into(), entry: ROption::RNone }).await?;
             }
         }
         if result.rc == 4 {
             tracing::warn!("more deleted users than the server lists at once: the next sync is a full pass");
+            return Ok(Tombstones::Truncated);
         }
-        Ok(result.rc == 0)
+        if !readable {
+            tracing::info!(base = %base, "the service account cannot read the deleted objects");
+            return Ok(Tombstones::Hidden);
+        }
+        Ok(Tombstones::Listed)
     }
 }

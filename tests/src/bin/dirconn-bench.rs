@@ -24,7 +24,11 @@ use std::{
 };
 
 use dirconn_abi::{ClientContext, Connector};
-use dirconn_tests::{DomainSpec, Slapd, SlapdOptions, TestHost, slapd};
+use dirconn_tests::{
+    DomainSpec, Slapd, SlapdOptions, TestHost,
+    samba::{self, SambaDc},
+    slapd,
+};
 use futures::{StreamExt, stream::FuturesUnordered};
 use ldap3::{
     Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry,
@@ -46,8 +50,29 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from)
         .expect("--plugin-dir DIR");
+    // The Samba DC listens on fixed ports: it and this process share a private network namespace, entered
+    // before any runtime thread exists.
+    let samba = (args.first().map(String::as_str) == Some("auth-ad")).then(|| {
+        if let Some(why) = samba::unavailable() {
+            eprintln!("bench auth-ad: {why}");
+            std::process::exit(2);
+        }
+        samba::enter_private_network().expect("a private network namespace");
+        println!("bench auth --connector active-directory: starting a Samba AD DC…");
+        let started = Instant::now();
+        let dc = SambaDc::start();
+        println!("Samba AD DC ready in {:.1} s", started.elapsed().as_secs_f64());
+        dc
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     match args.first().map(String::as_str) {
+        Some("auth-ad") => runtime.block_on(auth_ad(
+            &plugin_dir,
+            samba.as_ref().expect("the DC"),
+            arg(&args, "--clients", 16),
+            arg(&args, "--logins", 2_000),
+            arg(&args, "--rounds", 5),
+        )),
         Some("auth") => runtime.block_on(auth(
             &plugin_dir,
             arg(&args, "--users", 10_000),
@@ -67,7 +92,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: dirconn-bench auth|abi|sync --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
+                "usage: dirconn-bench auth|auth-ad|abi|sync --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
             );
             std::process::exit(2);
         }
@@ -224,6 +249,113 @@ async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins
     println!("bench auth-p99: ours={:.2}ms reference={:.2}ms ratio={:.3}", ms(b.p99), ms(a.p99), ms(b.p99) / ms(a.p99));
     println!(
         "bench auth: ours={:.0}logins/s reference={:.0}logins/s ratio={:.3}",
+        b.per_second,
+        a.per_second,
+        b.per_second / a.per_second
+    );
+}
+
+/// The reference against AD: raw ldap3, shared service connections for the search by sAMAccountName, a
+/// fresh connection per bind (what the host does, minus groups, state and the plugin boundary).
+struct AdReference {
+    url: String,
+    base: String,
+    service: Vec<Ldap>,
+    next: AtomicUsize,
+}
+
+impl AdReference {
+    async fn new(dc: &SambaDc, pool: usize) -> AdReference {
+        let mut service = Vec::new();
+        for _ in 0..pool {
+            let mut ldap = Reference::connect(&dc.ldap_url()).await;
+            ldap.simple_bind(dc.service_dn(), dc.service_password()).await.unwrap().success().unwrap();
+            service.push(ldap);
+        }
+        AdReference { url: dc.ldap_url(), base: dc.base_dn().to_owned(), service, next: AtomicUsize::new(0) }
+    }
+
+    async fn login(&self, sam: &str, password: &str) -> bool {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.service.len();
+        let mut svc = self.service[i].clone();
+        let filter =
+            format!("(&(objectCategory=person)(objectClass=user)(sAMAccountName={}))", ldap3::ldap_escape(sam));
+        let attrs = vec!["*", "objectGUID", "memberOf"];
+        let Ok(result) = svc.search(&self.base, Scope::Subtree, &filter, attrs).await else { return false };
+        let Ok((entries, _)) = result.success() else { return false };
+        let Some(entry) = entries.into_iter().filter(|e| !e.is_ref()).map(SearchEntry::construct).next() else {
+            return false;
+        };
+        let mut user = Reference::connect(&self.url).await;
+        let ok = user.simple_bind(&entry.dn, password).await.map(|r| r.rc == 0).unwrap_or(false);
+        let _ = user.unbind().await;
+        ok
+    }
+}
+
+async fn auth_ad(plugin_dir: &std::path::Path, dc: &SambaDc, clients: usize, logins: usize, rounds: usize) {
+    let users = samba::GENERATED_USERS;
+    let pool = 8;
+    let spec = DomainSpec::new()
+        .set("name", "example.com")
+        .set("connector", "active-directory")
+        .set("urls", &format!("[\"{}\"]", dc.ldap_url()))
+        .set("bind_dn", dc.service_dn())
+        .set("bind_password_file", &dc.service_password_file().display().to_string())
+        .set("search_base", dc.base_dn())
+        .raw("pool_size", &pool.to_string())
+        .raw("operation_timeout", "\"20s\"");
+    let plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-active-directory"));
+    let host = Arc::new(TestHost::start(&[plugin], &[spec]).expect("host"));
+    let reference = Arc::new(AdReference::new(dc, pool).await);
+    let ours_login = {
+        let host = Arc::clone(&host);
+        move |n: usize| {
+            let host = Arc::clone(&host);
+            async move {
+                let login = format!("{}@example.com", samba::generated_sam(n));
+                host.host.login(&login, &samba::generated_password(n), ClientContext::default()).await.is_ok()
+            }
+        }
+    };
+    let ref_login = {
+        let reference = Arc::clone(&reference);
+        move |n: usize| {
+            let reference = Arc::clone(&reference);
+            async move { reference.login(&samba::generated_sam(n), &samba::generated_password(n)).await }
+        }
+    };
+    println!("warming up…");
+    drive(clients, 200, users, ref_login.clone()).await;
+    drive(clients, 200, users, ours_login.clone()).await;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for r in 1..=rounds {
+        let a = drive(clients, logins, users, ref_login.clone()).await;
+        let b = drive(clients, logins, users, ours_login.clone()).await;
+        println!(
+            "round {r}: reference {:.0} logins/s p50 {:.2} ms p99 {:.2} ms | ours {:.0} logins/s p50 {:.2} ms p99 {:.2} ms",
+            a.per_second,
+            ms(a.p50),
+            ms(a.p99),
+            b.per_second,
+            ms(b.p50),
+            ms(b.p99)
+        );
+        theirs.push(a);
+        ours.push(b);
+    }
+    let (a, b) = (median(&mut theirs), median(&mut ours));
+    println!(
+        "{clients} clients, {logins} logins per round, {rounds} rounds, {users} users, pool of {pool}; median round:"
+    );
+    println!(
+        "bench auth-ad-p99: ours={:.2}ms reference={:.2}ms ratio={:.3}",
+        ms(b.p99),
+        ms(a.p99),
+        ms(b.p99) / ms(a.p99)
+    );
+    println!(
+        "bench auth-ad: ours={:.0}logins/s reference={:.0}logins/s ratio={:.3}",
         b.per_second,
         a.per_second,
         b.per_second / a.per_second

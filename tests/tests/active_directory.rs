@@ -1,0 +1,411 @@
+//! The Active Directory connector against a real Samba AD DC (one per test, in its own network namespace):
+//! login forms, bind sub-codes and what users are told, nested / primary / large groups, paged listings,
+//! objectGUID keys, account state, password reset and change, the uSNChanged sync and the connection test.
+
+use std::{future::Future, path::PathBuf, process::Command};
+
+use dirconn_abi::{ClientContext, ErrorKind, StageStatus};
+use dirconn_host::{Error, SyncOptions, sync_domain};
+use dirconn_ldap::{Directory, LdapDefaults, LdapSettings, ad};
+use dirconn_store::{Field, Store, SyncReport, Value};
+use dirconn_tests::{
+    DomainSpec, TestHost,
+    samba::{self, SambaDc},
+    stage,
+};
+
+/// The mail domain the tests configure: not the AD realm, so that `user@maildomain` is its own form.
+const MAIL_DOMAIN: &str = "example.com";
+
+/// Runs `scenario` against a fresh DC, inside this test's own network namespace; skips (printing why)
+/// where Samba cannot run, except in CI.
+fn with_dc<F, Fut>(scenario: F)
+where
+    F: FnOnce(SambaDc) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if let Some(why) = samba::unavailable() {
+        assert!(std::env::var_os("CI").is_none(), "Samba AD tests cannot run in CI: {why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    samba::enter_private_network().expect("a private network namespace");
+    let dc = SambaDc::start();
+    // The runtime is built after entering the namespace, so its threads (and the plugin's) live there.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(scenario(dc));
+}
+
+/// The AD domain over LDAPS with the harness's CA, as the service account.
+fn spec(dc: &SambaDc) -> DomainSpec {
+    DomainSpec::new()
+        .set("name", MAIL_DOMAIN)
+        .set("connector", "active-directory")
+        .set("urls", &format!("[\"{}\"]", dc.ldaps_url()))
+        .set("ca_file", &dc.ca_file().display().to_string())
+        .set("bind_dn", dc.service_dn())
+        .set("bind_password_file", &dc.service_password_file().display().to_string())
+        .set("search_base", dc.base_dn())
+        .set("nt_domain", dc.nt_domain())
+        .raw("connect_timeout", "\"5s\"")
+        .raw("operation_timeout", "\"10s\"")
+}
+
+fn host(spec: DomainSpec) -> TestHost {
+    TestHost::start(&[stage::for_tests().active_directory()], &[spec]).expect("host loads")
+}
+
+fn password(sam: &str) -> String {
+    format!("Passw0rd-{sam}")
+}
+
+async fn store_in(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("accounts.db").display().to_string()).await.expect("store opens")
+}
+
+async fn sync(h: &TestHost, store: &Store, full: bool) -> SyncReport {
+    let opts = SyncOptions { full, force: true, ..Default::default() };
+    sync_domain(h.host.domain(MAIL_DOMAIN).unwrap(), store, opts, |_| {}).await.expect("sync completes")
+}
+
+async fn authenticate(h: &TestHost, login: &str, password: &str) -> Result<dirconn_abi::UserEntry, Error> {
+    h.host.domain(MAIL_DOMAIN).unwrap().authenticate(login, password, ClientContext::default()).await
+}
+
+fn code(err: &Error) -> String {
+    err.connector_error().map(|c| c.code.to_string()).unwrap_or_else(|| err.code().to_owned())
+}
+
+/// The engine itself on the DC, for what the ABI does not show (ranged reads, raw searches).
+fn directory(dc: &SambaDc, extra: &str) -> Directory {
+    let json = format!(
+        r#"{{"urls":["{}"],"ca_file":"{}","bind_dn":"{}","bind_password_file":"{}","search_base":"{}"{extra}}}"#,
+        dc.ldaps_url(),
+        dc.ca_file().display(),
+        dc.service_dn(),
+        dc.service_password_file().display(),
+        dc.base_dn()
+    );
+    let settings =
+        LdapSettings::from_json(MAIL_DOMAIN, &json, std::path::Path::new("/"), LdapDefaults::ACTIVE_DIRECTORY)
+            .expect("settings");
+    Directory::new(settings).expect("directory")
+}
+
+fn dn_has<'a>(groups: impl IntoIterator<Item = &'a String>, cn: &str) -> bool {
+    groups.into_iter().any(|g| g.to_lowercase().starts_with(&format!("cn={},", cn.to_lowercase())))
+}
+
+fn groups_of(user: &dirconn_abi::UserEntry) -> Vec<String> {
+    user.groups.iter().map(|g| g.to_string()).collect()
+}
+
+#[test]
+fn every_login_form_finds_the_user() {
+    with_dc(|dc| async move {
+        let h = host(spec(&dc));
+        let alice = password("alice");
+        for login in ["alice", "alice@example.test", "EXAMPLE\\alice", "example\\alice", "alice@example.com"] {
+            let user = authenticate(&h, login, &alice).await.unwrap_or_else(|e| panic!("{login}: {e}"));
+            assert_eq!(user.login.as_str(), "alice", "{login}");
+            assert_eq!(user.dn.as_str(), "CN=Alice Liddell,CN=Users,DC=example,DC=test");
+        }
+        // A UPN with another suffix, and the comma / non-ASCII DN.
+        let user = authenticate(&h, "upn.user@corp.example.test", &password("upnuser")).await.unwrap();
+        assert_eq!(user.login.as_str(), "upnuser");
+        let user = authenticate(&h, "jmueller", &password("jmueller")).await.unwrap();
+        assert!(user.dn.as_str().starts_with("CN=Müller\\, Jürgen,"), "{}", user.dn);
+        // Another NT domain is refused before the network; a foreign suffix does not match sAMAccountName.
+        let err = authenticate(&h, "OTHER\\alice", &alice).await.unwrap_err();
+        assert_eq!(code(&err), "DC-202", "{err}");
+        let err = authenticate(&h, "alice@elsewhere.org", &alice).await.unwrap_err();
+        assert_eq!(code(&err), "DC-207", "{err}");
+    });
+}
+
+#[test]
+fn bind_sub_codes_are_distinct_outcomes_and_users_are_told_the_policy() {
+    with_dc(|dc| async move {
+        let h = host(spec(&dc));
+        let domain = h.host.domain(MAIL_DOMAIN).unwrap();
+        // 52e: a wrong password.
+        let err = authenticate(&h, "bob", "wrong").await.unwrap_err();
+        assert_eq!((code(&err), err.kind()), ("DC-203".into(), ErrorKind::InvalidCredentials), "{err}");
+        assert!(err.connector_error().unwrap().diagnostic.as_ref().unwrap().contains("data 52e"));
+        let cases = [
+            ("disabled-user", "DC-209", ErrorKind::AccountDisabled, "533"),
+            ("expired-account", "DC-210", ErrorKind::AccountExpired, "701"),
+            ("must-change", "DC-205", ErrorKind::MustChangePassword, "773"),
+            ("expired-password", "DC-206", ErrorKind::PasswordExpired, "532"),
+        ];
+        for (sam, want_code, want_kind, sub) in cases {
+            let err = authenticate(&h, sam, &password(sam)).await.unwrap_err();
+            assert_eq!((code(&err), err.kind()), (want_code.into(), want_kind), "{sam}: {err}");
+            let diag = err.connector_error().unwrap().diagnostic.clone().unwrap();
+            assert!(diag.contains(&format!("data {sub}")), "{sam}: {diag}");
+        }
+        // 775: three bad passwords lock the account; then even the right one is refused as locked.
+        for _ in 0..3 {
+            let _ = authenticate(&h, "lock-me", "wrong").await;
+        }
+        let err = authenticate(&h, "lock-me", &password("lock-me")).await.unwrap_err();
+        assert_eq!((code(&err), err.kind()), ("DC-204".into(), ErrorKind::AccountLocked), "{err}");
+        // The documented policy: states are not told apart from a wrong password, unless revealed; an
+        // expired password or one to change is told (only the right password gets those answers).
+        assert_eq!(domain.end_user_message(ErrorKind::AccountLocked), dirconn_host::messages::INVALID);
+        assert_eq!(domain.end_user_message(ErrorKind::AccountDisabled), dirconn_host::messages::INVALID);
+        assert!(domain.end_user_message(ErrorKind::MustChangePassword).contains("must be changed"));
+        let revealing = host(spec(&dc).raw("accounts", "{ reveal_account_state = true }"));
+        let domain = revealing.host.domain(MAIL_DOMAIN).unwrap();
+        assert!(domain.end_user_message(ErrorKind::AccountLocked).contains("locked"));
+        // test-connection with a login shows the state of the account behind the sub-code.
+        let report = h
+            .host
+            .domain(MAIL_DOMAIN)
+            .unwrap()
+            .test_connection(Some("disabled-user"), Some(&password("disabled-user")))
+            .await
+            .unwrap();
+        let bind = report.stages.iter().find(|s| s.stage.as_str() == "user-bind").unwrap();
+        assert_eq!(bind.error.as_ref().unwrap().code.as_str(), "DC-209");
+        let lookup = h.host.domain(MAIL_DOMAIN).unwrap().lookup("disabled-user").await.unwrap();
+        assert!(lookup.is_disabled(), "{:?}", lookup.state);
+        let lookup = h.host.domain(MAIL_DOMAIN).unwrap().lookup("must-change").await.unwrap();
+        assert!(lookup.state.iter().any(|s| s.as_str() == "must-change-password"), "{:?}", lookup.state);
+    });
+}
+
+#[test]
+fn groups_nested_primary_and_large() {
+    with_dc(|dc| async move {
+        let h = host(spec(&dc));
+        let domain = h.host.domain(MAIL_DOMAIN).unwrap();
+        let alice = groups_of(&domain.lookup("alice").await.unwrap());
+        for cn in ["devs", "staff", "all-staff", "Domain Users"] {
+            assert!(dn_has(&alice, cn), "alice lacks {cn}: {alice:?}");
+        }
+        let primary = groups_of(&domain.lookup("primary-user").await.unwrap());
+        assert!(dn_has(&primary, "custom-primary"), "{primary:?}");
+        let late = groups_of(&domain.lookup("user1600").await.unwrap());
+        assert!(dn_has(&late, "big-group"), "{late:?}");
+        // The engine reads the 1,600 members range by range.
+        let dir = directory(&dc, r#","range_size":500"#);
+        let (mut found, _) = dir
+            .service_search(
+                &format!("CN=big-group,{}", dc.users_dn()),
+                ldap3::Scope::Base,
+                "(objectClass=group)",
+                &["member;range=0-499".to_owned()],
+                0,
+                "test",
+            )
+            .await
+            .unwrap();
+        let mut group = found.remove(0);
+        assert!(group.attrs.keys().any(|k| k.starts_with("member;range=0-499")), "{:?}", group.attrs.keys());
+        dir.complete_ranges(&mut group).await.unwrap();
+        assert_eq!(group.attrs["member"].len(), 1600);
+        // In a sync, nesting through the large group is followed beyond the first range: staff is put into
+        // big-group, so alice (devs ⊂ staff) is in it, whatever place staff takes among 1,601 members.
+        dc.samba_tool(&["group", "addmembers", "big-group", "staff"]);
+        let h = host(spec(&dc).raw("range_size", "100"));
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(&dir).await;
+        let report = sync(&h, &store, true).await;
+        assert_eq!(report.counts.errors, 0, "{:?}", report.details);
+        let account = store.account(MAIL_DOMAIN, "alice").await.unwrap().unwrap();
+        let groups = &account.groups;
+        assert!(dn_has(groups, "big-group") && dn_has(groups, "all-staff"), "{groups:?}");
+        let account = store.account(MAIL_DOMAIN, "primary-user").await.unwrap().unwrap();
+        assert!(dn_has(&account.groups, "custom-primary"), "{:?}", account.groups);
+    });
+}
+
+#[test]
+fn a_full_sync_pages_through_2500_users_keyed_by_object_guid() {
+    with_dc(|dc| async move {
+        let h = host(spec(&dc).raw("page_size", "1000"));
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(&dir).await;
+        let report = sync(&h, &store, true).await;
+        assert_eq!(report.counts.errors, 0, "{:?}", report.details);
+        assert!(report.counts.created >= 2500, "{:?}", report.counts);
+        let accounts = store.accounts(Some(MAIL_DOMAIN)).await.unwrap();
+        assert!(accounts.iter().filter(|a| a.login.starts_with("user")).count() >= 2500);
+        // Disabled in AD: never an active account.
+        assert!(store.account(MAIL_DOMAIN, "disabled-user").await.unwrap().is_none_or(|a| !a.active));
+        // objectGUID: the key is the GUID text form, and it finds the same entry again.
+        let alice = store.account(MAIL_DOMAIN, "alice").await.unwrap().unwrap();
+        let key = alice.directory_key.clone().unwrap();
+        let bytes = ad::guid_bytes(&key).expect("a GUID");
+        assert_eq!(ad::guid_text(&bytes).as_deref(), Some(key.as_str()));
+        let dir_engine = directory(&dc, "");
+        let (found, _) = dir_engine
+            .service_search(
+                dc.base_dn(),
+                ldap3::Scope::Subtree,
+                &format!("(objectGUID={})", ad::filter_bytes(&bytes)),
+                &["sAMAccountName".to_owned()],
+                0,
+                "test",
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].dn, "CN=Alice Liddell,CN=Users,DC=example,DC=test");
+        // The AD mapping: company, city, country and the thumbnailPhoto bytes.
+        assert_eq!(alice.fields.get(Field::Organization), Some(&Value::Text("Example Corp".into())));
+        assert!(matches!(alice.fields.get(Field::Photo), Some(Value::Bytes(b)) if b.starts_with(&[0xff, 0xd8])));
+    });
+}
+
+#[test]
+fn incremental_sync_follows_changes_on_the_same_dc() {
+    with_dc(|dc| async move {
+        let h = host(spec(&dc));
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(&dir).await;
+        let first = sync(&h, &store, false).await;
+        assert_eq!(first.mode, "full");
+        let quiet = sync(&h, &store, false).await;
+        assert_eq!((quiet.mode.as_str(), quiet.counts.seen), ("incremental", 0), "{quiet:?}");
+        // A changed attribute, a new group membership, a disabled and a deleted user.
+        dc.ldapmodify(&format!(
+            "dn: CN=bob,{}\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 555 0199\n",
+            dc.users_dn()
+        ));
+        dc.samba_tool(&["group", "addmembers", "devs", "user0042"]);
+        dc.samba_tool(&["user", "disable", "user0043"]);
+        dc.samba_tool(&["user", "delete", "user0044"]);
+        let inc = sync(&h, &store, false).await;
+        assert_eq!(inc.mode, "incremental", "{inc:?}");
+        assert!(inc.counts.seen <= 10, "only the changes are read: {:?}", inc.counts);
+        let bob = store.account(MAIL_DOMAIN, "bob").await.unwrap().unwrap();
+        assert_eq!(bob.fields.get(Field::Phone), Some(&Value::Text("+1 555 0199".into())));
+        let u42 = store.account(MAIL_DOMAIN, "user0042").await.unwrap().unwrap();
+        assert!(dn_has(&u42.groups, "devs") && dn_has(&u42.groups, "all-staff"));
+        assert!(!store.account(MAIL_DOMAIN, "user0043").await.unwrap().unwrap().active, "disabled → deactivated");
+        assert_eq!(inc.counts.deactivated, 1, "{inc:?}");
+        // The service account may not read CN=Deleted Objects (AD's default): the report says so, and the
+        // deleted user is found by the next full pass.
+        assert!(store.account(MAIL_DOMAIN, "user0044").await.unwrap().unwrap().active);
+        assert!(inc.details.iter().any(|d| d.contains("cannot read CN=Deleted Objects")), "{:?}", inc.details);
+        let full = sync(&h, &store, true).await;
+        assert_eq!(full.counts.deactivated, 1, "{full:?}");
+        assert!(!store.account(MAIL_DOMAIN, "user0044").await.unwrap().unwrap().active, "deleted → deactivated");
+        // An account allowed to read the tombstones sees deletions in the incremental pass itself.
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret.path(), dc.admin_password()).unwrap();
+        let admin = host(
+            spec(&dc).set("bind_dn", dc.admin_dn()).set("bind_password_file", &secret.path().display().to_string()),
+        );
+        let admin_dir = tempfile::tempdir().unwrap();
+        let admin_store = store_in(&admin_dir).await;
+        sync(&admin, &admin_store, false).await;
+        dc.samba_tool(&["user", "delete", "user0045"]);
+        let inc = sync(&admin, &admin_store, false).await;
+        assert_eq!((inc.mode.as_str(), inc.counts.deactivated), ("incremental", 1), "{inc:?}");
+        assert!(!admin_store.account(MAIL_DOMAIN, "user0045").await.unwrap().unwrap().active);
+        // A cookie from another DC (USNs are per DC) gives a full pass.
+        let stored = store.cookie(MAIL_DOMAIN).await.unwrap().unwrap();
+        let text = String::from_utf8(stored).unwrap();
+        let other = text.replace("CN=DC1,", "CN=DC2,");
+        assert_ne!(other, text, "the cookie names the DC: {text}");
+        let mut tx = store.begin().await.unwrap();
+        tx.set_cookie(MAIL_DOMAIN, Some(other.as_bytes()), 0).await.unwrap();
+        tx.commit().await.unwrap();
+        let switched = sync(&h, &store, false).await;
+        assert_eq!(switched.mode, "full");
+        assert!(switched.details.iter().any(|d| d.contains("another domain controller")), "{:?}", switched.details);
+    });
+}
+
+#[test]
+fn passwords_are_reset_and_changed_over_tls_only() {
+    with_dc(|dc| async move {
+        let h = host(spec(&dc));
+        let domain = h.host.domain(MAIL_DOMAIN).unwrap();
+        // Reset by the service account, then the user logs in with it.
+        domain.set_password("bob", None, "Reset-pw-1").await.unwrap();
+        authenticate(&h, "bob", "Reset-pw-1").await.unwrap();
+        // Change by the user (old → new); a wrong old password is refused.
+        domain.set_password("EXAMPLE\\bob", Some("Reset-pw-1"), "Changed-pw-2").await.unwrap();
+        authenticate(&h, "bob", "Changed-pw-2").await.unwrap();
+        let err = domain.set_password("bob", Some("not-it"), "Changed-pw-3").await.unwrap_err();
+        assert_eq!(code(&err), "DC-203", "{err}");
+        // A user who must change the password cannot bind, and can still change it.
+        domain.set_password("must-change", Some(&password("must-change")), "Changed-pw-4").await.unwrap();
+        authenticate(&h, "must-change", "Changed-pw-4").await.unwrap();
+        // The domain's policy (a PSO: at least 20 characters) refuses a short one, with its message.
+        let err = domain.set_password("policy-user", None, "short").await.unwrap_err();
+        assert_eq!(code(&err), "DC-214", "{err}");
+        assert!(err.to_string().contains("does not meet the domain's password policy"), "{err}");
+        // Plain LDAP and the Global Catalog are refused before any network call; StartTLS works.
+        let plain = host(spec(&dc).set("urls", &format!("[\"{}\"]", dc.ldap_url())));
+        let err = plain.host.domain(MAIL_DOMAIN).unwrap().set_password("bob", None, "Plain-pw-5").await.unwrap_err();
+        assert_eq!(code(&err), "DC-215", "{err}");
+        let gc = host(spec(&dc).set("urls", &format!("[\"{}\"]", dc.gcs_url())));
+        let err = gc.host.domain(MAIL_DOMAIN).unwrap().set_password("bob", None, "Gc-pw-6").await.unwrap_err();
+        assert_eq!(code(&err), "DC-216", "{err}");
+        let starttls = host(spec(&dc).set("urls", &format!("[\"{}\"]", dc.ldap_url())).raw("starttls", "true"));
+        starttls.host.domain(MAIL_DOMAIN).unwrap().set_password("bob", Some("Changed-pw-2"), "Tls-pw-7").await.unwrap();
+        authenticate(&h, "bob", "Tls-pw-7").await.unwrap();
+        // The command line: `dirconn passwd DOMAIN LOGIN` resets.
+        let out = dirconn(&h.config, &["passwd", MAIL_DOMAIN, "alice", "--password-stdin"], "Cli-pw-8\n");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        authenticate(&h, "alice", "Cli-pw-8").await.unwrap();
+    });
+}
+
+#[test]
+fn the_connection_test_adds_the_ad_stages_and_the_global_catalog_serves_lookups() {
+    with_dc(|dc| async move {
+        let h = host(spec(&dc));
+        let report = h.host.domain(MAIL_DOMAIN).unwrap().test_connection(None, None).await.unwrap();
+        for stage in ["service-bind", "search-base", "user-filter", "naming-context", "user-container", "nt-domain"] {
+            let s = report.stages.iter().find(|s| s.stage.as_str() == stage).unwrap_or_else(|| panic!("no {stage}"));
+            assert_eq!(s.status, StageStatus::Passed, "{stage}: {:?}", s);
+        }
+        let nc = report.stages.iter().find(|s| s.stage.as_str() == "naming-context").unwrap();
+        assert!(nc.detail.contains("DC=example,DC=test"), "{}", nc.detail);
+        // A wrong NT domain name is named with the server's.
+        let wrong = host(spec(&dc).set("nt_domain", "WRONG"));
+        let report = wrong.host.domain(MAIL_DOMAIN).unwrap().test_connection(None, None).await.unwrap();
+        let nt = report.stages.iter().find(|s| s.stage.as_str() == "nt-domain").unwrap();
+        assert_eq!(nt.status, StageStatus::Failed);
+        assert_eq!(nt.error.as_ref().unwrap().code.as_str(), "DC-112");
+        assert!(nt.error.as_ref().unwrap().message.contains("EXAMPLE"));
+        // The Global Catalog (3268 plain, 3269 TLS) answers lookups and logins.
+        for url in [dc.gc_url(), dc.gcs_url()] {
+            let gc = host(spec(&dc).set("urls", &format!("[\"{url}\"]")));
+            let user =
+                gc.host.domain(MAIL_DOMAIN).unwrap().lookup("alice").await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(user.login.as_str(), "alice");
+        }
+    });
+}
+
+fn dirconn(config: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let bin: PathBuf = stage::target_dir().join("debug").join("dirconn");
+    if !bin.is_file() {
+        stage::cargo(&["build", "--quiet", "-p", "dirconn"]).expect("building dirconn");
+    }
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("DIRCONN_PLUGIN_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dirconn runs");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
