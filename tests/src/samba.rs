@@ -21,9 +21,14 @@
 //! The domain policy: complexity off, minimum length 1, no history, no maximum age, lockout after
 //! [`LOCKOUT_THRESHOLD`] bad passwords (so never bind with a wrong password as a user a test still needs).
 //!
+//! The template lives in `<target>/samba-template-v<N>-<hash of the fixtures and this harness>/`; `build-info.txt`
+//! there has the build timings. Delete it to force a rebuild. Copies live in `$TMPDIR/dirconn-samba-*`
+//! (70 MB each, removed on drop).
+//!
 //! Needs root, Debian's `samba samba-ad-dc samba-ad-provision winbind ldb-tools ldap-utils faketime`, and
 //! `/usr/bin/python3` with samba's modules: [`unavailable`] says what is missing. Everything else panics with
-//! context: this is a test harness.
+//! context: this is a test harness. Measured behaviour of this DC (bind sub-codes, ranges, paging, referrals,
+//! uSNChanged, unicodePwd) is summarised in the docs of [`AdUser`], [`AdUserState`] and [`SERVICE_DN`].
 
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
@@ -72,7 +77,9 @@ pub const ADMIN_DN: &str = "CN=Administrator,CN=Users,DC=example,DC=test";
 pub const ADMIN_PASSWORD: &str = "Admin-Passw0rd";
 /// The connector's service account: a normal user (not an administrator) with delegated "Reset Password", write
 /// `pwdLastSet` and write `lockoutTime` on user objects in `CN=Users` and `OU=People` (not on the accounts with
-/// `adminCount=1`, whose ACL inheritance is off as AdminSDHolder would leave it).
+/// `adminCount=1`, whose ACL inheritance is off as AdminSDHolder would leave it). As in AD by default, it may
+/// not read `CN=Deleted Objects`: a Show Deleted search for tombstones succeeds with no entries (granting
+/// `(A;CI;RPLCLO;;;<its SID>)` on that container lets it see them).
 pub const SERVICE_DN: &str = "CN=svc-dirconn,OU=Service,DC=example,DC=test";
 /// `sAMAccountName` of [`SERVICE_DN`].
 pub const SERVICE_SAM: &str = "svc-dirconn";
@@ -425,6 +432,20 @@ fn check_available() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Some("Samba AD tests need root (a private network namespace and samba's fixed ports)".to_owned());
+    }
+    // Root in a container may still lack CAP_SYS_ADMIN: try unshare(CLONE_NEWNET) in a throw-away child.
+    let mut probe = Command::new("/bin/true");
+    // SAFETY: unshare(2) is async-signal-safe and only affects the forked child.
+    unsafe {
+        probe.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    if let Err(e) = probe.stdin(Stdio::null()).status() {
+        return Some(format!("Samba AD tests need a private network namespace, and unshare(CLONE_NEWNET) fails: {e}"));
     }
     let mut missing = Vec::new();
     for (bin, package) in [

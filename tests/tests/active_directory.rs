@@ -103,16 +103,26 @@ fn groups_of(user: &dirconn_abi::UserEntry) -> Vec<String> {
 #[test]
 fn every_login_form_finds_the_user() {
     with_dc(|dc| async move {
-        let h = host(spec(&dc));
+        // The UPN suffixes are routed to the domain by the host (`login_suffixes`), with the suffix kept.
+        let h = host(spec(&dc).raw("login_suffixes", r#"["example.test", "corp.example.test"]"#));
         let alice = password("alice");
+        // As a mail server's users type them: through the host's routing.
         for login in ["alice", "alice@example.test", "EXAMPLE\\alice", "example\\alice", "alice@example.com"] {
-            let user = authenticate(&h, login, &alice).await.unwrap_or_else(|e| panic!("{login}: {e}"));
+            let (domain, user) =
+                h.host.login(login, &alice, ClientContext::default()).await.unwrap_or_else(|e| panic!("{login}: {e}"));
+            assert_eq!(domain.name, MAIL_DOMAIN);
             assert_eq!(user.login.as_str(), "alice", "{login}");
             assert_eq!(user.dn.as_str(), "CN=Alice Liddell,CN=Users,DC=example,DC=test");
         }
+        // The connector itself takes the UPN too (test-auth, lookups).
+        authenticate(&h, "alice@example.test", &alice).await.unwrap();
         // A UPN with another suffix, and the comma / non-ASCII DN.
-        let user = authenticate(&h, "upn.user@corp.example.test", &password("upnuser")).await.unwrap();
+        let (_, user) =
+            h.host.login("upn.user@corp.example.test", &password("upnuser"), ClientContext::default()).await.unwrap();
         assert_eq!(user.login.as_str(), "upnuser");
+        // A suffix no domain lists is refused by the host.
+        let err = h.host.login("alice@elsewhere.org", &alice, ClientContext::default()).await.unwrap_err();
+        assert_eq!(err.code(), "DC-010", "{err}");
         let user = authenticate(&h, "jmueller", &password("jmueller")).await.unwrap();
         assert!(user.dn.as_str().starts_with("CN=Müller\\, Jürgen,"), "{}", user.dn);
         // Another NT domain is refused before the network; a foreign suffix does not match sAMAccountName.
@@ -150,6 +160,8 @@ fn bind_sub_codes_are_distinct_outcomes_and_users_are_told_the_policy() {
         }
         let err = authenticate(&h, "lock-me", &password("lock-me")).await.unwrap_err();
         assert_eq!((code(&err), err.kind()), ("DC-204".into(), ErrorKind::AccountLocked), "{err}");
+        let locked = h.host.domain(MAIL_DOMAIN).unwrap().lookup("lock-me").await.unwrap();
+        assert!(locked.state.iter().any(|s| s.as_str() == "locked"), "{:?}", locked.state);
         // The documented policy: states are not told apart from a wrong password, unless revealed; an
         // expired password or one to change is told (only the right password gets those answers).
         assert_eq!(domain.end_user_message(ErrorKind::AccountLocked), dirconn_host::messages::INVALID);

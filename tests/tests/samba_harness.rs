@@ -120,6 +120,15 @@ fn dc_answers_on_every_port_with_the_fixture_states() {
     dc.ldapmodify(&format!("dn: {}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {pw}\n", AdUser::BOB.dn()));
     assert_eq!(dc.simple_bind(&AdUser::BOB.dn(), "Brand-new-1").code, 0);
 
+    // Tombstones: the administrator sees them with the Show Deleted control; the service account, as in AD by
+    // default, gets no entries (and no error).
+    dc.ldapmodify(&format!("dn: {}\nchangetype: delete\n", generated_dn(GENERATED_USERS)));
+    let filter = format!("(sAMAccountName={})", samba::generated_sam(GENERATED_USERS));
+    let tombstone = dc.ldapsearch(&["-E", "!1.2.840.113556.1.4.417", "-b", BASE_DN, &filter, "isDeleted"]);
+    assert!(tombstone.contains("isDeleted: TRUE"), "{tombstone}");
+    let hidden = service_search(&dc, &dc.ldap_url(), BASE_DN, &filter, &["-E", "!1.2.840.113556.1.4.417", "isDeleted"]);
+    assert!(hidden.status.success() && !String::from_utf8_lossy(&hidden.stdout).contains("dn:"), "{}", text(&hidden));
+
     // thumbnailPhoto holds the harness's JPEG.
     let photo = dc.ldapsearch(&["-b", &alice.dn(), "-s", "base", "(objectClass=*)", "thumbnailPhoto"]);
     let b64 = photo.lines().find_map(|l| l.strip_prefix("thumbnailPhoto:: ")).expect("thumbnailPhoto");

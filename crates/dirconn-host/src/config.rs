@@ -23,7 +23,8 @@ use serde::Deserialize;
 use crate::{AccountPolicy, Error};
 
 /// The keys of a domain section that the host reads itself.
-const HOST_KEYS: [&str; 7] = ["name", "connector", "enabled", "display_name", "accounts", "mapping", "groups"];
+const HOST_KEYS: [&str; 8] =
+    ["name", "connector", "enabled", "display_name", "login_suffixes", "accounts", "mapping", "groups"];
 
 /// One mail domain's section.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub struct DomainConfig {
     pub enabled: bool,
     /// A name for people.
     pub display_name: String,
+    /// Other login suffixes routed to this domain with the suffix kept (`user@corp.example.org`): Active
+    /// Directory UPN suffixes, email aliases. Lowercase.
+    pub login_suffixes: Vec<String>,
     /// The connector's settings (every other key), as JSON for the plugin.
     pub settings: serde_json::Value,
     /// How its users become accounts (`accounts`, `mapping`, `groups` tables).
@@ -176,6 +180,31 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
         Some(_) => return Err(key_error(&name, "enabled", "expected true or false.", "Write enabled = true.")),
     };
     let display_name = string(&mut table, "display_name", &name)?.unwrap_or_else(|| name.clone());
+    let login_suffixes = match table.remove("login_suffixes") {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                toml::Value::String(s) if !s.trim().is_empty() && !s.contains(['@', ' ']) => {
+                    Ok(s.trim().to_ascii_lowercase())
+                }
+                _ => Err(key_error(
+                    &name,
+                    "login_suffixes",
+                    "expected a list of domain names.",
+                    "Write login_suffixes = [\"corp.example.org\"].",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(key_error(
+                &name,
+                "login_suffixes",
+                "expected a list of domain names.",
+                "Write login_suffixes = [\"corp.example.org\"].",
+            ));
+        }
+    };
     let policy = AccountPolicy::from_tables(
         &connector,
         table.remove("accounts"),
@@ -199,7 +228,7 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             "Use strings, numbers, booleans and lists.",
         )
     })?;
-    Ok(DomainConfig { name, connector, enabled, display_name, settings, policy })
+    Ok(DomainConfig { name, connector, enabled, display_name, login_suffixes, settings, policy })
 }
 
 /// `DC=kasm,DC=core` serves `kasm.core`: the DC components of a search base, in order.

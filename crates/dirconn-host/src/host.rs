@@ -20,6 +20,8 @@ pub struct Domain {
     pub plugin: String,
     /// How its users become accounts.
     pub policy: AccountPolicy,
+    /// Other login suffixes routed here with the suffix kept (`login_suffixes`).
+    pub login_suffixes: Vec<String>,
     connector: Option<ConnectorBox>,
 }
 
@@ -95,6 +97,7 @@ impl Host {
                 display_name: d.display_name.clone(),
                 plugin: plugin.metadata.name.to_string(),
                 policy: d.policy.clone(),
+                login_suffixes: d.login_suffixes.clone(),
                 connector,
             });
         }
@@ -124,11 +127,20 @@ impl Host {
         })
     }
 
-    /// Routes `user@domain` to its domain; a login without a domain goes to `default_domain`, or to the one
-    /// domain when only one is configured.
+    /// Routes `user@domain` to its domain (the connector gets `user`); `user@suffix` to the domain listing
+    /// the suffix in `login_suffixes` (the connector gets the whole login, e.g. an AD UPN); a login
+    /// without a domain goes to `default_domain`, or to the one domain when only one is configured.
     pub fn route<'h, 'l>(&'h self, login: &'l str) -> Result<Route<'h, 'l>, Error> {
-        if let Some((user, domain)) = login.rsplit_once('@') {
-            return Ok(Route { domain: self.domain(domain)?, login: user });
+        if let Some((user, suffix)) = login.rsplit_once('@') {
+            if let Ok(domain) = self.domain(suffix) {
+                return Ok(Route { domain, login: user });
+            }
+            if let Some(domain) =
+                self.domains.iter().find(|d| d.login_suffixes.iter().any(|s| s.eq_ignore_ascii_case(suffix)))
+            {
+                return Ok(Route { domain, login });
+            }
+            return Err(self.domain(suffix).err().expect("no domain of that name"));
         }
         let domain = match (&self.config.default_domain, self.domains.as_slice()) {
             (Some(default), _) => self.domain(default)?,

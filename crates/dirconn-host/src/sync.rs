@@ -105,6 +105,8 @@ struct Run<'a> {
     details: Details,
     seen: KeySet,
     deleted: Vec<String>,
+    /// Users listed as disabled in the directory.
+    disabled: u64,
     /// Keys listed as present (unchanged since the cookie), whose accounts this run did not look at.
     presents: u64,
     /// Distinct listed users whose account is active after this run (unchanged, updated, reactivated, created).
@@ -140,6 +142,7 @@ pub async fn sync_domain(
         details: Details::default(),
         seen: KeySet::default(),
         deleted: Vec::new(),
+        disabled: 0,
         presents: 0,
         active_listed: 0,
     };
@@ -252,7 +255,8 @@ impl Run<'_> {
                         // (never created), under the same guard.
                         Some(entry) if entry.is_disabled() => {
                             self.counts.seen += 1;
-                            self.details.push(format!("disabled in the directory: {}", describe(&entry)));
+                            self.disabled += 1;
+                            tracing::debug!(dn = %entry.dn, "disabled in the directory");
                             self.deleted.push(change.key.to_string());
                         }
                         Some(entry) => upserts.push(entry),
@@ -275,6 +279,12 @@ impl Run<'_> {
             report.mode = "full".into();
         }
         self.details.extend(end.notes.iter().map(|n| format!("note: {n}")));
+        if self.disabled > 0 {
+            self.details.push(format!(
+                "note: {} listed user(s) are disabled in the directory: their accounts are deactivated, none is created",
+                self.disabled
+            ));
+        }
         // Deactivations: with a complete listing, every active directory account not listed; otherwise the
         // accounts deleted one by one (read only then, so that an incremental pass costs its changes only).
         // Accounts created or reactivated by this run were listed, so they are counted out of `active`.

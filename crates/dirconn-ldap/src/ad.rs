@@ -183,7 +183,8 @@ pub fn filetime_unix(value: i64) -> Option<i64> {
 pub struct AccountState {
     /// userAccountControl ACCOUNTDISABLE.
     pub disabled: bool,
-    /// lockoutTime set and still within the lockout duration, or the computed LOCKOUT flag.
+    /// The computed LOCKOUT flag (msDS-User-Account-Control-Computed, AD 2003 and later, Samba). lockoutTime
+    /// alone proves nothing: it stays set after the lockout duration has run out, until the next logon.
     pub locked: bool,
     /// accountExpires in the past.
     pub account_expired: bool,
@@ -194,24 +195,14 @@ pub struct AccountState {
 }
 
 impl AccountState {
-    /// Reads the state. `get` returns an attribute's first text value; `now` is Unix seconds;
-    /// `lockout_secs` is the domain's lockoutDuration (None: unknown, any lockoutTime counts).
-    pub fn read(get: impl Fn(&str) -> Option<String>, now: i64, lockout_secs: Option<i64>) -> AccountState {
+    /// Reads the state. `get` returns an attribute's first text value; `now` is Unix seconds.
+    pub fn read(get: impl Fn(&str) -> Option<String>, now: i64) -> AccountState {
         let num = |name: &str| get(name).and_then(|v| v.trim().parse::<i64>().ok());
         let uac = num("userAccountControl").unwrap_or(0) as u32;
         let computed = num("msDS-User-Account-Control-Computed").map(|v| v as u32);
-        let locked_since = num("lockoutTime").and_then(filetime_unix);
-        let locked = match computed {
-            Some(flags) => flags & uac::LOCKOUT != 0,
-            None => match (locked_since, lockout_secs) {
-                (Some(since), Some(duration)) => duration == 0 || since + duration > now,
-                (Some(_), None) => true,
-                (None, _) => false,
-            },
-        };
         AccountState {
             disabled: uac & uac::ACCOUNTDISABLE != 0,
-            locked,
+            locked: computed.is_some_and(|f| f & uac::LOCKOUT != 0),
             account_expired: num("accountExpires").and_then(filetime_unix).is_some_and(|t| t <= now),
             password_expired: computed.is_some_and(|f| f & uac::PASSWORD_EXPIRED != 0),
             must_change: num("pwdLastSet") == Some(0),
@@ -336,25 +327,19 @@ mod tests {
     fn account_state_is_read_from_the_attributes() {
         let now = 1_800_000_000;
         let at = |unix: i64| (unix * 10_000_000 + FILETIME_UNIX_OFFSET).to_string();
-        let read = |pairs: &[(&str, String)], lockout| {
-            AccountState::read(
-                |n| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone()),
-                now,
-                lockout,
-            )
+        let read = |pairs: &[(&str, String)]| {
+            AccountState::read(|n| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone()), now)
         };
-        assert_eq!(read(&[("userAccountControl", "512".into())], None), AccountState::default());
-        let s = read(&[("userAccountControl", "514".into()), ("pwdLastSet", "0".into())], None);
+        assert_eq!(read(&[("userAccountControl", "512".into())]), AccountState::default());
+        let s = read(&[("userAccountControl", "514".into()), ("pwdLastSet", "0".into())]);
         assert!(s.disabled && s.must_change);
         assert_eq!(s.names(), ["disabled", "must-change-password"]);
-        assert!(read(&[("accountExpires", at(now - 10))], None).account_expired);
-        assert!(!read(&[("accountExpires", at(now + 10))], None).account_expired);
-        assert!(!read(&[("accountExpires", i64::MAX.to_string())], None).account_expired);
-        assert!(!read(&[("accountExpires", "0".into())], None).account_expired);
-        assert!(read(&[("lockoutTime", at(now - 60))], Some(1800)).locked);
-        assert!(!read(&[("lockoutTime", at(now - 3600))], Some(1800)).locked, "the lockout has run out");
-        assert!(!read(&[("lockoutTime", "0".into())], None).locked);
-        let computed = read(&[("msDS-User-Account-Control-Computed", "8388624".into())], None);
+        assert!(read(&[("accountExpires", at(now - 10))]).account_expired);
+        assert!(!read(&[("accountExpires", at(now + 10))]).account_expired);
+        assert!(!read(&[("accountExpires", i64::MAX.to_string())]).account_expired);
+        assert!(!read(&[("accountExpires", "0".into())]).account_expired);
+        assert!(!read(&[("lockoutTime", at(now - 60))]).locked, "lockoutTime alone proves nothing");
+        let computed = read(&[("msDS-User-Account-Control-Computed", "8388624".into())]);
         assert!(computed.locked && computed.password_expired);
     }
 

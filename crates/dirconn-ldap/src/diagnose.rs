@@ -275,12 +275,12 @@ impl Directory {
                 diagnostic: "no defaultNamingContext: this does not look like an Active Directory domain controller"
                     .into(),
             }),
-            (Ok(_), Some(nc)) if !normalize_dn(&s.search_base).ends_with(&normalize_dn(nc)) => {
-                Err(Error::SearchBaseMissing {
-                    base: s.search_base.clone(),
-                    diagnostic: format!("the search base is outside the domain's naming context {nc}"),
-                })
-            }
+            (Ok(_), Some(nc)) if !normalize_dn(&s.search_base).ends_with(&normalize_dn(nc)) => Err(Error::config(
+                "DC-109",
+                "search_base",
+                format!("`{}` is outside the domain's naming context {nc}", s.search_base),
+                format!("Set search_base to {nc} or an entry under it."),
+            )),
             (Ok(_), Some(nc)) => Ok(format!("{nc}; the search base is inside it")),
         };
         st.push("naming-context", &url.to_string(), started, outcome);

@@ -97,6 +97,11 @@ impl Directory {
             return Ok((login, login));
         }
         if let Some((domain, user)) = login.split_once('\\') {
+            if s.nt_domain.is_empty() {
+                return Err(Error::InvalidLogin {
+                    reason: "it names an NT domain, and this domain has none configured (nt_domain)".into(),
+                });
+            }
             if !domain.eq_ignore_ascii_case(&s.nt_domain) {
                 return Err(Error::InvalidLogin {
                     reason: format!("it names the NT domain `{domain}`, and this domain's is `{}`", s.nt_domain),
@@ -250,7 +255,7 @@ impl Directory {
         let s = self.settings();
         let state = match s.flavor {
             Flavor::Generic => Vec::new(),
-            Flavor::ActiveDirectory => AccountState::read(|n| first_text(&entry, n), unix_now(), None).names(),
+            Flavor::ActiveDirectory => AccountState::read(|n| first_text(&entry, n), unix_now()).names(),
         };
         let id = match entry_id(&entry, &s.id_attribute) {
             Some(id) => id,
@@ -350,14 +355,25 @@ impl Directory {
         items.push(("sync_filter", self.sync_filter()));
         items.push(("group_base", s.group_base()));
         items.push(("group_object_filter", s.group_object_filter.clone()));
-        match &s.group_filter {
-            Some(g) => items.push(("group_filter", g.clone())),
-            None => items.push((
+        match (&s.group_filter, s.group_membership) {
+            (_, crate::GroupMembership::MemberOf) => items.push(("groups_from", s.member_of_attribute.clone())),
+            (_, crate::GroupMembership::Chain) => items.push((
+                "groups_from",
+                format!("{}, the matching rule in chain over member, and the primary group", s.member_of_attribute),
+            )),
+            (Some(g), _) => items.push(("group_filter", g.clone())),
+            (None, _) => items.push((
                 "groups_from",
                 format!("{}, member / uniqueMember / memberUid of groups", s.member_of_attribute),
             )),
         }
         items.push(("nested_group_depth", s.nested_group_depth.to_string()));
+        if s.flavor == Flavor::ActiveDirectory {
+            items.push(("nt_domain", s.nt_domain.clone()));
+            items.push(("upn_suffixes", s.upn_suffixes.join(" ")));
+            items.push(("range_size", s.range_size.to_string()));
+            items.push(("full_sync_interval", humantime::format_duration(s.full_sync_interval).to_string()));
+        }
         items.push((
             "group_membership",
             match s.group_membership {

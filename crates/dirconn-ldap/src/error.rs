@@ -410,9 +410,11 @@ impl Error {
             Error::PasswordNeedsTls { .. } => "Use an ldaps:// URL (port 636) or starttls = true: Active \
                                                Directory refuses password changes without encryption."
                 .into(),
-            Error::GlobalCatalogPassword { .. } => "List a domain controller's LDAP URL (port 389 with StartTLS, \
-                                                    or 636) before the Global Catalog URL."
-                .into(),
+            Error::GlobalCatalogPassword { .. } => "Password operations need the domain controllers' own URLs: \
+                                                    list ldaps://…:636 (or ldap://…:389 with starttls) in urls, \
+                                                    and keep Global Catalog URLs to domains that only look users \
+                                                    up."
+            .into(),
             Error::PasswordUnsupported => "Change the password with the directory's own tools.".into(),
             Error::MustChangePassword { .. } => "Change the password (directory self-service or an \
                                                  administrator), then log in with the new one."
@@ -562,6 +564,10 @@ fn result_name(rc: u32) -> &'static str {
         10 => "referral",
         11 => "adminLimitExceeded",
         13 => "confidentialityRequired",
+        16 => "noSuchAttribute",
+        19 => "constraintViolation",
+        20 => "attributeOrValueExists",
+        21 => "invalidAttributeSyntax",
         32 => "noSuchObject",
         34 => "invalidDNSyntax",
         48 => "inappropriateAuthentication",
@@ -570,6 +576,8 @@ fn result_name(rc: u32) -> &'static str {
         51 => "busy",
         52 => "unavailable",
         53 => "unwillingToPerform",
+        65 => "objectClassViolation",
+        68 => "entryAlreadyExists",
         80 => "other",
         _ => "unknown",
     }

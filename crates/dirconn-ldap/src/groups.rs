@@ -159,9 +159,10 @@ impl Directory {
         let mut seen = HashSet::new();
         let mut frontier = Vec::new();
         let mut direct = text_values(entry, &s.member_of_attribute);
-        let primary = match s.group_membership {
-            GroupMembership::Chain => self.primary_group(entry).await?,
-            _ => None,
+        // AD keeps the primary group out of memberOf and member: it is added here, as a sync's index does.
+        let primary = match (s.flavor, s.group_membership) {
+            (_, GroupMembership::MemberOf) | (Flavor::Generic, _) => None,
+            (Flavor::ActiveDirectory, _) => self.primary_group(entry).await?,
         };
         direct.extend(primary.iter().cloned());
         for value in direct {

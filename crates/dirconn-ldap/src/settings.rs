@@ -136,12 +136,10 @@ struct Raw {
     page_size: u32,
     group_membership: Option<GroupMembership>,
     nt_domain: Option<String>,
-    #[serde(default)]
-    upn_suffixes: Vec<String>,
-    #[serde(default = "default_range_size")]
-    range_size: u32,
-    #[serde(default = "default_full_sync_interval", with = "humantime_serde")]
-    full_sync_interval: Duration,
+    upn_suffixes: Option<Vec<String>>,
+    range_size: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    full_sync_interval: Option<Duration>,
 }
 
 /// How a user's groups are found (`group_membership`).
@@ -348,7 +346,9 @@ impl LdapSettings {
             return Err(Error::config(
                 "DC-107",
                 "user_filter",
-                format!("`{user_filter}` has no {{login}} or {{email}} placeholder, so it cannot find one user"),
+                format!(
+                    "`{user_filter}` has no {{login}}, {{user}} or {{email}} placeholder, so it cannot find one user"
+                ),
                 "Write the filter with the placeholder, e.g. (&(objectClass=inetOrgPerson)(uid={login})).",
             ));
         }
@@ -408,11 +408,28 @@ impl LdapSettings {
                 "Use a depth from 0 (direct groups only) to 64; 10 covers real directories.",
             ));
         }
-        if raw.range_size < 10 || raw.range_size > 100_000 {
+        if d.flavor != Flavor::ActiveDirectory {
+            let given = [
+                ("nt_domain", raw.nt_domain.is_some()),
+                ("upn_suffixes", raw.upn_suffixes.is_some()),
+                ("range_size", raw.range_size.is_some()),
+                ("full_sync_interval", raw.full_sync_interval.is_some()),
+            ];
+            if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+                return Err(Error::config(
+                    "DC-101",
+                    key,
+                    "this key applies to Active Directory domains only",
+                    "Remove it, or set connector = \"active-directory\" if the directory is Active Directory.",
+                ));
+            }
+        }
+        let range_size = raw.range_size.unwrap_or_else(default_range_size);
+        if !(10..=100_000).contains(&range_size) {
             return Err(Error::config(
                 "DC-101",
                 "range_size",
-                format!("{} is out of range", raw.range_size),
+                format!("{range_size} is out of range"),
                 "Use a range size from 10 to 100000; AD returns 1500 values at most (MaxValRange).",
             ));
         }
@@ -440,7 +457,9 @@ impl LdapSettings {
         if !dns_domain.is_empty() {
             upn_suffixes.push(dns_domain);
         }
-        upn_suffixes.extend(raw.upn_suffixes.iter().map(|x| x.trim().trim_start_matches('@').to_ascii_lowercase()));
+        let extra = raw.upn_suffixes.unwrap_or_default();
+        upn_suffixes.extend(extra.iter().map(|x| x.trim().trim_start_matches('@').to_ascii_lowercase()));
+        upn_suffixes.sort();
         upn_suffixes.dedup();
         if raw.page_size == 0 || raw.page_size > 100_000 {
             return Err(Error::config(
@@ -490,8 +509,8 @@ impl LdapSettings {
             flavor: d.flavor,
             nt_domain,
             upn_suffixes,
-            range_size: raw.range_size,
-            full_sync_interval: raw.full_sync_interval,
+            range_size,
+            full_sync_interval: raw.full_sync_interval.unwrap_or_else(default_full_sync_interval),
         })
     }
 }

@@ -172,6 +172,7 @@ fn user_json(user: &UserEntry) -> Value {
         "email": user.email.as_ref().map(|s| s.as_str()).into_option(),
         "display_name": user.display_name.as_ref().map(|s| s.as_str()).into_option(),
         "groups": user.groups.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "state": user.state.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "warnings": user.warnings.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "attributes": attributes,
     })
@@ -188,6 +189,9 @@ fn print_user(user: &UserEntry) {
         println!("  Email:   {email}");
     }
     println!("  Groups:  {}", if user.groups.is_empty() { "(none)".to_owned() } else { user.groups.join("; ") });
+    if !user.state.is_empty() {
+        println!("  State:   {}", user.state.join(", "));
+    }
     for w in user.warnings.iter() {
         println!("  Warning: {w}");
     }
@@ -219,7 +223,11 @@ pub fn password(domain: &Domain, login: &str, change: bool, outcome: &Result<(),
     if as_json {
         let value = match outcome {
             Ok(()) => json!({ "ok": true, "domain": domain.name, "login": login, "operation": what }),
-            Err(err) => refusal_json(domain, login, 0.0, err),
+            Err(err) => json!({
+                "ok": false, "domain": domain.name, "login": login, "operation": what,
+                "code": err.code(), "kind": err.kind().as_str(),
+                "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
+            }),
         };
         print_json(&value);
         return;
