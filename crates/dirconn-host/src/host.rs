@@ -132,15 +132,16 @@ impl Host {
     /// without a domain goes to `default_domain`, or to the one domain when only one is configured.
     pub fn route<'h, 'l>(&'h self, login: &'l str) -> Result<Route<'h, 'l>, Error> {
         if let Some((user, suffix)) = login.rsplit_once('@') {
-            if let Ok(domain) = self.domain(suffix) {
-                return Ok(Route { domain, login: user });
-            }
+            let unknown = match self.domain(suffix) {
+                Ok(domain) => return Ok(Route { domain, login: user }),
+                Err(unknown) => unknown,
+            };
             if let Some(domain) =
                 self.domains.iter().find(|d| d.login_suffixes.iter().any(|s| s.eq_ignore_ascii_case(suffix)))
             {
                 return Ok(Route { domain, login });
             }
-            return Err(self.domain(suffix).err().expect("no domain of that name"));
+            return Err(unknown);
         }
         let domain = match (&self.config.default_domain, self.domains.as_slice()) {
             (Some(default), _) => self.domain(default)?,
