@@ -190,16 +190,26 @@ fn bind_sub_codes_are_distinct_outcomes_and_users_are_told_the_policy() {
 #[test]
 fn groups_nested_primary_and_large() {
     with_dc(|dc| async move {
-        let h = host(spec(&dc));
-        let domain = h.host.domain(MAIL_DOMAIN).unwrap();
-        let alice = groups_of(&domain.lookup("alice").await.unwrap());
-        for cn in ["devs", "staff", "all-staff", "Domain Users"] {
-            assert!(dn_has(&alice, cn), "alice lacks {cn}: {alice:?}");
+        // Every way of finding groups at login gives the same answer: the default upward walk, the matching
+        // rule in chain, and the generic member search.
+        for mode in ["nested-member-of", "chain", "search"] {
+            let h = host(spec(&dc).set("group_membership", mode));
+            let domain = h.host.domain(MAIL_DOMAIN).unwrap();
+            for _ in 0..2 {
+                // Twice: the second login walks the cached group links.
+                let alice = groups_of(&domain.lookup("alice").await.unwrap());
+                for cn in ["devs", "staff", "all-staff", "Domain Users", "Users"] {
+                    assert!(dn_has(&alice, cn), "{mode}: alice lacks {cn}: {alice:?}");
+                }
+                assert_eq!(alice.len(), 5, "{mode}: {alice:?}");
+            }
+            let primary = groups_of(&domain.lookup("primary-user").await.unwrap());
+            assert!(dn_has(&primary, "custom-primary"), "{mode}: {primary:?}");
+            let late = groups_of(&domain.lookup("user1600").await.unwrap());
+            assert!(dn_has(&late, "big-group"), "{mode}: {late:?}");
+            let outside = groups_of(&domain.lookup("user2000").await.unwrap());
+            assert!(!dn_has(&outside, "big-group") && dn_has(&outside, "Domain Users"), "{mode}: {outside:?}");
         }
-        let primary = groups_of(&domain.lookup("primary-user").await.unwrap());
-        assert!(dn_has(&primary, "custom-primary"), "{primary:?}");
-        let late = groups_of(&domain.lookup("user1600").await.unwrap());
-        assert!(dn_has(&late, "big-group"), "{late:?}");
         // The engine reads the 1,600 members range by range.
         let dir = directory(&dc, r#","range_size":500"#);
         let (mut found, _) = dir

@@ -19,6 +19,9 @@ use crate::{
 /// The pwdAccountLockedTime value of an administrative lock that never expires.
 const PERMANENT_LOCK: &str = "000001010000Z";
 
+/// AD's constructed account state (LOCKOUT, PASSWORD_EXPIRED flags).
+const COMPUTED_STATE: &str = "msDS-User-Account-Control-Computed";
+
 /// Logins longer than this are refused before any network call.
 const MAX_LOGIN_BYTES: usize = 256;
 
@@ -37,6 +40,8 @@ pub(crate) struct AdMemory {
     pub chain_unavailable: std::sync::atomic::AtomicBool,
     /// Primary group SID → its DN (None: not under the group base).
     pub primary_groups: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    /// Normalized group DN → when read, and its parent groups (memberOf), for `nested-member-of`.
+    pub parents: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<String>)>>,
 }
 
 /// A user entry found by the service account.
@@ -78,7 +83,7 @@ impl Directory {
             Flavor::Generic => &["pwdAccountLockedTime"],
             Flavor::ActiveDirectory => &[
                 "userAccountControl",
-                "msDS-User-Account-Control-Computed",
+                COMPUTED_STATE,
                 "accountExpires",
                 "pwdLastSet",
                 "lockoutTime",
@@ -162,13 +167,17 @@ impl Directory {
 
     /// Finds the one entry matching a login, with the service account.
     pub async fn find_user(&self, login: &str) -> Result<UserFound, Error> {
+        self.find_user_with(login, &self.user_attributes()).await
+    }
+
+    /// Finds the one entry matching a login, reading `attrs`.
+    async fn find_user_with(&self, login: &str, attrs: &[String]) -> Result<UserFound, Error> {
         validate_login(login)?;
         self.login_form(login)?;
         let s = self.settings();
         let filter = self.user_filter_for(login);
-        let (mut entries, result) = self
-            .service_search(&s.search_base, self.scope(), &filter, &self.user_attributes(), 2, "user search")
-            .await?;
+        let (mut entries, result) =
+            self.service_search(&s.search_base, self.scope(), &filter, attrs, 2, "user search").await?;
         match result.rc {
             0 | 4 => {}
             rc => return Err(search_error(rc, &result, &s.search_base, "search users")),
@@ -186,7 +195,11 @@ impl Directory {
         if password.is_empty() {
             return Err(Error::EmptyPassword);
         }
-        let found = self.find_user(login).await?;
+        // The computed state (locked, password expired) costs the server work, and a bind that succeeds
+        // proves neither: a login does not ask for it.
+        let mut attrs = self.user_attributes();
+        attrs.retain(|a| a != COMPUTED_STATE);
+        let found = self.find_user_with(login, &attrs).await?;
         let dn = found.entry.dn.clone();
         let controls = match self.settings().flavor {
             Flavor::Generic => vec![ppolicy::request()],
@@ -361,6 +374,10 @@ impl Directory {
                 "groups_from",
                 format!("{}, the matching rule in chain over member, and the primary group", s.member_of_attribute),
             )),
+            (_, crate::GroupMembership::NestedMemberOf) => items.push((
+                "groups_from",
+                format!("{0} and the primary group, then each group's own {0}, upward", s.member_of_attribute),
+            )),
             (Some(g), _) => items.push(("group_filter", g.clone())),
             (None, _) => items.push((
                 "groups_from",
@@ -381,6 +398,9 @@ impl Directory {
                 crate::GroupMembership::MemberOf => "member-of (the user's memberOf values only)",
                 crate::GroupMembership::Chain => {
                     "chain (matching rule in chain 1.2.840.113556.1.4.1941, plus the primary group)"
+                }
+                crate::GroupMembership::NestedMemberOf => {
+                    "nested-member-of (memberOf and the primary group, then the groups' memberOf upward)"
                 }
             }
             .to_owned(),

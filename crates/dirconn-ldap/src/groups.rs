@@ -173,6 +173,10 @@ impl Directory {
         }
         match s.group_membership {
             GroupMembership::MemberOf => return Ok(out),
+            GroupMembership::NestedMemberOf => {
+                self.walk_up(frontier, &mut seen, &mut out).await?;
+                return Ok(out);
+            }
             GroupMembership::Chain if !self.ad.chain_unavailable.load(Ordering::Relaxed) => {
                 if let Some(found) = self.chain_groups(&base, &entry.dn, primary.as_deref()).await? {
                     for dn in found {
@@ -257,6 +261,82 @@ impl Directory {
             }
             rc => Err(search_error(rc, &result, base, "search groups")),
         }
+    }
+
+    /// Adds the parents of `frontier`'s groups, level by level up to the depth limit, from each group's own
+    /// memberOf: links read in the last `group_cache_ttl` are reused, the others read in one search per
+    /// level (32 groups per search).
+    async fn walk_up(
+        &self,
+        mut frontier: Vec<String>,
+        seen: &mut HashSet<String>,
+        out: &mut Vec<String>,
+    ) -> Result<(), Error> {
+        let s = self.settings();
+        let ttl = s.group_cache_ttl;
+        let member_of = &s.member_of_attribute;
+        for _ in 0..s.nested_group_depth {
+            let mut parents_of: HashMap<String, Vec<String>> = HashMap::new();
+            let mut unknown = Vec::new();
+            {
+                let cache = self.ad.parents.lock().map_err(|_| poisoned())?;
+                for g in &frontier {
+                    let key = normalize_dn(g);
+                    match cache.get(&key) {
+                        Some((at, parents)) if at.elapsed() < ttl => {
+                            parents_of.insert(key, parents.clone());
+                        }
+                        _ => unknown.push(g.clone()),
+                    }
+                }
+            }
+            for chunk in unknown.chunks(PARENT_CHUNK) {
+                let any: String =
+                    chunk.iter().map(|g| format!("(distinguishedName={})", escape::filter_value(g))).collect();
+                let base = s.group_base();
+                let (found, result) = self
+                    .service_search(
+                        &base,
+                        Scope::Subtree,
+                        &format!("(|{any})"),
+                        std::slice::from_ref(member_of),
+                        0,
+                        "group search",
+                    )
+                    .await?;
+                if !matches!(result.rc, 0 | 32) {
+                    return Err(search_error(result.rc, &result, &base, "read the groups' memberOf"));
+                }
+                let now = std::time::Instant::now();
+                let mut cache = self.ad.parents.lock().map_err(|_| poisoned())?;
+                // A group outside the group base (or unreadable) has no parents we can see.
+                for g in chunk {
+                    parents_of.entry(normalize_dn(g)).or_default();
+                }
+                for entry in found {
+                    let parents = text_values(&entry, member_of);
+                    let key = normalize_dn(&entry.dn);
+                    if !ttl.is_zero() {
+                        cache.insert(key.clone(), (now, parents.clone()));
+                    }
+                    parents_of.insert(key, parents);
+                }
+            }
+            let mut next = Vec::new();
+            for g in &frontier {
+                for parent in parents_of.get(&normalize_dn(g)).into_iter().flatten() {
+                    if seen.insert(normalize_dn(parent)) {
+                        next.push(parent.clone());
+                        out.push(parent.clone());
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        Ok(())
     }
 
     /// The DN of an AD user's primary group (primaryGroupID, which memberOf never lists), found by SID

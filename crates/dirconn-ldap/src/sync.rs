@@ -89,7 +89,9 @@ impl Directory {
         conn::service_bind_result(&s.bind_dn, &result)?;
         let url = self.connector.preferred_url().clone();
         let groups = match s.group_membership {
-            GroupMembership::Search | GroupMembership::Chain => self.load_group_index(&mut ldap, &url).await?,
+            GroupMembership::Search | GroupMembership::Chain | GroupMembership::NestedMemberOf => {
+                self.load_group_index(&mut ldap, &url).await?
+            }
             GroupMembership::MemberOf => GroupIndex::new(0),
         };
         let batch = batch.clamp(1, 10_000);
