@@ -1,14 +1,18 @@
-//! `cargo xtask demo`: a throwaway OpenLDAP on loopback, the plugins built and staged, a configuration
-//! written, and the `dirconn` command line run against it as an administrator would.
+//! `cargo xtask demo`: a throwaway OpenLDAP on loopback (or, with `--connector active-directory`, a Samba AD
+//! DC in a private network namespace), the plugins built and staged, a configuration written, and the
+//! `dirconn` command line run against it as an administrator would.
 
 use std::{
     io::Write,
     process::{Command, Stdio},
 };
 
-use dirconn_tests::{Fixture, Slapd};
+use dirconn_tests::{
+    Fixture, Slapd,
+    samba::{self, SambaDc},
+};
 
-use crate::{Error, binary, build_plugins, cargo_bin, ensure_slapd};
+use crate::{Error, binary, build_plugins, cargo_bin, ensure_samba, ensure_slapd};
 
 /// One step of the demo: a command line, what is typed on standard input, and the exit code expected.
 struct Step<'a> {
@@ -132,17 +136,32 @@ pub fn run(keep: bool) -> Result<(), Error> {
             expect: 0,
         },
     ];
+    let surprises = run_steps(&steps, "alice logs in")?;
+    if keep {
+        println!(
+            "\nThe directory keeps running; try for example:\n  cargo run -p dirconn -- --config {c} test-auth example.org bob\nPress Enter to stop it."
+        );
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+    drop(slapd);
+    println!("\nslapd stopped; its folder was removed.");
+    conclude(&surprises)
+}
+
+/// Runs the steps with the debug `dirconn`; returns the steps whose exit code was not the one expected.
+/// The plugin's warnings are shown on the step whose title starts with `loud`; the others stay quiet.
+fn run_steps(steps: &[Step<'_>], loud: &str) -> Result<Vec<String>, Error> {
     let dirconn = binary(false, "dirconn");
     let mut surprises = Vec::new();
-    for step in &steps {
+    for step in steps {
         println!("\n== {} ==", step.title);
         println!(
             "$ dirconn {}{}",
             step.args.join(" "),
             if step.stdin.is_some() { "   (password on stdin)" } else { "" }
         );
-        // Plugin warnings (the dead first URL) are shown once, on alice's login; the other steps stay quiet.
-        let log = if step.title.starts_with("alice logs in") { "warn" } else { "error" };
+        let log = if step.title.starts_with(loud) { "warn" } else { "error" };
         let mut child =
             Command::new(&dirconn)
                 .args(&step.args)
@@ -160,15 +179,10 @@ pub fn run(keep: bool) -> Result<(), Error> {
             surprises.push(format!("`{}` exited {code}, expected {}", step.title, step.expect));
         }
     }
-    if keep {
-        println!(
-            "\nThe directory keeps running; try for example:\n  cargo run -p dirconn -- --config {c} test-auth example.org bob\nPress Enter to stop it."
-        );
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
-    }
-    drop(slapd);
-    println!("\nslapd stopped; its folder was removed.");
+    Ok(surprises)
+}
+
+fn conclude(surprises: &[String]) -> Result<(), Error> {
     if surprises.is_empty() {
         println!("Demo complete: every step gave the expected outcome.");
         Ok(())
@@ -233,4 +247,155 @@ assign_all = "mail-users"
     std::fs::write(&path, text)
         .map_err(|source| Error::Io { what: "writing the demo configuration".into(), source })?;
     Ok(path)
+}
+
+/// The Active Directory demo: a Samba AD DC with 2,500 users in this process's own network namespace (its
+/// ports are fixed), and the `dirconn` command line against it over LDAPS.
+pub fn run_ad(keep: bool) -> Result<(), Error> {
+    if let Some(why) = samba::unavailable() {
+        return Err(Error::Check(format!("the Active Directory demo cannot run here: {why}")));
+    }
+    ensure_samba()?;
+    build_plugins(false, false)?;
+    run_cmd(&["build", "--quiet", "-p", "dirconn"])?;
+    samba::enter_private_network()
+        .map_err(|source| Error::Io { what: "entering a network namespace".into(), source })?;
+    println!("\nStarting a throwaway Samba AD DC (the first time, its template takes about a minute to build)…");
+    let dc = SambaDc::start();
+    println!("samba pid {} ready: {} (base {}, NT domain {})", dc.pid(), dc.ldaps_url(), dc.base_dn(), dc.nt_domain());
+    let dir = dc.dir().join("dirconn");
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io { what: "creating the demo folder".into(), source })?;
+    let config = dir.join("dirconn.toml");
+    let text = format!(
+        r#"# dirconn demo configuration (written by cargo xtask demo --connector active-directory)
+plugin_dir = "{plugins}"
+
+[[domain]]
+name = "example.com"
+display_name = "Example AD"
+connector = "active-directory"
+login_suffixes = ["example.test", "corp.example.test"]
+urls = ["{ldaps}"]
+ca_file = "{ca}"
+bind_dn = "{bind_dn}"
+bind_password_file = "{secret}"
+search_base = "{base}"
+nt_domain = "{nt}"
+
+[domain.groups]
+assign_all = "mail-users"
+[domain.groups.map]
+"CN=devs,CN=Users,{base}" = "developers"
+"#,
+        plugins = dirconn_tests::stage::Staged::of("debug").plugin_dir.display(),
+        ldaps = dc.ldaps_url(),
+        ca = dc.ca_file().display(),
+        bind_dn = dc.service_dn(),
+        secret = dc.service_password_file().display(),
+        base = dc.base_dn(),
+        nt = dc.nt_domain(),
+    );
+    std::fs::write(&config, text)
+        .map_err(|source| Error::Io { what: "writing the demo configuration".into(), source })?;
+    println!("Configuration written to {}:\n", config.display());
+    print!("{}", std::fs::read_to_string(&config).unwrap_or_default());
+    let c = config.display().to_string();
+    let args = |rest: &[&str]| -> Vec<String> {
+        let mut v = vec!["--config".to_owned(), c.clone()];
+        v.extend(rest.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let steps = [
+        Step {
+            title: "Test the connection: DC, TLS, service account, naming context, user container, NT domain",
+            args: args(&["test-connection", "example.com"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step { title: "The filters in use", args: args(&["filter", "example.com"]), stdin: None, expect: 0 },
+        Step {
+            title: "Sync 2,500 users into the account store (paged; disabled users get no account)",
+            args: args(&["sync", "example.com"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "Sync again: incremental (uSNChanged on the same DC)",
+            args: args(&["sync", "example.com"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "alice logs in with her account name",
+            args: args(&["login", "alice@example.com", "--password-stdin"]),
+            stdin: Some("Passw0rd-alice"),
+            expect: 0,
+        },
+        Step {
+            title: "alice logs in as EXAMPLE\\alice",
+            args: args(&["login", "EXAMPLE\\alice", "--password-stdin"]),
+            stdin: Some("Passw0rd-alice"),
+            expect: 0,
+        },
+        Step {
+            title: "a user logs in with a UPN of another suffix",
+            args: args(&["login", "upn.user@corp.example.test", "--password-stdin"]),
+            stdin: Some("Passw0rd-upnuser"),
+            expect: 0,
+        },
+        Step {
+            title: "a disabled account (AD sub-code 533): the administrator sees why, the user is told as little as for a wrong password",
+            args: args(&["login", "disabled-user@example.com", "--password-stdin"]),
+            stdin: Some("Passw0rd-disabled-user"),
+            expect: 1,
+        },
+        Step {
+            title: "a password that must be changed (773)",
+            args: args(&["test-auth", "example.com", "must-change", "--password-stdin"]),
+            stdin: Some("Passw0rd-must-change"),
+            expect: 1,
+        },
+        Step {
+            title: "The service account resets bob's password (unicodePwd over LDAPS)",
+            args: args(&["passwd", "example.com", "bob", "--password-stdin"]),
+            stdin: Some("New-pass-42"),
+            expect: 0,
+        },
+        Step {
+            title: "bob logs in with the new password",
+            args: args(&["login", "bob@example.com", "--password-stdin"]),
+            stdin: Some("New-pass-42"),
+            expect: 0,
+        },
+        Step {
+            title: "A user whose primary group is a custom group, with the state and groups AD gives",
+            args: args(&["lookup", "example.com", "primary-user"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "alice's account: AD attributes mapped (company, city, country, photo), nested groups",
+            args: args(&["accounts", "show", "alice@example.com"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "The last sync reports",
+            args: args(&["sync-report", "example.com", "--last", "2"]),
+            stdin: None,
+            expect: 0,
+        },
+    ];
+    let surprises = run_steps(&steps, "no step")?;
+    if keep {
+        println!(
+            "\nThe DC keeps running in this process's network namespace; from another shell, enter it with\n  nsenter -t {} -n cargo run -p dirconn -- --config {c} test-auth example.com alice\nPress Enter to stop it.",
+            std::process::id()
+        );
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+    drop(dc);
+    println!("\nThe Samba DC stopped; its folder was removed.");
+    conclude(&surprises)
 }

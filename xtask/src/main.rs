@@ -35,6 +35,9 @@ enum Task {
         /// Keep the directory running until Enter is pressed, to try commands by hand.
         #[arg(long)]
         keep: bool,
+        /// `ldap` (OpenLDAP) or `active-directory` (a Samba AD DC in a private network namespace; root).
+        #[arg(long, default_value = "ldap")]
+        connector: String,
     },
     /// Format check, clippy with warnings denied, and every test (cargo-nextest).
     Test {
@@ -79,7 +82,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::BuildPlugins { release, fixtures } => build_plugins(release, fixtures).map(|_| ()),
-        Task::Demo { keep } => demo::run(keep),
+        Task::Demo { keep, connector } => match connector.as_str() {
+            "ldap" => demo::run(keep),
+            "active-directory" => demo::run_ad(keep),
+            other => Err(Error::Check(format!("no demo for the `{other}` connector (ldap, active-directory)"))),
+        },
         Task::Test { no_lint, rest } => test(no_lint, &rest),
         Task::Bench { which } => bench::run_bench(which),
     };

@@ -209,12 +209,18 @@ fn refusal_json(domain: &Domain, login: &str, ms: f64, err: &Error) -> Value {
 /// A refused (DENIED) or failed (FAILED) login, as text.
 fn print_refusal(domain: &Domain, login: &str, ms: f64, err: &Error) {
     let verdict = if err.kind().is_denial() { "DENIED" } else { "FAILED" };
-    println!("{verdict} {login}@{} ({}) in {ms:.1} ms", domain.name, err.kind());
+    println!("{verdict} {} ({}) in {ms:.1} ms", who(login, domain), err.kind());
     match err.connector_error() {
         Some(c) => print_error_lines(c, "  "),
         None => println!("  {err}"),
     }
     println!("  the user is told: {}", domain.end_user_message(err.kind()));
+}
+
+/// A login within its domain: `alice@example.org`, or `EXAMPLE\alice in example.org` for a login that
+/// carries its own domain part (an NT domain, a UPN).
+fn who(login: &str, domain: &Domain) -> String {
+    if login.contains(['@', '\\']) { format!("{login} in {}", domain.name) } else { format!("{login}@{}", domain.name) }
 }
 
 /// A password changed or reset, or why not.
@@ -233,10 +239,10 @@ pub fn password(domain: &Domain, login: &str, change: bool, outcome: &Result<(),
         return;
     }
     match outcome {
-        Ok(()) => println!("PASSWORD {what} for {login}@{}", domain.name),
+        Ok(()) => println!("PASSWORD {what} for {login} in {}", domain.name),
         Err(err) => {
             println!(
-                "REFUSED password {} for {login}@{} ({})",
+                "REFUSED password {} for {login} in {} ({})",
                 if change { "change" } else { "reset" },
                 domain.name,
                 err.kind()
@@ -263,7 +269,7 @@ pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, to
     }
     match outcome {
         Ok(user) => {
-            println!("ACCEPTED {login}@{} in {ms:.1} ms", domain.name);
+            println!("ACCEPTED {} in {ms:.1} ms", who(login, domain));
             print_user(user);
         }
         Err(err) => print_refusal(domain, login, ms, err),
@@ -370,7 +376,7 @@ pub fn account_login(
                 Via::Local => "as a local account",
                 Via::OfflineCache => "with the cached password (directory unavailable)",
             };
-            println!("ACCEPTED {login}@{} {how} in {ms:.1} ms", domain.name);
+            println!("ACCEPTED {} {how} in {ms:.1} ms", who(login, domain));
             if o.created {
                 println!("  account {}@{} created", o.account.login, o.account.domain);
             }
