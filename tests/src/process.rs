@@ -10,48 +10,65 @@ use std::{
 
 type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 
+/// A thread that lives as long as the process and forks the servers it is asked to: a child's
+/// `PR_SET_PDEATHSIG` fires when the *thread* that forked it exits, not the process.
+#[derive(Debug)]
+pub struct Spawner(Mutex<mpsc::Sender<SpawnRequest>>);
+
+impl Spawner {
+    /// Starts the thread; `started` runs on it first (to report, say, which namespace it is in).
+    pub fn start<T: Send + 'static>(
+        name: &str,
+        started: impl FnOnce() -> T + Send + 'static,
+    ) -> std::io::Result<(Spawner, T)> {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+            let _ = ready_tx.send(started());
+            for (mut cmd, reply) in rx {
+                let _ = reply.send(cmd.spawn());
+            }
+        })?;
+        let first = ready_rx.recv().map_err(|_| std::io::Error::other("the spawner thread died"))?;
+        Ok((Spawner(Mutex::new(tx)), first))
+    }
+
+    /// Spawns `cmd` on the thread with `PR_SET_PDEATHSIG = signal`. `pre_exec` runs after any uid switch of
+    /// `cmd`, which would otherwise clear the setting.
+    pub fn spawn(&self, mut cmd: Command, signal: libc::c_int) -> std::io::Result<Child> {
+        // SAFETY: getpid/prctl/getppid are async-signal-safe and touch no memory of the parent.
+        let parent = unsafe { libc::getpid() };
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("parent exited during spawn"));
+                }
+                Ok(())
+            });
+        }
+        let (reply_tx, reply_rx) = mpsc::channel();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send((cmd, reply_tx))
+            .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+        reply_rx.recv().map_err(|_| std::io::Error::other("the spawner thread dropped the request"))?
+    }
+}
+
 /// Spawns `cmd` with `PR_SET_PDEATHSIG = signal`, so that the child is signalled if the test process dies
 /// without running `Drop` (killed by a timeout, Ctrl-C, `std::process::exit`, or a `static` instance that is
-/// never dropped).
-///
-/// The death signal fires when the *thread* that forked exits, so every spawn happens on one helper thread
-/// that lives as long as the process; instances may then be shared across test threads freely. `pre_exec`
-/// runs after any uid switch of `cmd`, which would otherwise clear the setting.
-pub fn spawn_tied_to_process(mut cmd: Command, signal: libc::c_int) -> std::io::Result<Child> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("server-spawner".to_owned())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("cannot start the server spawner thread");
-        Mutex::new(tx)
-    });
-    // SAFETY: getpid/prctl/getppid are async-signal-safe and touch no memory of the parent.
-    let parent = unsafe { libc::getpid() };
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl.
-            if libc::getppid() != parent {
-                return Err(std::io::Error::other("parent exited during spawn"));
-            }
-            Ok(())
-        });
-    }
-    let (reply_tx, reply_rx) = mpsc::channel();
-    spawner
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .send((cmd, reply_tx))
-        .map_err(|_| std::io::Error::other("the server spawner thread is gone"))?;
-    reply_rx.recv().map_err(|_| std::io::Error::other("the server spawner thread dropped the request"))?
+/// never dropped). Every spawn happens on one [`Spawner`] thread, so instances may be shared across test
+/// threads freely.
+pub fn spawn_tied_to_process(cmd: Command, signal: libc::c_int) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Spawner> = OnceLock::new();
+    let spawner = SPAWNER
+        .get_or_init(|| Spawner::start("server-spawner", || ()).expect("cannot start the server spawner thread").0);
+    spawner.spawn(cmd, signal)
 }
 
 /// Stops a child we started: `signal` to its PID, then SIGKILL after `timeout`; reaps it. Idempotent.

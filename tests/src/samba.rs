@@ -39,7 +39,7 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,7 @@ use rcgen::{
 };
 use tempfile::TempDir;
 
-use crate::process::stop_child;
+use crate::process::{Spawner, stop_child};
 
 /// Kerberos realm.
 pub const REALM: &str = "EXAMPLE.TEST";
@@ -493,8 +493,6 @@ fn bin(name: &str) -> PathBuf {
     find_bin(name).unwrap_or_else(|| panic!("`{name}` not found; {}", unavailable().unwrap_or_default()))
 }
 
-type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
-
 /// The private network namespace of this process, entered by [`enter_private_network`].
 struct PrivateNet {
     thread: ThreadId,
@@ -502,7 +500,7 @@ struct PrivateNet {
     netns: String,
     /// A thread inside the namespace that spawns the long-lived servers: children get `PR_SET_PDEATHSIG`,
     /// which fires when the thread that forked exits, so the forking thread must live as long as the process.
-    spawner: Mutex<mpsc::Sender<SpawnRequest>>,
+    spawner: Spawner,
 }
 
 static PRIVATE_NET: OnceLock<PrivateNet> = OnceLock::new();
@@ -542,21 +540,13 @@ pub fn enter_private_network() -> std::io::Result<()> {
     loopback_up()?;
     let netns = current_netns()?;
 
-    let (tx, rx) = mpsc::channel::<SpawnRequest>();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    std::thread::Builder::new().name("samba-spawner".to_owned()).spawn(move || {
-        let _ = ready_tx.send(current_netns().map_err(|e| e.to_string()));
-        for (mut cmd, reply) in rx {
-            let _ = reply.send(cmd.spawn());
-        }
-    })?;
-    let spawner_netns = ready_rx.recv().map_err(|_| std::io::Error::other("the samba spawner thread died"))?;
+    let (spawner, spawner_netns) = Spawner::start("samba-spawner", || current_netns().map_err(|e| e.to_string()))?;
     if spawner_netns.as_deref() != Ok(netns.as_str()) {
         return Err(std::io::Error::other(format!(
             "the samba spawner thread is in {spawner_netns:?}, not in the private namespace {netns}"
         )));
     }
-    let net = PrivateNet { thread: me, netns, spawner: Mutex::new(tx) };
+    let net = PrivateNet { thread: me, netns, spawner };
     if PRIVATE_NET.set(net).is_err() {
         unreachable!("PRIVATE_NET is only set under the ENTERING lock");
     }
@@ -617,28 +607,8 @@ fn private_net(what: &str) -> &'static PrivateNet {
 }
 
 /// Spawns `cmd` from the spawner thread inside the private namespace, with `PR_SET_PDEATHSIG = signal`.
-fn spawn_in_private_net(mut cmd: Command, signal: libc::c_int) -> std::io::Result<Child> {
-    let net = private_net("spawning samba");
-    // SAFETY: getpid/prctl/getppid are async-signal-safe and touch no memory of the parent.
-    let parent = unsafe { libc::getpid() };
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                return Err(std::io::Error::other("parent exited during spawn"));
-            }
-            Ok(())
-        });
-    }
-    let (reply_tx, reply_rx) = mpsc::channel();
-    net.spawner
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .send((cmd, reply_tx))
-        .map_err(|_| std::io::Error::other("the samba spawner thread is gone"))?;
-    reply_rx.recv().map_err(|_| std::io::Error::other("the samba spawner thread dropped the request"))?
+fn spawn_in_private_net(cmd: Command, signal: libc::c_int) -> std::io::Result<Child> {
+    private_net("spawning samba").spawner.spawn(cmd, signal)
 }
 
 /// A running Samba AD DC on `127.0.0.1` in this process's private network namespace; stopped (by PID) and its

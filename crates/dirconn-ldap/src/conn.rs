@@ -269,6 +269,13 @@ pub(crate) struct Query<'a> {
     pub what: &'a str,
 }
 
+impl<'a> Query<'a> {
+    /// A read of the rootDSE (the server's own entry: naming contexts, controls, AD's USN and DC name).
+    pub fn root_dse(attrs: &'a [String]) -> Query<'a> {
+        Query { base: "", scope: Scope::Base, filter: "(objectClass=*)", attrs, size_limit: 1, what: "rootDSE read" }
+    }
+}
+
 /// Builds and checks the pool's service connections.
 #[derive(Debug)]
 pub(crate) struct ServiceManager {

@@ -257,15 +257,7 @@ impl Directory {
         let s = self.settings();
         let started = Instant::now();
         let attrs = ["defaultNamingContext".to_owned(), "configurationNamingContext".to_owned()];
-        let root = Query {
-            base: "",
-            scope: Scope::Base,
-            filter: "(objectClass=*)",
-            attrs: &attrs,
-            size_limit: 1,
-            what: "rootDSE read",
-        };
-        let dse = self.connector.search(ldap, url, &root).await.map(|(e, _)| e.into_iter().next());
+        let dse = self.connector.search(ldap, url, &Query::root_dse(&attrs)).await.map(|(e, _)| e.into_iter().next());
         let get = |name: &str| dse.as_ref().ok().and_then(|e| e.as_ref()).and_then(|e| first_text(e, name));
         let (nc, config_nc) = (get("defaultNamingContext"), get("configurationNamingContext"));
         let outcome = match (&dse, &nc) {

@@ -551,6 +551,47 @@ mod tests {
         }
     }
 
+    fn ad(extra: &str) -> Directory {
+        let json = format!(
+            r#"{{"urls":["ldaps://dc1.example.org"],"bind_dn":"cn=s","bind_password":"p","search_base":"OU=Staff,DC=ad,DC=example,DC=org"{extra}}}"#
+        );
+        let settings = LdapSettings::from_json(
+            "example.com",
+            &json,
+            std::path::Path::new("/"),
+            crate::LdapDefaults::ACTIVE_DIRECTORY,
+        )
+        .unwrap();
+        Directory::new(settings).unwrap()
+    }
+
+    #[test]
+    fn ad_login_forms_name_the_account() {
+        let dir = ad(r#","upn_suffixes":["@Corp.Example.org"]"#);
+        assert_eq!(dir.settings().nt_domain, "AD", "the first DC component by default");
+        for (login, user) in [
+            ("alice", "alice"),
+            ("AD\\alice", "alice"),
+            ("ad\\alice", "alice"),
+            ("alice@example.com", "alice"),
+            ("alice@ad.example.org", "alice"),
+            ("alice@corp.example.org", "alice"),
+            ("alice@elsewhere.org", "alice@elsewhere.org"),
+        ] {
+            assert_eq!(dir.login_form(login).unwrap().1, user, "{login}");
+        }
+        assert_eq!(dir.login_form("OTHER\\alice").unwrap_err().code(), "DC-202");
+        assert_eq!(dir.login_form("AD\\").unwrap_err().code(), "DC-202");
+        // A foreign suffix never reaches sAMAccountName; escaping still applies to every part.
+        let filter = dir.user_filter_for("a*@elsewhere.org");
+        assert!(filter.contains("(sAMAccountName=a\\2a@elsewhere.org)"), "{filter}");
+        let filter = dir.user_filter_for("AD\\bob");
+        assert!(filter.contains("(sAMAccountName=bob)") && filter.contains("(userPrincipalName=bob)"), "{filter}");
+        let dir = ad(r#","nt_domain":"CORP""#);
+        assert!(dir.login_form("CORP\\alice").is_ok());
+        assert!(dir.login_form("AD\\alice").is_err());
+    }
+
     #[test]
     fn schema_names_are_read_from_definitions() {
         assert_eq!(schema_names("( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name )"), ["cn", "commonName"]);

@@ -650,6 +650,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code(), "DC-110");
+        let err =
+            parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","nt_domain":"X"}"#)
+                .unwrap_err();
+        assert!(err.to_string().contains("Active Directory domains only"), "{err}");
         let err = parse(r#"{"urls":[],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#).unwrap_err();
         assert_eq!(err.code(), "DC-103");
         let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p"}"#).unwrap_err();

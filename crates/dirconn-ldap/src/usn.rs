@@ -128,15 +128,7 @@ impl Directory {
 
     async fn dc_state(&self, ldap: &mut Ldap, url: &LdapUrl) -> Result<DcState, Error> {
         let attrs = ["dsServiceName".to_owned(), "highestCommittedUSN".to_owned(), "defaultNamingContext".to_owned()];
-        let query = Query {
-            base: "",
-            scope: Scope::Base,
-            filter: "(objectClass=*)",
-            attrs: &attrs,
-            size_limit: 1,
-            what: "rootDSE read",
-        };
-        let (entries, result) = self.connector.search(ldap, url, &query).await?;
+        let (entries, result) = self.connector.search(ldap, url, &Query::root_dse(&attrs)).await?;
         let root = entries.into_iter().next();
         let get = |name: &str| root.as_ref().and_then(|e| first_text(e, name));
         match (get("dsServiceName"), get("highestCommittedUSN").and_then(|u| u.parse().ok())) {

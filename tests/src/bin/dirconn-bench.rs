@@ -226,6 +226,29 @@ async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins
     println!("warming up…");
     drive(clients, 300, users, ref_login.clone()).await;
     drive(clients, 300, users, ours_login.clone()).await;
+    let shape = Shape { name: "auth", clients, logins, users, rounds, pool };
+    compare(&shape, ref_login, ours_login).await;
+}
+
+/// What a login benchmark runs: its name in the result lines, and its sizes.
+struct Shape {
+    name: &'static str,
+    clients: usize,
+    logins: usize,
+    users: usize,
+    rounds: usize,
+    pool: usize,
+}
+
+/// Alternating rounds of the reference and of ours; prints each round, then the median rounds' figures.
+async fn compare<R, RF, O, OF>(shape: &Shape, ref_login: R, ours_login: O)
+where
+    R: Fn(usize) -> RF + Clone + Send + Sync + 'static,
+    RF: std::future::Future<Output = bool> + Send,
+    O: Fn(usize) -> OF + Clone + Send + Sync + 'static,
+    OF: std::future::Future<Output = bool> + Send,
+{
+    let Shape { name, clients, logins, users, rounds, pool } = *shape;
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for r in 1..=rounds {
         let a = drive(clients, logins, users, ref_login.clone()).await;
@@ -246,9 +269,14 @@ async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins
     println!(
         "{clients} clients, {logins} logins per round, {rounds} rounds, {users} users, pool of {pool}; median round:"
     );
-    println!("bench auth-p99: ours={:.2}ms reference={:.2}ms ratio={:.3}", ms(b.p99), ms(a.p99), ms(b.p99) / ms(a.p99));
     println!(
-        "bench auth: ours={:.0}logins/s reference={:.0}logins/s ratio={:.3}",
+        "bench {name}-p99: ours={:.2}ms reference={:.2}ms ratio={:.3}",
+        ms(b.p99),
+        ms(a.p99),
+        ms(b.p99) / ms(a.p99)
+    );
+    println!(
+        "bench {name}: ours={:.0}logins/s reference={:.0}logins/s ratio={:.3}",
         b.per_second,
         a.per_second,
         b.per_second / a.per_second
@@ -347,38 +375,8 @@ async fn auth_ad(plugin_dir: &std::path::Path, dc: &SambaDc, clients: usize, log
         w.await.expect("warm-up worker");
     }
     drive(clients, 200, users, ours_login.clone()).await;
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for r in 1..=rounds {
-        let a = drive(clients, logins, users, ref_login.clone()).await;
-        let b = drive(clients, logins, users, ours_login.clone()).await;
-        println!(
-            "round {r}: reference {:.0} logins/s p50 {:.2} ms p99 {:.2} ms | ours {:.0} logins/s p50 {:.2} ms p99 {:.2} ms",
-            a.per_second,
-            ms(a.p50),
-            ms(a.p99),
-            b.per_second,
-            ms(b.p50),
-            ms(b.p99)
-        );
-        theirs.push(a);
-        ours.push(b);
-    }
-    let (a, b) = (median(&mut theirs), median(&mut ours));
-    println!(
-        "{clients} clients, {logins} logins per round, {rounds} rounds, {users} users, pool of {pool}; median round:"
-    );
-    println!(
-        "bench auth-ad-p99: ours={:.2}ms reference={:.2}ms ratio={:.3}",
-        ms(b.p99),
-        ms(a.p99),
-        ms(b.p99) / ms(a.p99)
-    );
-    println!(
-        "bench auth-ad: ours={:.0}logins/s reference={:.0}logins/s ratio={:.3}",
-        b.per_second,
-        a.per_second,
-        b.per_second / a.per_second
-    );
+    let shape = Shape { name: "auth-ad", clients, logins, users, rounds, pool };
+    compare(&shape, ref_login, ours_login).await;
 }
 
 fn ms(d: Duration) -> f64 {
