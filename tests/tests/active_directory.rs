@@ -273,11 +273,15 @@ fn a_full_sync_pages_through_2500_users_keyed_by_object_guid() {
             )
             .await
             .unwrap();
+        // A subtree search from the domain root also brings Samba's referral to CN=Configuration: it is
+        // neither chased nor taken for an entry.
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].dn, "CN=Alice Liddell,CN=Users,DC=example,DC=test");
         // The AD mapping: company, city, country and the thumbnailPhoto bytes.
         assert_eq!(alice.fields.get(Field::Organization), Some(&Value::Text("Example Corp".into())));
         assert!(matches!(alice.fields.get(Field::Photo), Some(Value::Bytes(b)) if b.starts_with(&[0xff, 0xd8])));
+        assert_eq!(alice.fields.get(Field::Custom1), Some(&Value::Text("alice@example.test".into())), "the UPN");
+        assert_eq!(alice.fields.get(Field::Custom2), Some(&Value::Text("Alice Liddell".into())), "displayName");
     });
 }
 

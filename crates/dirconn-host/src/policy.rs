@@ -99,7 +99,8 @@ pub struct Mapping {
 
 impl Mapping {
     /// The mapping a connector kind gets when the domain has no `[mapping]` table: Active Directory maps
-    /// its usual attributes (company, l, st, co, thumbnailPhoto); others the common four.
+    /// its usual attributes (company, l, st, co, thumbnailPhoto, and the UPN and display name into the free
+    /// fields custom1 and custom2); others the common four.
     pub fn for_connector(kind: &str) -> Mapping {
         match kind {
             "active-directory" => Mapping {
@@ -113,6 +114,8 @@ impl Mapping {
                     (Field::State, "st".into()),
                     (Field::Country, "co".into()),
                     (Field::Photo, "thumbnailPhoto".into()),
+                    (Field::Custom1, "userPrincipalName".into()),
+                    (Field::Custom2, "displayName".into()),
                 ],
                 debug: false,
             },
