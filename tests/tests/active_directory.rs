@@ -312,6 +312,27 @@ fn incremental_sync_follows_changes_on_the_same_dc() {
         assert!(dn_has(&u42.groups, "devs") && dn_has(&u42.groups, "all-staff"));
         assert!(!store.account(MAIL_DOMAIN, "user0043").await.unwrap().unwrap().active, "disabled → deactivated");
         assert_eq!(inc.counts.deactivated, 1, "{inc:?}");
+        // The disabled entry is renamed and a new person gets the old name: the new entry gets an account of
+        // its own, never the disabled one's (its entry still exists).
+        let old_key = store.account(MAIL_DOMAIN, "user0043").await.unwrap().unwrap().directory_key;
+        dc.ldapmodify(&format!(
+            "dn: {}\nchangetype: modify\nreplace: sAMAccountName\nsAMAccountName: user0043-old\n-\n\
+             replace: userPrincipalName\nuserPrincipalName: user0043-old@example.test\n",
+            samba::generated_dn(43)
+        ));
+        dc.samba_tool(&["user", "add", "user0043", "Another-pass-43"]);
+        let inc = sync(&h, &store, false).await;
+        assert_eq!(inc.counts.created, 1, "{inc:?}");
+        let old = store.account(MAIL_DOMAIN, "user0043").await.unwrap().unwrap();
+        assert_eq!((old.directory_key, old.active), (old_key, false), "the disabled account stays its entry's");
+        let newcomer = store
+            .accounts(Some(MAIL_DOMAIN))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.auth_name == "user0043" && a.active)
+            .expect("the new user0043 has an account");
+        assert_eq!(newcomer.login, "user00430", "the lowest free name");
         // The service account may not read CN=Deleted Objects (AD's default): the report says so, and the
         // deleted user is found by the next full pass.
         assert!(store.account(MAIL_DOMAIN, "user0044").await.unwrap().unwrap().active);

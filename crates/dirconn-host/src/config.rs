@@ -97,6 +97,29 @@ impl HostConfig {
             }
             domains.push(domain);
         }
+        // A login suffix routes to one domain only, and never shadows a domain's own name.
+        for (i, d) in domains.iter().enumerate() {
+            for suffix in &d.login_suffixes {
+                let clash = domains
+                    .iter()
+                    .enumerate()
+                    .find(|(j, other)| other.name == *suffix || (*j != i && other.login_suffixes.contains(suffix)));
+                if let Some((_, other)) = clash {
+                    let problem = if other.name == *suffix {
+                        format!("`{suffix}` is the name of domain {}; logins with it go there.", other.name)
+                    } else {
+                        format!("`{suffix}` is listed by domain {} too; a suffix routes to one domain.", other.name)
+                    };
+                    return Err(Error::ConfigKey {
+                        path: path.to_owned(),
+                        domain: d.name.clone(),
+                        key: "login_suffixes".into(),
+                        problem,
+                        fix: "List each suffix in one domain's login_suffixes, and never a domain's name.".into(),
+                    });
+                }
+            }
+        }
         let default_domain = raw.default_domain.map(|d| d.to_ascii_lowercase());
         if let Some(default) = &default_domain
             && !domains.iter().any(|d| &d.name == default)
@@ -278,5 +301,23 @@ mod tests {
         assert_eq!(err.code(), "DC-002");
         let err = parse("[[domain\n").unwrap_err();
         assert!(err.to_string().contains("line"), "{err}");
+    }
+
+    #[test]
+    fn a_login_suffix_routes_to_one_domain() {
+        let two = |a: &str, b: &str| {
+            format!(
+                "[[domain]]\nname=\"a.org\"\nconnector=\"ldap\"\nlogin_suffixes={a}\n\
+                 [[domain]]\nname=\"b.org\"\nconnector=\"ldap\"\nlogin_suffixes={b}\n"
+            )
+        };
+        let c = parse(&two(r#"["Corp.A.org"]"#, r#"["corp.b.org"]"#)).unwrap();
+        assert_eq!(c.domains[0].login_suffixes, ["corp.a.org"]);
+        let err = parse(&two(r#"["corp.a.org"]"#, r#"["corp.a.org"]"#)).unwrap_err();
+        assert!(err.to_string().contains("login_suffixes") && err.to_string().contains("too"), "{err}");
+        let err = parse(&two(r#"["b.org"]"#, "[]")).unwrap_err();
+        assert!(err.to_string().contains("is the name of domain b.org"), "{err}");
+        let err = parse(&two(r#"["x@y"]"#, "[]")).unwrap_err();
+        assert!(err.to_string().contains("login_suffixes"), "{err}");
     }
 }

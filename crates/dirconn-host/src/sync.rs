@@ -105,8 +105,8 @@ struct Run<'a> {
     details: Details,
     seen: KeySet,
     deleted: Vec<String>,
-    /// Users listed as disabled in the directory.
-    disabled: u64,
+    /// Keys of users listed as disabled in the directory.
+    disabled: Vec<String>,
     /// Keys listed as present (unchanged since the cookie), whose accounts this run did not look at.
     presents: u64,
     /// Distinct listed users whose account is active after this run (unchanged, updated, reactivated, created).
@@ -142,7 +142,7 @@ pub async fn sync_domain(
         details: Details::default(),
         seen: KeySet::default(),
         deleted: Vec::new(),
-        disabled: 0,
+        disabled: Vec::new(),
         presents: 0,
         active_listed: 0,
     };
@@ -255,8 +255,8 @@ impl Run<'_> {
                         // (never created), under the same guard.
                         Some(entry) if entry.is_disabled() => {
                             self.counts.seen += 1;
-                            self.disabled += 1;
                             tracing::debug!(dn = %entry.dn, "disabled in the directory");
+                            self.disabled.push(change.key.to_string());
                             self.deleted.push(change.key.to_string());
                         }
                         Some(entry) => upserts.push(entry),
@@ -279,10 +279,10 @@ impl Run<'_> {
             report.mode = "full".into();
         }
         self.details.extend(end.notes.iter().map(|n| format!("note: {n}")));
-        if self.disabled > 0 {
+        if !self.disabled.is_empty() {
             self.details.push(format!(
                 "note: {} listed user(s) are disabled in the directory: their accounts are deactivated, none is created",
-                self.disabled
+                self.disabled.len()
             ));
         }
         // Deactivations: with a complete listing, every active directory account not listed; otherwise the
@@ -322,6 +322,7 @@ impl Run<'_> {
         }
         let ids: Vec<String> = gone.iter().map(|(id, _)| id.clone()).collect();
         self.counts.deactivated = tx.deactivate(&ids, now()).await?;
+        tx.mark_directory_disabled(&domain.name, &self.disabled).await?;
         if self.opts.dry_run {
             self.details.extend(gone.iter().map(|(_, login)| format!("deactivate {login}")));
         }
@@ -412,6 +413,7 @@ impl Run<'_> {
                 if !before.active {
                     account.active = true;
                     account.deactivated_at = None;
+                    account.directory_disabled = false;
                 }
                 if !account.differs_from(&before) {
                     self.counts.unchanged += 1;

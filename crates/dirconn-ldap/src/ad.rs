@@ -273,9 +273,10 @@ impl UsnCookie {
     }
 }
 
-/// AD's answer to a password that breaks the domain's policy (`0000052D: Constraint violation`).
+/// AD's answer to a password that breaks the domain's policy: `0000052D` with constraintViolation (19;
+/// Samba, and Windows for a change) or unwillingToPerform (53; Windows for a reset, per MS-ADTS).
 pub fn is_policy_refusal(rc: u32, text: &str) -> bool {
-    rc == 19 && text.to_ascii_uppercase().contains("0000052D")
+    matches!(rc, 19 | 53) && text.to_ascii_uppercase().contains("0000052D")
 }
 
 #[cfg(test)]
@@ -363,6 +364,7 @@ mod tests {
         assert_eq!(UsnCookie::decode(&c.encode()), Some(c));
         assert_eq!(UsnCookie::decode(b"\x01\x02"), None);
         assert!(is_policy_refusal(19, "0000052D: Constraint violation - check_password_restrictions"));
+        assert!(is_policy_refusal(53, "0000052D: SvcErr: DSID-031A12D2, problem 5003 (WILL_NOT_PERFORM)"));
         assert!(!is_policy_refusal(49, "0000052D"));
     }
 }

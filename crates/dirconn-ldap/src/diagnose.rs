@@ -267,8 +267,8 @@ impl Directory {
                 diagnostic: "no defaultNamingContext: this does not look like an Active Directory domain controller"
                     .into(),
             }),
-            (Ok(_), Some(nc)) if !normalize_dn(&s.search_base).ends_with(&normalize_dn(nc)) => Err(Error::config(
-                "DC-109",
+            (Ok(_), Some(nc)) if !dn_is_within(&s.search_base, nc) => Err(Error::config(
+                "DC-113",
                 "search_base",
                 format!("`{}` is outside the domain's naming context {nc}", s.search_base),
                 format!("Set search_base to {nc} or an entry under it."),
@@ -373,4 +373,10 @@ impl Directory {
             }),
         }
     }
+}
+
+/// Whether `dn` is `base` or lies under it (compared as normalized DNs, on a component boundary).
+fn dn_is_within(dn: &str, base: &str) -> bool {
+    let (dn, base) = (normalize_dn(dn), normalize_dn(base));
+    dn == base || dn.ends_with(&format!(",{base}"))
 }

@@ -8,7 +8,7 @@ use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValu
 use ldap3::{LdapResult, Scope, SearchEntry};
 
 use crate::{
-    Error, Flavor, GroupIndex, LdapSettings,
+    Error, Flavor, GroupIndex, LdapSettings, LdapUrl,
     ad::{self, AccountState, SubCode},
     conn::{self, Connector, Query, ServicePool},
     error::describe_result,
@@ -38,11 +38,14 @@ pub struct Directory {
 pub(crate) struct AdMemory {
     /// The server refused the matching rule in chain: walk groups instead.
     pub chain_unavailable: std::sync::atomic::AtomicBool,
-    /// Primary group SID → its DN (None: not under the group base).
-    pub primary_groups: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    /// Primary group SID → when read, and its DN (None: not under the group base).
+    pub primary_groups: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<String>)>>,
     /// Normalized group DN → when read, and its parent groups (memberOf), for `nested-member-of`.
     pub parents: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<String>)>>,
 }
+
+/// A service connection checked out of the pool.
+pub(crate) type PooledLdap = deadpool::managed::Object<conn::ServiceManager>;
 
 /// A user entry found by the service account.
 #[derive(Debug, Clone)]
@@ -145,17 +148,34 @@ impl Directory {
         what: &str,
     ) -> Result<(Vec<SearchEntry>, LdapResult), Error> {
         let query = Query { base, scope, filter, attrs, size_limit, what };
+        let query = &query;
+        self.with_service(true, |mut ldap, url| async move {
+            let found = self.connector.search(&mut ldap, &url, query).await;
+            (ldap, found)
+        })
+        .await
+    }
+
+    /// Runs `op` on a pooled service connection. With `retry`, once more on a fresh connection when the
+    /// pooled one has gone stale (server restarted, idle timeout, failover): only for operations that may
+    /// run twice.
+    pub(crate) async fn with_service<T, F, Fut>(&self, retry: bool, mut op: F) -> Result<T, Error>
+    where
+        F: FnMut(PooledLdap, LdapUrl) -> Fut,
+        Fut: std::future::Future<Output = (PooledLdap, Result<T, Error>)>,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut ldap = self.pool.get().await.map_err(|err| pool_error(err, self))?;
+            let ldap = self.pool.get().await.map_err(|err| pool_error(err, self))?;
             let url = self.connector.preferred_url().clone();
-            match self.connector.search(&mut ldap, &url, &query).await {
+            let (ldap, outcome) = op(ldap, url).await;
+            match outcome {
                 Ok(found) => return Ok(found),
                 Err(err) => {
                     // A connection that failed or timed out is not returned to the pool.
                     let _ = deadpool::managed::Object::take(ldap);
-                    if attempt == 1 && matches!(err, Error::Closed { .. }) {
+                    if retry && attempt == 1 && matches!(err, Error::Closed { .. }) {
                         tracing::debug!(error = %err, "pooled service connection was stale; retrying on a new one");
                         continue;
                     }

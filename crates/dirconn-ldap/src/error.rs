@@ -382,7 +382,10 @@ impl Error {
             Error::EmptyPassword => "Type the password; empty passwords are never sent (they would be an \
                                      unauthenticated bind, which many servers accept)."
                 .into(),
-            Error::InvalidLogin { .. } => "Log in with the directory login or email address.".into(),
+            Error::InvalidLogin { .. } => "Log in with the directory login or email address. For DOMAIN\\user \
+                                           logins, DOMAIN must be the domain's nt_domain (`dirconn \
+                                           test-connection` shows the server's NT domain name)."
+                .into(),
             Error::InvalidCredentials { .. } => "Check the password; if it is right, the account may be \
                                                  locked or expired in the directory."
                 .into(),

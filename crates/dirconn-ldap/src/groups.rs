@@ -23,8 +23,10 @@ use crate::{
 /// The OID of AD's LDAP_MATCHING_RULE_IN_CHAIN (transitive membership).
 pub const MATCHING_RULE_IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
 
-/// Result codes of a server that does not know the matching rule in chain.
-const RC_NO_CHAIN_RULE: [u32; 4] = [2, 12, 18, 53];
+/// Result codes of a server that does not know the matching rule in chain (protocolError for an unknown
+/// extensible match, unavailableCriticalExtension, inappropriateMatching). A busy or unwilling server is not
+/// taken for one that lacks the rule.
+const RC_NO_CHAIN_RULE: [u32; 3] = [2, 12, 18];
 
 /// The attributes of a group that name its members.
 const MEMBER_ATTRIBUTES: [&str; 2] = ["member", "uniqueMember"];
@@ -307,19 +309,21 @@ impl Directory {
                 if !matches!(result.rc, 0 | 32) {
                     return Err(search_error(result.rc, &result, &base, "read the groups' memberOf"));
                 }
-                let now = std::time::Instant::now();
-                let mut cache = self.ad.parents.lock().map_err(|_| poisoned())?;
-                // A group outside the group base (or unreadable) has no parents we can see.
+                // A group outside the group base (or unreadable) has no parents we can see: remembered too.
                 for g in chunk {
-                    parents_of.entry(normalize_dn(g)).or_default();
+                    parents_of.insert(normalize_dn(g), Vec::new());
                 }
                 for entry in found {
-                    let parents = text_values(&entry, member_of);
-                    let key = normalize_dn(&entry.dn);
-                    if !ttl.is_zero() {
-                        cache.insert(key.clone(), (now, parents.clone()));
+                    parents_of.insert(normalize_dn(&entry.dn), text_values(&entry, member_of));
+                }
+                if !ttl.is_zero() {
+                    let now = std::time::Instant::now();
+                    let mut cache = self.ad.parents.lock().map_err(|_| poisoned())?;
+                    for g in chunk {
+                        let key = normalize_dn(g);
+                        let parents = parents_of.get(&key).cloned().unwrap_or_default();
+                        cache.insert(key, (now, parents));
                     }
-                    parents_of.insert(key, parents);
                 }
             }
             let mut next = Vec::new();
@@ -343,7 +347,10 @@ impl Directory {
     /// once per group and remembered.
     pub(crate) async fn primary_group(&self, entry: &SearchEntry) -> Result<Option<String>, Error> {
         let Some((sid, bytes)) = primary_group_sid(entry) else { return Ok(None) };
-        if let Some(known) = self.ad.primary_groups.lock().map_err(|_| poisoned())?.get(&sid) {
+        let ttl = self.settings().group_cache_ttl;
+        if let Some((at, known)) = self.ad.primary_groups.lock().map_err(|_| poisoned())?.get(&sid)
+            && at.elapsed() < ttl
+        {
             return Ok(known.clone());
         }
         let base = self.settings().group_base();
@@ -357,7 +364,7 @@ impl Directory {
         if dn.is_none() {
             tracing::debug!(sid = %sid, base = %base, "the primary group is not under the group base");
         }
-        self.ad.primary_groups.lock().map_err(|_| poisoned())?.insert(sid, dn.clone());
+        self.ad.primary_groups.lock().map_err(|_| poisoned())?.insert(sid, (std::time::Instant::now(), dn.clone()));
         Ok(dn)
     }
 
@@ -385,11 +392,15 @@ impl Directory {
                     })
                 });
                 match next {
-                    Some((more, next_end)) => {
+                    // The next range must move forward, or the read would never end.
+                    Some((more, next_end)) if !more.is_empty() && next_end.is_none_or(|e| e > last) => {
                         values.extend(more);
                         end = next_end;
                     }
-                    None => break,
+                    _ => {
+                        tracing::warn!(dn = %entry.dn, attribute = %base_name, after = last, "the server ended a ranged read early; the values may be incomplete");
+                        break;
+                    }
                 }
             }
             entry.attrs.entry(base_name).or_default().extend(values);
@@ -408,7 +419,7 @@ impl Directory {
 }
 
 fn poisoned() -> Error {
-    Error::Unexpected { what: "the primary group cache".into(), diagnostic: "a lock was poisoned".into() }
+    Error::Unexpected { what: "a group cache".into(), diagnostic: "a lock was poisoned".into() }
 }
 
 #[cfg(test)]

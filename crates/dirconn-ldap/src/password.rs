@@ -47,13 +47,22 @@ impl Directory {
                 Mod::Add(attr, HashSet::from([ad::unicode_pwd(new)])),
             ],
         };
-        let mut ldap = self.pool.get().await.map_err(|err| crate::directory::pool_error(err, self))?;
-        let url = self.connector.preferred_url().clone();
         let what = match op {
             Operation::Reset => "password reset",
             Operation::Change => "password change",
         };
-        let result = self.connector.run(&url, what, ClosedDuring::Operation, ldap.modify(&dn, mods)).await?;
+        // A reset may be sent twice (a stale pooled connection); a change may not (the old password would
+        // no longer match).
+        let url = self.connector.preferred_url().clone();
+        let result = self
+            .with_service(op == Operation::Reset, |mut ldap, url| {
+                let (mods, dn) = (mods.clone(), dn.as_str());
+                async move {
+                    let result = self.connector.run(&url, what, ClosedDuring::Operation, ldap.modify(dn, mods)).await;
+                    (ldap, result)
+                }
+            })
+            .await?;
         let diagnostic = describe_result(&result);
         match result.rc {
             0 => {
@@ -71,7 +80,10 @@ impl Directory {
                 .into(),
                 diagnostic,
             }),
-            13 | 8 => Err(Error::PasswordNeedsTls { url: url.to_string() }),
+            13 | 8 => Err(Error::Unexpected {
+                what: format!("the {what}: the DC demands a stronger protection of the connection than {url} gives"),
+                diagnostic,
+            }),
             51 | 52 => Err(Error::Unavailable { what: what.into(), diagnostic }),
             _ => Err(Error::Unexpected { what: format!("the {what}"), diagnostic }),
         }

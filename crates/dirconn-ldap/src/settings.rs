@@ -61,8 +61,8 @@ impl LdapDefaults {
     /// keyed by objectGUID, groups by the matching rule in chain.
     pub const ACTIVE_DIRECTORY: LdapDefaults = LdapDefaults {
         flavor: Flavor::ActiveDirectory,
-        user_filter: "(&(objectCategory=person)(objectClass=user)\
-                      (|(sAMAccountName={user})(userPrincipalName={login})(mail={login})))",
+        user_filter: "(&(objectCategory=person)(objectClass=user)(|(sAMAccountName={user})\
+                      (userPrincipalName={login})(mail={login})(userPrincipalName={email})(mail={email})))",
         login_attribute: "sAMAccountName",
         id_attribute: "objectGUID",
         email_attribute: "mail",
@@ -422,17 +422,21 @@ impl LdapSettings {
             ));
         }
         if d.flavor != Flavor::ActiveDirectory {
+            // `chain` and `nested-member-of` rest on AD's matching rule and distinguishedName attribute.
+            let ad_mode =
+                matches!(raw.group_membership, Some(GroupMembership::Chain | GroupMembership::NestedMemberOf));
             let given = [
                 ("nt_domain", raw.nt_domain.is_some()),
                 ("upn_suffixes", raw.upn_suffixes.is_some()),
                 ("range_size", raw.range_size.is_some()),
                 ("full_sync_interval", raw.full_sync_interval.is_some()),
+                ("group_membership", ad_mode),
             ];
             if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
                 return Err(Error::config(
                     "DC-101",
                     key,
-                    "this key applies to Active Directory domains only",
+                    "this key (or value) applies to Active Directory domains only",
                     "Remove it, or set connector = \"active-directory\" if the directory is Active Directory.",
                 ));
             }

@@ -88,6 +88,12 @@ impl Directory {
         let (mut ldap, result) = self.connector.open(&s.bind_dn, s.bind_password.expose(), Vec::new()).await?;
         conn::service_bind_result(&s.bind_dn, &result)?;
         let url = self.connector.preferred_url().clone();
+        // AD: the DC's USN is read before the groups, so that a change made while they load is seen again
+        // by the next pass rather than lost between the two.
+        let dse = match s.flavor {
+            Flavor::ActiveDirectory => Some(self.dc_state(&mut ldap, &url).await?),
+            Flavor::Generic => None,
+        };
         let groups = match s.group_membership {
             GroupMembership::Search | GroupMembership::Chain | GroupMembership::NestedMemberOf => {
                 self.load_group_index(&mut ldap, &url).await?
@@ -95,8 +101,8 @@ impl Directory {
             GroupMembership::MemberOf => GroupIndex::new(0),
         };
         let batch = batch.clamp(1, 10_000);
-        if s.flavor == Flavor::ActiveDirectory {
-            let end = self.usn_sync(&mut ldap, &url, cookie, &groups, batch, &attrs, sink).await;
+        if let Some(dse) = dse {
+            let end = self.usn_sync(&mut ldap, &url, dse, cookie, &groups, batch, &attrs, sink).await;
             let _ = ldap.unbind().await;
             return end;
         }

@@ -34,8 +34,9 @@ enum Tombstones {
 }
 
 /// What the rootDSE says about the DC a pass reads from.
-struct DcState {
-    /// dsServiceName: the DC's identity.
+pub(crate) struct DcState {
+    /// The DC's identity: its dsServiceName and the invocationId of its database (which changes when the DC
+    /// is restored from a backup or rebuilt under the same name).
     dc: String,
     /// highestCommittedUSN when the pass began.
     usn: u64,
@@ -79,6 +80,7 @@ impl Directory {
         &self,
         ldap: &mut Ldap,
         url: &LdapUrl,
+        dse: DcState,
         cookie: Option<Vec<u8>>,
         groups: &GroupIndex,
         batch: usize,
@@ -86,15 +88,20 @@ impl Directory {
         sink: &S,
     ) -> Result<SyncEnd, Error> {
         let now = unix_now();
-        let dse = self.dc_state(ldap, url).await?;
         let interval = i64::try_from(self.settings().full_sync_interval.as_secs()).unwrap_or(i64::MAX);
         let previous = cookie.as_deref().map(UsnCookie::decode);
         let full_because = match &previous {
             None => None,
             Some(None) => Some("the stored cookie is not an Active Directory one".to_owned()),
-            Some(Some(p)) if p.dc != dse.dc => {
-                Some(format!("the last pass read another domain controller ({}); USNs are per DC", p.dc))
-            }
+            Some(Some(p)) if p.dc != dse.dc => Some(format!(
+                "the last pass read another domain controller, or this one before a restore ({}); USNs are per \
+                 DC database",
+                p.dc
+            )),
+            Some(Some(p)) if p.usn > dse.usn => Some(format!(
+                "the DC's highestCommittedUSN ({}) is below the last pass's ({}): was it restored?",
+                dse.usn, p.usn
+            )),
             Some(Some(p)) if now.saturating_sub(p.full_at) >= interval => {
                 Some("the last full pass is older than full_sync_interval".to_owned())
             }
@@ -126,13 +133,27 @@ impl Directory {
         Ok(SyncEnd { cookie: ROption::RSome(next.encode().into()), complete: true, full: true, notes })
     }
 
-    async fn dc_state(&self, ldap: &mut Ldap, url: &LdapUrl) -> Result<DcState, Error> {
+    pub(crate) async fn dc_state(&self, ldap: &mut Ldap, url: &LdapUrl) -> Result<DcState, Error> {
         let attrs = ["dsServiceName".to_owned(), "highestCommittedUSN".to_owned(), "defaultNamingContext".to_owned()];
         let (entries, result) = self.connector.search(ldap, url, &Query::root_dse(&attrs)).await?;
         let root = entries.into_iter().next();
         let get = |name: &str| root.as_ref().and_then(|e| first_text(e, name));
         match (get("dsServiceName"), get("highestCommittedUSN").and_then(|u| u.parse().ok())) {
-            (Some(dc), Some(usn)) => {
+            (Some(service), Some(usn)) => {
+                let ask = ["invocationId".to_owned()];
+                let query = Query {
+                    base: &service,
+                    scope: Scope::Base,
+                    filter: "(objectClass=*)",
+                    attrs: &ask,
+                    size_limit: 1,
+                    what: "DC identity read",
+                };
+                let invocation = match self.connector.search(ldap, url, &query).await?.0.first() {
+                    Some(e) => raw_values(e, "invocationId").first().and_then(|b| ad::guid_text(b)).unwrap_or_default(),
+                    None => String::new(),
+                };
+                let dc = format!("{service} invocationId={invocation}");
                 Ok(DcState { dc, usn, naming_context: get("defaultNamingContext").unwrap_or_default() })
             }
             _ => Err(Error::Unexpected {
@@ -223,6 +244,10 @@ impl Directory {
         dse: &DcState,
         sent: &mut Sent<'_, S>,
     ) -> Result<Tombstones, Error> {
+        if !self.settings().id_attribute.eq_ignore_ascii_case("objectGUID") {
+            // Tombstones keep their objectGUID, not necessarily the configured key.
+            return Ok(Tombstones::Hidden);
+        }
         let base = format!("CN=Deleted Objects,{}", dse.naming_context);
         let filter = format!(
             "(|(&(objectClass=container)(cn=Deleted Objects))(&(objectClass=user)(isDeleted=TRUE)(uSNChanged>={})))",

@@ -216,6 +216,9 @@ pub struct Account {
     /// force. A sync skips users whose digest is unchanged; a writer that changes mapped fields by other means
     /// clears it.
     pub sync_digest: Option<String>,
+    /// The directory says the entry is disabled (it still exists): the account is inactive and no other
+    /// entry may claim it by name (migration 0003).
+    pub directory_disabled: bool,
 }
 
 impl fmt::Debug for Account {
@@ -264,14 +267,16 @@ impl Account {
             last_login: None,
             deactivated_at: None,
             sync_digest: None,
+            directory_disabled: false,
         }
     }
 
     /// Whether a directory entry that no account holds by key may take this account over (matched by its
     /// authentication name): a directory account without a key yet, or an inactive one whose entry was
-    /// deleted and made again.
+    /// deleted and made again. Never the account of an entry that is only disabled: that entry may have been
+    /// renamed, and a new person given the old name.
     pub fn claimable(&self) -> bool {
-        self.source == Source::Directory && (self.directory_key.is_none() || !self.active)
+        self.source == Source::Directory && (self.directory_key.is_none() || (!self.active && !self.directory_disabled))
     }
 
     /// Whether the stored row differs from `other` in anything a sync or login writes.
@@ -286,6 +291,7 @@ impl Account {
             || self.groups != other.groups
             || self.app_groups != other.app_groups
             || self.sync_digest != other.sync_digest
+            || self.directory_disabled != other.directory_disabled
     }
 }
 

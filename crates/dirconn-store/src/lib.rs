@@ -360,6 +360,12 @@ impl Tx {
         query::deactivate(self.conn(), ids, now).await
     }
 
+    /// Flags the (inactive) accounts of these directory keys as disabled in the directory, so that no other
+    /// entry claims them by name.
+    pub async fn mark_directory_disabled(&mut self, domain: &str, keys: &[String]) -> Result<(), Error> {
+        query::mark_directory_disabled(self.conn(), domain, keys).await
+    }
+
     /// Stores a sync report.
     pub async fn save_report(&mut self, report: &SyncReport) -> Result<(), Error> {
         report::save(self.conn(), report).await

@@ -8,10 +8,10 @@ use crate::{Account, Error, Field, Fields, Value, error::is_unique_violation};
 
 const COLUMNS: &str = "id, domain, login, auth_name, source, directory_key, dn, active, admin, first_name, last_name, \
      email, phone, organization, notes, city, state, country, photo, custom1, custom2, custom3, password_hash, \
-     cached_hash, cached_at, created_at, updated_at, last_login, deactivated_at, sync_digest";
+     cached_hash, cached_at, created_at, updated_at, last_login, deactivated_at, sync_digest, directory_disabled";
 
 /// The number of columns in [`COLUMNS`].
-const NCOLUMNS: usize = 30;
+const NCOLUMNS: usize = 31;
 
 /// Parameters per statement; both databases accept far more, this keeps statements small.
 const CHUNK: usize = 500;
@@ -92,6 +92,7 @@ fn decode(row: &AnyRow) -> Result<Account, sqlx::Error> {
         last_login: row.try_get("last_login")?,
         deactivated_at: row.try_get("deactivated_at")?,
         sync_digest: row.try_get("sync_digest")?,
+        directory_disabled: row.try_get::<i64, _>("directory_disabled")? != 0,
     })
 }
 
@@ -261,6 +262,7 @@ fn bind_account<'q>(
         .bind(a.last_login)
         .bind(a.deactivated_at)
         .bind(a.sync_digest.as_deref())
+        .bind(i64::from(a.directory_disabled))
 }
 
 fn conflict(a: &Account) -> impl FnOnce(sqlx::Error) -> Error + '_ {
@@ -400,6 +402,28 @@ pub(crate) async fn count_active_directory(conn: &mut AnyConnection, domain: &st
     .map_err(Error::query("count active directory accounts"))?;
     let n: i64 = row.try_get(0).map_err(Error::query("count active directory accounts"))?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Flags the accounts of these directory keys as disabled in the directory (and so inactive).
+pub(crate) async fn mark_directory_disabled(
+    conn: &mut AnyConnection,
+    domain: &str,
+    keys: &[String],
+) -> Result<(), Error> {
+    for chunk in keys.chunks(CHUNK) {
+        let mut marks = Marks::new(conn);
+        let sql = format!(
+            "UPDATE accounts SET directory_disabled = 1 WHERE active = 0 AND domain = {} AND directory_key IN ({})",
+            marks.one(),
+            marks.list(chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(domain);
+        for key in chunk {
+            q = q.bind(key.as_str());
+        }
+        q.execute(&mut *conn).await.map_err(Error::query("flag accounts disabled in the directory"))?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn deactivate(conn: &mut AnyConnection, ids: &[String], now: i64) -> Result<u64, Error> {
