@@ -153,10 +153,14 @@ where
     round(all, started.elapsed())
 }
 
-/// The reference: raw ldap3, a few shared service connections for the search, a fresh connection per bind.
+/// The reference: raw ldap3, a few shared service connections for the search, a fresh connection per bind
+/// (what the host does, minus groups, state and the plugin boundary).
 struct Reference {
     url: String,
     base: String,
+    /// The user filter, `{}` standing for the escaped login.
+    filter: &'static str,
+    attrs: Vec<&'static str>,
     service: Vec<Ldap>,
     next: AtomicUsize,
 }
@@ -168,28 +172,52 @@ impl Reference {
         ldap
     }
 
-    async fn new(slapd: &Slapd, pool: usize) -> Reference {
-        let mut service = Vec::new();
-        for _ in 0..pool {
-            let mut ldap = Reference::connect(&slapd.ldap_url()).await;
-            ldap.simple_bind(slapd.service_dn(), slapd.service_password()).await.unwrap().success().unwrap();
-            service.push(ldap);
-        }
-        Reference {
-            url: slapd.ldap_url(),
-            base: format!("ou=people,{}", slapd.base_dn()),
-            service,
-            next: AtomicUsize::new(0),
-        }
+    /// Against the slapd of the harness: inetOrgPerson by uid.
+    async fn slapd(slapd: &Slapd, pool: usize) -> Reference {
+        let base = format!("ou=people,{}", slapd.base_dn());
+        let filter = "(&(objectClass=inetOrgPerson)(uid={}))";
+        let attrs = vec!["*", "entryUUID", "memberOf", "pwdAccountLockedTime"];
+        Reference::new(&slapd.ldap_url(), slapd.service_dn(), slapd.service_password(), base, filter, attrs, pool).await
     }
 
-    async fn login(&self, uid: &str, password: &str) -> bool {
+    /// Against the Samba DC of the harness: a person by sAMAccountName.
+    async fn samba(dc: &SambaDc, pool: usize) -> Reference {
+        let filter = "(&(objectCategory=person)(objectClass=user)(sAMAccountName={}))";
+        let attrs = vec!["*", "objectGUID", "memberOf"];
+        let base = dc.base_dn().to_owned();
+        Reference::new(&dc.ldap_url(), dc.service_dn(), dc.service_password(), base, filter, attrs, pool).await
+    }
+
+    async fn new(
+        url: &str,
+        dn: &str,
+        password: &str,
+        base: String,
+        filter: &'static str,
+        attrs: Vec<&'static str>,
+        pool: usize,
+    ) -> Reference {
+        let mut service = Vec::new();
+        for _ in 0..pool {
+            let mut ldap = Reference::connect(url).await;
+            ldap.simple_bind(dn, password).await.unwrap().success().unwrap();
+            service.push(ldap);
+        }
+        Reference { url: url.to_owned(), base, filter, attrs, service, next: AtomicUsize::new(0) }
+    }
+
+    async fn login(&self, login: &str, password: &str) -> bool {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.service.len();
         let mut svc = self.service[i].clone();
-        let filter = format!("(&(objectClass=inetOrgPerson)(uid={}))", ldap3::ldap_escape(uid));
-        let attrs = vec!["*", "entryUUID", "memberOf", "pwdAccountLockedTime"];
-        let (entries, _) = svc.search(&self.base, Scope::Subtree, &filter, attrs).await.unwrap().success().unwrap();
-        let Some(entry) = entries.into_iter().next().map(SearchEntry::construct) else { return false };
+        let filter = self.filter.replace("{}", &ldap3::ldap_escape(login));
+        let Ok(result) = svc.search(&self.base, Scope::Subtree, &filter, self.attrs.clone()).await else {
+            return false;
+        };
+        let Ok((entries, _)) = result.success() else { return false };
+        // AD answers a subtree search from its root with a referral too: not an entry.
+        let Some(entry) = entries.into_iter().filter(|e| !e.is_ref()).map(SearchEntry::construct).next() else {
+            return false;
+        };
         let mut user = Reference::connect(&self.url).await;
         let ok = user.simple_bind(&entry.dn, password).await.map(|r| r.rc == 0).unwrap_or(false);
         let _ = user.unbind().await;
@@ -205,7 +233,7 @@ async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins
     let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
     let ldap_plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
     let host = Arc::new(TestHost::start(&[ldap_plugin], &[spec]).expect("host"));
-    let reference = Arc::new(Reference::new(&server, pool).await);
+    let reference = Arc::new(Reference::slapd(&server, pool).await);
     let ours_login = {
         let host = Arc::clone(&host);
         move |n: usize| {
@@ -283,44 +311,6 @@ where
     );
 }
 
-/// The reference against AD: raw ldap3, shared service connections for the search by sAMAccountName, a
-/// fresh connection per bind (what the host does, minus groups, state and the plugin boundary).
-struct AdReference {
-    url: String,
-    base: String,
-    service: Vec<Ldap>,
-    next: AtomicUsize,
-}
-
-impl AdReference {
-    async fn new(dc: &SambaDc, pool: usize) -> AdReference {
-        let mut service = Vec::new();
-        for _ in 0..pool {
-            let mut ldap = Reference::connect(&dc.ldap_url()).await;
-            ldap.simple_bind(dc.service_dn(), dc.service_password()).await.unwrap().success().unwrap();
-            service.push(ldap);
-        }
-        AdReference { url: dc.ldap_url(), base: dc.base_dn().to_owned(), service, next: AtomicUsize::new(0) }
-    }
-
-    async fn login(&self, sam: &str, password: &str) -> bool {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.service.len();
-        let mut svc = self.service[i].clone();
-        let filter =
-            format!("(&(objectCategory=person)(objectClass=user)(sAMAccountName={}))", ldap3::ldap_escape(sam));
-        let attrs = vec!["*", "objectGUID", "memberOf"];
-        let Ok(result) = svc.search(&self.base, Scope::Subtree, &filter, attrs).await else { return false };
-        let Ok((entries, _)) = result.success() else { return false };
-        let Some(entry) = entries.into_iter().filter(|e| !e.is_ref()).map(SearchEntry::construct).next() else {
-            return false;
-        };
-        let mut user = Reference::connect(&self.url).await;
-        let ok = user.simple_bind(&entry.dn, password).await.map(|r| r.rc == 0).unwrap_or(false);
-        let _ = user.unbind().await;
-        ok
-    }
-}
-
 async fn auth_ad(plugin_dir: &std::path::Path, dc: &SambaDc, clients: usize, logins: usize, rounds: usize) {
     let users = samba::GENERATED_USERS;
     let pool = 8;
@@ -335,7 +325,7 @@ async fn auth_ad(plugin_dir: &std::path::Path, dc: &SambaDc, clients: usize, log
         .raw("operation_timeout", "\"20s\"");
     let plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-active-directory"));
     let host = Arc::new(TestHost::start(&[plugin], &[spec]).expect("host"));
-    let reference = Arc::new(AdReference::new(dc, pool).await);
+    let reference = Arc::new(Reference::samba(dc, pool).await);
     let ours_login = {
         let host = Arc::clone(&host);
         move |n: usize| {
