@@ -4,6 +4,7 @@
 //! Every write that belongs together runs in one [`Tx`]; a failure rolls the whole of it back.
 
 mod account;
+mod audit;
 mod error;
 mod query;
 mod report;
@@ -17,6 +18,7 @@ use sqlx::{
 
 pub use crate::{
     account::{Account, Field, Fields, Source, Value, lowest_free_login},
+    audit::{AUDIT_LOGIN_MAX, AuditQuery, AuditRecord},
     error::Error,
     report::{Counts, Outcome, SyncReport},
 };
@@ -57,6 +59,13 @@ pub struct Store {
 /// The current time in Unix seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The current time in Unix milliseconds (the audit's clock).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Store {
@@ -171,6 +180,38 @@ impl Store {
     pub async fn cookie(&self, domain: &str) -> Result<Option<Vec<u8>>, Error> {
         let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
         query::cookie(&mut conn, domain).await
+    }
+
+    /// Records authentication attempts: the whole batch in one transaction, with multi-row INSERTs.
+    pub async fn record_audit(&self, records: &[AuditRecord]) -> Result<(), Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        audit::insert(tx.conn(), records).await?;
+        tx.commit().await
+    }
+
+    /// The recorded authentication attempts matching `query`, newest first.
+    pub async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        audit::list(&mut conn, query).await
+    }
+
+    /// Deletes the authentication attempts recorded before `older_than_ms` (Unix milliseconds), in one
+    /// transaction; returns how many were deleted.
+    pub async fn purge_audit(&self, older_than_ms: i64) -> Result<u64, Error> {
+        let mut tx = self.begin().await?;
+        let purged = audit::purge(tx.conn(), older_than_ms).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
+    /// Checks that the database answers (`SELECT 1` on a pooled connection): a readiness probe.
+    pub async fn ping(&self) -> Result<(), Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await.map_err(Error::query("answer a ping"))?;
+        Ok(())
     }
 
     /// Closes the pool, waiting for connections to be returned.

@@ -19,17 +19,17 @@ const CHUNK: usize = 500;
 /// Parameter markers of one statement, in text order: `$1, $2, …` on PostgreSQL, `?` on SQLite. SQLite finds
 /// a numbered marker's name by a linear scan, so a statement of n `$k` markers costs O(n²) to bind: that was
 /// 61% of a sync's time with 5,800 markers per INSERT (measured). Anonymous `?` markers bind in O(1).
-struct Marks {
+pub(crate) struct Marks {
     numbered: bool,
     next: usize,
 }
 
 impl Marks {
-    fn new(conn: &AnyConnection) -> Marks {
+    pub(crate) fn new(conn: &AnyConnection) -> Marks {
         Marks { numbered: conn.backend_name() != "SQLite", next: 1 }
     }
 
-    fn one(&mut self) -> String {
+    pub(crate) fn one(&mut self) -> String {
         let mut out = String::with_capacity(6);
         self.push(&mut out);
         out
@@ -48,7 +48,7 @@ impl Marks {
 
     /// `n` markers separated by commas, built in one buffer (statements of thousands of markers are built
     /// for every batch of a sync).
-    fn list(&mut self, n: usize) -> String {
+    pub(crate) fn list(&mut self, n: usize) -> String {
         let mut out = String::with_capacity(n * 7);
         for i in 0..n {
             if i > 0 {
