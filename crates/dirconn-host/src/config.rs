@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::{AccountPolicy, Error};
+use crate::{AccountPolicy, Error, userdb::Userdb};
 
 /// The keys of a domain section that the host reads itself.
-const HOST_KEYS: [&str; 8] =
-    ["name", "connector", "enabled", "display_name", "login_suffixes", "accounts", "mapping", "groups"];
+const HOST_KEYS: [&str; 9] =
+    ["name", "connector", "enabled", "display_name", "login_suffixes", "accounts", "mapping", "groups", "userdb"];
 
 /// One mail domain's section.
 #[derive(Debug, Clone)]
@@ -44,6 +44,8 @@ pub struct DomainConfig {
     pub settings: serde_json::Value,
     /// How its users become accounts (`accounts`, `mapping`, `groups` tables).
     pub policy: AccountPolicy,
+    /// The userdb template handed to mail servers (`[domain.userdb]`: home, uid, gid, quota_rule…).
+    pub userdb: Userdb,
 }
 
 /// The whole configuration.
@@ -61,6 +63,8 @@ pub struct HostConfig {
     pub store: String,
     /// The domains, in file order.
     pub domains: Vec<DomainConfig>,
+    /// The `[service]` table, read by the service (`dirconn serve`), not by the host.
+    pub service: toml::Table,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +75,8 @@ struct Raw {
     store: Option<String>,
     #[serde(default)]
     domain: Vec<toml::Table>,
+    #[serde(default)]
+    service: toml::Table,
 }
 
 impl HostConfig {
@@ -141,6 +147,7 @@ impl HostConfig {
             dir,
             default_domain,
             domains,
+            service: raw.service,
         })
     }
 }
@@ -242,6 +249,21 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             "See the accounts page of the docs (docs/src/accounts.md) for the keys and their values.",
         )
     })?;
+    let userdb = match table.remove("userdb") {
+        None => Userdb::default(),
+        Some(toml::Value::Table(t)) => Userdb::from_table(t).map_err(|(key, problem)| {
+            key_error(
+                &name,
+                &format!("userdb.{key}"),
+                &problem,
+                "Write userdb values as strings or numbers; templates may use %u (login@domain), %n (login), \
+                 %d (domain) and %%.",
+            )
+        })?,
+        Some(_) => {
+            return Err(key_error(&name, "userdb", "expected a table.", "Write [domain.userdb] with home = \"…\"."));
+        }
+    };
     debug_assert!(HOST_KEYS.iter().all(|k| !table.contains_key(*k)));
     let settings = serde_json::to_value(&table).map_err(|err| {
         key_error(
@@ -251,7 +273,7 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             "Use strings, numbers, booleans and lists.",
         )
     })?;
-    Ok(DomainConfig { name, connector, enabled, display_name, login_suffixes, settings, policy })
+    Ok(DomainConfig { name, connector, enabled, display_name, login_suffixes, settings, policy, userdb })
 }
 
 /// `DC=kasm,DC=core` serves `kasm.core`: the DC components of a search base, in order.

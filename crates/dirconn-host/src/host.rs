@@ -22,6 +22,8 @@ pub struct Domain {
     pub policy: AccountPolicy,
     /// Other login suffixes routed here with the suffix kept (`login_suffixes`).
     pub login_suffixes: Vec<String>,
+    /// The userdb template handed to mail servers.
+    pub userdb: crate::userdb::Userdb,
     connector: Option<ConnectorBox>,
 }
 
@@ -98,6 +100,7 @@ impl Host {
                 plugin: plugin.metadata.name.to_string(),
                 policy: d.policy.clone(),
                 login_suffixes: d.login_suffixes.clone(),
+                userdb: d.userdb.clone(),
                 connector,
             });
         }

@@ -17,6 +17,7 @@ mod plugins;
 pub mod policy;
 pub mod schedule;
 pub mod sync;
+pub mod userdb;
 
 pub use accounts::{LoginOutcome, Migration, Via};
 pub use config::{DomainConfig, HostConfig};

@@ -386,7 +386,7 @@ impl Tx {
     pub async fn unlisted_active_directory(
         &mut self,
         domain: &str,
-        listed: &dyn Fn(&str) -> bool,
+        listed: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<(Vec<(String, String)>, u64), Error> {
         query::unlisted_active_directory(self.conn(), domain, listed).await
     }

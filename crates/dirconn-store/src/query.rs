@@ -369,7 +369,7 @@ pub(crate) async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, E
 pub(crate) async fn unlisted_active_directory(
     conn: &mut AnyConnection,
     domain: &str,
-    listed: &dyn Fn(&str) -> bool,
+    listed: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<(Vec<(String, String)>, u64), Error> {
     use futures::TryStreamExt;
     let mut rows = sqlx::query(

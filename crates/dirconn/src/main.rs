@@ -130,7 +130,8 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Run the host: scheduled syncs of every domain with a sync_schedule, until stopped.
+    /// Run the service: the HTTP API, the Dovecot auth sockets, nginx auth_http, metrics and scheduled syncs
+    /// ([service] table), until SIGTERM; SIGHUP reloads the configuration.
     Serve,
     /// Reset a directory user's password with the service account, or change it as the user (--change).
     /// Active Directory: over LDAPS or StartTLS only.
@@ -219,7 +220,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let exit = match runtime.block_on(run(&cli)) {
         Ok(exit) => exit,
         Err(err) => {
@@ -400,11 +401,15 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             Ok(outcome.map_or_else(|e| e.kind().into(), |()| Exit::Ok))
         }
         Command::Serve => {
-            let host = load(cli)?;
-            let store = host.open_store().await?;
-            dirconn_host::schedule::run(&host, &store, stop_signal()).await;
-            store.close().await;
-            Ok(Exit::Ok)
+            let opts = dirconn_service::Options { config: cli.config.clone(), plugin_dir: cli.plugin_dir.clone() };
+            match dirconn_service::run(opts).await {
+                Ok(()) => Ok(Exit::Ok),
+                Err(dirconn_service::StartError::Host(e)) => Err(e),
+                Err(dirconn_service::StartError::Service(e)) => {
+                    output::service_error(&e, cli.json);
+                    Ok(Exit::Config)
+                }
+            }
         }
         Command::Lookup { domain, login } => {
             let host = load(cli)?;
@@ -424,23 +429,6 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             let domain = host.domain(domain)?;
             output::filter(domain, &domain.filter()?, cli.json);
             Ok(Exit::Ok)
-        }
-    }
-}
-
-/// Completes on SIGINT or SIGTERM (service managers stop with SIGTERM); a running sync is then dropped,
-/// which rolls it back.
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

@@ -1,0 +1,299 @@
+//! The `[service]` table of the configuration: listeners, TLS, clients and their tokens, nginx backends,
+//! audit retention.
+//!
+//! ```toml
+//! [service]
+//! listen = ["127.0.0.1:8025"]              # the HTTP API
+//! tls_cert = "tls/cert.pem"                # optional: HTTPS with rustls
+//! tls_key = "tls/key.pem"
+//! dovecot_auth = ["/run/dirconn/auth", "127.0.0.1:8026"]   # Dovecot's auth protocol (UNIX path or loopback TCP)
+//! metrics_listen = "127.0.0.1:9125"        # /metrics, /healthz, /readyz (no token)
+//! audit_retention = "90d"
+//!
+//! [[service.client]]
+//! name = "dovecot"
+//! token_file = "dovecot.token"             # relative to the configuration's folder
+//! role = "mail-server"                     # or "admin"
+//!
+//! [service.nginx]                          # where nginx's mail proxy sends a user once logged in
+//! imap = "127.0.0.1:143"
+//! ```
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+
+/// A client's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Logins and user lookups only.
+    MailServer,
+    /// Everything, including the administration routes.
+    Admin,
+}
+
+impl Role {
+    /// The role's name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::MailServer => "mail-server",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A client of the API, with the SHA-256 of its token (the token itself is not kept).
+#[derive(Clone)]
+pub struct Client {
+    /// Its name (in logs and the audit).
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of its token.
+    pub token_hash: [u8; 32],
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+/// Where the Dovecot auth protocol is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketSpec {
+    /// A UNIX socket at this path.
+    Unix(PathBuf),
+    /// A loopback TCP address.
+    Tcp(SocketAddr),
+}
+
+impl std::fmt::Display for SocketSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SocketSpec::Unix(p) => write!(f, "unix:{}", p.display()),
+            SocketSpec::Tcp(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// The nginx mail proxy's backends, by protocol.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NginxBackends {
+    /// The IMAP server.
+    pub imap: Option<SocketAddr>,
+    /// The POP3 server.
+    pub pop3: Option<SocketAddr>,
+    /// The SMTP server.
+    pub smtp: Option<SocketAddr>,
+    /// Seconds nginx makes a client wait after a failed login (`Auth-Wait`).
+    #[serde(default = "default_wait")]
+    pub wait_seconds: u32,
+}
+
+fn default_wait() -> u32 {
+    3
+}
+
+/// The `[service]` table, validated, with the token files read.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// HTTP API addresses.
+    pub listen: Vec<SocketAddr>,
+    /// PEM certificate chain and key for HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Dovecot auth protocol sockets.
+    pub dovecot_auth: Vec<SocketSpec>,
+    /// The metrics and health listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The API's clients.
+    pub clients: Vec<Client>,
+    /// nginx backends.
+    pub nginx: NginxBackends,
+    /// How long audit rows are kept.
+    pub audit_retention: Duration,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// How long SIGTERM waits for requests in flight.
+    pub drain_timeout: Duration,
+    /// A domain whose directory has not answered for this long is probed; failing that, not ready.
+    pub probe_interval: Duration,
+    /// The `Retry-After` of temporary failures, in seconds.
+    pub retry_after_seconds: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    listen: Vec<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    #[serde(default)]
+    dovecot_auth: OneOrMany,
+    metrics_listen: Option<String>,
+    #[serde(default)]
+    client: Vec<RawClient>,
+    #[serde(default)]
+    nginx: NginxBackends,
+    #[serde(default, with = "humantime_serde")]
+    audit_retention: Option<Duration>,
+    max_body_bytes: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    drain_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    probe_interval: Option<Duration>,
+    retry_after_seconds: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    name: String,
+    token_file: PathBuf,
+    role: Role,
+}
+
+fn config_error(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Error {
+    Error::Config { key: key.to_owned(), problem: problem.into(), fix: fix.into() }
+}
+
+fn address(key: &str, text: &str) -> Result<SocketAddr, Error> {
+    text.parse().map_err(|_| {
+        config_error(key, format!("`{text}` is not an IP address with a port."), "Write it as 127.0.0.1:8025 or [::1]:8025.")
+    })
+}
+
+/// The SHA-256 of a token, the form tokens are kept and compared in.
+pub fn token_hash(token: &[u8]) -> [u8; 32] {
+    Sha256::digest(token).into()
+}
+
+impl ServiceConfig {
+    /// Validates the `[service]` table (empty when the file has none); relative paths resolve against `dir`.
+    pub fn from_table(table: &toml::Table, dir: &Path) -> Result<ServiceConfig, Error> {
+        let raw: Raw = toml::Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| {
+            config_error("(table)", e.message().to_owned(), "See the service page of the docs for the keys.")
+        })?;
+        let listen = raw.listen.iter().map(|a| address("listen", a)).collect::<Result<Vec<_>, _>>()?;
+        let tls = match (raw.tls_cert, raw.tls_key) {
+            (Some(c), Some(k)) => Some((dir.join(c), dir.join(k))),
+            (None, None) => None,
+            _ => return Err(config_error("tls_cert", "tls_cert and tls_key go together.", "Set both, or neither.")),
+        };
+        let specs = match raw.dovecot_auth {
+            OneOrMany::None => Vec::new(),
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        };
+        let mut dovecot_auth = Vec::new();
+        for spec in specs {
+            dovecot_auth.push(if spec.starts_with('/') || spec.starts_with("unix:") {
+                SocketSpec::Unix(PathBuf::from(spec.trim_start_matches("unix:")))
+            } else {
+                let addr = address("dovecot_auth", &spec)?;
+                // The auth protocol has no client authentication: anyone who reaches it can try passwords.
+                if !addr.ip().is_loopback() {
+                    return Err(config_error(
+                        "dovecot_auth",
+                        format!("{addr} is not a loopback address; the auth protocol has no client authentication."),
+                        "Use a UNIX socket path, or 127.0.0.1 / ::1 with a port.",
+                    ));
+                }
+                SocketSpec::Tcp(addr)
+            });
+        }
+        let metrics_listen = raw.metrics_listen.as_deref().map(|a| address("metrics_listen", a)).transpose()?;
+        let mut clients = Vec::with_capacity(raw.client.len());
+        for (i, c) in raw.client.into_iter().enumerate() {
+            if c.name.trim().is_empty() || clients.iter().any(|o: &Client| o.name == c.name) {
+                return Err(config_error(
+                    &format!("client[{}].name", i + 1),
+                    format!("`{}` is empty or used twice.", c.name),
+                    "Give each [[service.client]] its own name.",
+                ));
+            }
+            let path = dir.join(&c.token_file);
+            let token_error = |problem: String| Error::TokenFile { client: c.name.clone(), path: path.clone(), problem };
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&path).map_err(|e| token_error(format!("cannot be read ({e})")))?,
+            );
+            let token = text.trim();
+            if token.len() < 16 {
+                return Err(token_error("holds a token shorter than 16 characters".into()));
+            }
+            let token_hash = token_hash(token.as_bytes());
+            if clients.iter().any(|o| o.token_hash == token_hash) {
+                return Err(token_error("holds the same token as another client".into()));
+            }
+            clients.push(Client { name: c.name, role: c.role, token_hash });
+        }
+        Ok(ServiceConfig {
+            listen,
+            tls,
+            dovecot_auth,
+            metrics_listen,
+            clients,
+            nginx: raw.nginx,
+            audit_retention: raw.audit_retention.unwrap_or(Duration::from_secs(90 * 86_400)),
+            max_body_bytes: raw.max_body_bytes.unwrap_or(64 * 1024),
+            drain_timeout: raw.drain_timeout.unwrap_or(Duration::from_secs(10)),
+            probe_interval: raw.probe_interval.unwrap_or(Duration::from_secs(30)),
+            retry_after_seconds: raw.retry_after_seconds.unwrap_or(5),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, dir: &Path) -> Result<ServiceConfig, Error> {
+        ServiceConfig::from_table(&toml::from_str(text).unwrap(), dir)
+    }
+
+    #[test]
+    fn clients_and_sockets_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t"), "0123456789abcdef0123\n").unwrap();
+        let c = parse(
+            "listen = [\"127.0.0.1:1\"]\ndovecot_auth = [\"/run/x\", \"[::1]:2\"]\n[[client]]\nname = \"d\"\ntoken_file = \"t\"\nrole = \"mail-server\"\n",
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(c.clients[0].token_hash, token_hash(b"0123456789abcdef0123"));
+        assert_eq!(c.dovecot_auth[0], SocketSpec::Unix("/run/x".into()));
+        assert!(format!("{:?}", c.clients).contains("MailServer") && !format!("{c:?}").contains("0123456789"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = parse("dovecot_auth = \"10.0.0.1:2\"\n", dir.path()).unwrap_err();
+        assert_eq!((e.code(), e.message().contains("dovecot_auth")), ("DC-801", true));
+        let e = parse("listen = [\"nowhere\"]\n", dir.path()).unwrap_err();
+        assert!(e.message().contains("`listen`"), "{e}");
+        let e = parse("[[client]]\nname = \"d\"\ntoken_file = \"missing\"\nrole = \"admin\"\n", dir.path()).unwrap_err();
+        assert_eq!(e.code(), "DC-803");
+        let e = parse("lisen = []\n", dir.path()).unwrap_err();
+        assert!(e.message().contains("lisen"), "{e}");
+    }
+}

@@ -1,0 +1,345 @@
+//! The service's core, shared by every front end (HTTP API, Dovecot auth protocol, nginx): the live host and
+//! store (swapped whole on SIGHUP), and one `authenticate` and one `user` operation whose verdicts each front
+//! end only translates into its protocol.
+
+use std::{
+    net::IpAddr,
+    sync::{Arc, RwLock},
+    time::Instant,
+};
+
+use dirconn_abi::{ClientContext, ErrorKind};
+use dirconn_host::{Error as HostError, Host, accounts::account_name};
+use dirconn_store::{Account, Field, Store, Value};
+use zeroize::Zeroizing;
+
+use crate::{
+    Error, ServiceConfig,
+    audit::{AuditSink, Entry},
+    health::Health,
+    metrics::Metrics,
+    views::{Accepted, Refused, UserFound},
+};
+
+/// The front end an attempt came through (audit and metrics label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Interface {
+    /// `POST /v1/auth`.
+    Http,
+    /// Dovecot's auth protocol.
+    Dovecot,
+    /// nginx's `auth_http`.
+    Nginx,
+}
+
+impl Interface {
+    /// The label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Interface::Http => "http",
+            Interface::Dovecot => "dovecot",
+            Interface::Nginx => "nginx",
+        }
+    }
+}
+
+/// One authentication attempt, as any front end received it.
+pub struct Attempt {
+    /// The login as typed.
+    pub login: String,
+    /// The password. Never logged.
+    pub password: Zeroizing<String>,
+    /// The mail server's service (`imap`, `smtp`, `pop3`…).
+    pub service: String,
+    /// The client's address.
+    pub client_ip: Option<IpAddr>,
+    /// The local address the client connected to (routes bare logins to a domain's `bind_ip`).
+    pub local_ip: Option<IpAddr>,
+    /// Whether the client's connection is encrypted (or on loopback).
+    pub secured: bool,
+    /// The front end.
+    pub interface: Interface,
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("login", &self.login)
+            .field("password", &"<redacted>")
+            .field("service", &self.service)
+            .field("client_ip", &self.client_ip)
+            .field("local_ip", &self.local_ip)
+            .field("interface", &self.interface)
+            .finish()
+    }
+}
+
+/// What became of an attempt.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Logged in.
+    Accepted(Box<Accepted>),
+    /// Refused: the credentials or the account (a definite answer).
+    Denied(Box<Refused>),
+    /// The directory, the store or the configuration failed: the client should retry later. Never a
+    /// wrong password.
+    Temporary(Box<Refused>),
+}
+
+/// The configuration, host and store in force; replaced whole by a reload.
+pub struct Live {
+    /// The host (plugins, domains).
+    pub host: Host,
+    /// The account store.
+    pub store: Store,
+    /// The `[service]` table.
+    pub config: ServiceConfig,
+}
+
+/// The service: what every front end calls.
+pub struct Service {
+    live: RwLock<Arc<Live>>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// When each domain's directory last answered.
+    pub health: Health,
+    audit: AuditSink,
+}
+
+/// The longest login taken (bytes), as the engine's own rule.
+pub const MAX_LOGIN_BYTES: usize = 256;
+/// The longest password taken (bytes).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Refuses a login or password that no directory should see: empty, too long, control characters.
+pub fn check_input(login: &str, password: &str) -> Result<(), Error> {
+    let bad_login = |problem: &str| Err(Error::BadLogin { problem: problem.into() });
+    if login.trim().is_empty() {
+        return bad_login("it is empty");
+    }
+    if login.len() > MAX_LOGIN_BYTES {
+        return bad_login("it is over 256 bytes");
+    }
+    if login.chars().any(char::is_control) {
+        return bad_login("it holds control characters");
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::BadPassword { problem: "it is over 1024 bytes".into() });
+    }
+    if password.contains('\0') {
+        return Err(Error::BadPassword { problem: "it holds a NUL byte".into() });
+    }
+    Ok(())
+}
+
+/// Whether a host error is a temporary failure for the mail server (retry later) rather than a verdict.
+pub fn is_temporary(err: &HostError) -> bool {
+    matches!(err, HostError::Store(_)) || !err.kind().is_denial()
+}
+
+impl Service {
+    /// A service over a loaded host and an open store.
+    pub fn new(live: Live, metrics: Arc<Metrics>, audit: AuditSink) -> Service {
+        Service { live: RwLock::new(Arc::new(live)), metrics, health: Health::default(), audit }
+    }
+
+    /// The configuration, host and store in force now.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Puts a new configuration in force; requests already running finish on the old one.
+    pub fn replace(&self, live: Live) -> Arc<Live> {
+        let new = Arc::new(live);
+        let mut slot = self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::replace(&mut *slot, new)
+    }
+
+    /// Logs a user in: checks the input, routes it (by domain part, login suffix or local IP), runs the
+    /// host's login flow over the store, and records the attempt in the audit and the metrics.
+    pub async fn authenticate(&self, attempt: Attempt) -> Verdict {
+        let started = Instant::now();
+        let live = self.live();
+        let (verdict, domain) = self.decide(&live, &attempt).await;
+        let latency = started.elapsed();
+        let (outcome, kind, account) = match &verdict {
+            Verdict::Accepted(a) => ("ok".to_owned(), "ok", Some(a.account.clone())),
+            Verdict::Denied(r) | Verdict::Temporary(r) => (r.problem.code.clone(), kind_name(&r.problem.kind), None),
+        };
+        self.metrics.attempt(domain.as_deref().unwrap_or("-"), attempt.interface, kind, latency);
+        self.audit.record(Entry {
+            interface: attempt.interface,
+            domain,
+            login: attempt.login.clone(),
+            account,
+            client_ip: attempt.client_ip,
+            local_ip: attempt.local_ip,
+            service: attempt.service.clone(),
+            outcome,
+            kind: kind.to_owned(),
+            latency,
+        });
+        verdict
+    }
+
+    async fn decide(&self, live: &Live, attempt: &Attempt) -> (Verdict, Option<String>) {
+        if let Err(err) = check_input(&attempt.login, &attempt.password) {
+            return (Verdict::Denied(Box::new(Refused::service(&err))), None);
+        }
+        let route = match live.host.route(&attempt.login) {
+            Ok(route) => route,
+            Err(err) => return (Verdict::Denied(Box::new(Refused::host(&err, None))), None),
+        };
+        let domain = route.domain;
+        let client = ClientContext {
+            address: attempt.client_ip.map(|ip| ip.to_string().into()).into(),
+            protocol: Some(attempt.service.as_str().into()).into(),
+        };
+        let outcome =
+            live.host.login_account(&live.store, &attempt.login, &attempt.password, client).await;
+        let verdict = match outcome {
+            Ok(o) => {
+                self.health.answered(&domain.name);
+                Verdict::Accepted(Box::new(accepted(domain, &o.account, o.warnings)))
+            }
+            Err(err) if is_temporary(&err) => {
+                self.health.failed(&domain.name);
+                tracing::warn!(domain = %domain.name, code = err.code(), "login failed temporarily: {err}");
+                Verdict::Temporary(Box::new(Refused::host(&err, Some(domain))))
+            }
+            Err(err) => {
+                self.health.answered(&domain.name);
+                Verdict::Denied(Box::new(Refused::host(&err, Some(domain))))
+            }
+        };
+        (verdict, Some(domain.name.clone()))
+    }
+
+    /// Whether an address (`user@domain`, or a bare login routed as a login would be) is an active
+    /// account: from the store, else from the directory (an account not created yet). Errors: not found
+    /// (DC-816, or the host's denial) or a temporary failure.
+    pub async fn user(&self, address: &str, local_ip: Option<IpAddr>) -> Result<UserFound, (bool, Box<Refused>)> {
+        let live = self.live();
+        if let Err(err) = check_input(address, "") {
+            return Err((false, Box::new(Refused::service(&err))));
+        }
+        let route = live.host.route(address).map_err(|e| (false, Box::new(Refused::host(&e, None))))?;
+        let domain = route.domain;
+        let name = account_name(route.login);
+        let temporary = |e: HostError| {
+            let t = is_temporary(&e);
+            (t, Box::new(Refused::host(&e, Some(domain))))
+        };
+        let stored = live.store.account(&domain.name, &name).await.map_err(|e| temporary(e.into()))?;
+        if let Some(account) = stored {
+            if !account.active {
+                let err = HostError::AccountInactive { domain: domain.name.clone(), login: account.login.clone() };
+                return Err((false, Box::new(Refused::host(&err, Some(domain)))));
+            }
+            return Ok(user_found(domain, &account));
+        }
+        match domain.lookup(route.login).await {
+            Ok(entry) if entry.is_disabled() => {
+                let err = HostError::AccountInactive { domain: domain.name.clone(), login: entry.login.to_string() };
+                Err((false, Box::new(Refused::host(&err, Some(domain)))))
+            }
+            Ok(entry) => {
+                self.health.answered(&domain.name);
+                let login = account_name(&entry.login);
+                Ok(UserFound {
+                    account: format!("{login}@{}", domain.name),
+                    domain: domain.name.clone(),
+                    login: login.clone(),
+                    active: true,
+                    stored: false,
+                    userdb: domain.userdb.fill(&login, &domain.name),
+                })
+            }
+            Err(err) => {
+                if is_temporary(&err) {
+                    self.health.failed(&domain.name);
+                } else {
+                    self.health.answered(&domain.name);
+                }
+                Err(temporary(err))
+            }
+        }
+    }
+
+    /// Flushes the audit rows still queued (at shutdown).
+    pub async fn flush(&self) {
+        self.audit.flush().await;
+    }
+}
+
+fn kind_name(kind: &str) -> &'static str {
+    // Metric labels come from a closed set: the ErrorKind names.
+    const KINDS: [ErrorKind; 16] = [
+        ErrorKind::InvalidInput,
+        ErrorKind::InvalidCredentials,
+        ErrorKind::AccountLocked,
+        ErrorKind::AccountDisabled,
+        ErrorKind::AccountExpired,
+        ErrorKind::PasswordExpired,
+        ErrorKind::MustChangePassword,
+        ErrorKind::LogonRestricted,
+        ErrorKind::NotFound,
+        ErrorKind::Ambiguous,
+        ErrorKind::Unreachable,
+        ErrorKind::Timeout,
+        ErrorKind::Tls,
+        ErrorKind::Configuration,
+        ErrorKind::Unsupported,
+        ErrorKind::Internal,
+    ];
+    KINDS.iter().map(|k| k.as_str()).find(|k| *k == kind).unwrap_or("internal")
+}
+
+fn text_fields(account: &Account) -> std::collections::BTreeMap<String, String> {
+    Field::ALL
+        .iter()
+        .filter_map(|f| match account.fields.get(*f)? {
+            Value::Text(t) => Some((f.name().to_owned(), t.clone())),
+            Value::Bytes(_) => None,
+        })
+        .collect()
+}
+
+fn accepted(domain: &dirconn_host::Domain, account: &Account, warnings: Vec<String>) -> Accepted {
+    Accepted {
+        ok: true,
+        account: format!("{}@{}", account.login, account.domain),
+        domain: account.domain.clone(),
+        login: account.login.clone(),
+        email: account.fields.text(Field::Email).map(str::to_owned),
+        display_name: display_name(account),
+        app_groups: account.app_groups.iter().cloned().collect(),
+        fields: text_fields(account),
+        userdb: domain.userdb.fill(&account.login, &account.domain),
+        admin: account.admin,
+        warnings,
+    }
+}
+
+/// "First Last" from the mapped names, when there are any.
+fn display_name(account: &Account) -> Option<String> {
+    let parts: Vec<&str> =
+        [Field::FirstName, Field::LastName].iter().filter_map(|f| account.fields.text(*f)).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+fn user_found(domain: &dirconn_host::Domain, account: &Account) -> UserFound {
+    UserFound {
+        account: format!("{}@{}", account.login, account.domain),
+        domain: account.domain.clone(),
+        login: account.login.clone(),
+        active: account.active,
+        stored: true,
+        userdb: domain.userdb.fill(&account.login, &account.domain),
+    }
+}
+
+/// Turns a reload's failure into the line that is logged (the old configuration keeps serving).
+pub fn reload_error(err: &dyn std::fmt::Display) -> String {
+    format!("the new configuration was refused; the old one keeps serving: {err}")
+}

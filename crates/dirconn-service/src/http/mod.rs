@@ -1,0 +1,223 @@
+//! The HTTP API v1: the router (every route registered through utoipa-axum, so a route cannot exist
+//! without its OpenAPI description), bearer-token callers by role, the JSON body extractor with its caps,
+//! and the one way errors become responses.
+
+mod admin;
+mod auth;
+mod nginx;
+pub mod serve;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{FromRequest, FromRequestParts, MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq as _;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{
+    Error, Service,
+    config::{Role, token_hash},
+    views::Refused,
+};
+
+/// The shared state of every handler.
+pub type AppState = Arc<Service>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "dirconn API", version = "1", description = "Logins, user lookups and administration of dirconn: \
+        the service mail servers (Dovecot, Postfix, nginx) and administrators talk to. Every route but \
+        /v1/openapi.json needs `Authorization: Bearer <token>` of a [[service.client]]. Every error is a \
+        JSON body with code, kind, message and fix."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags((name = "mail-server", description = "Routes for mail servers (role mail-server or admin)."),
+         (name = "admin", description = "Administration (role admin)."))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The router and the OpenAPI document describing exactly its routes.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    let api = auth::routes(api);
+    let api = nginx::routes(api);
+    let api = admin::routes(api);
+    let (router, doc) = api.split_for_parts();
+    let json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let router = router
+        .route(
+            "/v1/openapi.json",
+            axum::routing::get(move || {
+                let json = json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], json.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::from(Error::NotFound { what: "This route".into() }) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
+        .with_state(state);
+    (router, doc)
+}
+
+/// Counts every request by its matched route and status.
+async fn count(State(service): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("(unmatched)", |m| m.as_str()).to_owned();
+    let response = next.run(request).await;
+    service.metrics.request(&route, response.status().as_u16());
+    response
+}
+
+/// An error response: a status, the JSON body, and headers such as `Retry-After`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+    retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// A status and a body.
+    pub fn new(status: StatusCode, body: impl serde::Serialize) -> ApiError {
+        ApiError { status, body: serde_json::to_value(body).unwrap_or_default(), retry_after: None }
+    }
+
+    /// A temporary failure: 503 with `Retry-After`.
+    pub fn temporary(body: impl serde::Serialize, retry_after: u32) -> ApiError {
+        ApiError { retry_after: Some(retry_after), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, body) }
+    }
+
+    /// A host error, with the status its kind calls for.
+    pub fn host(err: &dirconn_host::Error, retry_after: u32) -> ApiError {
+        let refused = Refused::host(err, None);
+        if crate::core::is_temporary(err) {
+            ApiError::temporary(refused, retry_after)
+        } else {
+            let status = match err.kind() {
+                dirconn_abi::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                k if k.is_denial() => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            ApiError::new(status, refused)
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> ApiError {
+        let status = match &err {
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::BadLogin { .. } | Error::BadPassword { .. } => StatusCode::UNAUTHORIZED,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut e = ApiError::new(status, Refused::service(&err));
+        if matches!(err, Error::Stopping) {
+            e.retry_after = Some(1);
+        }
+        e
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(s) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The caller, known by its token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The client's name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// Finds the client whose token the request carries; every client's hash is compared, in constant time.
+fn caller(service: &Service, headers: &HeaderMap) -> Result<Caller, Error> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or(Error::Unauthorized)?;
+    let hash = token_hash(token.as_bytes());
+    let live = service.live();
+    let mut found = None;
+    for client in &live.config.clients {
+        if bool::from(client.token_hash.ct_eq(&hash)) {
+            found = Some(Caller { name: client.name.clone(), role: client.role });
+        }
+    }
+    found.ok_or(Error::Unauthorized)
+}
+
+/// A caller of any role (mail servers and administrators).
+pub struct MailServer(pub Caller);
+
+/// A caller with the admin role.
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for MailServer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(MailServer(caller(state, &parts.headers)?))
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let c = caller(state, &parts.headers)?;
+        if c.role != Role::Admin {
+            return Err(Error::Forbidden { client: c.name, needs: "admin" }.into());
+        }
+        Ok(Admin(c))
+    }
+}
+
+/// A JSON body, read up to `max_body_bytes` and parsed strictly (unknown fields refused); every refusal is
+/// a [`Problem`] with its code.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.live().config.max_body_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| Error::TooLarge { limit })?;
+        let value = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest { problem: e.to_string() })?;
+        Ok(Body(value))
+    }
+}

@@ -1,0 +1,129 @@
+//! nginx's mail `auth_http`: `GET /v1/nginx/auth` with nginx's `Auth-*` headers, answered as nginx expects
+//! (always HTTP 200): `Auth-Status: OK` with the backend's `Auth-Server`/`Auth-Port` and the canonical login
+//! in `Auth-User`; a denial with the user's message and `Auth-Wait`; a temporary failure with `Auth-Wait` and,
+//! for SMTP, `Auth-Error-Code: 451 4.3.0`.
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use zeroize::Zeroizing;
+
+use super::{AppState, MailServer};
+use crate::core::{Attempt, Interface, Verdict};
+
+pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    api.routes(routes!(nginx_auth))
+}
+
+/// Decodes `%XX` escapes (nginx escapes `%`, spaces and control characters in `Auth-User` and `Auth-Pass`);
+/// a malformed escape is kept as written.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// nginx's answer: HTTP 200 and `Auth-*` headers.
+fn answer(pairs: &[(&'static str, String)]) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    for (name, value) in pairs {
+        // A value with bytes a header cannot carry is sent without them.
+        let clean: String = value.chars().filter(|c| !c.is_control()).collect();
+        if let Ok(v) = HeaderValue::from_str(&clean) {
+            response.headers_mut().insert(HeaderName::from_static(name), v);
+        }
+    }
+    response
+}
+
+/// nginx mail proxy authentication (`auth_http`). Always HTTP 200 for nginx: the verdict is in the
+/// `Auth-Status` header. Send the token with `auth_http_header Authorization "Bearer <token>"`.
+#[utoipa::path(get, path = "/v1/nginx/auth", tag = "mail-server",
+    params(
+        ("Auth-User" = String, Header, description = "The login, %-escaped"),
+        ("Auth-Pass" = String, Header, description = "The password, %-escaped"),
+        ("Auth-Protocol" = String, Header, description = "imap, pop3 or smtp"),
+        ("Client-IP" = Option<String>, Header, description = "The client's address"),
+    ),
+    responses(
+        (status = 200, description = "The verdict in Auth-Status (OK, or the message for the user), with Auth-Server and \
+            Auth-Port on success, Auth-Wait on failures, Auth-Error-Code for SMTP temporary failures"),
+        (status = 401, description = "No valid token (DC-810)", body = crate::views::Refused),
+    ))]
+async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, headers: HeaderMap) -> Response {
+    let protocol = header(&headers, "auth-protocol").unwrap_or_else(|| "imap".into()).to_ascii_lowercase();
+    let attempt = Attempt {
+        login: percent_decode(&header(&headers, "auth-user").unwrap_or_default()),
+        password: Zeroizing::new(percent_decode(&header(&headers, "auth-pass").unwrap_or_default())),
+        service: protocol.clone(),
+        client_ip: header(&headers, "client-ip").and_then(|ip| ip.parse().ok()),
+        local_ip: header(&headers, "x-local-ip").and_then(|ip| ip.parse().ok()),
+        secured: false,
+        interface: Interface::Nginx,
+    };
+    let live = service.live();
+    let nginx = &live.config.nginx;
+    let wait = nginx.wait_seconds.to_string();
+    let backend = match protocol.as_str() {
+        "pop3" => nginx.pop3,
+        "smtp" => nginx.smtp,
+        _ => nginx.imap,
+    };
+    match service.authenticate(attempt).await {
+        Verdict::Accepted(a) => match backend {
+            Some(b) => answer(&[
+                ("auth-status", "OK".into()),
+                ("auth-server", b.ip().to_string()),
+                ("auth-port", b.port().to_string()),
+                ("auth-user", a.account.clone()),
+            ]),
+            None => {
+                tracing::error!(protocol, "nginx asked for a {protocol} backend and [service.nginx] has none");
+                temporary(&protocol, &wait)
+            }
+        },
+        Verdict::Denied(r) => answer(&[("auth-status", r.user_message.clone()), ("auth-wait", wait)]),
+        Verdict::Temporary(_) => temporary(&protocol, &wait),
+    }
+}
+
+fn temporary(protocol: &str, wait: &str) -> Response {
+    let mut pairs = vec![("auth-status", "Temporary server problem, try again later".to_owned()), ("auth-wait", wait.to_owned())];
+    if protocol == "smtp" {
+        pairs.push(("auth-error-code", "451 4.3.0".into()));
+    }
+    answer(&pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn nginx_escapes_are_decoded() {
+        assert_eq!(percent_decode("a%20b%25c"), "a b%c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

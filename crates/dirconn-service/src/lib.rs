@@ -1,0 +1,22 @@
+//! `dirconn serve`: the service mail servers talk to, over the host. Front ends (the HTTP API v1 with its
+//! OpenAPI document, nginx's `auth_http`, Dovecot's auth protocol) turn their requests into one
+//! [`core::Attempt`] and the one [`Service::authenticate`]'s [`core::Verdict`] back into their protocol;
+//! the metrics listener serves `/metrics`, `/healthz` and `/readyz`; [`run`] wires them with the scheduler,
+//! the audit writer and the signals (SIGTERM drains and stops, SIGHUP reloads).
+
+pub mod audit;
+pub mod config;
+pub mod core;
+pub mod dovecot;
+mod error;
+pub mod health;
+pub mod http;
+pub mod metrics;
+mod status;
+mod run;
+pub mod views;
+
+pub use config::ServiceConfig;
+pub use core::Service;
+pub use error::Error;
+pub use run::{Options, StartError, run};

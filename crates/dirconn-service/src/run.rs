@@ -1,0 +1,177 @@
+//! `dirconn serve`: loads the configuration, opens every listener, and runs until SIGTERM or SIGINT
+//! (drain, flush the audit, stop). SIGHUP reloads the configuration: a new one that fails to load is refused,
+//! logged, and the old one keeps serving; listener addresses take effect at the next start.
+
+use std::{path::PathBuf, sync::Arc};
+
+use dirconn_host::{Error as HostError, Host};
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::watch,
+};
+
+use crate::{Error, Service, ServiceConfig, audit, core::Live, dovecot, http, metrics::Metrics, status};
+
+/// What `dirconn serve` is started with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The configuration file.
+    pub config: PathBuf,
+    /// Plugins from here instead of the configuration's `plugin_dir`.
+    pub plugin_dir: Option<PathBuf>,
+}
+
+/// Why the service could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The configuration, the plugins or the store.
+    Host(HostError),
+    /// The `[service]` table or a listener.
+    Service(Error),
+}
+
+impl From<HostError> for StartError {
+    fn from(e: HostError) -> Self {
+        StartError::Host(e)
+    }
+}
+
+impl From<Error> for StartError {
+    fn from(e: Error) -> Self {
+        StartError::Service(e)
+    }
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Host(e) => e.fmt(f),
+            StartError::Service(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Loads everything a configuration names: host, plugins, store, `[service]`. `old` is the configuration in
+/// force: its store is kept when the URL did not change.
+pub async fn load(opts: &Options, old: Option<&Live>) -> Result<Live, StartError> {
+    let host = Host::load(&opts.config, opts.plugin_dir.as_deref())?;
+    let config = ServiceConfig::from_table(&host.config().service, &host.config().dir)?;
+    let store = match old {
+        Some(old) if old.host.config().store == host.config().store => old.store.clone(),
+        _ => host.open_store().await?,
+    };
+    Ok(Live { host, store, config })
+}
+
+/// Runs the service until SIGTERM or SIGINT.
+pub async fn run(opts: Options) -> Result<(), StartError> {
+    let live = load(&opts, None).await?;
+    let config = live.config.clone();
+    let (store_tx, store_rx) = watch::channel(live.store.clone());
+    let metrics = Arc::new(Metrics::default());
+    let sink = audit::start(metrics.clone(), move || store_rx.borrow().clone());
+    let service = Arc::new(Service::new(live, metrics, sink));
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // Every listener is opened before anything is served: a taken port stops the start with its error.
+    let http_listeners = http::serve::bind(&config.listen).await?;
+    let tls = config.tls.as_ref().map(|(c, k)| http::serve::tls_acceptor(c, k)).transpose()?;
+    let mut dovecot_listeners = Vec::new();
+    for spec in &config.dovecot_auth {
+        dovecot_listeners.push(dovecot::bind(spec).await?);
+    }
+    let metrics_listener = http::serve::bind(config.metrics_listen.as_slice()).await?;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let (router, _) = http::router(service.clone());
+    for (listener, address) in http_listeners.into_iter().zip(&config.listen) {
+        tracing::info!(%address, tls = tls.is_some(), "HTTP API listening");
+        tasks.spawn(http::serve::serve(listener, router.clone(), tls.clone(), stop_rx.clone(), config.drain_timeout));
+    }
+    for listener in dovecot_listeners {
+        tasks.spawn(dovecot::serve(listener, service.clone(), stop_rx.clone()));
+    }
+    for listener in metrics_listener {
+        tracing::info!(address = ?listener.local_addr().ok(), "metrics and health listening");
+        tasks.spawn(http::serve::serve(
+            listener,
+            status::router(service.clone()),
+            None,
+            stop_rx.clone(),
+            config.drain_timeout,
+        ));
+    }
+    let background = [
+        tokio::spawn(status::probe_loop(service.clone())),
+        tokio::spawn({
+            let service = service.clone();
+            async move {
+                audit::purge_loop(|| {
+                    let live = service.live();
+                    (live.store.clone(), live.config.audit_retention)
+                })
+                .await
+            }
+        }),
+    ];
+    let (reload_tx, _) = watch::channel(0u64);
+    let scheduler = tokio::spawn(schedule(service.clone(), reload_tx.subscribe(), stop_rx.clone()));
+
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Listen { address: "SIGTERM".into(), source: e })?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Listen { address: "SIGHUP".into(), source: e })?;
+    tracing::info!(config = %opts.config.display(), "dirconn serve started");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = hup.recv() => {
+                let old = service.live();
+                match load(&opts, Some(&old)).await {
+                    Ok(new) => {
+                        if new.config.listen != old.config.listen || new.config.dovecot_auth != old.config.dovecot_auth
+                            || new.config.metrics_listen != old.config.metrics_listen || new.config.tls != old.config.tls {
+                            tracing::warn!("listener addresses and TLS files changed: they take effect at the next start");
+                        }
+                        let _ = store_tx.send(new.store.clone());
+                        service.replace(new);
+                        service.metrics.reloads_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        reload_tx.send_modify(|n| *n += 1);
+                        tracing::info!("configuration reloaded");
+                    }
+                    Err(err) => {
+                        service.metrics.reloads_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::error!("{}", crate::core::reload_error(&err));
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!("stopping: draining requests in flight");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    scheduler.abort();
+    for task in background {
+        task.abort();
+    }
+    service.flush().await;
+    service.live().store.close().await;
+    tracing::info!("dirconn serve stopped");
+    Ok(())
+}
+
+/// The scheduled syncs of the configuration in force, restarted on each reload, until the stop.
+async fn schedule(service: Arc<Service>, mut reloads: watch::Receiver<u64>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let live = service.live();
+        let changed = async {
+            tokio::select! {
+                _ = reloads.changed() => {}
+                () = http::serve::stopped(&mut stop) => {}
+            }
+        };
+        dirconn_host::schedule::run(&live.host, &live.store, changed).await;
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
