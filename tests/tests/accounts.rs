@@ -289,6 +289,36 @@ async fn auto_create_on_and_off() {
 }
 
 #[tokio::test]
+async fn a_bare_login_at_a_bound_address_goes_to_that_domain() {
+    let slapd = Slapd::start();
+    let bound = DomainSpec::ldap(&slapd).set("name", "bound.org").raw("bind_ip", r#"["127.0.0.2", "2001:db8::2"]"#);
+    let h = TestHost::start(&[stage::for_tests().ldap()], &[DomainSpec::ldap(&slapd), bound]).expect("host loads");
+    let backend = Backend::sqlite();
+    let store = backend.store().await;
+    let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().expect("an address"));
+    let (alice, bob) = (Fixture::ALICE.password, Fixture::BOB.password);
+    let client = ClientContext::default;
+
+    let ok = h.host.login_account_at(&store, "alice", alice, client(), ip("::ffff:127.0.0.2")).await.unwrap();
+    assert_eq!((ok.account.domain.as_str(), ok.account.login.as_str(), ok.created), ("bound.org", "alice", true));
+    let again = h.host.login_account_at(&store, "alice", alice, client(), ip("127.0.0.2")).await.unwrap();
+    assert_eq!((again.account.id, again.created), (ok.account.id, false), "the same account");
+    let v6 = h.host.login_account_at(&store, "bob", bob, client(), ip("2001:db8::2")).await.unwrap();
+    assert_eq!(v6.account.domain, "bound.org");
+    // A login with a domain goes to that domain, whatever the address.
+    let other = h.host.login_account_at(&store, "bob@example.org", bob, client(), ip("127.0.0.2")).await.unwrap();
+    assert_eq!(other.account.domain, "example.org");
+    // A bare login elsewhere (two domains, no default_domain) has no domain; login_account knows no address.
+    let err = h.host.login_account_at(&store, "alice", alice, client(), ip("127.0.0.1")).await.unwrap_err();
+    assert_eq!(err.code(), "DC-011", "{err}");
+    assert_eq!(login(&h, &store, "alice", alice).await.unwrap_err().code(), "DC-011");
+    let wrong = h.host.login_account_at(&store, "carol", "wrong", client(), ip("127.0.0.2")).await.unwrap_err();
+    assert_eq!(wrong.code(), "DC-203");
+    assert!(store.account("example.org", "alice").await.unwrap().is_none());
+    assert!(store.account("bound.org", "carol").await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn removed_users_are_deactivated_and_come_back() {
     let slapd = Slapd::start();
     let h = host(DomainSpec::ldap(&slapd));

@@ -2,7 +2,7 @@
 //! auto-create or require-existing, offline cached passwords), local account management and migration of
 //! local accounts to directory-backed ones.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, net::IpAddr};
 
 use argon2::{
     Argon2,
@@ -198,6 +198,7 @@ impl Host {
     /// Logs a user in with the account store: a local account is checked against its hash; otherwise the
     /// directory checks the password and the account is created (auto-create) or must exist, and is refreshed
     /// from the entry. When the directory is unreachable, a cached password (if enabled) still works.
+    /// The same as [`Host::login_account_at`] with no local address.
     pub async fn login_account(
         &self,
         store: &Store,
@@ -205,7 +206,21 @@ impl Host {
         password: &str,
         client: ClientContext,
     ) -> Result<LoginOutcome, Error> {
-        let route = self.route(login)?;
+        self.login_account_at(store, login, password, client, None).await
+    }
+
+    /// [`Host::login_account`] for a login that arrived at `local_ip`, the address of this host the client
+    /// connected to: a login without `@domain` goes to the domain whose `bind_ip` lists it
+    /// ([`Host::route_at`]).
+    pub async fn login_account_at(
+        &self,
+        store: &Store,
+        login: &str,
+        password: &str,
+        client: ClientContext,
+        local_ip: Option<IpAddr>,
+    ) -> Result<LoginOutcome, Error> {
+        let route = self.route_at(login, local_ip)?;
         let domain = route.domain;
         let name = account_name(route.login);
         if password.is_empty() {

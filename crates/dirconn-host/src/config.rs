@@ -13,18 +13,32 @@
 //! search_base = "ou=people,dc=example,dc=org"
 //! ```
 //! The host reads `store` (the account store, default `accounts.db` beside this file), and in each domain
-//! `name`, `connector`, `enabled`, `display_name` and the `accounts`, `mapping` and `groups` tables (see
+//! `name`, `connector`, `enabled`, `display_name`, `login_suffixes`, `bind_ip` and the `accounts`, `mapping`
+//! and `groups` tables (see
 //! [`crate::policy`]); every other key goes to the plugin, which validates it.
 
-use std::path::{Path, PathBuf};
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
 
 use serde::Deserialize;
 
 use crate::{AccountPolicy, Error, userdb::Userdb};
 
 /// The keys of a domain section that the host reads itself.
-const HOST_KEYS: [&str; 9] =
-    ["name", "connector", "enabled", "display_name", "login_suffixes", "accounts", "mapping", "groups", "userdb"];
+const HOST_KEYS: [&str; 10] = [
+    "name",
+    "connector",
+    "enabled",
+    "display_name",
+    "login_suffixes",
+    "accounts",
+    "mapping",
+    "groups",
+    "userdb",
+    "bind_ip",
+];
 
 /// One mail domain's section.
 #[derive(Debug, Clone)]
@@ -40,6 +54,9 @@ pub struct DomainConfig {
     /// Other login suffixes routed to this domain with the suffix kept (`user@corp.example.org`): Active
     /// Directory UPN suffixes, email aliases. Lowercase.
     pub login_suffixes: Vec<String>,
+    /// Local IP addresses bound to this domain: a login without `@domain` arriving at one of them is this
+    /// domain's. IPv4-mapped IPv6 addresses are kept as IPv4.
+    pub bind_ip: Vec<IpAddr>,
     /// The connector's settings (every other key), as JSON for the plugin.
     pub settings: serde_json::Value,
     /// How its users become accounts (`accounts`, `mapping`, `groups` tables).
@@ -122,6 +139,24 @@ impl HostConfig {
                         key: "login_suffixes".into(),
                         problem,
                         fix: "List each suffix in one domain's login_suffixes, and never a domain's name.".into(),
+                    });
+                }
+            }
+        }
+        // A local address binds one domain only.
+        for (i, d) in domains.iter().enumerate() {
+            for ip in &d.bind_ip {
+                if let Some(other) = domains[..i].iter().find(|other| other.bind_ip.contains(ip)) {
+                    return Err(Error::ConfigKey {
+                        path: path.to_owned(),
+                        domain: d.name.clone(),
+                        key: "bind_ip".into(),
+                        problem: format!(
+                            "{ip} is bound to domain {} too; a login without @domain arriving at an address can \
+                             go to one domain only.",
+                            other.name
+                        ),
+                        fix: format!("Remove {ip} from the bind_ip of {} or of {}.", other.name, d.name),
                     });
                 }
             }
@@ -235,6 +270,14 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             ));
         }
     };
+    let bind_ip = bind_ips(table.remove("bind_ip")).map_err(|problem| {
+        key_error(
+            &name,
+            "bind_ip",
+            &problem,
+            "Write bind_ip = [\"192.0.2.10\", \"2001:db8::10\"]: addresses of this host the mail server listens on.",
+        )
+    })?;
     let policy = AccountPolicy::from_tables(
         &connector,
         table.remove("accounts"),
@@ -273,7 +316,35 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             "Use strings, numbers, booleans and lists.",
         )
     })?;
-    Ok(DomainConfig { name, connector, enabled, display_name, login_suffixes, settings, policy, userdb })
+    Ok(DomainConfig { name, connector, enabled, display_name, login_suffixes, bind_ip, settings, policy, userdb })
+}
+
+/// The `bind_ip` list: IPv4 or IPv6 addresses (IPv4-mapped IPv6 kept as IPv4), each once; the unspecified
+/// address is refused, since no client connects to it.
+fn bind_ips(value: Option<toml::Value>) -> Result<Vec<IpAddr>, String> {
+    let items = match value {
+        None => return Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items,
+        Some(other) => return Err(format!("expected a list of IP addresses, found a {}.", other.type_str())),
+    };
+    let mut ips: Vec<IpAddr> = Vec::with_capacity(items.len());
+    for item in items {
+        let toml::Value::String(text) = item else {
+            return Err(format!("expected a list of IP addresses, found a {} in it.", item.type_str()));
+        };
+        let ip = text
+            .trim()
+            .parse::<IpAddr>()
+            .map_err(|_| format!("`{text}` is not an IP address (IPv4 like 192.0.2.10 or IPv6 like 2001:db8::10)."))?
+            .to_canonical();
+        if ip.is_unspecified() {
+            return Err(format!("`{text}` is the unspecified address; a client always arrives at a real one."));
+        }
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    Ok(ips)
 }
 
 /// `DC=kasm,DC=core` serves `kasm.core`: the DC components of a search base, in order.
@@ -341,5 +412,53 @@ mod tests {
         assert!(err.to_string().contains("is the name of domain b.org"), "{err}");
         let err = parse(&two(r#"["x@y"]"#, "[]")).unwrap_err();
         assert!(err.to_string().contains("login_suffixes"), "{err}");
+    }
+
+    fn two_bound(a: &str, b: &str) -> Result<HostConfig, Error> {
+        parse(&format!(
+            "[[domain]]\nname=\"a.org\"\nconnector=\"ldap\"\nbind_ip={a}\n\
+             [[domain]]\nname=\"b.org\"\nconnector=\"ldap\"\nbind_ip={b}\n"
+        ))
+    }
+
+    #[test]
+    fn bind_ip_parses_ipv4_and_ipv6() {
+        let c = two_bound(r#"["192.0.2.10", " 2001:DB8::10 ", "::ffff:127.0.0.2", "192.0.2.10"]"#, "[]").unwrap();
+        let ips: Vec<IpAddr> = ["192.0.2.10", "2001:db8::10", "127.0.0.2"].iter().map(|s| s.parse().unwrap()).collect();
+        assert_eq!(c.domains[0].bind_ip, ips, "mapped IPv6 kept as IPv4, duplicates once");
+        assert!(c.domains[1].bind_ip.is_empty());
+        assert!(!c.domains[0].settings.as_object().unwrap().contains_key("bind_ip"), "a host key, not the plugin's");
+        let c = parse("[[domain]]\nname=\"a.org\"\nconnector=\"ldap\"\n").unwrap();
+        assert!(c.domains[0].bind_ip.is_empty());
+    }
+
+    #[test]
+    fn a_bad_bind_ip_names_the_key() {
+        for bad in
+            [r#"["192.0.2.300"]"#, r#"["fe80::1%eth0"]"#, r#""192.0.2.10""#, "[10]", r#"["0.0.0.0"]"#, r#"["::"]"#]
+        {
+            let err = two_bound(bad, "[]").unwrap_err();
+            let text = err.to_string();
+            assert_eq!(err.code(), "DC-003", "{bad}: {text}");
+            assert!(text.contains("bind_ip") && text.contains("a.org") && text.contains("Fix"), "{bad}: {text}");
+        }
+        let err = two_bound(r#"["not-an-ip"]"#, "[]").unwrap_err();
+        assert!(err.to_string().contains("`not-an-ip` is not an IP address"), "{err}");
+    }
+
+    #[test]
+    fn an_address_binds_one_domain() {
+        assert!(two_bound(r#"["192.0.2.10"]"#, r#"["192.0.2.11", "2001:db8::10"]"#).is_ok());
+        for (a, b, ip) in [
+            (r#"["192.0.2.10"]"#, r#"["192.0.2.11", "192.0.2.10"]"#, "192.0.2.10"),
+            (r#"["2001:db8::10"]"#, r#"["2001:0db8:0:0::10"]"#, "2001:db8::10"),
+            (r#"["127.0.0.2"]"#, r#"["::ffff:127.0.0.2"]"#, "127.0.0.2"),
+        ] {
+            let err = two_bound(a, b).unwrap_err();
+            let text = err.to_string();
+            assert_eq!(err.code(), "DC-003", "{text}");
+            assert!(text.contains(&format!("{ip} is bound to domain a.org too")), "{text}");
+            assert!(text.contains("b.org") && text.contains("bind_ip"), "{text}");
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! [`Host`]: the configured domains with their connector instances, and routing of logins.
 
+use std::net::IpAddr;
+
 use abi_stable::std_types::{RString, RVec};
 use dirconn_abi::{
     AttributeReport, AuthRequest, ClientContext, ConnectorBox, ConnectorConfig, ConnectorError, ErrorKind,
@@ -24,6 +26,8 @@ pub struct Domain {
     pub login_suffixes: Vec<String>,
     /// The userdb template handed to mail servers.
     pub userdb: crate::userdb::Userdb,
+    /// Local IP addresses bound to this domain (`bind_ip`): logins without `@domain` arriving there are its.
+    pub bind_ip: Vec<IpAddr>,
     connector: Option<ConnectorBox>,
 }
 
@@ -101,6 +105,7 @@ impl Host {
                 policy: d.policy.clone(),
                 login_suffixes: d.login_suffixes.clone(),
                 userdb: d.userdb.clone(),
+                bind_ip: d.bind_ip.clone(),
                 connector,
             });
         }
@@ -133,7 +138,16 @@ impl Host {
     /// Routes `user@domain` to its domain (the connector gets `user`); `user@suffix` to the domain listing
     /// the suffix in `login_suffixes` (the connector gets the whole login, e.g. an AD UPN); a login
     /// without a domain goes to `default_domain`, or to the one domain when only one is configured.
+    /// The same as [`Host::route_at`] with no local address.
     pub fn route<'h, 'l>(&'h self, login: &'l str) -> Result<Route<'h, 'l>, Error> {
+        self.route_at(login, None)
+    }
+
+    /// Routes a login that arrived at `local_ip` (the address of this host the client connected to):
+    /// `user@domain` and `user@suffix` as [`Host::route`]; a login without a domain goes to the domain whose
+    /// `bind_ip` lists the address (an IPv4-mapped IPv6 address matches its IPv4 form), else to
+    /// `default_domain`, or to the one domain when only one is configured.
+    pub fn route_at<'h, 'l>(&'h self, login: &'l str, local_ip: Option<IpAddr>) -> Result<Route<'h, 'l>, Error> {
         if let Some((user, suffix)) = login.rsplit_once('@') {
             let unknown = match self.domain(suffix) {
                 Ok(domain) => return Ok(Route { domain, login: user }),
@@ -145,6 +159,11 @@ impl Host {
                 return Ok(Route { domain, login });
             }
             return Err(unknown);
+        }
+        if let Some(ip) = local_ip.map(|ip| ip.to_canonical())
+            && let Some(domain) = self.domains.iter().find(|d| d.bind_ip.contains(&ip))
+        {
+            return Ok(Route { domain, login });
         }
         let domain = match (&self.config.default_domain, self.domains.as_slice()) {
             (Some(default), _) => self.domain(default)?,
@@ -258,5 +277,83 @@ impl Domain {
             "Type the password; empty passwords are never sent (they would be an unauthenticated bind, \
              which many servers accept).",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// A host of the configuration's domains, without plugins (every domain disabled): enough to route.
+    fn host(text: &str) -> Host {
+        let config = HostConfig::parse(Path::new("/etc/dirconn/dirconn.toml"), text).expect("configuration");
+        let domains = config
+            .domains
+            .iter()
+            .map(|d| Domain {
+                name: d.name.clone(),
+                kind: d.connector.clone(),
+                display_name: d.display_name.clone(),
+                plugin: "none".into(),
+                policy: d.policy.clone(),
+                login_suffixes: d.login_suffixes.clone(),
+                bind_ip: d.bind_ip.clone(),
+                connector: None,
+            })
+            .collect();
+        Host { config, registry: PluginRegistry::default(), domains }
+    }
+
+    const THREE: &str = "default_domain = \"c.org\"\n\
+        [[domain]]\nname = \"a.org\"\nconnector = \"ldap\"\nbind_ip = [\"127.0.0.2\", \"2001:db8::2\"]\n\
+        [[domain]]\nname = \"b.org\"\nconnector = \"ldap\"\nbind_ip = [\"127.0.0.3\"]\nlogin_suffixes = [\"corp.b.org\"]\n\
+        [[domain]]\nname = \"c.org\"\nconnector = \"ldap\"\n";
+
+    fn at(h: &Host, login: &str, ip: Option<&str>) -> Result<(String, String), Error> {
+        let ip = ip.map(|s| s.parse::<IpAddr>().expect("an address"));
+        h.route_at(login, ip).map(|r| (r.domain.name.clone(), r.login.to_owned()))
+    }
+
+    fn ok(domain: &str, login: &str) -> (String, String) {
+        (domain.to_owned(), login.to_owned())
+    }
+
+    #[test]
+    fn a_bare_login_goes_to_the_domain_bound_to_its_local_address() {
+        let h = host(THREE);
+        assert_eq!(at(&h, "alice", Some("127.0.0.2")).unwrap(), ok("a.org", "alice"));
+        assert_eq!(at(&h, "alice", Some("::ffff:127.0.0.2")).unwrap(), ok("a.org", "alice"), "IPv4-mapped");
+        assert_eq!(at(&h, "alice", Some("2001:db8::2")).unwrap(), ok("a.org", "alice"));
+        assert_eq!(at(&h, "alice", Some("127.0.0.3")).unwrap(), ok("b.org", "alice"));
+        // Unbound addresses and no address: the default domain.
+        assert_eq!(at(&h, "alice", Some("127.0.0.9")).unwrap(), ok("c.org", "alice"));
+        assert_eq!(at(&h, "alice", Some("2001:db8::3")).unwrap(), ok("c.org", "alice"));
+        assert_eq!(at(&h, "alice", None).unwrap(), ok("c.org", "alice"));
+        let r = h.route("alice").unwrap();
+        assert_eq!((r.domain.name.as_str(), r.login), ("c.org", "alice"));
+    }
+
+    #[test]
+    fn a_login_with_a_domain_ignores_the_local_address() {
+        let h = host(THREE);
+        assert_eq!(at(&h, "alice@b.org", Some("127.0.0.2")).unwrap(), ok("b.org", "alice"));
+        assert_eq!(at(&h, "alice@C.org", Some("127.0.0.2")).unwrap(), ok("c.org", "alice"));
+        assert_eq!(at(&h, "alice@corp.b.org", Some("127.0.0.2")).unwrap(), ok("b.org", "alice@corp.b.org"));
+        let err = at(&h, "alice@other.org", Some("127.0.0.2")).unwrap_err();
+        assert_eq!(err.code(), "DC-010", "an unknown domain is not rerouted by address: {err}");
+    }
+
+    #[test]
+    fn a_bound_address_routes_where_no_default_domain_is() {
+        let h = host(
+            "[[domain]]\nname = \"a.org\"\nconnector = \"ldap\"\nbind_ip = [\"::ffff:10.1.2.3\"]\n\
+             [[domain]]\nname = \"b.org\"\nconnector = \"ldap\"\n",
+        );
+        assert_eq!(at(&h, "alice", Some("10.1.2.3")).unwrap(), ok("a.org", "alice"));
+        assert_eq!(at(&h, "alice", Some("::ffff:10.1.2.3")).unwrap(), ok("a.org", "alice"));
+        assert_eq!(at(&h, "alice", Some("10.1.2.4")).unwrap_err().code(), "DC-011");
+        assert_eq!(at(&h, "alice", None).unwrap_err().code(), "DC-011");
     }
 }

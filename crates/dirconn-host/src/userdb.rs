@@ -81,7 +81,9 @@ mod tests {
 
     #[test]
     fn templates_fill_and_refuse_unknown_variables() {
-        let t: toml::Table = toml::from_str("home = \"/srv/%d/%n\"\nuid = 5000\nquota_rule = \"*:storage=1G\"\nmail = \"%u%%\"").unwrap();
+        let t: toml::Table =
+            toml::from_str("home = \"/srv/%d/%n\"\nuid = 5000\nquota_rule = \"*:storage=1G\"\nmail = \"%u%%\"")
+                .unwrap();
         let u = Userdb::from_table(t).unwrap();
         let f = u.fill("alice", "example.org");
         assert_eq!(f["home"], "/srv/example.org/alice");

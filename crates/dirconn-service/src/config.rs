@@ -178,7 +178,11 @@ fn config_error(key: &str, problem: impl Into<String>, fix: impl Into<String>) -
 
 fn address(key: &str, text: &str) -> Result<SocketAddr, Error> {
     text.parse().map_err(|_| {
-        config_error(key, format!("`{text}` is not an IP address with a port."), "Write it as 127.0.0.1:8025 or [::1]:8025.")
+        config_error(
+            key,
+            format!("`{text}` is not an IP address with a port."),
+            "Write it as 127.0.0.1:8025 or [::1]:8025.",
+        )
     })
 }
 
@@ -232,7 +236,8 @@ impl ServiceConfig {
                 ));
             }
             let path = dir.join(&c.token_file);
-            let token_error = |problem: String| Error::TokenFile { client: c.name.clone(), path: path.clone(), problem };
+            let token_error =
+                |problem: String| Error::TokenFile { client: c.name.clone(), path: path.clone(), problem };
             let text = zeroize::Zeroizing::new(
                 std::fs::read_to_string(&path).map_err(|e| token_error(format!("cannot be read ({e})")))?,
             );
@@ -291,7 +296,8 @@ mod tests {
         assert_eq!((e.code(), e.message().contains("dovecot_auth")), ("DC-801", true));
         let e = parse("listen = [\"nowhere\"]\n", dir.path()).unwrap_err();
         assert!(e.message().contains("`listen`"), "{e}");
-        let e = parse("[[client]]\nname = \"d\"\ntoken_file = \"missing\"\nrole = \"admin\"\n", dir.path()).unwrap_err();
+        let e =
+            parse("[[client]]\nname = \"d\"\ntoken_file = \"missing\"\nrole = \"admin\"\n", dir.path()).unwrap_err();
         assert_eq!(e.code(), "DC-803");
         let e = parse("lisen = []\n", dir.path()).unwrap_err();
         assert!(e.message().contains("lisen"), "{e}");

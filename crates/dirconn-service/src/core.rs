@@ -186,7 +186,7 @@ impl Service {
         if let Err(err) = check_input(&attempt.login, &attempt.password) {
             return (Verdict::Denied(Box::new(Refused::service(&err))), None);
         }
-        let route = match live.host.route(&attempt.login) {
+        let route = match live.host.route_at(&attempt.login, attempt.local_ip) {
             Ok(route) => route,
             Err(err) => return (Verdict::Denied(Box::new(Refused::host(&err, None))), None),
         };
@@ -196,7 +196,7 @@ impl Service {
             protocol: Some(attempt.service.as_str().into()).into(),
         };
         let outcome =
-            live.host.login_account(&live.store, &attempt.login, &attempt.password, client).await;
+            live.host.login_account_at(&live.store, &attempt.login, &attempt.password, client, attempt.local_ip).await;
         let verdict = match outcome {
             Ok(o) => {
                 self.health.answered(&domain.name);
@@ -223,7 +223,7 @@ impl Service {
         if let Err(err) = check_input(address, "") {
             return Err((false, Box::new(Refused::service(&err))));
         }
-        let route = live.host.route(address).map_err(|e| (false, Box::new(Refused::host(&e, None))))?;
+        let route = live.host.route_at(address, local_ip).map_err(|e| (false, Box::new(Refused::host(&e, None))))?;
         let domain = route.domain;
         let name = account_name(route.login);
         let temporary = |e: HostError| {
@@ -323,8 +323,7 @@ fn accepted(domain: &dirconn_host::Domain, account: &Account, warnings: Vec<Stri
 
 /// "First Last" from the mapped names, when there are any.
 fn display_name(account: &Account) -> Option<String> {
-    let parts: Vec<&str> =
-        [Field::FirstName, Field::LastName].iter().filter_map(|f| account.fields.text(*f)).collect();
+    let parts: Vec<&str> = [Field::FirstName, Field::LastName].iter().filter_map(|f| account.fields.text(*f)).collect();
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 

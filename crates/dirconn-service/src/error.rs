@@ -157,9 +157,7 @@ impl Error {
             Error::Forbidden { .. } => "Use an admin client's token for administration routes.".into(),
             Error::BadRequest { .. } => "Send the JSON the API reference (/v1/openapi.json) describes.".into(),
             Error::TooLarge { .. } => "Send a smaller body; logins and passwords have their own caps.".into(),
-            Error::BadLogin { .. } => {
-                "Log in with a login of at most 256 bytes without control characters.".into()
-            }
+            Error::BadLogin { .. } => "Log in with a login of at most 256 bytes without control characters.".into(),
             Error::BadPassword { .. } => "Type the password again; it must not be empty or over 1024 bytes.".into(),
             Error::NotFound { .. } => "Check the address; /v1/openapi.json lists the routes.".into(),
             Error::Stopping => "Retry in a moment; another node or the restarted service will answer.".into(),

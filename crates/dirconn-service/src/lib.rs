@@ -12,8 +12,8 @@ mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;
-mod status;
 mod run;
+mod status;
 pub mod views;
 
 pub use config::ServiceConfig;

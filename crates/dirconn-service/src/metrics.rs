@@ -98,7 +98,8 @@ impl Metrics {
             ("dirconn_reloads_total", "Configuration reloads put in force.", &self.reloads_ok),
             ("dirconn_reloads_failed_total", "Configuration reloads refused.", &self.reloads_failed),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+            let _ =
+                writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
         }
         out.push_str(extra);
         out
@@ -124,7 +125,9 @@ mod tests {
         m.attempt("example.org", Interface::Http, "ok", Duration::from_millis(3));
         m.attempt("example.org", Interface::Http, "invalid-credentials", Duration::from_millis(30));
         let text = m.render("");
-        assert!(text.contains("dirconn_auth_attempts_total{domain=\"example.org\",interface=\"http\",outcome=\"ok\"} 1"));
+        assert!(
+            text.contains("dirconn_auth_attempts_total{domain=\"example.org\",interface=\"http\",outcome=\"ok\"} 1")
+        );
         assert!(text.contains("dirconn_auth_duration_seconds_bucket{interface=\"http\",le=\"0.005\"} 1"));
         assert!(text.contains("dirconn_auth_duration_seconds_count{interface=\"http\"} 2"));
         assert_eq!(label("a\"b"), "a\\\"b");

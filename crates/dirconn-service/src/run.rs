@@ -117,7 +117,8 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
     let (reload_tx, _) = watch::channel(0u64);
     let scheduler = tokio::spawn(schedule(service.clone(), reload_tx.subscribe(), stop_rx.clone()));
 
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Listen { address: "SIGTERM".into(), source: e })?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| Error::Listen { address: "SIGTERM".into(), source: e })?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Listen { address: "SIGHUP".into(), source: e })?;
     tracing::info!(config = %opts.config.display(), "dirconn serve started");
     loop {

@@ -46,7 +46,9 @@ pub fn error(err: &Error, as_json: bool) {
 /// A failure of the service's start (its `[service]` table or a listener).
 pub fn service_error(err: &dirconn_service::Error, as_json: bool) {
     if as_json {
-        print_json(&json!({ "ok": false, "code": err.code(), "kind": err.kind().as_str(), "message": err.message(), "fix": err.fix() }));
+        print_json(
+            &json!({ "ok": false, "code": err.code(), "kind": err.kind().as_str(), "message": err.message(), "fix": err.fix() }),
+        );
     } else {
         eprintln!("dirconn: {err}");
     }

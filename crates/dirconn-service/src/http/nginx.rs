@@ -109,7 +109,8 @@ async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, header
 }
 
 fn temporary(protocol: &str, wait: &str) -> Response {
-    let mut pairs = vec![("auth-status", "Temporary server problem, try again later".to_owned()), ("auth-wait", wait.to_owned())];
+    let mut pairs =
+        vec![("auth-status", "Temporary server problem, try again later".to_owned()), ("auth-wait", wait.to_owned())];
     if protocol == "smtp" {
         pairs.push(("auth-error-code", "451 4.3.0".into()));
     }

@@ -27,7 +27,8 @@ pub async fn bind(addresses: &[SocketAddr]) -> Result<Vec<TcpListener>, Error> {
 /// A TLS acceptor from PEM files.
 pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, Error> {
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
-    let bad = |what: &std::path::Path, e: &dyn std::fmt::Display| Error::Tls { problem: format!("{}: {e}", what.display()) };
+    let bad =
+        |what: &std::path::Path, e: &dyn std::fmt::Display| Error::Tls { problem: format!("{}: {e}", what.display()) };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| bad(cert, &e))?
         .collect::<Result<_, _>>()
