@@ -300,6 +300,7 @@ mod tests {
                 policy: d.policy.clone(),
                 login_suffixes: d.login_suffixes.clone(),
                 bind_ip: d.bind_ip.clone(),
+                userdb: d.userdb.clone(),
                 connector: None,
             })
             .collect();
