@@ -118,7 +118,8 @@ local function http()
   return client
 end
 
--- Percent-encodes everything but RFC 3986 unreserved characters (for one path segment).
+-- Percent-encodes everything but RFC 3986 unreserved characters (for one path segment). Dovecot's HTTP
+-- client re-normalises the path: "@" and the other characters legal in a segment go out decoded.
 local function escape_segment(s)
   return (s:gsub("[^%w%-%._~]", function(c)
     return string.format("%%%02X", string.byte(c))
@@ -214,6 +215,11 @@ function auth_password_verify(req, pass)
 end
 
 function auth_userdb_lookup(req)
+  if req.user:find("/", 1, true) then
+    -- Dovecot's HTTP client decodes %2F back into "/" (and %40 into "@") before sending the path.
+    return auth.USERDB_RESULT_INTERNAL_FAILURE,
+      "dirconn: a user name holding '/' cannot be looked up through GET /v1/users/{user}"
+  end
   local status, body, what = call("GET", "/v1/users/" .. escape_segment(req.user), nil)
   if status == nil then
     return auth.USERDB_RESULT_INTERNAL_FAILURE, "dirconn: " .. body
