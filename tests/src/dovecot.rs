@@ -10,8 +10,16 @@
 //! [`Dovecot::stop`] (and drop) kills that group.
 //!
 //! Facts this rests on (Dovecot 2.3.19, Debian 12, as root):
-//! * Mail runs as `nobody` (`mail_uid`/`mail_gid`; uid 65534 passes `first_valid_uid = 500`); a userdb `uid`
-//!   below 500 makes the login fail after the password check.
+//! * Mail runs as `nobody` (`mail_uid`/`mail_gid`; uid 65534 passes `first_valid_uid = 500`) unless the
+//!   userdb names a uid (one without a passwd entry, e.g. 5000, works: `$W/mail` is 1777). Dovecot refuses
+//!   mail access below `first_valid_uid`. A maildir appears at the first mailbox access, not at LOGIN.
+//! * What an IMAP client sees: a refusal, an unknown user and a disabled user all give
+//!   `NO [AUTHENTICATIONFAILED]`; a passdb's PASS_EXPIRED gives `NO [EXPIRED]`; its INTERNAL_FAILURE gives
+//!   `NO [UNAVAILABLE] Temporary authentication failure.`. Loopback connections count as `secured`. The
+//!   default `auth_username_chars` refuses non-ASCII logins before any passdb is asked.
+//! * `imap-login` runs in performance mode (`service_count = 0`, one process kept): the default starts a
+//!   process per connection. Stopping by SIGTERM takes a second (the master sleeps 1 s for lingering
+//!   listeners), hence the group kill.
 //! * `auth_failure_delay = 0` still delays every failure to the next tick of a 500 ms timer
 //!   (`AUTH_FAILURE_DELAY_CHECK_MSECS`); only a `nodelay` extra field skips it, and a failing passdb's own
 //!   fields are rolled back. So unless [`DovecotOptions::failure_delay`] is set, a first

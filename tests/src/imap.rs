@@ -223,7 +223,7 @@ pub struct LoginRun {
     /// Each login's wall time (connect, greeting, LOGIN, LOGOUT), in completion order per client, clients
     /// one after the other.
     pub latencies: Vec<Duration>,
-    /// Logins that did not end in [`ImapOutcome::Ok`], with the first few outcomes (or errors) seen.
+    /// How many logins did not end in [`ImapOutcome::Ok`] (refusals, failures and I/O errors).
     pub failures: usize,
     /// Up to 10 descriptions of failed logins.
     pub failure_samples: Vec<String>,

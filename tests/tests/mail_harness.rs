@@ -318,7 +318,8 @@ fn api_error(kind: &str) -> String {
 }
 
 /// The contract's answers: password `good` logs in as `<login>@example.org`; `down` is a 503; users
-/// `ghost` (not-found) and `off` (account-disabled) are refused; any other password is wrong.
+/// `ghost` (not-found), `off` (account-disabled) and `old` (password-expired) are refused; any other
+/// password is wrong.
 fn api_answer(line: &str, body: &str) -> (u16, String) {
     let userdb = |account: &str| {
         let local = account.split('@').next().unwrap_or_default();
@@ -332,6 +333,7 @@ fn api_answer(line: &str, body: &str) -> (u16, String) {
             (_, "down") => (503, api_error("unreachable")),
             ("ghost", _) => (401, api_error("not-found")),
             ("off", _) => (401, api_error("account-disabled")),
+            ("old", _) => (401, api_error("password-expired")),
             (_, "good") => (
                 200,
                 format!(
@@ -387,6 +389,7 @@ fn lua_script_maps_the_api_answers() {
         ("alice", "bad", "AUTHENTICATIONFAILED"),
         ("ghost", "bad", "AUTHENTICATIONFAILED"),
         ("off", "bad", "AUTHENTICATIONFAILED"),
+        ("old", "bad", "EXPIRED"),
         ("alice", "down", "UNAVAILABLE"),
     ] {
         let outcome = imap_login(port, user, password).expect("IMAP");
