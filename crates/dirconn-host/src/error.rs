@@ -1,6 +1,7 @@
-//! The host's one error type.
+//! The host's one error type: every failure has a code, a kind, a message and a fix, and its Display is
+//! `[code] message Fix: fix` (connector failures keep the connector's own form after their context).
 
-use std::path::PathBuf;
+use std::{fmt, path::PathBuf};
 
 use dirconn_abi::{ConnectorError, ErrorKind};
 
@@ -8,7 +9,6 @@ use dirconn_abi::{ConnectorError, ErrorKind};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The configuration file cannot be read (DC-001).
-    #[error("[DC-001] The configuration file {} cannot be read: {source}. Fix: check the path (--config or DIRCONN_CONFIG) and its permissions.", path.display())]
     ConfigRead {
         /// The file.
         path: PathBuf,
@@ -16,7 +16,6 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The configuration file is not valid TOML, or a top-level key is wrong (DC-002).
-    #[error("[DC-002] {}: {message} Fix: correct the file; docs/src/configuration.md lists every key.", path.display())]
     ConfigSyntax {
         /// The file.
         path: PathBuf,
@@ -24,7 +23,6 @@ pub enum Error {
         message: String,
     },
     /// A domain section has a missing or invalid host key (DC-003).
-    #[error("[DC-003] {}: domain `{domain}`: key `{key}`: {problem} Fix: {fix}", path.display())]
     ConfigKey {
         /// The file.
         path: PathBuf,
@@ -38,7 +36,6 @@ pub enum Error {
         fix: String,
     },
     /// Two sections configure the same mail domain (DC-004).
-    #[error("[DC-004] {}: the domain `{domain}` is configured twice. Fix: keep one [[domain]] section per mail domain.", path.display())]
     DuplicateDomain {
         /// The file.
         path: PathBuf,
@@ -46,7 +43,6 @@ pub enum Error {
         domain: String,
     },
     /// The drop-in directory cannot be read (DC-005).
-    #[error("[DC-005] The plugin directory {} cannot be read: {source}. Fix: set plugin_dir to the folder holding the connector plugins (cargo xtask build-plugins --release stages them in target/release/plugins).", path.display())]
     PluginDir {
         /// The folder.
         path: PathBuf,
@@ -54,7 +50,6 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Two plugins claim the same connector kind (DC-006).
-    #[error("[DC-006] Two plugins claim the connector kind `{kind}`: {} and {}. Fix: remove one of them from the plugin directory.", first.display(), second.display())]
     DuplicateKind {
         /// The kind.
         kind: String,
@@ -64,7 +59,6 @@ pub enum Error {
         second: PathBuf,
     },
     /// No loaded plugin serves a domain's connector kind (DC-007).
-    #[error("[DC-007] {}: domain `{domain}`: no plugin serves connector = \"{kind}\" (loaded kinds: {available}). Fix: install its plugin in the plugin directory or correct the kind; `dirconn plugins` lists what loaded and what was refused.", path.display())]
     UnknownConnector {
         /// The file.
         path: PathBuf,
@@ -75,8 +69,8 @@ pub enum Error {
         /// The kinds on offer.
         available: String,
     },
-    /// The plugin refused a domain's settings (the connector's code).
-    #[error("{}: domain `{domain}`: {error}", path.display())]
+    /// The plugin refused a domain's settings (the connector's code). Shown as `FILE: domain `NAME`: ` and the
+    /// connector's error.
     DomainSetup {
         /// The file.
         path: PathBuf,
@@ -86,9 +80,6 @@ pub enum Error {
         error: Box<ConnectorError>,
     },
     /// The login names a domain that is not configured (DC-010).
-    #[error(
-        "[DC-010] No domain `{domain}` is configured (configured: {known}). Fix: log in as user@domain with one of them, or add a [[domain]] section."
-    )]
     UnknownDomain {
         /// The domain asked for.
         domain: String,
@@ -96,21 +87,16 @@ pub enum Error {
         known: String,
     },
     /// A bare login with several domains and no default (DC-011).
-    #[error(
-        "[DC-011] The login `{login}` names no domain and several are configured. Fix: log in as user@domain, or set default_domain in the configuration."
-    )]
     NoDomain {
         /// The login as given.
         login: String,
     },
     /// The domain is configured but disabled (DC-012).
-    #[error("[DC-012] The domain `{domain}` is disabled. Fix: set enabled = true in its section to use it.")]
     DomainDisabled {
         /// The domain.
         domain: String,
     },
     /// The command line could not get what it needs from the person running it (DC-013).
-    #[error("[DC-013] {message} Fix: {fix}")]
     Input {
         /// What is missing or failed.
         message: String,
@@ -118,12 +104,8 @@ pub enum Error {
         fix: String,
     },
     /// The account store failed (its own DC-6xx code).
-    #[error("{0}")]
     Store(#[from] dirconn_store::Error),
     /// The directory accepted the user, but the domain requires accounts to exist first (DC-701).
-    #[error(
-        "[DC-701] {login}@{domain} has no account, and this domain creates accounts only by sync (login_policy = \"require-existing\"). Fix: run `dirconn sync {domain}` (the user must match the sync filter), or set login_policy = \"auto-create\"."
-    )]
     NoAccount {
         /// The domain.
         domain: String,
@@ -131,9 +113,6 @@ pub enum Error {
         login: String,
     },
     /// The account exists but is deactivated (DC-702).
-    #[error(
-        "[DC-702] The account {login}@{domain} is deactivated (a sync did not find it in the directory). Fix: make the user match the sync filter again and run `dirconn sync {domain}`; the account comes back with its data."
-    )]
     AccountInactive {
         /// The domain.
         domain: String,
@@ -141,9 +120,6 @@ pub enum Error {
         login: String,
     },
     /// The directory is down and no local account or cached password applies (DC-703).
-    #[error(
-        "[DC-703] The directory of {domain} is unavailable, and {login} has no local account or valid cached password. Fix: restore the directory connection (`dirconn test-connection {domain}`); local administrators can still log in. Cause: {cause}"
-    )]
     DirectoryUnavailable {
         /// The domain.
         domain: String,
@@ -153,9 +129,6 @@ pub enum Error {
         cause: Box<ConnectorError>,
     },
     /// A local account's password is wrong (DC-704).
-    #[error(
-        "[DC-704] Wrong password for the local account {login}@{domain}. Fix: check the password; an administrator can set a new one with `dirconn local passwd {login}@{domain}`."
-    )]
     LocalPassword {
         /// The domain.
         domain: String,
@@ -163,9 +136,6 @@ pub enum Error {
         login: String,
     },
     /// A sync would deactivate more accounts than the guard allows (DC-705).
-    #[error(
-        "[DC-705] The sync of {domain} would deactivate {would} of {active} active accounts, more than the guard allows ({allowed}); nothing was changed. Fix: check the sync filter and search base (`dirconn filter {domain}`); if the deactivations are intended, run `dirconn sync {domain} --force`."
-    )]
     Guard {
         /// The domain.
         domain: String,
@@ -177,9 +147,6 @@ pub enum Error {
         allowed: u64,
     },
     /// The directory failed in the middle of a sync, which was rolled back (DC-706).
-    #[error(
-        "[DC-706] The sync of {domain} stopped after {seen} users and was rolled back: nothing was created, changed or deactivated. Fix: see the cause, then run the sync again. Cause: {cause}"
-    )]
     SyncFailed {
         /// The domain.
         domain: String,
@@ -189,7 +156,6 @@ pub enum Error {
         cause: Box<ConnectorError>,
     },
     /// An account command names an account that does not exist, or one that exists already (DC-707).
-    #[error("[DC-707] {message} Fix: {fix}")]
     Account {
         /// What is wrong.
         message: String,
@@ -197,17 +163,13 @@ pub enum Error {
         fix: String,
     },
     /// The domain serves only members of its mapped groups, and the user is in none (DC-708).
-    #[error(
-        "[DC-708] {login}@{domain} is in none of the groups mapped for this domain, which serves only their members (sync_only_mapped_groups = true). Fix: add the user to one of the groups in [domain.groups.map], or turn sync_only_mapped_groups off."
-    )]
     NotInMappedGroups {
         /// The domain.
         domain: String,
         /// The login.
         login: String,
     },
-    /// A connector answered with an error.
-    #[error("domain `{domain}`: {error}")]
+    /// A connector answered with an error. Shown as `domain `NAME`: ` and the connector's error.
     Connector {
         /// The domain.
         domain: String,
@@ -266,5 +228,223 @@ impl Error {
             Error::Connector { error, .. } | Error::DomainSetup { error, .. } => Some(error.as_ref()),
             _ => None,
         }
+    }
+
+    /// What failed, in a sentence an administrator understands. A connector's message keeps the context
+    /// the host adds (the file and the domain).
+    pub fn message(&self) -> String {
+        self.parts().0
+    }
+
+    /// What to do about it.
+    pub fn fix(&self) -> String {
+        self.parts().1
+    }
+
+    /// The server's own diagnostic (LDAP result code and text, TLS alert, OS error), when a connector gave
+    /// one. For the failures that wrap a connector's error as their cause (`DC-703`, `DC-706`), the cause in
+    /// full: `[code] message Fix: … (server said: …)`.
+    pub fn diagnostic(&self) -> Option<String> {
+        match self {
+            Error::Connector { error, .. } | Error::DomainSetup { error, .. } => {
+                error.diagnostic.as_ref().map(|d| d.to_string()).into_option()
+            }
+            Error::DirectoryUnavailable { cause, .. } | Error::SyncFailed { cause, .. } => Some(cause.to_string()),
+            Error::Store(e) => e.diagnostic(),
+            _ => None,
+        }
+    }
+
+    /// The context a connector's error is shown after: `FILE: domain `NAME`: ` or `domain `NAME`: `.
+    fn connector_context(&self) -> Option<String> {
+        match self {
+            Error::DomainSetup { path, domain, .. } => Some(format!("{}: domain `{domain}`: ", path.display())),
+            Error::Connector { domain, .. } => Some(format!("domain `{domain}`: ")),
+            _ => None,
+        }
+    }
+
+    /// The message and the fix, written once per variant.
+    fn parts(&self) -> (String, String) {
+        match self {
+            Error::ConfigRead { path, source } => (
+                format!("The configuration file {} cannot be read: {source}.", path.display()),
+                "check the path (--config or DIRCONN_CONFIG) and its permissions.".into(),
+            ),
+            Error::ConfigSyntax { path, message } => (
+                format!("{}: {message}", path.display()),
+                "correct the file; docs/src/configuration.md lists every key.".into(),
+            ),
+            Error::ConfigKey { path, domain, key, problem, fix } => {
+                (format!("{}: domain `{domain}`: key `{key}`: {problem}", path.display()), fix.clone())
+            }
+            Error::DuplicateDomain { path, domain } => (
+                format!("{}: the domain `{domain}` is configured twice.", path.display()),
+                "keep one [[domain]] section per mail domain.".into(),
+            ),
+            Error::PluginDir { path, source } => (
+                format!("The plugin directory {} cannot be read: {source}.", path.display()),
+                "set plugin_dir to the folder holding the connector plugins (cargo xtask build-plugins --release \
+                 stages them in target/release/plugins)."
+                    .into(),
+            ),
+            Error::DuplicateKind { kind, first, second } => (
+                format!("Two plugins claim the connector kind `{kind}`: {} and {}.", first.display(), second.display()),
+                "remove one of them from the plugin directory.".into(),
+            ),
+            Error::UnknownConnector { path, domain, kind, available } => (
+                format!(
+                    "{}: domain `{domain}`: no plugin serves connector = \"{kind}\" (loaded kinds: {available}).",
+                    path.display()
+                ),
+                "install its plugin in the plugin directory or correct the kind; `dirconn plugins` lists what \
+                 loaded and what was refused."
+                    .into(),
+            ),
+            Error::DomainSetup { error, .. } | Error::Connector { error, .. } => {
+                let context = self.connector_context().unwrap_or_default();
+                (format!("{context}{}", error.message), error.fix.to_string())
+            }
+            Error::UnknownDomain { domain, known } => (
+                format!("No domain `{domain}` is configured (configured: {known})."),
+                "log in as user@domain with one of them, or add a [[domain]] section.".into(),
+            ),
+            Error::NoDomain { login } => (
+                format!("The login `{login}` names no domain and several are configured."),
+                "log in as user@domain, or set default_domain in the configuration.".into(),
+            ),
+            Error::DomainDisabled { domain } => {
+                (format!("The domain `{domain}` is disabled."), "set enabled = true in its section to use it.".into())
+            }
+            Error::Input { message, fix } | Error::Account { message, fix } => (message.clone(), fix.clone()),
+            Error::Store(e) => (e.message(), e.fix()),
+            Error::NoAccount { domain, login } => (
+                format!(
+                    "{login}@{domain} has no account, and this domain creates accounts only by sync \
+                     (login_policy = \"require-existing\")."
+                ),
+                format!(
+                    "run `dirconn sync {domain}` (the user must match the sync filter), or set login_policy = \
+                     \"auto-create\"."
+                ),
+            ),
+            Error::AccountInactive { domain, login } => (
+                format!("The account {login}@{domain} is deactivated (a sync did not find it in the directory)."),
+                format!(
+                    "make the user match the sync filter again and run `dirconn sync {domain}`; the account comes \
+                     back with its data."
+                ),
+            ),
+            Error::DirectoryUnavailable { domain, login, .. } => (
+                format!(
+                    "The directory of {domain} is unavailable, and {login} has no local account or valid cached \
+                     password."
+                ),
+                format!(
+                    "restore the directory connection (`dirconn test-connection {domain}`); local administrators \
+                     can still log in."
+                ),
+            ),
+            Error::LocalPassword { domain, login } => (
+                format!("Wrong password for the local account {login}@{domain}."),
+                format!(
+                    "check the password; an administrator can set a new one with `dirconn local passwd \
+                     {login}@{domain}`."
+                ),
+            ),
+            Error::Guard { domain, would, active, allowed } => (
+                format!(
+                    "The sync of {domain} would deactivate {would} of {active} active accounts, more than the guard \
+                     allows ({allowed}); nothing was changed."
+                ),
+                format!(
+                    "check the sync filter and search base (`dirconn filter {domain}`); if the deactivations are \
+                     intended, run `dirconn sync {domain} --force`."
+                ),
+            ),
+            Error::SyncFailed { domain, seen, .. } => (
+                format!(
+                    "The sync of {domain} stopped after {seen} users and was rolled back: nothing was created, \
+                     changed or deactivated."
+                ),
+                "see the cause, then run the sync again.".into(),
+            ),
+            Error::NotInMappedGroups { domain, login } => (
+                format!(
+                    "{login}@{domain} is in none of the groups mapped for this domain, which serves only their \
+                     members (sync_only_mapped_groups = true)."
+                ),
+                "add the user to one of the groups in [domain.groups.map], or turn sync_only_mapped_groups off.".into(),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A connector's error keeps its own form (with the server's diagnostic) after the host's context.
+        if let (Some(context), Some(error)) = (self.connector_context(), self.connector_error()) {
+            return write!(f, "{context}{error}");
+        }
+        if let Error::Store(e) = self {
+            return e.fmt(f);
+        }
+        write!(f, "[{}] {} Fix: {}", self.code(), self.message(), self.fix())?;
+        if let Error::DirectoryUnavailable { cause, .. } | Error::SyncFailed { cause, .. } = self {
+            write!(f, " Cause: {cause}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> Box<ConnectorError> {
+        Box::new(
+            ConnectorError::new(ErrorKind::Unreachable, "DC-302", "The connection was refused.", "Start the server.")
+                .with_diagnostic("os error 111"),
+        )
+    }
+
+    #[test]
+    fn display_is_code_message_and_fix() {
+        let err = Error::UnknownDomain { domain: "a.org".into(), known: "b.org".into() };
+        assert_eq!(err.message(), "No domain `a.org` is configured (configured: b.org).");
+        assert_eq!(err.fix(), "log in as user@domain with one of them, or add a [[domain]] section.");
+        assert_eq!(err.to_string(), format!("[DC-010] {} Fix: {}", err.message(), err.fix()));
+        assert_eq!(err.diagnostic(), None);
+    }
+
+    #[test]
+    fn a_connector_error_keeps_its_context_fix_and_diagnostic() {
+        let err = Error::Connector { domain: "a.org".into(), error: refused() };
+        assert_eq!((err.code(), err.kind()), ("DC-302", ErrorKind::Unreachable));
+        assert_eq!(err.message(), "domain `a.org`: The connection was refused.");
+        assert_eq!(err.fix(), "Start the server.");
+        assert_eq!(err.diagnostic().as_deref(), Some("os error 111"));
+        assert_eq!(
+            err.to_string(),
+            "domain `a.org`: [DC-302] The connection was refused. Fix: Start the server. (server said: os error 111)"
+        );
+    }
+
+    #[test]
+    fn a_wrapped_cause_is_the_diagnostic_and_follows_the_fix() {
+        let err = Error::SyncFailed { domain: "a.org".into(), seen: 3, cause: refused() };
+        let cause = "[DC-302] The connection was refused. Fix: Start the server. (server said: os error 111)";
+        assert_eq!(err.diagnostic().as_deref(), Some(cause));
+        assert_eq!(err.fix(), "see the cause, then run the sync again.");
+        assert!(err.to_string().ends_with(&format!("Fix: see the cause, then run the sync again. Cause: {cause}")));
+    }
+
+    #[test]
+    fn a_store_error_delegates() {
+        let err = Error::Store(dirconn_store::Error::Corrupt { what: "source = x".into() });
+        assert_eq!((err.code(), err.kind()), ("DC-606", ErrorKind::Internal));
+        assert_eq!(err.message(), "The account store holds a value this version cannot read (source = x).");
+        assert_eq!(err.fix(), "upgrade dirconn, or correct the row.");
+        assert_eq!(err.to_string(), format!("[DC-606] {} Fix: {}", err.message(), err.fix()));
     }
 }

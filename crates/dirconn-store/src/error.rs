@@ -1,4 +1,7 @@
-//! The store's one error type.
+//! The store's one error type: every failure has a code, a kind, a message and a fix, shown as
+//! `[code] message Fix: fix`.
+
+use std::fmt;
 
 use dirconn_abi::ErrorKind;
 
@@ -6,9 +9,6 @@ use dirconn_abi::ErrorKind;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The store's URL is not a SQLite path or a `postgres://` URL (DC-601).
-    #[error(
-        "[DC-601] The store `{url}` is not usable: {problem}. Fix: set `store` to a SQLite file path (accounts.db) or a postgres://user@host/db URL."
-    )]
     BadUrl {
         /// The URL as configured (its password removed).
         url: String,
@@ -16,9 +16,6 @@ pub enum Error {
         problem: String,
     },
     /// The database cannot be opened or reached (DC-602).
-    #[error(
-        "[DC-602] The account store `{url}` cannot be opened: {source}. Fix: check the file's folder and permissions, or that PostgreSQL runs and accepts this user."
-    )]
     Open {
         /// The URL (its password removed).
         url: String,
@@ -26,17 +23,11 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// The schema cannot be brought to this version (DC-603).
-    #[error(
-        "[DC-603] The account store's schema cannot be migrated: {source}. Fix: restore the database from a backup made by this or an older dirconn; never edit `_sqlx_migrations` by hand."
-    )]
     Migrate {
         /// The migrator's answer.
         source: sqlx::migrate::MigrateError,
     },
     /// A statement failed (DC-604).
-    #[error(
-        "[DC-604] The account store failed to {what}: {source}. Fix: check the database's health and free space; the operation was rolled back."
-    )]
     Query {
         /// What was being done.
         what: &'static str,
@@ -44,9 +35,6 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// Another writer holds the login or directory key being written (DC-605).
-    #[error(
-        "[DC-605] The account `{login}` in {domain} was written by another process at the same time. Fix: run the operation again; it will see the other writer's account."
-    )]
     Conflict {
         /// The domain.
         domain: String,
@@ -54,9 +42,6 @@ pub enum Error {
         login: String,
     },
     /// A stored value cannot be read back (DC-606).
-    #[error(
-        "[DC-606] The account store holds a value this version cannot read ({what}). Fix: upgrade dirconn, or correct the row."
-    )]
     Corrupt {
         /// The column and value.
         what: String,
@@ -90,9 +75,66 @@ impl Error {
             Error::Corrupt { .. } => "DC-606",
         }
     }
+
+    /// What failed, in a sentence an administrator understands (the driver's answer included).
+    pub fn message(&self) -> String {
+        match self {
+            Error::BadUrl { url, problem } => format!("The store `{url}` is not usable: {problem}."),
+            Error::Open { url, source } => format!("The account store `{url}` cannot be opened: {source}."),
+            Error::Migrate { source } => format!("The account store's schema cannot be migrated: {source}."),
+            Error::Query { what, source } => format!("The account store failed to {what}: {source}."),
+            Error::Conflict { domain, login } => {
+                format!("The account `{login}` in {domain} was written by another process at the same time.")
+            }
+            Error::Corrupt { what } => format!("The account store holds a value this version cannot read ({what})."),
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(&self) -> String {
+        match self {
+            Error::BadUrl { .. } => "set `store` to a SQLite file path (accounts.db) or a postgres://user@host/db URL.",
+            Error::Open { .. } => {
+                "check the file's folder and permissions, or that PostgreSQL runs and accepts this user."
+            }
+            Error::Migrate { .. } => {
+                "restore the database from a backup made by this or an older dirconn; never edit \
+                 `_sqlx_migrations` by hand."
+            }
+            Error::Query { .. } => "check the database's health and free space; the operation was rolled back.",
+            Error::Conflict { .. } => "run the operation again; it will see the other writer's account.",
+            Error::Corrupt { .. } => "upgrade dirconn, or correct the row.",
+        }
+        .to_owned()
+    }
+
+    /// A server's own diagnostic: none, as the database driver's answer is part of the message.
+    pub fn diagnostic(&self) -> Option<String> {
+        None
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {} Fix: {}", self.code(), self.message(), self.fix())
+    }
 }
 
 /// Whether a driver error is a unique-constraint violation (another writer won the race).
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_code_message_and_fix() {
+        let err = Error::Conflict { domain: "a.org".into(), login: "bob".into() };
+        assert_eq!(err.message(), "The account `bob` in a.org was written by another process at the same time.");
+        assert_eq!(err.fix(), "run the operation again; it will see the other writer's account.");
+        assert_eq!(err.to_string(), format!("[DC-605] {} Fix: {}", err.message(), err.fix()));
+        assert_eq!(err.diagnostic(), None);
+    }
 }
