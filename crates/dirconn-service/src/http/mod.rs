@@ -16,6 +16,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use dirconn_views::Refused;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq as _;
 use utoipa::{
@@ -27,7 +28,6 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{
     Error, Service,
     config::{Role, token_hash},
-    views::Refused,
 };
 
 /// The shared state of every handler.
@@ -135,7 +135,7 @@ impl From<Error> for ApiError {
             Error::Stopping => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut e = ApiError::new(status, Refused::service(&err));
+        let mut e = ApiError::new(status, crate::error::refusal(&err));
         if matches!(err, Error::Stopping) {
             e.retry_after = Some(1);
         }
