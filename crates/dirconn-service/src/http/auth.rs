@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use axum::{
     Json,
-    extract::{Path, RawQuery, State},
+    extract::{RawQuery, State},
     http::StatusCode,
 };
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use zeroize::Zeroizing;
 
-use super::{ApiError, AppState, Body, MailServer};
+use super::{ApiError, AppState, Body, MailServer, PathValue};
 use crate::{
     core::{Attempt, Interface, Verdict},
     views::{Accepted, Refused, UserFound},
@@ -120,7 +120,7 @@ impl UserQuery {
 async fn user(
     State(service): State<AppState>,
     _caller: MailServer,
-    Path(address): Path<String>,
+    PathValue(address): PathValue<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<UserFound>, ApiError> {
     let q = UserQuery::parse(query.as_deref())?;
