@@ -241,6 +241,10 @@ fn hostile_logins_are_refused_and_refusals_never_reach_the_directory() {
         let v = problem(&r, r.status);
         assert!(r.header("retry-after").is_none(), "{what} is not a temporary failure: {v}");
     }
+    // A body announced far over the cap is refused at once, without waiting for it.
+    let mut fresh = serve.client().with_timeout(Duration::from_secs(5));
+    let r = fresh.request("POST", "/v1/auth", &[("Content-Length", "100000000")], None);
+    assert_eq!(problem(&r, 413)["code"], "DC-813");
     let r2 = directory_ops(&slapd);
     assert_eq!(r2 - r1, reading, "input refused up front reached the directory ({} operations)", r2 - r1 - reading);
 
@@ -331,8 +335,14 @@ fn sighup_reloads_good_configurations_and_keeps_the_old_one_on_errors() {
 #[test]
 fn sigterm_lets_requests_in_flight_finish_then_exits_0() {
     let slapd = Slapd::start();
-    let mut serve = serve(&slapd);
-    assert_eq!(serve.client().login("alice", Fixture::ALICE.password).status, 200);
+    let mut spec = ServeSpec::new(vec![domain(&slapd)]);
+    spec.service.push("drain_timeout = \"30s\"".into());
+    let mut serve = Serve::start(spec);
+    // Connections that are idle at the stop must not hold it: one kept alive after a request, one that
+    // never sent a byte.
+    let mut idle = serve.client();
+    assert_eq!(idle.login("alice", Fixture::ALICE.password).status, 200);
+    let silent = TcpStream::connect(serve.api_addr()).unwrap();
     // The directory freezes: logins now wait in the service.
     signal_pid(slapd.pid(), libc::SIGSTOP);
     let requests: Vec<_> = (0..12)
@@ -361,8 +371,10 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_0() {
         assert_eq!(r.status, 200, "request {i}: {}", r.text());
         assert_eq!(r.json()["account"], "alice@example.org");
     }
-    let status = serve.wait_exit(Duration::from_secs(20)).expect("the service exits after the drain");
+    let status = serve.wait_exit(Duration::from_secs(10)).expect("the service exits once the requests are done");
     assert_eq!(status.code(), Some(0), "{}", serve.log());
+    assert!(!serve.log().contains("cut"), "nothing waited for the 30 s drain timeout:\n{}", serve.log());
+    drop((idle, silent));
     assert!(!connectable(serve.api_addr()) && !connectable(serve.metrics_addr()));
     assert!(serve.log().contains("dirconn serve stopped"), "{}", serve.log());
 }
@@ -459,7 +471,7 @@ fn readiness_follows_the_store_and_metrics_count_attempts() {
     let mut pg = Postgres::start();
     let mut spec = ServeSpec::new(vec![domain(&slapd)]);
     spec.store = Some(pg.url());
-    let serve = Serve::start(spec);
+    let mut serve = Serve::start(spec);
     let v = wait_ready(&serve, 200);
     assert_eq!(v["ready"], true);
     let checks = v["checks"].as_array().unwrap();
@@ -486,9 +498,17 @@ fn readiness_follows_the_store_and_metrics_count_attempts() {
     let store = v["checks"].as_array().unwrap().iter().find(|c| c["name"] == "store").cloned().unwrap();
     assert_eq!(store["ok"], false, "{v}");
     assert_eq!(serve.metrics().get("/healthz").status, 200, "the process still answers");
+    let t = Instant::now();
     let r = http.login("alice", Fixture::ALICE.password);
     problem(&r, 503);
     assert!(r.header("retry-after").is_some());
+    assert!(t.elapsed() < Duration::from_secs(10), "a login waited {:?} for a store that is down", t.elapsed());
+    // Nor does a store that is down hold the stop (the audit rows of these logins cannot be written).
+    let t = Instant::now();
+    serve.signal(libc::SIGTERM);
+    let status = serve.wait_exit(Duration::from_secs(14)).expect("the service stops with its store down");
+    assert_eq!(status.code(), Some(0), "{}", serve.log());
+    assert!(t.elapsed() < Duration::from_secs(14), "{:?}", t.elapsed());
 }
 
 #[test]
@@ -572,6 +592,15 @@ fn user_lookups_answer_active_accounts_only() {
     });
     let v = problem(&http.get("/v1/users/alice@example.org"), 404);
     assert_ne!(v["code"], "DC-816", "a deactivated account says so to the administrator: {v}");
+
+    // With the directory down, a stored account still answers from the store; one that is not stored yet
+    // is a temporary failure (never "no such user", which would bounce mail).
+    assert_eq!(http.login("bob", Fixture::BOB.password).status, 200);
+    drop(slapd);
+    assert_eq!(http.get("/v1/users/bob@example.org").status, 200);
+    let r = http.get("/v1/users/carol@example.org");
+    problem(&r, 503);
+    assert_eq!(r.header("retry-after"), Some("5"));
 }
 
 /// Every route the server answers (method, path as in the document, a path to call it on).

@@ -245,6 +245,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let limit = state.live().config.max_body_bytes;
+        // A body announced over the cap is refused before it is waited for (the reader below only counts
+        // what arrives).
+        let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > limit as u64) {
+            return Err(Error::TooLarge { limit }.into());
+        }
         let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| Error::TooLarge { limit })?;
         // serde's derived structs also take a JSON array of the fields in order (`["alice", "secret"]`):
         // only an object is the documented shape.
