@@ -48,7 +48,7 @@ pub enum Error {
         /// The role the route needs.
         needs: &'static str,
     },
-    /// The request body is not the JSON this route takes (DC-812).
+    /// The request (its body, path or query) is not what this route takes (DC-812).
     BadRequest {
         /// What the parser said.
         problem: String,
@@ -124,7 +124,7 @@ impl Error {
             Error::Forbidden { client, needs } => {
                 format!("The client `{client}` may not use this route; it needs the {needs} role.")
             }
-            Error::BadRequest { problem } => format!("The request body was refused: {problem}."),
+            Error::BadRequest { problem } => format!("The request was refused: {problem}."),
             Error::TooLarge { limit } => format!("The request body is over {limit} bytes."),
             Error::BadLogin { problem } => {
                 format!("The login was refused without contacting the directory: {problem}.")
@@ -156,7 +156,9 @@ impl Error {
                 "Send the token of a [[service.client]] entry as `Authorization: Bearer <token>`.".into()
             }
             Error::Forbidden { .. } => "Use an admin client's token for administration routes.".into(),
-            Error::BadRequest { .. } => "Send the JSON the API reference (/v1/openapi.json) describes.".into(),
+            Error::BadRequest { .. } => {
+                "Send the path, query and JSON body the API reference (/v1/openapi.json) describes.".into()
+            }
             Error::TooLarge { .. } => "Send a smaller body; logins and passwords have their own caps.".into(),
             Error::BadLogin { .. } => "Log in with a login of at most 256 bytes without control characters.".into(),
             Error::BadPassword { .. } => "Type the password again; it must not be empty or over 1024 bytes.".into(),

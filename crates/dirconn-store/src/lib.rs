@@ -87,7 +87,10 @@ impl Store {
         };
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(30))
+            // A pool whose database is down retries connecting until this timeout, and every request waits
+            // that long: PostgreSQL gets 5 s (a login answers "retry later" in time, and `dirconn serve`
+            // stops promptly). SQLite's writers queue on its single write lock, so they keep 30 s.
+            .acquire_timeout(Duration::from_secs(if backend == Backend::Sqlite { 30 } else { 5 }))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use axum::{
     Json,
-    extract::{Path, RawQuery, State},
+    extract::{RawQuery, State},
     http::StatusCode,
 };
 use dirconn_views::{Accepted, Refused, UserFound};
@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use zeroize::Zeroizing;
 
-use super::{ApiError, AppState, Body, MailServer};
+use super::{ApiError, AppState, Body, MailServer, PathValue};
 use crate::core::{Attempt, Interface, Verdict};
 
 pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -118,7 +118,7 @@ impl UserQuery {
 async fn user(
     State(service): State<AppState>,
     _caller: MailServer,
-    Path(address): Path<String>,
+    PathValue(address): PathValue<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<UserFound>, ApiError> {
     let q = UserQuery::parse(query.as_deref())?;
