@@ -256,13 +256,7 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
 
 /// `DC=kasm,DC=core` serves `kasm.core`: the DC components of a search base, in order.
 pub fn domain_from_base(base: &str) -> Option<String> {
-    let parts: Vec<String> = base
-        .split(',')
-        .filter_map(|rdn| {
-            let (attr, value) = rdn.split_once('=')?;
-            attr.trim().eq_ignore_ascii_case("dc").then(|| value.trim().to_ascii_lowercase())
-        })
-        .collect();
+    let parts = dirconn_abi::dc_components(base);
     (!parts.is_empty()).then(|| parts.join("."))
 }
 
