@@ -538,6 +538,31 @@ mod tests {
         assert_eq!(groups, ["cn=a,dc=x", "cn=p,dc=x", "cn=b,dc=x", "cn=c,dc=x"]);
     }
 
+    fn graph_group(dn: &str, parents: &[&str]) -> SearchEntry {
+        let mut attrs = HashMap::new();
+        attrs.insert("memberOf".to_owned(), parents.iter().map(|m| m.to_string()).collect());
+        SearchEntry { dn: dn.to_owned(), attrs, bin_attrs: HashMap::new() }
+    }
+
+    #[test]
+    fn the_member_of_graph_is_walked_by_meaning() {
+        let mut index = GroupIndex { depth: 10, member_of: Some("memberOf".into()), ..GroupIndex::default() };
+        index.add(&graph_group(r"cn=M\C3\BCller\2C J\C3\BCrgen,ou=groups,dc=x", &[r"CN=Sales\, EMEA,OU=Groups,DC=X"]));
+        index.add(&graph_group(r"cn=Sales\2c EMEA,ou=groups,dc=x", &["cn=loop,ou=groups,dc=x"]));
+        index.add(&graph_group("cn=loop,ou=groups,dc=x", &[r"cn = sales\, emea , ou=groups,dc=x"]));
+        // Member lists are not read in this shape: a user is in the groups its memberOf names.
+        let groups = index.groups_of("uid=u,dc=x", "u", &[r"CN=Müller\, Jürgen,OU=Groups,DC=x".into()], None);
+        assert_eq!(
+            groups,
+            [r"CN=Müller\, Jürgen,OU=Groups,DC=x", r"CN=Sales\, EMEA,OU=Groups,DC=X", "cn=loop,ou=groups,dc=x"]
+        );
+        index.depth = 1;
+        assert_eq!(
+            index.groups_of("uid=u,dc=x", "u", &[r"cn=m\c3\bcller\, j\c3\bcrgen,ou=groups,dc=x".into()], None).len(),
+            2
+        );
+    }
+
     #[test]
     fn depth_limits_the_walk() {
         let mut index = GroupIndex { depth: 1, ..GroupIndex::default() };
