@@ -220,7 +220,7 @@ fn parse_ava(s: &[u8], p: &mut usize) -> Option<Ava> {
                 *p += 1;
             }
             let digits = &s[h0..*p];
-            if digits.is_empty() || digits.len() % 2 != 0 {
+            if digits.is_empty() || !digits.len().is_multiple_of(2) {
                 return None;
             }
             for pair in digits.chunks(2) {
