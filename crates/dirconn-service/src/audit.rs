@@ -41,7 +41,7 @@ pub struct Entry {
 }
 
 enum Message {
-    Row(AuditRecord),
+    Row(Box<AuditRecord>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -66,7 +66,7 @@ fn cap(text: &str, max: usize) -> String {
 impl AuditSink {
     /// Queues one attempt (never waits; drops and counts when the queue is full).
     pub fn record(&self, e: Entry) {
-        let row = AuditRecord {
+        let row = Box::new(AuditRecord {
             id: String::new(),
             at: dirconn_store::now_ms(),
             interface: e.interface.name().to_owned(),
@@ -79,7 +79,7 @@ impl AuditSink {
             outcome: e.outcome,
             kind: e.kind,
             latency_us: i64::try_from(e.latency.as_micros()).unwrap_or(i64::MAX),
-        };
+        });
         if self.tx.try_send(Message::Row(row)).is_err() {
             self.metrics.audit_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -105,7 +105,7 @@ pub fn start(metrics: Arc<Metrics>, store: impl Fn() -> Store + Send + 'static) 
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Message::Row(r) => rows.push(r),
+                    Message::Row(r) => rows.push(*r),
                     Message::Flush(done) => waiting.push(done),
                 }
                 if rows.len() < BATCH {
