@@ -4,18 +4,32 @@
 //!   folder with TLS, ppolicy, memberof and syncprov, listening on `127.0.0.1` only, loaded with
 //!   the [`Fixture`] users; it is stopped by PID when dropped.
 //! * [`net`] has free/refused ports and a [`net::BlackHole`] server that never answers.
+//! * Mail servers delegating logins: [`Dovecot`] (IMAP; static, Lua-script or LDAP passdb), [`Postfix`]
+//!   (smtpd with Dovecot-protocol SASL) and [`Nginx`] (mail proxy with `auth_http`), with the test clients
+//!   [`imap`] and [`smtp`].
 //! * [`serve::Serve`] runs the built `dirconn serve` on a generated configuration; [`http::Http`] talks to it.
 
+pub mod daemon;
+pub mod dovecot;
 pub mod host;
+pub mod imap;
 pub mod http;
 pub mod net;
+pub mod nginx;
+pub mod postfix;
 pub mod postgres;
 pub mod process;
 pub mod samba;
 pub mod serve;
 pub mod slapd;
+pub mod smtp;
 pub mod stage;
 
+pub use dovecot::{Dovecot, DovecotAuth, DovecotOptions, LdapAuth, LuaAuth};
 pub use host::{DomainSpec, TestHost};
+pub use imap::{ImapOutcome, imap_login};
+pub use nginx::{Nginx, NginxOptions};
+pub use postfix::{Postfix, PostfixOptions};
 pub use samba::SambaDc;
 pub use slapd::{Fixture, Slapd, SlapdOptions};
+pub use smtp::{SmtpClient, SmtpMechanism, SmtpReply, smtp_auth};

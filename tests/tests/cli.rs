@@ -101,6 +101,20 @@ fn test_connection_plugins_domains_filter_and_attributes() {
     assert!(attrs["schema"].as_array().unwrap().iter().any(|a| a == "mail"));
     let unknown = run(&config, &["test-connection", "nowhere.org"], None);
     assert_eq!(unknown.status.code(), Some(1), "an unknown domain is a denial (DC-010)");
+    let text = String::from_utf8_lossy(&unknown.stderr);
+    assert!(text.starts_with("dirconn: [DC-010] No domain `nowhere.org` is configured") && text.contains(" Fix: "));
+    // With --json, a failed command is the error object with ok = false.
+    let unknown = run(&config, &["--json", "test-connection", "nowhere.org"], None);
+    assert_eq!(unknown.status.code(), Some(1));
+    let v = json(&unknown);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["code", "diagnostic", "fix", "kind", "message", "ok"], "{v}");
+    assert_eq!(
+        (v["ok"].as_bool(), v["code"].as_str(), v["kind"].as_str()),
+        (Some(false), Some("DC-010"), Some("not-found"))
+    );
+    assert_eq!(v["message"], "No domain `nowhere.org` is configured (configured: example.org).");
+    assert!(v["fix"].as_str().is_some_and(|f| f.contains("user@domain")) && v["diagnostic"].is_null(), "{v}");
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn cap(text: &str, max: usize) -> String {
 impl AuditSink {
     /// Queues one attempt (never waits; drops and counts when the queue is full).
     pub fn record(&self, e: Entry) {
-        let row = Box::new(AuditRecord {
+        let row = AuditRecord {
             id: String::new(),
             at: dirconn_store::now_ms(),
             interface: e.interface.name().to_owned(),
@@ -79,8 +79,8 @@ impl AuditSink {
             outcome: e.outcome,
             kind: e.kind,
             latency_us: i64::try_from(e.latency.as_micros()).unwrap_or(i64::MAX),
-        });
-        if self.tx.try_send(Message::Row(row)).is_err() {
+        };
+        if self.tx.try_send(Message::Row(Box::new(row))).is_err() {
             self.metrics.audit_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }

@@ -8,9 +8,10 @@ use std::{
     time::Instant,
 };
 
-use dirconn_abi::{ClientContext, ErrorKind};
+use dirconn_abi::ClientContext;
 use dirconn_host::{Error as HostError, Host, accounts::account_name};
 use dirconn_store::{Account, Field, Store, Value};
+use dirconn_views::{Accepted, Refused, UserFound};
 use zeroize::Zeroizing;
 
 use crate::{
@@ -18,7 +19,6 @@ use crate::{
     audit::{AuditSink, Entry},
     health::Health,
     metrics::Metrics,
-    views::{Accepted, Refused, UserFound},
 };
 
 /// The front end an attempt came through (audit and metrics label).
@@ -164,7 +164,7 @@ impl Service {
         let latency = started.elapsed();
         let (outcome, kind, account) = match &verdict {
             Verdict::Accepted(a) => ("ok".to_owned(), "ok", Some(a.account.clone())),
-            Verdict::Denied(r) | Verdict::Temporary(r) => (r.problem.code.clone(), kind_name(&r.problem.kind), None),
+            Verdict::Denied(r) | Verdict::Temporary(r) => (r.problem.code.clone(), r.problem.kind.as_str(), None),
         };
         self.metrics.attempt(domain.as_deref().unwrap_or("-"), attempt.interface, kind, latency);
         self.audit.record(Entry {
@@ -184,7 +184,7 @@ impl Service {
 
     async fn decide(&self, live: &Live, attempt: &Attempt) -> (Verdict, Option<String>) {
         if let Err(err) = check_input(&attempt.login, &attempt.password) {
-            return (Verdict::Denied(Box::new(Refused::service(&err))), None);
+            return (Verdict::Denied(Box::new(crate::error::refusal(&err))), None);
         }
         let route = match live.host.route_at(&attempt.login, attempt.local_ip) {
             Ok(route) => route,
@@ -221,7 +221,7 @@ impl Service {
     pub async fn user(&self, address: &str, local_ip: Option<IpAddr>) -> Result<UserFound, (bool, Box<Refused>)> {
         let live = self.live();
         if let Err(err) = check_input(address, "") {
-            return Err((false, Box::new(Refused::service(&err))));
+            return Err((false, Box::new(crate::error::refusal(&err))));
         }
         let route = live.host.route_at(address, local_ip).map_err(|e| (false, Box::new(Refused::host(&e, None))))?;
         let domain = route.domain;
@@ -270,29 +270,6 @@ impl Service {
     pub async fn flush(&self) {
         self.audit.flush().await;
     }
-}
-
-fn kind_name(kind: &str) -> &'static str {
-    // Metric labels come from a closed set: the ErrorKind names.
-    const KINDS: [ErrorKind; 16] = [
-        ErrorKind::InvalidInput,
-        ErrorKind::InvalidCredentials,
-        ErrorKind::AccountLocked,
-        ErrorKind::AccountDisabled,
-        ErrorKind::AccountExpired,
-        ErrorKind::PasswordExpired,
-        ErrorKind::MustChangePassword,
-        ErrorKind::LogonRestricted,
-        ErrorKind::NotFound,
-        ErrorKind::Ambiguous,
-        ErrorKind::Unreachable,
-        ErrorKind::Timeout,
-        ErrorKind::Tls,
-        ErrorKind::Configuration,
-        ErrorKind::Unsupported,
-        ErrorKind::Internal,
-    ];
-    KINDS.iter().map(|k| k.as_str()).find(|k| *k == kind).unwrap_or("internal")
 }
 
 fn text_fields(account: &Account) -> std::collections::BTreeMap<String, String> {

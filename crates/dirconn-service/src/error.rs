@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use dirconn_abi::ErrorKind;
+use dirconn_views::{Problem, Refused};
 
 /// A failure of the service itself (not of a login, which keeps the host's and the connector's codes).
 #[derive(Debug)]
@@ -174,3 +175,21 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The one [`Problem`] view of this error.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            code: self.code().to_owned(),
+            kind: self.kind().into(),
+            message: self.message(),
+            fix: self.fix(),
+            diagnostic: None,
+        }
+    }
+}
+
+/// The service's refusal of a request, with what the user is told.
+pub fn refusal(err: &Error) -> Refused {
+    Refused::new(err.problem(), err.kind())
+}

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// When a directory last answered and last failed.
+/// When a directory last answered, and when it last failed.
 type Seen = (Option<Instant>, Option<Instant>);
 
 /// The directories' recent answers.

@@ -14,7 +14,6 @@ pub mod http;
 pub mod metrics;
 mod run;
 mod status;
-pub mod views;
 
 pub use config::ServiceConfig;
 pub use core::Service;

@@ -1,24 +1,20 @@
-//! What the command line prints: plain text for people, JSON (`--json`) for scripts.
+//! What the command line prints: plain text for people, and for scripts (`--json`) the views of
+//! `dirconn-views`, pretty-printed.
 
 use std::{path::Path, time::Duration};
 
-use dirconn_abi::{AttrValue, AttributeReport, ConnectorError, FilterReport, StageStatus, TestReport, UserEntry};
+use dirconn_abi::{AttributeReport, ConnectorError, FilterReport, StageStatus, TestReport, UserEntry};
 use dirconn_host::{Domain, Error, Host, LoginOutcome, Migration, PluginRegistry, Via};
 use dirconn_store::{Account, Field, SyncReport, Value as FieldValue};
-use serde_json::{Value, json};
+use dirconn_views::{
+    AccountView, AttributesView, AuthView, DomainsView, DoneView, ErrorView, FilterView, LoginView, LookupView,
+    MigrationView, PasswordOperation, PasswordView, PluginsView, Refusal, SyncReportView, TestReportView,
+};
+use serde::Serialize;
 
-fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
-}
-
-fn error_json(err: &ConnectorError) -> Value {
-    json!({
-        "kind": err.kind.as_str(),
-        "code": err.code.as_str(),
-        "message": err.message.as_str(),
-        "fix": err.fix.as_str(),
-        "diagnostic": err.diagnostic.as_ref().map(|d| d.as_str()).into_option(),
-    })
+/// A view as pretty JSON on standard output.
+fn print_json(view: &impl Serialize) {
+    println!("{}", serde_json::to_string_pretty(view).unwrap_or_default());
 }
 
 fn print_error_lines(err: &ConnectorError, indent: &str) {
@@ -34,10 +30,7 @@ fn print_error_lines(err: &ConnectorError, indent: &str) {
 /// A failure of the command itself, on standard error (or as JSON on standard output).
 pub fn error(err: &Error, as_json: bool) {
     if as_json {
-        let detail = err.connector_error().map(error_json);
-        print_json(
-            &json!({ "ok": false, "code": err.code(), "kind": err.kind().as_str(), "error": err.to_string(), "detail": detail }),
-        );
+        print_json(&ErrorView::from(err));
     } else {
         eprintln!("dirconn: {err}");
     }
@@ -46,9 +39,7 @@ pub fn error(err: &Error, as_json: bool) {
 /// A failure of the service's start (its `[service]` table or a listener).
 pub fn service_error(err: &dirconn_service::Error, as_json: bool) {
     if as_json {
-        print_json(
-            &json!({ "ok": false, "code": err.code(), "kind": err.kind().as_str(), "message": err.message(), "fix": err.fix() }),
-        );
+        print_json(&ErrorView { ok: false, problem: err.problem() });
     } else {
         eprintln!("dirconn: {err}");
     }
@@ -56,27 +47,7 @@ pub fn service_error(err: &dirconn_service::Error, as_json: bool) {
 
 pub fn plugins(dir: &Path, registry: &PluginRegistry, as_json: bool) {
     if as_json {
-        let loaded: Vec<Value> = registry
-            .loaded
-            .iter()
-            .map(|p| {
-                json!({
-                    "name": p.metadata.name.as_str(),
-                    "version": p.metadata.version.as_str(),
-                    "description": p.metadata.description.as_str(),
-                    "kinds": p.metadata.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-                    "abi_version": p.metadata.abi_version,
-                    "capabilities": p.metadata.capabilities.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-                    "path": p.path.display().to_string(),
-                })
-            })
-            .collect();
-        let refused: Vec<Value> = registry
-            .refused
-            .iter()
-            .map(|r| json!({ "path": r.path.display().to_string(), "reason": r.reason }))
-            .collect();
-        print_json(&json!({ "plugin_dir": dir.display().to_string(), "loaded": loaded, "refused": refused }));
+        print_json(&PluginsView::new(dir, registry));
         return;
     }
     println!("Plugins in {}:", dir.display());
@@ -105,12 +76,7 @@ pub fn plugins(dir: &Path, registry: &PluginRegistry, as_json: bool) {
 
 pub fn domains(host: &Host, as_json: bool) {
     if as_json {
-        let list: Vec<Value> = host
-            .domains()
-            .iter()
-            .map(|d| json!({ "name": d.name, "display_name": d.display_name, "connector": d.kind, "plugin": d.plugin, "enabled": d.enabled() }))
-            .collect();
-        print_json(&json!({ "config": host.config().path.display().to_string(), "domains": list }));
+        print_json(&DomainsView::from(host));
         return;
     }
     println!("Domains in {}:", host.config().path.display());
@@ -125,21 +91,7 @@ pub fn domains(host: &Host, as_json: bool) {
 
 pub fn report(domain: &Domain, report: &TestReport, as_json: bool) {
     if as_json {
-        let stages: Vec<Value> = report
-            .stages
-            .iter()
-            .map(|s| {
-                json!({
-                    "stage": s.stage.as_str(),
-                    "target": s.target.as_str(),
-                    "status": match s.status { StageStatus::Passed => "passed", StageStatus::Failed => "failed", StageStatus::Skipped => "skipped" },
-                    "elapsed_ms": s.elapsed_us as f64 / 1000.0,
-                    "detail": s.detail.as_str(),
-                    "error": s.error.as_ref().map(error_json).into_option(),
-                })
-            })
-            .collect();
-        print_json(&json!({ "domain": domain.name, "ok": report.passed(), "stages": stages }));
+        print_json(&TestReportView::new(&domain.name, report));
         return;
     }
     println!("Testing {} ({} connector)", domain.name, domain.kind);
@@ -160,35 +112,6 @@ pub fn report(domain: &Domain, report: &TestReport, as_json: bool) {
     }
 }
 
-fn user_json(user: &UserEntry) -> Value {
-    let attributes: serde_json::Map<String, Value> = user
-        .attributes
-        .iter()
-        .map(|a| {
-            let values: Vec<Value> = a
-                .values
-                .iter()
-                .map(|v| match v {
-                    AttrValue::Text(t) => Value::from(t.as_str()),
-                    AttrValue::Binary(b) => json!({ "binary_bytes": b.len() }),
-                })
-                .collect();
-            (a.name.to_string(), Value::from(values))
-        })
-        .collect();
-    json!({
-        "dn": user.dn.as_str(),
-        "id": user.id.as_str(),
-        "login": user.login.as_str(),
-        "email": user.email.as_ref().map(|s| s.as_str()).into_option(),
-        "display_name": user.display_name.as_ref().map(|s| s.as_str()).into_option(),
-        "groups": user.groups.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "state": user.state.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        "warnings": user.warnings.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "attributes": attributes,
-    })
-}
-
 fn print_user(user: &UserEntry) {
     println!("  DN:      {}", user.dn);
     println!("  ID:      {}", user.id);
@@ -206,15 +129,6 @@ fn print_user(user: &UserEntry) {
     for w in user.warnings.iter() {
         println!("  Warning: {w}");
     }
-}
-
-/// A refused or failed login, as JSON.
-fn refusal_json(domain: &Domain, login: &str, ms: f64, err: &Error) -> Value {
-    json!({
-        "ok": false, "domain": domain.name, "login": login, "elapsed_ms": ms,
-        "code": err.code(), "kind": err.kind().as_str(), "user_message": domain.end_user_message(err.kind()),
-        "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
-    })
 }
 
 /// A refused (DENIED) or failed (FAILED) login, as text.
@@ -238,15 +152,8 @@ fn who(login: &str, domain: &Domain) -> String {
 pub fn password(domain: &Domain, login: &str, change: bool, outcome: &Result<(), Error>, as_json: bool) {
     let what = if change { "changed" } else { "reset" };
     if as_json {
-        let value = match outcome {
-            Ok(()) => json!({ "ok": true, "domain": domain.name, "login": login, "operation": what }),
-            Err(err) => json!({
-                "ok": false, "domain": domain.name, "login": login, "operation": what,
-                "code": err.code(), "kind": err.kind().as_str(),
-                "error": err.connector_error().map(error_json).unwrap_or_else(|| json!({ "message": err.to_string() })),
-            }),
-        };
-        print_json(&value);
+        let operation = if change { PasswordOperation::Changed } else { PasswordOperation::Reset };
+        print_json(&PasswordView::new(&domain.name, login, operation, outcome));
         return;
     }
     match outcome {
@@ -269,13 +176,10 @@ pub fn password(domain: &Domain, login: &str, change: bool, outcome: &Result<(),
 pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, took: Duration, as_json: bool) {
     let ms = took.as_secs_f64() * 1000.0;
     if as_json {
-        let value = match outcome {
-            Ok(user) => {
-                json!({ "ok": true, "domain": domain.name, "login": login, "elapsed_ms": ms, "user": user_json(user) })
-            }
-            Err(err) => refusal_json(domain, login, ms, err),
-        };
-        print_json(&value);
+        match outcome {
+            Ok(user) => print_json(&AuthView::new(&domain.name, login, took, user)),
+            Err(err) => print_json(&Refusal::new(domain, login, took, err)),
+        }
         return;
     }
     match outcome {
@@ -289,7 +193,7 @@ pub fn auth(domain: &Domain, login: &str, outcome: &Result<UserEntry, Error>, to
 
 pub fn user(domain: &Domain, user: &UserEntry, as_json: bool) {
     if as_json {
-        print_json(&json!({ "domain": domain.name, "user": user_json(user) }));
+        print_json(&LookupView::new(&domain.name, user));
         return;
     }
     println!("Found in {}:", domain.name);
@@ -298,14 +202,7 @@ pub fn user(domain: &Domain, user: &UserEntry, as_json: bool) {
 
 pub fn attributes(domain: &Domain, report: &AttributeReport, as_json: bool) {
     if as_json {
-        let sample: serde_json::Map<String, Value> =
-            report.sample.iter().map(|nv| (nv.name.to_string(), Value::from(nv.value.as_str()))).collect();
-        print_json(&json!({
-            "domain": domain.name,
-            "schema": report.schema.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            "sample_dn": report.sample_dn.as_ref().map(|s| s.as_str()).into_option(),
-            "sample": sample,
-        }));
+        print_json(&AttributesView::new(&domain.name, report));
         return;
     }
     match report.sample_dn.as_ref().into_option() {
@@ -325,9 +222,7 @@ pub fn attributes(domain: &Domain, report: &AttributeReport, as_json: bool) {
 
 pub fn filter(domain: &Domain, report: &FilterReport, as_json: bool) {
     if as_json {
-        let items: serde_json::Map<String, Value> =
-            report.items.iter().map(|nv| (nv.name.to_string(), Value::from(nv.value.as_str()))).collect();
-        print_json(&json!({ "domain": domain.name, "filters": items }));
+        print_json(&FilterView::new(&domain.name, report));
         return;
     }
     println!("Filters of {}:", domain.name);
@@ -341,25 +236,6 @@ fn when(t: i64) -> String {
         .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
-fn account_json(a: &Account) -> serde_json::Value {
-    let fields: serde_json::Map<String, serde_json::Value> = Field::ALL
-        .iter()
-        .filter_map(|f| {
-            let v = match a.fields.get(*f)? {
-                FieldValue::Text(t) => json!(t),
-                FieldValue::Bytes(b) => json!(format!("<{} bytes>", b.len())),
-            };
-            Some((f.name().to_owned(), v))
-        })
-        .collect();
-    json!({
-        "id": a.id, "domain": a.domain, "login": a.login, "auth_name": a.auth_name, "source": a.source.name(),
-        "directory_key": a.directory_key, "dn": a.dn, "active": a.active, "admin": a.admin, "fields": fields,
-        "groups": a.groups, "app_groups": a.app_groups, "created_at": a.created_at, "updated_at": a.updated_at,
-        "last_login": a.last_login, "deactivated_at": a.deactivated_at,
-    })
-}
-
 pub fn account_login(
     domain: &Domain,
     login: &str,
@@ -369,15 +245,10 @@ pub fn account_login(
 ) {
     let ms = took.as_secs_f64() * 1000.0;
     if as_json {
-        let value = match outcome {
-            Ok(o) => json!({
-                "ok": true, "domain": domain.name, "login": login, "elapsed_ms": ms, "via": format!("{:?}", o.via).to_lowercase(),
-                "created": o.created, "warnings": o.warnings, "account": account_json(&o.account),
-                "user": { "dn": o.account.dn },
-            }),
-            Err(err) => refusal_json(domain, login, ms, err),
-        };
-        print_json(&value);
+        match outcome {
+            Ok(o) => print_json(&LoginView::new(&domain.name, login, took, o)),
+            Err(err) => print_json(&Refusal::new(domain, login, took, err)),
+        }
         return;
     }
     match outcome {
@@ -437,18 +308,13 @@ fn print_account(a: &Account) {
     }
 }
 
-/// One item, as JSON or as text.
-fn show<T>(item: &T, as_json: bool, to_json: fn(&T) -> serde_json::Value, as_text: fn(&T)) {
-    if as_json { print_json(&to_json(item)) } else { as_text(item) }
-}
-
 pub fn account(a: &Account, as_json: bool) {
-    show(a, as_json, account_json, print_account);
+    if as_json { print_json(&AccountView::from(a)) } else { print_account(a) }
 }
 
 pub fn accounts(list: &[Account], as_json: bool) {
     if as_json {
-        print_json(&json!(list.iter().map(account_json).collect::<Vec<_>>()));
+        print_json(&list.iter().map(AccountView::from).collect::<Vec<_>>());
         return;
     }
     println!("{:<32} {:<10} {:<7} {:<24} email", "account", "source", "active", "logs in as");
@@ -463,16 +329,6 @@ pub fn accounts(list: &[Account], as_json: bool) {
         );
     }
     println!("{} account(s)", list.len());
-}
-
-fn report_json(r: &SyncReport) -> serde_json::Value {
-    let c = &r.counts;
-    json!({
-        "id": r.id, "domain": r.domain, "started_at": r.started_at, "duration_ms": r.duration_ms, "mode": r.mode,
-        "dry_run": r.dry_run, "outcome": r.outcome.name(), "message": r.message, "details": r.details,
-        "counts": { "seen": c.seen, "created": c.created, "updated": c.updated, "unchanged": c.unchanged,
-            "deactivated": c.deactivated, "reactivated": c.reactivated, "skipped": c.skipped, "errors": c.errors },
-    })
 }
 
 fn print_report(r: &SyncReport) {
@@ -499,12 +355,12 @@ fn print_report(r: &SyncReport) {
 }
 
 pub fn sync_report(r: &SyncReport, as_json: bool) {
-    show(r, as_json, report_json, print_report);
+    if as_json { print_json(&SyncReportView::from(r)) } else { print_report(r) }
 }
 
 pub fn sync_reports(list: &[SyncReport], as_json: bool) {
     if as_json {
-        print_json(&json!(list.iter().map(report_json).collect::<Vec<_>>()));
+        print_json(&list.iter().map(SyncReportView::from).collect::<Vec<_>>());
         return;
     }
     if list.is_empty() {
@@ -517,7 +373,7 @@ pub fn sync_reports(list: &[SyncReport], as_json: bool) {
 
 pub fn migration(m: &Migration, as_json: bool) {
     if as_json {
-        print_json(&json!({ "migrated": m.migrated, "unmatched": m.unmatched, "conflicts": m.conflicts }));
+        print_json(&MigrationView::from(m));
         return;
     }
     for (login, dn) in &m.migrated {
@@ -534,7 +390,7 @@ pub fn migration(m: &Migration, as_json: bool) {
 
 pub fn done(message: &str, as_json: bool) {
     if as_json {
-        print_json(&json!({ "ok": true, "message": message }));
+        print_json(&DoneView::new(message));
     } else {
         println!("{message}");
     }

@@ -8,16 +8,14 @@ use axum::{
     extract::{RawQuery, State},
     http::StatusCode,
 };
+use dirconn_views::{Accepted, Refused, UserFound};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use zeroize::Zeroizing;
 
 use super::{ApiError, AppState, Body, MailServer, PathValue};
-use crate::{
-    core::{Attempt, Interface, Verdict},
-    views::{Accepted, Refused, UserFound},
-};
+use crate::core::{Attempt, Interface, Verdict};
 
 pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     api.routes(routes!(auth)).routes(routes!(user))

@@ -16,6 +16,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use dirconn_views::Refused;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq as _;
 use utoipa::{
@@ -27,7 +28,6 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{
     Error, Service,
     config::{Role, token_hash},
-    views::Refused,
 };
 
 /// The shared state of every handler.
@@ -71,7 +71,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(axum::Extension(json))
         .method_not_allowed_fallback(|| async {
             let err = Error::NotFound { what: "This method on this route".into() };
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, Refused::service(&err))
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, crate::error::refusal(&err))
         })
         .fallback(|| async { ApiError::from(Error::NotFound { what: "This route".into() }) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
@@ -146,7 +146,7 @@ impl From<Error> for ApiError {
             Error::Stopping => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut e = ApiError::new(status, Refused::service(&err));
+        let mut e = ApiError::new(status, crate::error::refusal(&err));
         if matches!(err, Error::Stopping) {
             e.retry_after = Some(1);
         }
@@ -222,7 +222,7 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// A path parameter; a value that cannot be decoded (invalid UTF-8 after `%`-decoding…) is refused as a
-/// JSON [`Problem`](crate::views::Problem) (DC-812) like every other error, not axum's plain text.
+/// JSON [`Problem`](dirconn_views::Problem) (DC-812) like every other error, not axum's plain text.
 pub struct PathValue<T>(pub T);
 
 impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PathValue<T> {

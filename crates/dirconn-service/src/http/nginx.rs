@@ -69,7 +69,7 @@ fn answer(pairs: &[(&'static str, String)]) -> Response {
     responses(
         (status = 200, description = "The verdict in Auth-Status (OK, or the message for the user), with Auth-Server and \
             Auth-Port on success, Auth-Wait on failures, Auth-Error-Code for SMTP temporary failures"),
-        (status = 401, description = "No valid token (DC-810)", body = crate::views::Refused),
+        (status = 401, description = "No valid token (DC-810)", body = dirconn_views::Refused),
     ))]
 async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, headers: HeaderMap) -> Response {
     let protocol = header(&headers, "auth-protocol").unwrap_or_else(|| "imap".into()).to_ascii_lowercase();

@@ -1,56 +1,16 @@
-//! The service's JSON views: what `POST /v1/auth` and `GET /v1/users/{address}` answer. Errors are the one
-//! [`Problem`] view every output shares.
+//! What mail servers get from the service: `POST /v1/auth` ([`Accepted`], [`Refused`]) and
+//! `GET /v1/users/{address}` ([`UserFound`]).
 
 use std::collections::BTreeMap;
 
 use dirconn_host::{Domain, Error as HostError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::Error;
-
-/// An error as every output renders it: a stable code, a kind, what failed and what to do.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
-pub struct Problem {
-    /// The stable code (`DC-203`), listed in the troubleshooting page.
-    pub code: String,
-    /// What kind of failure (`invalid-credentials`, `unreachable`…).
-    pub kind: String,
-    /// What failed.
-    pub message: String,
-    /// What to do about it.
-    pub fix: String,
-    /// The directory's own words, when it said something.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diagnostic: Option<String>,
-}
-
-impl Problem {
-    /// A host error (a login's, a configuration's, a store's).
-    pub fn host(err: &HostError) -> Problem {
-        Problem {
-            code: err.code().to_owned(),
-            kind: err.kind().as_str().to_owned(),
-            message: err.message(),
-            fix: err.fix(),
-            diagnostic: err.diagnostic(),
-        }
-    }
-
-    /// The service's own refusal.
-    pub fn service(err: &Error) -> Problem {
-        Problem {
-            code: err.code().to_owned(),
-            kind: err.kind().as_str().to_owned(),
-            message: err.message(),
-            fix: err.fix(),
-            diagnostic: None,
-        }
-    }
-}
+use crate::Problem;
 
 /// A successful login: the canonical account, which the mail server must use as the mailbox name.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Accepted {
     /// Always true.
     pub ok: bool,
@@ -77,7 +37,7 @@ pub struct Accepted {
 }
 
 /// A refused or failed login: the problem for the administrator, and what the end user is told.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Refused {
     /// Always false.
     pub ok: bool,
@@ -95,21 +55,17 @@ impl Refused {
             Some(d) => d.end_user_message(err.kind()),
             None => dirconn_host::messages::end_user_message(err.kind(), false),
         };
-        Refused { ok: false, problem: Problem::host(err), user_message: user_message.to_owned() }
+        Refused { ok: false, problem: Problem::from_error(err), user_message: user_message.to_owned() }
     }
 
-    /// The refusal of a service error.
-    pub fn service(err: &Error) -> Refused {
-        Refused {
-            ok: false,
-            problem: Problem::service(err),
-            user_message: dirconn_host::messages::end_user_message(err.kind(), false).to_owned(),
-        }
+    /// A refusal of the service's own (its problem, told to the user per the default policy).
+    pub fn new(problem: Problem, kind: dirconn_abi::ErrorKind) -> Refused {
+        Refused { ok: false, problem, user_message: dirconn_host::messages::end_user_message(kind, false).to_owned() }
     }
 }
 
 /// An address that exists and may receive mail.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UserFound {
     /// `login@domain`.
     pub account: String,
