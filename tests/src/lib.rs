@@ -12,8 +12,8 @@
 pub mod daemon;
 pub mod dovecot;
 pub mod host;
-pub mod imap;
 pub mod http;
+pub mod imap;
 pub mod net;
 pub mod nginx;
 pub mod postfix;
