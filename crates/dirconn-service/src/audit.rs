@@ -41,7 +41,7 @@ pub struct Entry {
 }
 
 enum Message {
-    Row(AuditRecord),
+    Row(Box<AuditRecord>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -80,7 +80,7 @@ impl AuditSink {
             kind: e.kind,
             latency_us: i64::try_from(e.latency.as_micros()).unwrap_or(i64::MAX),
         };
-        if self.tx.try_send(Message::Row(row)).is_err() {
+        if self.tx.try_send(Message::Row(Box::new(row))).is_err() {
             self.metrics.audit_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
@@ -105,7 +105,7 @@ pub fn start(metrics: Arc<Metrics>, store: impl Fn() -> Store + Send + 'static) 
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Message::Row(r) => rows.push(r),
+                    Message::Row(r) => rows.push(*r),
                     Message::Flush(done) => waiting.push(done),
                 }
                 if rows.len() < BATCH {

@@ -7,10 +7,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// When a directory last answered, and last failed.
+type Seen = (Option<Instant>, Option<Instant>);
+
 /// The directories' recent answers.
 #[derive(Debug, Default)]
 pub struct Health {
-    seen: Mutex<HashMap<String, (Option<Instant>, Option<Instant>)>>,
+    seen: Mutex<HashMap<String, Seen>>,
 }
 
 impl Health {
@@ -24,7 +27,7 @@ impl Health {
         self.with(domain, |e| e.1 = Some(Instant::now()));
     }
 
-    fn with(&self, domain: &str, f: impl FnOnce(&mut (Option<Instant>, Option<Instant>))) {
+    fn with(&self, domain: &str, f: impl FnOnce(&mut Seen)) {
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(seen.entry(domain.to_owned()).or_default());
     }

@@ -387,16 +387,14 @@ mod tests {
             ("CONT\t3\tYWxpY2U=", Ok(Command::Cont { id: 3, data: "YWxpY2U=".into() })),
             ("CONT\t3", Ok(Command::Cont { id: 3, data: String::new() })),
             ("CANCEL\t3", Ok(Command::Cancel { id: 3 })),
-            ("USER\t1\talice@example.org\tservice=doveadm", Ok(Command::User {
-                id: 1,
-                user: "alice@example.org".into(),
-                local_ip: None,
-            })),
-            ("USER\t2\talice\tservice=doveadm\tlip=192.0.2.7", Ok(Command::User {
-                id: 2,
-                user: "alice".into(),
-                local_ip: Some("192.0.2.7".parse().unwrap()),
-            })),
+            (
+                "USER\t1\talice@example.org\tservice=doveadm",
+                Ok(Command::User { id: 1, user: "alice@example.org".into(), local_ip: None }),
+            ),
+            (
+                "USER\t2\talice\tservice=doveadm\tlip=192.0.2.7",
+                Ok(Command::User { id: 2, user: "alice".into(), local_ip: Some("192.0.2.7".parse().unwrap()) }),
+            ),
             ("PASS\t1\talice\tservice=doveadm", Ok(Command::Pass { id: 1 })),
             ("LIST\t1\tuser=*\tservice=doveadm", Ok(Command::List { id: 1, mask: Some("*".into()) })),
             ("LIST\t1", Ok(Command::List { id: 1, mask: None })),
@@ -432,11 +430,18 @@ mod tests {
         let cases: &[(String, &str)] = &[
             (ok(1, "alice@example.org"), "OK\t1\tuser=alice@example.org\n"),
             (fail(2, None, None, "Invalid login or password."), "FAIL\t2\treason=Invalid login or password.\n"),
-            (fail(3, Some("bob"), Some("temp_fail"), "try\tlater"), "FAIL\t3\tuser=bob\tcode=temp_fail\treason=try\x01tlater\n"),
+            (
+                fail(3, Some("bob"), Some("temp_fail"), "try\tlater"),
+                "FAIL\t3\tuser=bob\tcode=temp_fail\treason=try\x01tlater\n",
+            ),
             (cont(4, b"Username:"), "CONT\t4\tVXNlcm5hbWU6\n"),
             (cont(5, b""), "CONT\t5\t\n"),
             (
-                user(6, "alice@example.org", &BTreeMap::from([("home".into(), "/srv/a".into()), ("uid".into(), "500".into())])),
+                user(
+                    6,
+                    "alice@example.org",
+                    &BTreeMap::from([("home".into(), "/srv/a".into()), ("uid".into(), "500".into())]),
+                ),
                 "USER\t6\talice@example.org\thome=/srv/a\tuid=500\n",
             ),
             (not_found(7), "NOTFOUND\t7\n"),

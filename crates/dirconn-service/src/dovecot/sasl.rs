@@ -206,7 +206,8 @@ mod tests {
 
     #[test]
     fn plain_responses() {
-        let cases: &[(&[u8], Result<(&str, &str), SaslError>)] = &[
+        type Case<'a> = (&'a [u8], Result<(&'a str, &'a str), SaslError>);
+        let cases: &[Case] = &[
             (b"\0alice\0secret", Ok(("alice", "secret"))),
             (b"alice\0alice\0secret", Ok(("alice", "secret"))),
             (b"\0alice@example.org\0p\0with nul", Ok(("alice@example.org", "p\0with nul"))),
@@ -225,26 +226,36 @@ mod tests {
     #[test]
     fn exchanges_step_through_their_challenges() {
         // (mechanism, initial response, then the CONT responses, and each step expected)
-        let cases: Vec<(Mechanism, Option<String>, Vec<String>, Vec<Step>)> = vec![
+        type Case = (Mechanism, Option<String>, Vec<String>, Vec<Step>);
+        let cases: Vec<Case> = vec![
             (Mechanism::Plain, Some(b64(b"\0alice\0pw")), vec![], vec![creds("alice", "pw")]),
             (Mechanism::Plain, None, vec![b64(b"\0alice\0pw")], vec![Step::Challenge(b""), creds("alice", "pw")]),
             (Mechanism::Plain, Some("=".into()), vec![], vec![Step::Fail(SaslError::Malformed)]),
             (Mechanism::Plain, Some("not base64!".into()), vec![], vec![Step::Fail(SaslError::Base64)]),
-            (Mechanism::Login, None, vec![b64(b"alice"), b64(b"pw")], vec![
-                Step::Challenge(USERNAME),
-                Step::Challenge(PASSWORD),
-                creds("alice", "pw"),
-            ]),
-            (Mechanism::Login, Some(b64(b"alice")), vec![b64(b"pw")], vec![
-                Step::Challenge(PASSWORD),
-                creds("alice", "pw"),
-            ]),
-            (Mechanism::Login, Some("=".into()), vec![b64(b"bob"), b64(b"")], vec![
-                Step::Challenge(USERNAME),
-                Step::Challenge(PASSWORD),
-                creds("bob", ""),
-            ]),
-            (Mechanism::Login, None, vec!["%%%".into()], vec![Step::Challenge(USERNAME), Step::Fail(SaslError::Base64)]),
+            (
+                Mechanism::Login,
+                None,
+                vec![b64(b"alice"), b64(b"pw")],
+                vec![Step::Challenge(USERNAME), Step::Challenge(PASSWORD), creds("alice", "pw")],
+            ),
+            (
+                Mechanism::Login,
+                Some(b64(b"alice")),
+                vec![b64(b"pw")],
+                vec![Step::Challenge(PASSWORD), creds("alice", "pw")],
+            ),
+            (
+                Mechanism::Login,
+                Some("=".into()),
+                vec![b64(b"bob"), b64(b"")],
+                vec![Step::Challenge(USERNAME), Step::Challenge(PASSWORD), creds("bob", "")],
+            ),
+            (
+                Mechanism::Login,
+                None,
+                vec!["%%%".into()],
+                vec![Step::Challenge(USERNAME), Step::Fail(SaslError::Base64)],
+            ),
         ];
         for (mechanism, initial, responses, want) in cases {
             let mut ex = Exchange::new(mechanism);
@@ -256,7 +267,11 @@ mod tests {
         }
         let mut done = Exchange::new(Mechanism::Plain);
         let _ = done.start(Some(&b64(b"\0a\0b")));
-        assert_eq!(done.next(&b64(b"\0a\0b")), Step::Fail(SaslError::Malformed), "a finished exchange takes nothing more");
+        assert_eq!(
+            done.next(&b64(b"\0a\0b")),
+            Step::Fail(SaslError::Malformed),
+            "a finished exchange takes nothing more"
+        );
         assert_eq!(Mechanism::from_name("CRAM-MD5"), None);
         assert_eq!(SaslError::Authzid.code(), Some("authz_fail"));
     }

@@ -243,7 +243,11 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
 
     fn temporary(&self, id: u32) -> String {
         let reason = dirconn_host::messages::UNAVAILABLE;
-        if self.master { protocol::master_fail(id, reason) } else { protocol::fail(id, None, Some("temp_fail"), reason) }
+        if self.master {
+            protocol::master_fail(id, reason)
+        } else {
+            protocol::fail(id, None, Some("temp_fail"), reason)
+        }
     }
 
     fn in_use(&self, id: u32) -> bool {
@@ -273,8 +277,11 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 self.spawn(id, async move { user_reply(&service, id, &user, local_ip).await }).await
             }
             (true, Command::Pass { id }) => {
-                self.write(&protocol::master_fail(id, "dirconn answers no passdb lookups (it never hands out passwords)"))
-                    .await
+                self.write(&protocol::master_fail(
+                    id,
+                    "dirconn answers no passdb lookups (it never hands out passwords)",
+                ))
+                .await
             }
             (true, Command::List { id, mask }) => {
                 let service = self.service.clone();
@@ -312,7 +319,9 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             return Err(format!("the client continued the request {id}, which is being checked"));
         }
         match self.exchanges.remove(&id) {
-            None => self.write(&protocol::fail(id, None, None, "No authentication request with this id is waiting.")).await,
+            None => {
+                self.write(&protocol::fail(id, None, None, "No authentication request with this id is waiting.")).await
+            }
             Some(Pending { request, mut exchange }) => {
                 let step = exchange.next(data);
                 self.step(request, exchange, step).await
