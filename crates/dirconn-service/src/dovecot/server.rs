@@ -426,6 +426,40 @@ async fn list_reply(service: &Service, id: u32, mask: Option<&str>) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn denials_carry_a_code_only_for_what_the_user_may_be_told() {
+        use dirconn_host::messages::{INVALID, end_user_message};
+        let refused = |kind: ErrorKind, reveal: bool| Refused {
+            ok: false,
+            problem: crate::views::Problem {
+                code: "DC-203".into(),
+                kind: kind.as_str().into(),
+                message: String::new(),
+                fix: String::new(),
+                diagnostic: None,
+            },
+            user_message: end_user_message(kind, reveal).into(),
+        };
+        for (kind, reveal, want) in [
+            (ErrorKind::InvalidCredentials, true, None),
+            (ErrorKind::NotFound, false, None),
+            (ErrorKind::PasswordExpired, false, Some("pass_expired")),
+            (ErrorKind::MustChangePassword, false, Some("pass_expired")),
+            (ErrorKind::AccountDisabled, false, None),
+            (ErrorKind::AccountDisabled, true, Some("user_disabled")),
+            (ErrorKind::AccountLocked, true, Some("user_disabled")),
+            (ErrorKind::AccountExpired, true, Some("user_disabled")),
+            (ErrorKind::LogonRestricted, true, None),
+        ] {
+            assert_eq!(denial_code(&refused(kind, reveal)), want, "{kind} reveal={reveal}");
+        }
+        let denied =
+            verdict_reply(3, "al\tice", Verdict::Denied(Box::new(refused(ErrorKind::InvalidCredentials, false))));
+        assert_eq!(denied, format!("FAIL\t3\tuser=al\x01tice\treason={INVALID}\n"));
+        let temp = verdict_reply(4, "bob", Verdict::Temporary(Box::new(refused(ErrorKind::Unreachable, false))));
+        assert!(temp.starts_with("FAIL\t4\tuser=bob\tcode=temp_fail\treason=The login service is unavailable"));
+    }
+
     #[tokio::test]
     async fn lines_are_capped_and_split_across_reads() {
         let (mut client, server) = tokio::io::duplex(64);
