@@ -431,9 +431,9 @@ mod tests {
         use dirconn_host::messages::{INVALID, end_user_message};
         let refused = |kind: ErrorKind, reveal: bool| Refused {
             ok: false,
-            problem: crate::views::Problem {
+            problem: dirconn_views::Problem {
                 code: "DC-203".into(),
-                kind: kind.as_str().into(),
+                kind: kind.into(),
                 message: String::new(),
                 fix: String::new(),
                 diagnostic: None,
