@@ -26,7 +26,9 @@
 //! * If the Dovecot auth service is unreachable when a client connects, smtpd dies ("fatal: no SASL
 //!   authentication mechanisms") and the master throttles smtpd for a minute: start the auth service first.
 //! * A Dovecot `FAIL` with `code=temp_fail` is answered `535 5.7.8 Error: authentication failed` like a wrong
-//!   password; `smtpd_error_sleep_time = 0` here (default 1 s after each failed AUTH).
+//!   password; only a connection lost mid-request is a `454 4.7.0` (so dirconn closes the connection instead:
+//!   `tests/tests/postfix_auth.rs`). `smtpd_error_sleep_time = 0` here (default 1 s after each failed AUTH).
+//! * `smtpd_sasl_path` may be relative: it is taken from the queue directory (`$W/spool`), as with a chroot.
 
 use std::fmt::Write as _;
 use std::fs::{self, File};

@@ -4,46 +4,50 @@
 //! temporary failure (`454`, never `535`) from which Postfix recovers at the next AUTH.
 
 use std::{
-    os::unix::fs::PermissionsExt as _,
+    os::unix::fs::{MetadataExt as _, PermissionsExt as _},
+    path::Path,
     time::{Duration, Instant},
 };
 
 use dirconn_store::{AuditQuery, AuditRecord, Store};
 use dirconn_tests::{
     DomainSpec, Fixture, Postfix, PostfixOptions, Slapd, SmtpMechanism, SmtpReply,
-    daemon::{shared_temp_dir, system_group},
+    daemon::system_group,
     net::free_port,
     serve::{Serve, ServeSpec},
     smtp_auth,
 };
-use tempfile::TempDir;
 
-/// `dirconn serve` with `dovecot_auth` on a UNIX socket (`chown root:postfix`, in a folder Postfix may enter)
-/// and a loopback TCP port, and one Postfix on each.
+/// `dirconn serve` with `dovecot_auth` on a UNIX socket and a loopback TCP port, and one Postfix on each, set
+/// up as docs/src/mail-servers.md says: the socket in `<queue directory>/dirconn/`, a folder `root:postfix`
+/// with mode 2750 (setgid), so that it is born `root:postfix` mode 0660 without a `chown`, and
+/// `smtpd_sasl_path = dirconn/auth` relative to the queue directory. (Postfix is started first: it connects
+/// to the auth service only when an SMTP client comes.)
 struct Rig {
     serve: Serve,
     tcp: Postfix,
     unix: Postfix,
-    _sockets: TempDir,
 }
 
 impl Rig {
     fn start(slapd: &Slapd) -> Rig {
-        let sockets = shared_temp_dir("dirconn-auth-socket-");
-        let socket = sockets.path().join("auth");
+        let postfix = system_group("postfix").expect("a `postfix` group (install the postfix package)");
         let port = free_port();
+        let tcp = Postfix::start(PostfixOptions::dovecot_inet(port));
+        let unix =
+            Postfix::start(PostfixOptions { sasl_path: "dirconn/auth".into(), ..PostfixOptions::dovecot_inet(port) });
+        let queue = postconf(&unix, "queue_directory");
+        let folder = Path::new(&queue).join("dirconn");
+        std::fs::create_dir(&folder).expect("mkdir");
+        std::os::unix::fs::chown(&folder, Some(0), Some(postfix)).expect("chown root:postfix");
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o2750)).expect("chmod 2750");
+        let socket = folder.join("auth");
         let mut spec = ServeSpec::new(vec![DomainSpec::ldap(slapd)]);
         spec.service.push(format!("dovecot_auth = [\"{}\", \"127.0.0.1:{port}\"]", socket.display()));
         let serve = Serve::start(spec);
-        let postfix = system_group("postfix").expect("a `postfix` group (install the postfix package)");
-        std::os::unix::fs::chown(&socket, Some(0), Some(postfix)).expect("chown root:postfix");
-        assert_eq!(std::fs::metadata(&socket).expect("the socket").permissions().mode() & 0o777, 0o660);
-        let tcp = Postfix::start(PostfixOptions::dovecot_inet(port));
-        let unix = Postfix::start(PostfixOptions {
-            sasl_path: socket.display().to_string(),
-            ..PostfixOptions::dovecot_inet(port)
-        });
-        Rig { serve, tcp, unix, _sockets: sockets }
+        let meta = std::fs::metadata(&socket).expect("the socket");
+        assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o777), (0, postfix, 0o660));
+        Rig { serve, tcp, unix }
     }
 
     /// Both instances, named by how they reach dirconn.
@@ -107,8 +111,9 @@ fn assert_no_trouble(via: &str, log: &str) {
     }
 }
 
-fn socket_of(p: &Postfix) -> String {
-    String::from_utf8_lossy(&p.postconf(&["-h", "smtpd_sasl_path"]).stdout).trim().to_owned()
+/// `postconf -h NAME` of the instance.
+fn postconf(p: &Postfix, name: &str) -> String {
+    String::from_utf8_lossy(&p.postconf(&["-h", name]).stdout).trim().to_owned()
 }
 
 #[test]
@@ -117,7 +122,7 @@ fn postfix_logs_in_through_dirconn_on_both_sockets() {
     let rig = Rig::start(&slapd);
     let alice = Fixture::ALICE;
     for (via, p) in rig.both() {
-        eprintln!("{via}: smtpd_sasl_path = {}", socket_of(p));
+        eprintln!("{via}: smtpd_sasl_path = {}", postconf(p, "smtpd_sasl_path"));
         let mut client = dirconn_tests::SmtpClient::connect(p.smtp_port()).expect("SMTP session");
         let ehlo = client.ehlo("test.invalid").expect("EHLO");
         assert!(ehlo.advertises_auth("PLAIN") && ehlo.advertises_auth("LOGIN"), "{ehlo:?}\n{}", rig.logs());
