@@ -48,8 +48,10 @@ pub enum Error {
         /// The role the route needs.
         needs: &'static str,
     },
-    /// The request body is not the JSON this route takes (DC-812).
+    /// The request body is not the JSON this route takes, or its query is not this route's (DC-812).
     BadRequest {
+        /// `body` or `query`.
+        part: &'static str,
         /// What the parser said.
         problem: String,
     },
@@ -124,7 +126,7 @@ impl Error {
             Error::Forbidden { client, needs } => {
                 format!("The client `{client}` may not use this route; it needs the {needs} role.")
             }
-            Error::BadRequest { problem } => format!("The request body was refused: {problem}."),
+            Error::BadRequest { part, problem } => format!("The request {part} was refused: {problem}."),
             Error::TooLarge { limit } => format!("The request body is over {limit} bytes."),
             Error::BadLogin { problem } => {
                 format!("The login was refused without contacting the directory: {problem}.")
@@ -156,7 +158,9 @@ impl Error {
                 "Send the token of a [[service.client]] entry as `Authorization: Bearer <token>`.".into()
             }
             Error::Forbidden { .. } => "Use an admin client's token for administration routes.".into(),
-            Error::BadRequest { .. } => "Send the JSON the API reference (/v1/openapi.json) describes.".into(),
+            Error::BadRequest { .. } => {
+                "Send the JSON body and query parameters the API reference (/v1/openapi.json) describes.".into()
+            }
             Error::TooLarge { .. } => "Send a smaller body; logins and passwords have their own caps.".into(),
             Error::BadLogin { .. } => "Log in with a login of at most 256 bytes without control characters.".into(),
             Error::BadPassword { .. } => "Type the password again; it must not be empty or over 1024 bytes.".into(),

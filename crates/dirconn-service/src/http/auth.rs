@@ -92,7 +92,7 @@ impl UserQuery {
     fn parse(query: Option<&str>) -> Result<UserQuery, crate::Error> {
         let mut q = UserQuery { local_ip: None };
         for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-            let bad = |problem: String| crate::Error::BadRequest { problem };
+            let bad = |problem: String| crate::Error::BadRequest { part: "query", problem };
             match pair.split_once('=') {
                 Some(("local_ip", v)) => {
                     let v = super::nginx::percent_decode(v);

@@ -107,19 +107,49 @@ impl ApiError {
         ApiError { retry_after: Some(retry_after), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, body) }
     }
 
-    /// A host error, with the status its kind calls for.
+    /// A host error on an administration route, with the status [`host_status`] gives it (`Retry-After` on
+    /// 503) and the one error body.
     pub fn host(err: &dirconn_host::Error, retry_after: u32) -> ApiError {
-        let refused = Refused::host(err, None);
-        if crate::core::is_temporary(err) {
-            ApiError::temporary(refused, retry_after)
-        } else {
-            let status = match err.kind() {
-                dirconn_abi::ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                k if k.is_denial() => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            ApiError::new(status, refused)
-        }
+        ApiError::host_with(err, retry_after, Refused::host(err, None))
+    }
+
+    /// A host error answered with the view the CLI prints for it (a refused test login, a refused password
+    /// change), with the status [`host_status`] gives it.
+    pub fn host_with(err: &dirconn_host::Error, retry_after: u32, body: impl serde::Serialize) -> ApiError {
+        let status = host_status(err);
+        let retry_after = (status == StatusCode::SERVICE_UNAVAILABLE).then_some(retry_after);
+        ApiError { retry_after, ..ApiError::new(status, body) }
+    }
+
+    /// The same error with another status (a route that knows better, e.g. 404 for an account it looked for).
+    pub fn with_status(self, status: StatusCode) -> ApiError {
+        ApiError { status, ..self }
+    }
+
+    /// The response's status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// The status of a host error on the administration routes: 503 when the store or the directory is
+/// unreachable (retry later), 404 when something named is not there, 409 when an account or the
+/// deactivation guard stands in the way (`DC-707`, `DC-705`), 422 for other refusals (a wrong password, a
+/// locked account, input the directory refused), 501 when the connector cannot do it, 500 for the rest
+/// (configuration, a plugin's failure).
+pub fn host_status(err: &dirconn_host::Error) -> StatusCode {
+    use dirconn_abi::ErrorKind as K;
+    use dirconn_host::Error as H;
+    match err {
+        H::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        H::Account { .. } | H::Guard { .. } => StatusCode::CONFLICT,
+        _ => match err.kind() {
+            K::Unreachable | K::Timeout | K::Tls => StatusCode::SERVICE_UNAVAILABLE,
+            K::NotFound => StatusCode::NOT_FOUND,
+            K::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            k if k.is_denial() => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
     }
 }
 
@@ -214,13 +244,48 @@ impl FromRequestParts<AppState> for Admin {
 /// a [`Problem`] with its code.
 pub struct Body<T>(pub T);
 
+async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, ApiError> {
+    let limit = state.live().config.max_body_bytes;
+    Ok(axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| Error::TooLarge { limit })?)
+}
+
+fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    Ok(serde_json::from_slice(bytes).map_err(|e| Error::BadRequest { part: "body", problem: e.to_string() })?)
+}
+
 impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.live().config.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| Error::TooLarge { limit })?;
-        let value = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest { problem: e.to_string() })?;
-        Ok(Body(value))
+        Ok(Body(parse_body(&read_body(req, state).await?)?))
+    }
+}
+
+/// A JSON body that may be left out (an empty body is `None`), else as [`Body`].
+pub struct OptionalBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(None));
+        }
+        Ok(OptionalBody(Some(parse_body(&bytes)?)))
+    }
+}
+
+/// The query string, parsed strictly into `T` (declare it `#[serde(deny_unknown_fields)]`); a refusal is
+/// `DC-812`.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
+        let axum::extract::Query(value) = axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map_err(|e| Error::BadRequest { part: "query", problem: e.body_text() })?;
+        Ok(Params(value))
     }
 }
