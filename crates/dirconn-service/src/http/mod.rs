@@ -261,7 +261,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
-/// A JSON body that may be left out (an empty body is `None`), else as [`Body`].
+/// A JSON body that may be left out (an empty body or `null` is `None`), else as [`Body`].
 pub struct OptionalBody<T>(pub Option<T>);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for OptionalBody<T> {
@@ -272,7 +272,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalBody<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalBody(None));
         }
-        Ok(OptionalBody(Some(parse_body(&bytes)?)))
+        Ok(OptionalBody(parse_body::<Option<T>>(&bytes)?))
     }
 }
 

@@ -119,12 +119,8 @@ async fn add_local(
     Body(body): Body<NewLocalAccount>,
 ) -> Result<(StatusCode, Json<DoneView>), ApiError> {
     let r = Request::new(&service);
-    let account = r
-        .live
-        .host
-        .add_local(&r.live.store, &body.login, &body.password, body.admin)
-        .await
-        .map_err(|e| r.fail(&e))?;
+    let account =
+        r.live.host.add_local(&r.live.store, &body.login, &body.password, body.admin).await.map_err(|e| r.fail(&e))?;
     tracing::info!(client = %admin.0.name, account = %format!("{}@{}", account.login, account.domain),
         admin = account.admin, "local account created");
     let done = DoneView::new(format!("created the local account {}@{}", account.login, account.domain));
@@ -166,7 +162,9 @@ async fn set_local_password(
     Ok(Json(DoneView::new(format!("set the password of {}@{}", account.login, account.domain))))
 }
 
-/// Deletes a local account; directory accounts are only ever deactivated, by sync (`dirconn local remove`).
+/// Deletes a local account (`dirconn local remove`).
+///
+/// Directory accounts are never deleted, only deactivated by a sync.
 #[utoipa::path(delete, path = "/v1/local-accounts/{address}", tag = "admin",
     params(("address" = String, Path, description = "`user@domain`")),
     responses(
@@ -200,9 +198,10 @@ pub struct MigrateBody {
     all: bool,
 }
 
-/// Turns local accounts into directory-backed ones where a directory entry matches their login, then
-/// their email; each keeps its id and data (`dirconn migrate`). 200 even when some are unmatched or in
-/// conflict: the view lists them.
+/// Migrates local accounts to the directory (`dirconn migrate`).
+///
+/// Turns local accounts into directory-backed ones where a directory entry matches their login, then their
+/// email; each keeps its id and data. 200 even when some are unmatched or in conflict: the view lists them.
 #[utoipa::path(post, path = "/v1/domains/{domain}/migrate", tag = "admin",
     params(("domain" = String, Path, description = "The mail domain")),
     request_body = MigrateBody,

@@ -50,9 +50,11 @@ fn query(p: AuditParams, now_ms: i64) -> Result<AuditQuery, String> {
     Ok(AuditQuery { domain: p.domain, login: p.login, outcome: p.outcome, since_ms, limit })
 }
 
-/// The authentication attempts of every interface (HTTP, Dovecot, nginx, the CLI's `login`), newest first
-/// (`dirconn audit`). Attempts answered before this request are included: the audit rows still queued are
-/// written first.
+/// The authentication audit, newest first (`dirconn audit`).
+///
+/// One record per login attempt of every interface (`http`, `dovecot`, `nginx`, the CLI's `login` as
+/// `cli`), never a password. Attempts answered before this request are included: the audit rows still
+/// queued are written first.
 #[utoipa::path(get, path = "/v1/audit", tag = "admin", params(AuditParams),
     responses(
         (status = 200, description = "The attempts, newest first", body = Vec<AuditRecordView>),

@@ -38,7 +38,7 @@ fn api_client() -> ClientContext {
     ClientContext { address: ROption::RNone, protocol: ROption::RSome("api".into()) }
 }
 
-/// The plugins loaded from the drop-in directory, and the files refused with the reason (`dirconn plugins`).
+/// The loaded plugins and the files refused (`dirconn plugins`).
 #[utoipa::path(get, path = "/v1/plugins", tag = "admin",
     responses(
         (status = 200, description = "The plugins", body = PluginsView),
@@ -74,9 +74,11 @@ pub struct TestConnectionBody {
     password: Option<Zeroizing<String>>,
 }
 
-/// Tests a domain's directory stage by stage: URL, resolve, TCP, TLS, service bind, search base, filter,
-/// and with a `login` the user's lookup and bind (`dirconn test-connection`). 200 with the report even when
-/// a stage failed: its `ok` is false and the stage carries the error.
+/// Tests a domain's directory stage by stage (`dirconn test-connection`).
+///
+/// URL, resolve, TCP, TLS, service bind, search base, filter, and with a `login` the user's lookup (and
+/// with its `password`, bind). 200 with the report even when a stage failed: its `ok` is false and the
+/// stage carries the error.
 #[utoipa::path(post, path = "/v1/domains/{domain}/test-connection", tag = "admin",
     params(("domain" = String, Path, description = "The mail domain")),
     request_body(content = Option<TestConnectionBody>, description = "Optional: a user to look up and bind as"),
@@ -116,9 +118,11 @@ pub struct TestAuthBody {
     password: Zeroizing<String>,
 }
 
-/// Tests a login against the domain's directory only (no account store) and shows what the directory
-/// returned (`dirconn test-auth`). A refusal is the CLI's refusal view, with the status of its kind: 422
-/// denied, 404 unknown user, 503 (with `Retry-After`) unreachable.
+/// Tests a login against the domain's directory (`dirconn test-auth`).
+///
+/// The directory only, not the account store; shows what the directory returned. A refusal is the CLI's
+/// refusal view, with the status of its kind: 422 denied, 404 unknown user, 503 (with `Retry-After`)
+/// unreachable.
 #[utoipa::path(post, path = "/v1/domains/{domain}/test-auth", tag = "admin",
     params(("domain" = String, Path, description = "The mail domain")),
     request_body = TestAuthBody,
@@ -168,8 +172,9 @@ async fn lookup(
     Ok(Json(LookupView::new(&domain.name, &user)))
 }
 
-/// The attribute names of the directory's schema and of a sample user, for attribute mapping
-/// (`dirconn attributes`).
+/// The attribute names of the schema and of a sample user (`dirconn attributes`).
+///
+/// For the attribute mapping; password attributes are redacted.
 #[utoipa::path(get, path = "/v1/domains/{domain}/attributes", tag = "admin",
     params(("domain" = String, Path, description = "The mail domain")),
     responses(
@@ -223,9 +228,11 @@ pub struct PasswordBody {
     new_password: Zeroizing<String>,
 }
 
-/// Resets a directory user's password with the service account, or changes it as the user when
-/// `old_password` is given (`dirconn passwd`, `--change`). Active Directory: over LDAPS or StartTLS only.
-/// A refusal is the CLI's password view (`ok` false, with the error), with the status of its kind.
+/// Resets or changes a directory user's password (`dirconn passwd`).
+///
+/// Without `old_password`, the service account resets it; with it, the password is changed as the user
+/// (`--change`). Active Directory: over LDAPS or StartTLS only. A refusal is the CLI's password view (`ok`
+/// false, with the error), with the status of its kind.
 #[utoipa::path(post, path = "/v1/domains/{domain}/password", tag = "admin",
     params(("domain" = String, Path, description = "The mail domain")),
     request_body = PasswordBody,

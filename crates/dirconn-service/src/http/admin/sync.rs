@@ -33,10 +33,11 @@ pub struct SyncBody {
     force: bool,
 }
 
-/// Syncs a domain's directory users into the account store, in one transaction, and answers with its report
-/// when it is done (`dirconn sync`). The sync runs to its end even if the client goes away. A guard stop
-/// (409, `DC-705`) or a failure midway (`DC-706`, with the status of its cause) writes nothing but a
-/// report (see the sync reports).
+/// Syncs a domain's directory users into the account store (`dirconn sync`).
+///
+/// In one transaction; answers with the report when it is done, and runs to its end even if the client
+/// goes away. A guard stop (409, `DC-705`) or a failure midway (`DC-706`, with the status of its cause)
+/// writes nothing but a report (see the sync reports).
 #[utoipa::path(post, path = "/v1/domains/{domain}/sync", tag = "admin",
     params(("domain" = String, Path, description = "The mail domain")),
     request_body(content = Option<SyncBody>, description = "Optional: dry_run, full, force (all false by default)"),
