@@ -56,7 +56,8 @@ impl DomainSpec {
         self
     }
 
-    fn toml(&self) -> String {
+    /// The `[[domain]]` section as TOML text.
+    pub fn toml(&self) -> String {
         let mut s = String::from("[[domain]]\n");
         for (k, v) in &self.keys {
             s.push_str(&format!("{k} = {v}\n"));

@@ -7,10 +7,12 @@
 //! * Mail servers delegating logins: [`Dovecot`] (IMAP; static, Lua-script or LDAP passdb), [`Postfix`]
 //!   (smtpd with Dovecot-protocol SASL) and [`Nginx`] (mail proxy with `auth_http`), with the test clients
 //!   [`imap`] and [`smtp`].
+//! * [`serve::Serve`] runs the built `dirconn serve` on a generated configuration; [`http::Http`] talks to it.
 
 pub mod daemon;
 pub mod dovecot;
 pub mod host;
+pub mod http;
 pub mod imap;
 pub mod net;
 pub mod nginx;
@@ -18,6 +20,7 @@ pub mod postfix;
 pub mod postgres;
 pub mod process;
 pub mod samba;
+pub mod serve;
 pub mod slapd;
 pub mod smtp;
 pub mod stage;

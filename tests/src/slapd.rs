@@ -258,6 +258,8 @@ pub struct SlapdOptions {
     pub sessionlog: Option<u32>,
     /// Load the syncprov overlay at all. Default `true`.
     pub syncprov: bool,
+    /// Serve `cn=Monitor` (readable by the rootdn only), for [`Slapd::operations`]. Default `false`.
+    pub monitor: bool,
 }
 
 impl Default for SlapdOptions {
@@ -270,6 +272,7 @@ impl Default for SlapdOptions {
             ipv6: false,
             sessionlog: Some(100_000),
             syncprov: true,
+            monitor: false,
         }
     }
 }
@@ -466,6 +469,48 @@ impl Slapd {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+    }
+
+    /// The operations slapd completed so far, by type (`Bind`, `Search`, `Unbind`…), read from
+    /// `cn=Operations,cn=Monitor` (needs [`SlapdOptions::monitor`]). The reading is itself a bind and a
+    /// search: each call adds one `Bind` and one `Search` to the next one's counts.
+    pub fn operations(&self) -> std::collections::BTreeMap<String, u64> {
+        let url = self.ldapi_url.clone().unwrap_or_else(|| self.ldap_url());
+        let out = run_checked(
+            Command::new("ldapsearch").args([
+                "-x",
+                "-LLL",
+                "-o",
+                "ldif-wrap=no",
+                "-H",
+                &url,
+                "-D",
+                ADMIN_DN,
+                "-w",
+                ADMIN_PASSWORD,
+                "-b",
+                "cn=Operations,cn=Monitor",
+                "-s",
+                "one",
+                "(objectClass=*)",
+                "cn",
+                "monitorOpCompleted",
+            ]),
+            "ldapsearch cn=Monitor",
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut ops = std::collections::BTreeMap::new();
+        for entry in text.split("\n\n") {
+            let value = |attr: &str| {
+                entry.lines().find_map(|l| l.strip_prefix(attr).and_then(|v| v.strip_prefix(": ")).map(str::to_owned))
+            };
+            if let (Some(cn), Some(n)) = (value("cn"), value("monitorOpCompleted")) {
+                let count = n.trim().parse().unwrap_or_else(|_| panic!("monitorOpCompleted of {cn}: {n}"));
+                ops.insert(cn, count);
+            }
+        }
+        assert!(ops.contains_key("Bind"), "cn=Monitor gave no Bind count (is SlapdOptions::monitor set?):\n{text}");
+        ops
     }
 
     /// Stops slapd: SIGTERM, up to 5 s for it to exit, then SIGKILL; reaps it. Idempotent.
@@ -788,6 +833,17 @@ olcSpCheckpoint: 100 10
         if let Some(n) = opts.sessionlog {
             let _ = writeln!(s, "olcSpSessionlog: {n}");
         }
+    }
+    if opts.monitor {
+        let _ = write!(
+            s,
+            "
+dn: olcDatabase={{2}}monitor,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {{2}}monitor
+olcAccess: {{0}}to * by dn.exact=\"{ADMIN_DN}\" read by * none
+"
+        );
     }
     s
 }

@@ -146,3 +146,23 @@ pub fn for_tests() -> &'static Staged {
         staged
     })
 }
+
+/// The `dirconn` binary of the debug profile, built once per process (under the staging lock) so that tests
+/// never run a stale one. `DIRCONN_TEST_PLUGINS_STAGED=1` skips the build when the binary exists.
+pub fn dirconn_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = target_dir().join("debug").join(format!("dirconn{}", std::env::consts::EXE_SUFFIX));
+        if std::env::var_os("DIRCONN_TEST_PLUGINS_STAGED").is_some() && bin.is_file() {
+            return bin;
+        }
+        std::fs::create_dir_all(target_dir()).expect("target dir");
+        let lock = std::fs::File::create(target_dir().join(".dirconn-stage.lock")).expect("lock file");
+        // SAFETY: flock on a file descriptor we own; released when `lock` is dropped.
+        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock failed");
+        cargo(&["build", "--quiet", "-p", "dirconn"]).expect("building dirconn for the tests");
+        drop(lock);
+        bin
+    })
+}

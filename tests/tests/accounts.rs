@@ -488,3 +488,44 @@ async fn member_of_membership_reads_the_user_entry_only() {
         TestHost::start(&[stage::for_tests().ldap()], &[DomainSpec::ldap(&slapd).set("group_membership", "guess")]);
     assert!(bad.unwrap_err().to_string().contains("group_membership"));
 }
+
+/// Group DNs compare by their RFC 4514 meaning in every path: a group whose DN holds an escaped comma and
+/// non-ASCII letters, nested in another named with a different spelling, and `[domain.groups.map]` keys
+/// written with other escapes (`\2c`, `\C3\BC`, quotes), spaces, case and an OID: a login and a sync give
+/// the same app groups, in both ways of finding groups.
+#[tokio::test]
+async fn group_dns_compare_by_meaning_at_login_and_in_a_sync() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for mode in ["search", "nested-member-of"] {
+        let slapd = Slapd::start();
+        slapd.ldapmodify(&format!(
+            "dn: cn=M\\C3\\BCller\\2C J\\C3\\BCrgen,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: groupOfNames\ncn:: {}\nmember: uid=alice,ou=people,dc=example,dc=org\n",
+            b64("Müller, Jürgen")
+        ));
+        slapd.ldapmodify(
+            "dn: cn=Sales\\, EMEA,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: groupOfNames\ncn: Sales, EMEA\nmember: CN=m\\c3\\bcller\\, j\\c3\\bcrgen,OU=Groups,DC=Example,DC=Org\n",
+        );
+        let spec = DomainSpec::ldap(&slapd).set("group_membership", mode).raw(
+            "groups",
+            r#"{ map = { "2.5.4.3 = m\\C3\\BCLLER\\2c j\\c3\\bcRGEN , ou = Groups , dc=EXAMPLE,dc=org" = "mueller-app", "CN=\"Sales, EMEA\",OU=Groups,DC=Example,DC=Org" = "sales-app", "cn=Devs , OU=groups,dc=example,dc=org" = "dev-app" } }"#,
+        );
+        let h = host(spec);
+        let backend = Backend::sqlite();
+        let store = backend.store().await;
+        let alice = login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.unwrap().account;
+        let apps: BTreeSet<&str> = alice.app_groups.iter().map(String::as_str).collect();
+        assert_eq!(apps, BTreeSet::from(["dev-app", "mueller-app", "sales-app"]), "{mode}: {alice:?}");
+        assert!(
+            alice.groups.contains(&dirconn_abi::normalize_dn("cn=Sales\\, EMEA,ou=groups,dc=example,dc=org")),
+            "{mode}: nested through the group with the escaped comma: {:?}",
+            alice.groups
+        );
+        let bob = login(&h, &store, "bob@example.org", Fixture::BOB.password).await.unwrap().account;
+        assert!(bob.app_groups.is_empty(), "{mode}: {bob:?}");
+        let report = full(&h, &store).await;
+        assert_eq!((report.counts.updated, report.counts.errors), (0, 0), "{mode}: the sync agrees: {report:?}");
+        let synced = account(&store, "alice").await;
+        assert_eq!((&synced.app_groups, &synced.groups), (&alice.app_groups, &alice.groups), "{mode}");
+    }
+}

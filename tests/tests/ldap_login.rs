@@ -309,3 +309,43 @@ async fn ipv6_urls_in_brackets_log_in_over_ldap_and_ldaps() {
     let report = h.host.domains()[0].test_connection(None, None).await.unwrap();
     assert!(report.passed(), "{report:#?}");
 }
+
+/// `group_membership = "nested-member-of"` on generic LDAP: the groups come from alice's memberOf (the
+/// memberof overlay) and each group's own memberOf, upward; the links stay for `group_cache_ttl`, and a
+/// TTL of zero reads them at every login. groupOfUniqueNames (ops) is not in memberOf, so not found.
+#[tokio::test]
+async fn nested_member_of_walks_the_groups_memberof_with_cached_links() {
+    let slapd = Slapd::start();
+    for ldif in [
+        "dn: cn=outer,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: groupOfNames\ncn: outer\nmember: cn=devs,ou=groups,dc=example,dc=org\n",
+        "dn: cn=top,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: groupOfNames\ncn: top\nmember: cn=outer,ou=groups,dc=example,dc=org\nmember: uid=dave,ou=people,dc=example,dc=org\n",
+    ] {
+        slapd.ldapmodify(ldif);
+    }
+    let cached = host(&slapd, DomainSpec::ldap(&slapd).set("group_membership", "nested-member-of"));
+    let fresh =
+        host(&slapd, DomainSpec::ldap(&slapd).set("group_membership", "nested-member-of").set("group_cache_ttl", "0s"));
+    let groups = |user: &dirconn_abi::UserEntry| -> Vec<String> { user.groups.iter().map(|g| g.to_string()).collect() };
+    let expected = [
+        "cn=devs,ou=groups,dc=example,dc=org",
+        "cn=outer,ou=groups,dc=example,dc=org",
+        "cn=staff,ou=groups,dc=example,dc=org",
+        "cn=top,ou=groups,dc=example,dc=org",
+    ];
+    for h in [&cached, &fresh] {
+        let mut found = groups(&login(h, "alice@example.org", Fixture::ALICE.password).await.expect("alice"));
+        found.sort();
+        assert_eq!(found, expected, "direct groups from memberOf, then two levels up");
+    }
+    let bob = login(&cached, "bob@example.org", Fixture::BOB.password).await.expect("bob");
+    assert_eq!(groups(&bob), ["cn=staff,ou=groups,dc=example,dc=org"], "ops lists bob as uniqueMember only");
+    // outer leaves top: the cached link still says otherwise until it expires; a zero TTL sees it at once.
+    slapd.ldapmodify(
+        "dn: cn=top,ou=groups,dc=example,dc=org\nchangetype: modify\ndelete: member\nmember: cn=outer,ou=groups,dc=example,dc=org\n",
+    );
+    let from_cache = groups(&login(&cached, "alice@example.org", Fixture::ALICE.password).await.unwrap());
+    assert!(from_cache.contains(&"cn=top,ou=groups,dc=example,dc=org".to_owned()), "{from_cache:?}");
+    let read_again = groups(&login(&fresh, "alice@example.org", Fixture::ALICE.password).await.unwrap());
+    assert!(!read_again.contains(&"cn=top,ou=groups,dc=example,dc=org".to_owned()), "{read_again:?}");
+    assert!(read_again.contains(&"cn=outer,ou=groups,dc=example,dc=org".to_owned()), "{read_again:?}");
+}

@@ -18,6 +18,7 @@
 //! forwarding.
 
 mod connector;
+mod dn;
 mod error;
 mod log;
 mod module;
@@ -29,10 +30,11 @@ mod types;
 
 pub use async_ffi::{FfiFuture, FutureExt as FfiFutureExt};
 pub use connector::{Connector, Connector_TO, ConnectorBox};
+pub use dn::{Ava, dc_components, dn_is_within, normalize_dn, parse_dn, split_rdns};
 pub use error::{ConnectorError, ErrorKind};
 pub use log::{LogLevel, LogRecord, LogSink};
 pub use module::{PluginMetadata, PluginMod, PluginModRef};
-pub use names::{SECRET_ATTRIBUTES, is_secret_attribute, normalize_dn};
+pub use names::{SECRET_ATTRIBUTES, is_secret_attribute};
 pub use sync::{ChangeKind, SyncBatch, SyncChange, SyncEnd, SyncRequest, SyncStream, SyncStream_TO, SyncStreamBox};
 pub use types::{
     AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport, NamedValue,

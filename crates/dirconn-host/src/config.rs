@@ -76,7 +76,8 @@ pub struct HostConfig {
     pub plugin_dir: PathBuf,
     /// The domain of logins without `@domain`.
     pub default_domain: Option<String>,
-    /// The account store: a SQLite file (relative to the configuration's folder) or a `postgres://` URL.
+    /// The account store: a SQLite file or `sqlite:` URL (a relative path resolved against the
+    /// configuration's folder) or a `postgres://` URL.
     pub store: String,
     /// The domains, in file order.
     pub domains: Vec<DomainConfig>,
@@ -171,8 +172,7 @@ impl HostConfig {
             });
         }
         let store = match raw.store {
-            Some(url) if url.contains("://") || url.starts_with("sqlite:") => url,
-            Some(file) => dir.join(file).to_string_lossy().into_owned(),
+            Some(location) => dirconn_store::resolve_location(&location, &dir),
             None => dir.join("accounts.db").to_string_lossy().into_owned(),
         };
         Ok(HostConfig {
@@ -349,13 +349,7 @@ fn bind_ips(value: Option<toml::Value>) -> Result<Vec<IpAddr>, String> {
 
 /// `DC=kasm,DC=core` serves `kasm.core`: the DC components of a search base, in order.
 pub fn domain_from_base(base: &str) -> Option<String> {
-    let parts: Vec<String> = base
-        .split(',')
-        .filter_map(|rdn| {
-            let (attr, value) = rdn.split_once('=')?;
-            attr.trim().eq_ignore_ascii_case("dc").then(|| value.trim().to_ascii_lowercase())
-        })
-        .collect();
+    let parts = dirconn_abi::dc_components(base);
     (!parts.is_empty()).then(|| parts.join("."))
 }
 
@@ -375,6 +369,20 @@ mod tests {
         assert_eq!(c.domains[0].name, "kasm.core");
         assert_eq!(c.domains[0].settings["search_base"], "DC=kasm,DC=core");
         assert_eq!(c.plugin_dir, PathBuf::from("/etc/dirconn/plugins"));
+    }
+
+    #[test]
+    fn relative_store_paths_are_resolved_in_every_spelling() {
+        for (store, resolved) in [
+            ("", "/etc/dirconn/accounts.db"),
+            ("store = \"db/a.db\"\n", "/etc/dirconn/db/a.db"),
+            ("store = \"sqlite:a.db\"\n", "sqlite:///etc/dirconn/a.db"),
+            ("store = \"sqlite://a.db?mode=rwc\"\n", "sqlite:///etc/dirconn/a.db?mode=rwc"),
+            ("store = \"sqlite:///var/lib/a.db\"\n", "sqlite:///var/lib/a.db"),
+            ("store = \"postgres://u@h/d\"\n", "postgres://u@h/d"),
+        ] {
+            assert_eq!(parse(store).unwrap().store, resolved, "{store}");
+        }
     }
 
     #[test]

@@ -305,8 +305,11 @@ impl AccountPolicy {
             let raw: RawGroups = value.try_into().map_err(|e: toml::de::Error| ("groups".into(), one_line(&e)))?;
             policy.groups.assign_all = raw.assign_all.filter(|g| !g.trim().is_empty());
             for (dn, apps) in raw.map {
-                if !dn.contains('=') {
-                    return Err((format!("groups.map.\"{dn}\""), "the key is not a group DN".into()));
+                if dirconn_abi::parse_dn(&dn).is_none_or(|rdns| rdns.is_empty()) {
+                    return Err((
+                        format!("groups.map.\"{dn}\""),
+                        "the key is not a group DN (RFC 4514: cn=staff,ou=groups,dc=example,dc=org)".into(),
+                    ));
                 }
                 let apps = match apps {
                     OneOrMany::One(a) => vec![a],
@@ -372,6 +375,26 @@ mod tests {
         assert_eq!(p.mapping.fields, vec![(Field::FirstName, "givenName".into()), (Field::Photo, "jpegPhoto".into())]);
         assert_eq!(p.groups.map["cn=staff,ou=groups,dc=example,dc=org"], ["staff"]);
         assert_eq!(p.groups.map["cn=devs,ou=groups,dc=example,dc=org"], ["dev", "git"]);
+    }
+
+    #[test]
+    fn group_map_keys_compare_by_meaning() {
+        let p = policy(
+            r#"
+            [groups.map]
+            "CN=M\\C3\\BCller\\2C J\\C3\\BCrgen, OU=Groups,DC=example,DC=org" = "a"
+            "cn = müller\\, jürgen,ou=groups,dc=example,dc=org" = "b"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(p.groups.map.len(), 1, "{:?}", p.groups.map);
+        let mut apps = p.groups.map[&normalize_dn("CN=Müller\\, Jürgen,OU=Groups,DC=example,DC=org")].clone();
+        apps.sort();
+        assert_eq!(apps, ["a", "b"]);
+        for bad in ["staff", "cn=a\\", "=x"] {
+            let err = policy(&format!("[groups.map]\n\"{}\" = \"x\"", bad.replace('\\', "\\\\"))).unwrap_err();
+            assert!(err.0.starts_with("groups.map."), "{bad}: {err:?}");
+        }
     }
 
     #[test]

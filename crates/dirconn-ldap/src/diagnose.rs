@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Instant};
 
 use abi_stable::std_types::ROption;
-use dirconn_abi::{ConnectorError, StageResult, StageStatus, TestReport, normalize_dn};
+use dirconn_abi::{ConnectorError, StageResult, StageStatus, TestReport, dn_is_within};
 use ldap3::{Ldap, Scope};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
@@ -373,10 +373,4 @@ impl Directory {
             }),
         }
     }
-}
-
-/// Whether `dn` is `base` or lies under it (compared as normalized DNs, on a component boundary).
-fn dn_is_within(dn: &str, base: &str) -> bool {
-    let (dn, base) = (normalize_dn(dn), normalize_dn(base));
-    dn == base || dn.ends_with(&format!(",{base}"))
 }

@@ -33,7 +33,7 @@ pub struct Directory {
     pub(crate) ad: AdMemory,
 }
 
-/// What an Active Directory domain teaches the engine as it goes.
+/// What a domain teaches the engine as it goes (most of it Active Directory's).
 #[derive(Debug, Default)]
 pub(crate) struct AdMemory {
     /// The server refused the matching rule in chain: walk groups instead.
@@ -396,7 +396,12 @@ impl Directory {
             )),
             (_, crate::GroupMembership::NestedMemberOf) => items.push((
                 "groups_from",
-                format!("{0} and the primary group, then each group's own {0}, upward", s.member_of_attribute),
+                match s.flavor {
+                    Flavor::ActiveDirectory => {
+                        format!("{0} and the primary group, then each group's own {0}, upward", s.member_of_attribute)
+                    }
+                    Flavor::Generic => format!("{0}, then each group's own {0}, upward", s.member_of_attribute),
+                },
             )),
             (Some(g), _) => items.push(("group_filter", g.clone())),
             (None, _) => items.push((
@@ -418,6 +423,9 @@ impl Directory {
                 crate::GroupMembership::MemberOf => "member-of (the user's memberOf values only)",
                 crate::GroupMembership::Chain => {
                     "chain (matching rule in chain 1.2.840.113556.1.4.1941, plus the primary group)"
+                }
+                crate::GroupMembership::NestedMemberOf if s.flavor == Flavor::Generic => {
+                    "nested-member-of (memberOf, then the groups' memberOf upward)"
                 }
                 crate::GroupMembership::NestedMemberOf => {
                     "nested-member-of (memberOf and the primary group, then the groups' memberOf upward)"

@@ -11,11 +11,12 @@ use std::{
     sync::atomic::Ordering,
 };
 
-use dirconn_abi::normalize_dn;
+use dirconn_abi::{dn_is_within, normalize_dn};
 use ldap3::{Scope, SearchEntry};
 
 use crate::{
-    Directory, Error, Flavor, GroupMembership, ad,
+    Directory, Error, Flavor, GroupMembership, LdapSettings, ad,
+    conn::Query,
     directory::{first_text, raw_values, search_error, text_values},
     escape,
 };
@@ -36,6 +37,10 @@ const MEMBER_UID: &str = "memberUid";
 const PARENT_CHUNK: usize = 32;
 
 /// Every group of the directory with its members, for resolving many users without a search each.
+///
+/// Two shapes, one per way of finding groups: member lists (`search`: groups naming the user in member,
+/// uniqueMember or memberUid, and groups naming those) or the member-of graph (`nested-member-of`: the
+/// user's memberOf values, then each group's own memberOf), so that a sync finds what a login finds.
 #[derive(Debug, Default)]
 pub struct GroupIndex {
     dns: Vec<String>,
@@ -43,32 +48,51 @@ pub struct GroupIndex {
     by_member: HashMap<String, Vec<u32>>,
     by_uid: HashMap<String, Vec<u32>>,
     by_sid: HashMap<String, u32>,
+    /// The member-of graph: a group's normalized DN → its parents' DNs, when `graph`.
+    parents: HashMap<String, Vec<String>>,
+    member_of: Option<String>,
     depth: u32,
 }
 
 impl GroupIndex {
-    /// An empty index that follows nesting `depth` levels up.
+    /// An empty index of member lists that follows nesting `depth` levels up.
     pub fn new(depth: u32) -> GroupIndex {
         GroupIndex { depth, ..GroupIndex::default() }
     }
 
-    /// The attributes read from group entries: AD's member lists by range, with the group's SID (for
-    /// primary groups).
-    pub fn attributes(flavor: Flavor, range_size: u32) -> Vec<String> {
-        match flavor {
-            Flavor::Generic => MEMBER_ATTRIBUTES.iter().chain([&MEMBER_UID]).map(|a| (*a).to_owned()).collect(),
-            Flavor::ActiveDirectory => vec![format!("member;range=0-{}", range_size - 1), "objectSid".to_owned()],
+    /// An empty index of a domain's groups, shaped by its `group_membership`.
+    pub fn for_settings(s: &LdapSettings) -> GroupIndex {
+        let member_of = (s.group_membership == GroupMembership::NestedMemberOf).then(|| s.member_of_attribute.clone());
+        GroupIndex { depth: s.nested_group_depth, member_of, ..GroupIndex::default() }
+    }
+
+    /// The attributes read from group entries: member lists (AD's by range), or the groups' own memberOf
+    /// for the member-of graph; AD adds the group's SID (for primary groups).
+    pub fn attributes(&self, s: &LdapSettings) -> Vec<String> {
+        let mut attrs: Vec<String> = match (&self.member_of, s.flavor) {
+            (Some(member_of), _) => vec![member_of.clone()],
+            (None, Flavor::Generic) => MEMBER_ATTRIBUTES.iter().chain([&MEMBER_UID]).map(|a| (*a).to_owned()).collect(),
+            (None, Flavor::ActiveDirectory) => vec![format!("member;range=0-{}", s.range_size - 1)],
+        };
+        if s.flavor == Flavor::ActiveDirectory {
+            attrs.push("objectSid".to_owned());
         }
+        attrs
     }
 
     /// Adds one group entry (its ranged attributes completed).
     pub fn add(&mut self, entry: &SearchEntry) {
         let Ok(idx) = u32::try_from(self.dns.len()) else { return };
-        self.by_dn.insert(normalize_dn(&entry.dn), idx);
+        let key = normalize_dn(&entry.dn);
+        self.by_dn.insert(key.clone(), idx);
         if let Some(sid) = raw_values(entry, "objectSid").first().and_then(|b| ad::sid_text(b)) {
             self.by_sid.insert(sid, idx);
         }
         self.dns.push(entry.dn.clone());
+        if let Some(member_of) = &self.member_of {
+            self.parents.insert(key, text_values(entry, member_of));
+            return;
+        }
         for attr in MEMBER_ATTRIBUTES {
             for member in text_values(entry, attr) {
                 self.by_member.entry(normalize_dn(&member)).or_default().push(idx);
@@ -108,6 +132,10 @@ impl GroupIndex {
                 }
             }
         }
+        if self.member_of.is_some() {
+            self.walk_graph(frontier.into_iter().map(|i| self.dns[i as usize].clone()).collect(), &mut seen, &mut out);
+            return out;
+        }
         let direct = self
             .by_member
             .get(&normalize_dn(dn))
@@ -137,6 +165,28 @@ impl GroupIndex {
             frontier = next;
         }
         out
+    }
+}
+
+impl GroupIndex {
+    /// The member-of graph's walk, as a login's [`Directory::walk_up`] does it: each group's parents from
+    /// its memberOf, level by level up to the depth limit, each group once.
+    fn walk_graph(&self, mut frontier: Vec<String>, seen: &mut HashSet<String>, out: &mut Vec<String>) {
+        for _ in 0..self.depth {
+            let mut next = Vec::new();
+            for g in &frontier {
+                for parent in self.parents.get(&normalize_dn(g)).into_iter().flatten() {
+                    if seen.insert(normalize_dn(parent)) {
+                        next.push(parent.clone());
+                        out.push(parent.clone());
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
     }
 }
 
@@ -266,8 +316,10 @@ impl Directory {
     }
 
     /// Adds the parents of `frontier`'s groups, level by level up to the depth limit, from each group's own
-    /// memberOf: links read in the last `group_cache_ttl` are reused, the others read in one search per
-    /// level (32 groups per search).
+    /// memberOf: links read in the last `group_cache_ttl` are reused, the others read, 32 groups at a time
+    /// (Active Directory: one search by distinguishedName; other servers: base reads on one connection, in
+    /// flight together). A group outside the group base, or not matching `group_object_filter`, has no
+    /// parents, as in a sync's index.
     async fn walk_up(
         &self,
         mut frontier: Vec<String>,
@@ -276,7 +328,7 @@ impl Directory {
     ) -> Result<(), Error> {
         let s = self.settings();
         let ttl = s.group_cache_ttl;
-        let member_of = &s.member_of_attribute;
+        let base = s.group_base();
         for _ in 0..s.nested_group_depth {
             let mut parents_of: HashMap<String, Vec<String>> = HashMap::new();
             let mut unknown = Vec::new();
@@ -288,33 +340,20 @@ impl Directory {
                         Some((at, parents)) if at.elapsed() < ttl => {
                             parents_of.insert(key, parents.clone());
                         }
+                        _ if !dn_is_within(g, &base) => {
+                            parents_of.insert(key, Vec::new());
+                        }
                         _ => unknown.push(g.clone()),
                     }
                 }
             }
             for chunk in unknown.chunks(PARENT_CHUNK) {
-                let any: String =
-                    chunk.iter().map(|g| format!("(distinguishedName={})", escape::filter_value(g))).collect();
-                let base = s.group_base();
-                let (found, result) = self
-                    .service_search(
-                        &base,
-                        Scope::Subtree,
-                        &format!("(|{any})"),
-                        std::slice::from_ref(member_of),
-                        0,
-                        "group search",
-                    )
-                    .await?;
-                if !matches!(result.rc, 0 | 32) {
-                    return Err(search_error(result.rc, &result, &base, "read the groups' memberOf"));
-                }
-                // A group outside the group base (or unreadable) has no parents we can see: remembered too.
+                // Unreadable or missing groups have no parents we can see: remembered too.
                 for g in chunk {
                     parents_of.insert(normalize_dn(g), Vec::new());
                 }
-                for entry in found {
-                    parents_of.insert(normalize_dn(&entry.dn), text_values(&entry, member_of));
+                for (dn, parents) in self.read_parents(&base, chunk).await? {
+                    parents_of.insert(normalize_dn(&dn), parents);
                 }
                 if !ttl.is_zero() {
                     let now = std::time::Instant::now();
@@ -341,6 +380,61 @@ impl Directory {
             frontier = next;
         }
         Ok(())
+    }
+
+    /// The memberOf values of the groups named, as `(dn, parents)` for those found.
+    async fn read_parents(&self, base: &str, groups: &[String]) -> Result<Vec<(String, Vec<String>)>, Error> {
+        let s = self.settings();
+        let member_of = std::slice::from_ref(&s.member_of_attribute);
+        let found = match s.flavor {
+            Flavor::ActiveDirectory => {
+                let any: String =
+                    groups.iter().map(|g| format!("(distinguishedName={})", escape::filter_value(g))).collect();
+                let (found, result) = self
+                    .service_search(base, Scope::Subtree, &format!("(|{any})"), member_of, 0, "group search")
+                    .await?;
+                if !matches!(result.rc, 0 | 32) {
+                    return Err(search_error(result.rc, &result, base, "read the groups' memberOf"));
+                }
+                found
+            }
+            Flavor::Generic => {
+                // distinguishedName is a supertype of member on these servers, not the entry's own name:
+                // each group is read by a base search, all of them in flight on one pooled connection.
+                self.with_service(true, |ldap, url| async move {
+                    let reads = groups.iter().map(|g| {
+                        let mut conn: ldap3::Ldap = (*ldap).clone();
+                        let url = &url;
+                        async move {
+                            let query = Query {
+                                base: g,
+                                scope: Scope::Base,
+                                filter: &s.group_object_filter,
+                                attrs: member_of,
+                                size_limit: 0,
+                                what: "group read",
+                            };
+                            match self.connector.search(&mut conn, url, &query).await {
+                                Ok((found, result)) if matches!(result.rc, 0 | 32) => Ok(found),
+                                Ok((_, result)) => Err(search_error(result.rc, &result, g, "read a group's memberOf")),
+                                Err(err) => Err(err),
+                            }
+                        }
+                    });
+                    let found: Result<Vec<Vec<SearchEntry>>, Error> =
+                        futures::future::join_all(reads).await.into_iter().collect();
+                    (ldap, found.map(|f| f.into_iter().flatten().collect::<Vec<_>>()))
+                })
+                .await?
+            }
+        };
+        Ok(found
+            .into_iter()
+            .map(|entry| {
+                let parents = text_values(&entry, &s.member_of_attribute);
+                (entry.dn, parents)
+            })
+            .collect())
     }
 
     /// The DN of an AD user's primary group (primaryGroupID, which memberOf never lists), found by SID
@@ -442,6 +536,31 @@ mod tests {
         index.add(&group("cn=p,dc=x", &[], &["u"]));
         let groups = index.groups_of("uid=u,dc=x", "u", &[], None);
         assert_eq!(groups, ["cn=a,dc=x", "cn=p,dc=x", "cn=b,dc=x", "cn=c,dc=x"]);
+    }
+
+    fn graph_group(dn: &str, parents: &[&str]) -> SearchEntry {
+        let mut attrs = HashMap::new();
+        attrs.insert("memberOf".to_owned(), parents.iter().map(|m| m.to_string()).collect());
+        SearchEntry { dn: dn.to_owned(), attrs, bin_attrs: HashMap::new() }
+    }
+
+    #[test]
+    fn the_member_of_graph_is_walked_by_meaning() {
+        let mut index = GroupIndex { depth: 10, member_of: Some("memberOf".into()), ..GroupIndex::default() };
+        index.add(&graph_group(r"cn=M\C3\BCller\2C J\C3\BCrgen,ou=groups,dc=x", &[r"CN=Sales\, EMEA,OU=Groups,DC=X"]));
+        index.add(&graph_group(r"cn=Sales\2c EMEA,ou=groups,dc=x", &["cn=loop,ou=groups,dc=x"]));
+        index.add(&graph_group("cn=loop,ou=groups,dc=x", &[r"cn = sales\, emea , ou=groups,dc=x"]));
+        // Member lists are not read in this shape: a user is in the groups its memberOf names.
+        let groups = index.groups_of("uid=u,dc=x", "u", &[r"CN=Müller\, Jürgen,OU=Groups,DC=x".into()], None);
+        assert_eq!(
+            groups,
+            [r"CN=Müller\, Jürgen,OU=Groups,DC=x", r"CN=Sales\, EMEA,OU=Groups,DC=X", "cn=loop,ou=groups,dc=x"]
+        );
+        index.depth = 1;
+        assert_eq!(
+            index.groups_of("uid=u,dc=x", "u", &[r"cn=m\c3\bcller\, j\c3\bcrgen,ou=groups,dc=x".into()], None).len(),
+            2
+        );
     }
 
     #[test]

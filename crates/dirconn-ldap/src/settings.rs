@@ -161,9 +161,13 @@ pub enum GroupMembership {
     /// Costly on the server: it expands every group's members to prove a negative (Samba: 190 ms per login
     /// next to a 1,600-member group, measured).
     Chain,
-    /// The user's memberOf values and primary group, then each group's own memberOf, upward to
+    /// The user's memberOf values (and AD's primary group), then each group's own memberOf, upward to
     /// `nested_group_depth`; the group → parent links are kept for `group_cache_ttl`. Direct membership is
-    /// read fresh at every login; with warm links a login costs no group search. The Active Directory default.
+    /// read fresh at every login, in the user search; with warm links a login costs no group search. A sync
+    /// walks the same graph from one listing of the groups' memberOf. The Active Directory default; on other
+    /// servers it needs a maintained memberOf (OpenLDAP's memberof overlay, 389 DS's memberOf plug-in), and
+    /// sees only the groups that memberOf covers (with OpenLDAP's overlay: groupOfNames, not
+    /// groupOfUniqueNames or posixGroup), which is why generic LDAP keeps `search` as its default.
     NestedMemberOf,
 }
 
@@ -275,9 +279,10 @@ impl LdapSettings {
         if let Some(base) = &self.group_base {
             return base.clone();
         }
-        let parts: Vec<&str> = self.search_base.split(',').map(str::trim).collect();
-        match parts.iter().position(|p| p.to_ascii_lowercase().starts_with("dc=")) {
-            Some(i) if parts[i..].iter().all(|p| p.to_ascii_lowercase().starts_with("dc=")) => parts[i..].join(","),
+        let Some(parts) = dirconn_abi::split_rdns(&self.search_base) else { return self.search_base.clone() };
+        let is_dc = |rdn: &str| dirconn_abi::dc_components(rdn).len() == 1;
+        match parts.iter().position(|p| is_dc(p)) {
+            Some(i) if parts[i..].iter().all(|p| is_dc(p)) => parts[i..].join(","),
             _ => self.search_base.clone(),
         }
     }
@@ -422,9 +427,8 @@ impl LdapSettings {
             ));
         }
         if d.flavor != Flavor::ActiveDirectory {
-            // `chain` and `nested-member-of` rest on AD's matching rule and distinguishedName attribute.
-            let ad_mode =
-                matches!(raw.group_membership, Some(GroupMembership::Chain | GroupMembership::NestedMemberOf));
+            // `chain` rests on AD's matching rule in chain.
+            let ad_mode = matches!(raw.group_membership, Some(GroupMembership::Chain));
             let given = [
                 ("nt_domain", raw.nt_domain.is_some()),
                 ("upn_suffixes", raw.upn_suffixes.is_some()),
@@ -536,13 +540,7 @@ impl LdapSettings {
 /// The DNS name of the domain a DN lies in, from its `dc=` parts: `ou=x,DC=example,DC=test` →
 /// `example.test` (empty when it has none).
 pub fn dns_domain_of(dn: &str) -> String {
-    dn.split(',')
-        .filter_map(|part| {
-            let (k, v) = part.trim().split_once('=')?;
-            k.trim().eq_ignore_ascii_case("dc").then(|| v.trim().to_ascii_lowercase())
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+    dirconn_abi::dc_components(dn).join(".")
 }
 
 fn resolve_password(
@@ -633,6 +631,19 @@ mod tests {
     }
 
     #[test]
+    fn group_base_is_the_dc_suffix() {
+        let base = |b: &str| {
+            parse(&format!(r#"{{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"{b}"}}"#))
+                .unwrap()
+                .group_base()
+        };
+        assert_eq!(base("ou=people, DC=example,dc=org"), "DC=example,dc=org");
+        assert_eq!(base(r"ou=a\\,dc=x,dc=example,dc=org"), "dc=example,dc=org", "an escaped comma splits nothing");
+        assert_eq!(base("ou=people,o=corp"), "ou=people,o=corp");
+        assert_eq!(dns_domain_of(r"OU=x\,dc=no,DC=Example,DC=Test"), "example.test");
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let err = parse(
             r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","user_filtr":"x"}"#,
@@ -658,6 +669,13 @@ mod tests {
             parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","nt_domain":"X"}"#)
                 .unwrap_err();
         assert!(err.to_string().contains("Active Directory domains only"), "{err}");
+        let mode = |m: &str| {
+            parse(&format!(
+                r#"{{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","group_membership":"{m}"}}"#
+            ))
+        };
+        assert_eq!(mode("nested-member-of").unwrap().group_membership, GroupMembership::NestedMemberOf);
+        assert!(mode("chain").unwrap_err().to_string().contains("Active Directory domains only"));
         let err = parse(r#"{"urls":[],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#).unwrap_err();
         assert_eq!(err.code(), "DC-103");
         let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p"}"#).unwrap_err();

@@ -133,8 +133,8 @@ impl Directory {
     async fn load_group_index(&self, ldap: &mut Ldap, url: &LdapUrl) -> Result<GroupIndex, Error> {
         let s = self.settings();
         let base = s.group_base();
-        let mut index = GroupIndex::new(s.nested_group_depth);
-        let attrs = GroupIndex::attributes(s.flavor, s.range_size);
+        let mut index = GroupIndex::for_settings(s);
+        let attrs = index.attributes(s);
         let mut stream = self.paged(ldap, url, &base, Scope::Subtree, &s.group_object_filter, &attrs).await?;
         while let Some(entry) = self.next_entry(&mut stream, url, "group listing").await? {
             let mut entry = SearchEntry::construct(entry);

@@ -48,10 +48,8 @@ pub enum Error {
         /// The role the route needs.
         needs: &'static str,
     },
-    /// The request body is not the JSON this route takes, or its query is not this route's (DC-812).
+    /// The request (its body, path or query) is not what this route takes (DC-812).
     BadRequest {
-        /// `body` or `query`.
-        part: &'static str,
         /// What the parser said.
         problem: String,
     },
@@ -126,7 +124,7 @@ impl Error {
             Error::Forbidden { client, needs } => {
                 format!("The client `{client}` may not use this route; it needs the {needs} role.")
             }
-            Error::BadRequest { part, problem } => format!("The request {part} was refused: {problem}."),
+            Error::BadRequest { problem } => format!("The request was refused: {problem}."),
             Error::TooLarge { limit } => format!("The request body is over {limit} bytes."),
             Error::BadLogin { problem } => {
                 format!("The login was refused without contacting the directory: {problem}.")
@@ -159,7 +157,7 @@ impl Error {
             }
             Error::Forbidden { .. } => "Use an admin client's token for administration routes.".into(),
             Error::BadRequest { .. } => {
-                "Send the JSON body and query parameters the API reference (/v1/openapi.json) describes.".into()
+                "Send the path, query and JSON body the API reference (/v1/openapi.json) describes.".into()
             }
             Error::TooLarge { .. } => "Send a smaller body; logins and passwords have their own caps.".into(),
             Error::BadLogin { .. } => "Log in with a login of at most 256 bytes without control characters.".into(),

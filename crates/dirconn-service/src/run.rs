@@ -154,8 +154,11 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
     for task in background {
         task.abort();
     }
-    service.flush().await;
-    service.live().store.close().await;
+    // A store that is down must not hold the stop: the audit rows still queued get the drain timeout.
+    if tokio::time::timeout(config.drain_timeout, service.flush()).await.is_err() {
+        tracing::warn!("audit rows still queued at the stop were not written: the store did not answer");
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), service.live().store.close()).await;
     tracing::info!("dirconn serve stopped");
     Ok(())
 }

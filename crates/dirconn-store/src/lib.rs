@@ -6,6 +6,7 @@
 mod account;
 mod audit;
 mod error;
+mod location;
 mod query;
 mod report;
 
@@ -16,10 +17,12 @@ use sqlx::{
     any::{Any, AnyPoolOptions},
 };
 
+use crate::location::Location;
 pub use crate::{
     account::{Account, Field, Fields, Source, Value, lowest_free_login},
     audit::{AUDIT_LOGIN_MAX, AuditQuery, AuditRecord},
     error::Error,
+    location::resolve_location,
     report::{Counts, Outcome, SyncReport},
 };
 
@@ -69,25 +72,25 @@ pub fn now_ms() -> i64 {
 }
 
 impl Store {
-    /// Opens (creating a SQLite file if needed) and migrates the store at `url`: a file path or `sqlite:` URL,
-    /// or a `postgres://` URL.
+    /// Opens (creating a SQLite file if needed) and migrates the store at `url`: a file path or `sqlite:` URL
+    /// (`sqlite:a.db`, `sqlite://a.db`, `sqlite:///abs/a.db`; relative paths from the working folder: see
+    /// [`resolve_location`]), or a `postgres://` URL.
     pub async fn open(url: &str) -> Result<Store, Error> {
         sqlx::any::install_default_drivers();
         let shown = redact_url(url);
-        let (backend, connect_url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_owned())
-        } else if url.starts_with("sqlite:") {
-            (Backend::Sqlite, url.to_owned())
-        } else if url.contains("://") {
-            return Err(Error::BadUrl { url: shown, problem: "only SQLite files and PostgreSQL are supported".into() });
-        } else if url.is_empty() {
-            return Err(Error::BadUrl { url: shown, problem: "it is empty".into() });
-        } else {
-            (Backend::Sqlite, format!("sqlite://{url}?mode=rwc"))
+        let (backend, connect_url) = match location::parse(url) {
+            Ok(Location::Postgres(url)) => (Backend::Postgres, url),
+            Ok(Location::SqliteMemory(url)) => (Backend::Sqlite, url),
+            // The file is created if missing (its folder is not), whichever way the path is written.
+            Ok(Location::SqliteFile { path, params }) => (Backend::Sqlite, location::sqlite_url(&path, &params, true)),
+            Err(problem) => return Err(Error::BadUrl { url: shown, problem }),
         };
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(30))
+            // A pool whose database is down retries connecting until this timeout, and every request waits
+            // that long: PostgreSQL gets 5 s (a login answers "retry later" in time, and `dirconn serve`
+            // stops promptly). SQLite's writers queue on its single write lock, so they keep 30 s.
+            .acquire_timeout(Duration::from_secs(if backend == Backend::Sqlite { 30 } else { 5 }))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -1,8 +1,13 @@
 //! `dirconn-bench`: dirconn and a reference side by side in one run (driven by `cargo xtask bench`).
 //!
-//! - `auth`: one slapd with generated users; concurrent clients log random users in, (a) with raw ldap3
-//!   (pooled service connections for the search, a fresh connection for the user bind) and (b) through the
-//!   host and the loaded `ldap` cdylib. Rounds alternate; the median round of each side is reported.
+//! - `auth`: one slapd with generated users, each in a team group nested in a department nested in an
+//!   organisation group (groupOfNames, memberOf kept by the memberof overlay); concurrent clients log random
+//!   users in, (a) with raw ldap3 (pooled service connections for the search, a fresh connection for the
+//!   user bind, the groups resolved as ours resolves them) and (b) through the host and the loaded `ldap`
+//!   cdylib. Rounds alternate; the median round of each side is reported. Twice: with
+//!   `group_membership = "nested-member-of"` (`bench auth`: memberOf read in the user search, the groups'
+//!   memberOf walked upward through a cached graph) and with `"search"` (`bench auth-member-search`: one
+//!   group search per nesting level).
 //! - `abi`: a trivial async call (`lookup_user` of the echo fixture) with many in flight, through the loaded
 //!   cdylib vs the same connector called in-process.
 //! - `sync`: one slapd with generated users; a raw ldap3 paged search of every user vs a full sync through
@@ -10,10 +15,11 @@
 //!   child process, `sync-child`), a re-sync with nothing changed, and an incremental sync after 1,000
 //!   changes.
 //!
-//! Each benchmark ends with `bench <name>: ours=<value><unit> reference=<value><unit> ratio=<ours/reference>`.
+//! Each benchmark ends with `bench <name>: ours=<value><unit> reference=<value><unit> ratio=<ours/reference>`
+//! (`auth` with two: `bench auth` and `bench auth-member-search`).
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     process::Command,
     sync::{
@@ -23,7 +29,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dirconn_abi::{ClientContext, Connector};
+use dirconn_abi::{ClientContext, Connector, normalize_dn};
 use dirconn_tests::{
     DomainSpec, Slapd, SlapdOptions, TestHost,
     samba::{self, SambaDc},
@@ -153,8 +159,8 @@ where
     round(all, started.elapsed())
 }
 
-/// The reference: raw ldap3, a few shared service connections for the search, a fresh connection per bind
-/// (what the host does, minus groups, state and the plugin boundary).
+/// The reference: raw ldap3, a few shared service connections for the search, a fresh connection per bind,
+/// then the groups resolved as [`RefGroups`] says (what the host does, minus state and the plugin boundary).
 struct Reference {
     url: String,
     base: String,
@@ -163,7 +169,26 @@ struct Reference {
     attrs: Vec<&'static str>,
     service: Vec<Ldap>,
     next: AtomicUsize,
+    groups: RefGroups,
 }
+
+/// How the reference resolves a user's groups after the bind: as the engine does in each mode.
+enum RefGroups {
+    /// Not at all.
+    None,
+    /// `nested-member-of`: the user's memberOf, then each group's memberOf upward, the group → parents
+    /// links read once by a base search and kept (normalized DN → parents).
+    MemberOfGraph(std::sync::Mutex<HashMap<String, Vec<String>>>),
+    /// `search`: memberOf plus the groups naming the user, then one search per nesting level.
+    MemberSearch,
+}
+
+/// The engine's default `group_object_filter` (`dirconn_ldap::DEFAULT_GROUP_OBJECT_FILTER`).
+const GROUP_OBJECT_FILTER: &str =
+    "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))";
+/// The engine's default `nested_group_depth`, and its groups per parent search.
+const DEPTH: usize = 10;
+const PARENT_CHUNK: usize = 32;
 
 impl Reference {
     async fn connect(url: &str) -> Ldap {
@@ -203,59 +228,221 @@ impl Reference {
             ldap.simple_bind(dn, password).await.unwrap().success().unwrap();
             service.push(ldap);
         }
-        Reference { url: url.to_owned(), base, filter, attrs, service, next: AtomicUsize::new(0) }
+        let groups = RefGroups::None;
+        Reference { url: url.to_owned(), base, filter, attrs, service, next: AtomicUsize::new(0), groups }
     }
 
-    async fn login(&self, login: &str, password: &str) -> bool {
+    /// Logs a user in; the user's groups (DNs as the server spells them) when the password is right.
+    async fn login(&self, login: &str, password: &str) -> Option<Vec<String>> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.service.len();
         let mut svc = self.service[i].clone();
         let filter = self.filter.replace("{}", &ldap3::ldap_escape(login));
-        let Ok(result) = svc.search(&self.base, Scope::Subtree, &filter, self.attrs.clone()).await else {
-            return false;
-        };
-        let Ok((entries, _)) = result.success() else { return false };
+        let result = svc.search(&self.base, Scope::Subtree, &filter, self.attrs.clone()).await.ok()?;
+        let (entries, _) = result.success().ok()?;
         // AD answers a subtree search from its root with a referral too: not an entry.
-        let Some(entry) = entries.into_iter().filter(|e| !e.is_ref()).map(SearchEntry::construct).next() else {
-            return false;
-        };
+        let entry = entries.into_iter().filter(|e| !e.is_ref()).map(SearchEntry::construct).next()?;
         let mut user = Reference::connect(&self.url).await;
         let ok = user.simple_bind(&entry.dn, password).await.map(|r| r.rc == 0).unwrap_or(false);
         let _ = user.unbind().await;
-        ok
+        if !ok {
+            return None;
+        }
+        let member_of = entry.attrs.get("memberOf").cloned().unwrap_or_default();
+        match &self.groups {
+            RefGroups::None => Some(member_of),
+            RefGroups::MemberOfGraph(parents) => Some(graph_groups(&mut svc, parents, member_of).await),
+            RefGroups::MemberSearch => searched_groups(&mut svc, &entry.dn, login, member_of).await,
+        }
     }
+}
+
+/// The user's memberOf values, then each group's own memberOf, upward, through the cached links.
+async fn graph_groups(
+    svc: &mut Ldap,
+    cache: &std::sync::Mutex<HashMap<String, Vec<String>>>,
+    member_of: Vec<String>,
+) -> Vec<String> {
+    let (mut out, mut seen, mut frontier) = (Vec::new(), HashSet::new(), Vec::new());
+    for g in member_of {
+        if seen.insert(normalize_dn(&g)) {
+            frontier.push(g.clone());
+            out.push(g);
+        }
+    }
+    for _ in 0..DEPTH {
+        let mut next = Vec::new();
+        for g in &frontier {
+            let key = normalize_dn(g);
+            let known = cache.lock().expect("cache").get(&key).cloned();
+            let parents = match known {
+                Some(parents) => parents,
+                None => {
+                    let read = svc.search(g, Scope::Base, GROUP_OBJECT_FILTER, vec!["memberOf"]).await;
+                    let entries = read.ok().and_then(|r| r.success().ok()).map(|(e, _)| e).unwrap_or_default();
+                    let parents: Vec<String> = entries
+                        .into_iter()
+                        .map(SearchEntry::construct)
+                        .flat_map(|e| e.attrs.get("memberOf").cloned().unwrap_or_default())
+                        .collect();
+                    cache.lock().expect("cache").insert(key, parents.clone());
+                    parents
+                }
+            };
+            for p in parents {
+                if seen.insert(normalize_dn(&p)) {
+                    next.push(p.clone());
+                    out.push(p);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    out
+}
+
+/// memberOf plus the groups naming the user, then their parents, one search per level (32 groups each).
+async fn searched_groups(svc: &mut Ldap, dn: &str, login: &str, member_of: Vec<String>) -> Option<Vec<String>> {
+    let (mut out, mut seen, mut frontier) = (Vec::new(), HashSet::new(), Vec::new());
+    let mut add = |g: String, frontier: &mut Vec<String>| {
+        if seen.insert(normalize_dn(&g)) {
+            frontier.push(g.clone());
+            out.push(g);
+        }
+    };
+    for g in member_of {
+        add(g, &mut frontier);
+    }
+    let (d, l) = (ldap3::ldap_escape(dn), ldap3::ldap_escape(login));
+    let direct = format!("(&{GROUP_OBJECT_FILTER}(|(member={d})(uniqueMember={d})(memberUid={l})))");
+    for g in group_search(svc, &direct).await? {
+        add(g, &mut frontier);
+    }
+    for _ in 0..DEPTH {
+        let mut next = Vec::new();
+        for chunk in frontier.chunks(PARENT_CHUNK) {
+            let any: String = chunk
+                .iter()
+                .map(|g| {
+                    let g = ldap3::ldap_escape(g);
+                    format!("(member={g})(uniqueMember={g})")
+                })
+                .collect();
+            for g in group_search(svc, &format!("(&{GROUP_OBJECT_FILTER}(|{any}))")).await? {
+                add(g, &mut next);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Some(out)
+}
+
+async fn group_search(svc: &mut Ldap, filter: &str) -> Option<Vec<String>> {
+    let (entries, _) = svc.search(slapd::BASE_DN, Scope::Subtree, filter, vec!["1.1"]).await.ok()?.success().ok()?;
+    Some(entries.into_iter().map(|e| SearchEntry::construct(e).dn).collect())
+}
+
+/// Teams of users, departments of teams, one organisation of departments (groupOfNames under ou=groups):
+/// generated user n is in team n % 100, team t in department t % 10. Added online as the admin, so that
+/// the memberof overlay writes memberOf on the users and the nested groups.
+async fn add_nested_groups(slapd: &Slapd, users: usize) {
+    const TEAMS: usize = 100;
+    const DEPTS: usize = 10;
+    let mut ldap = Reference::connect(&slapd.ldap_url()).await;
+    ldap.simple_bind(slapd.admin_dn(), slapd.admin_password()).await.unwrap().success().unwrap();
+    let mut add = async |cn: String, members: Vec<String>| {
+        let dn = format!("cn={cn},{}", slapd::GROUPS_DN);
+        let members: HashSet<&str> = members.iter().map(String::as_str).collect();
+        let attrs = vec![
+            ("objectClass", HashSet::from(["groupOfNames"])),
+            ("cn", HashSet::from([cn.as_str()])),
+            ("member", members),
+        ];
+        ldap.add(&dn, attrs).await.unwrap().success().unwrap_or_else(|e| panic!("add {dn}: {e}"));
+    };
+    for t in 0..TEAMS {
+        let members: Vec<String> = (1..=users).filter(|n| n % TEAMS == t).map(slapd::generated_user_dn).collect();
+        if !members.is_empty() {
+            add(format!("bench-team-{t}"), members).await;
+        }
+    }
+    for d in 0..DEPTS {
+        let members =
+            (0..TEAMS.min(users)).filter(|t| t % DEPTS == d).map(|t| format!("cn=bench-team-{t},{}", slapd::GROUPS_DN));
+        let members: Vec<String> = members.collect();
+        if !members.is_empty() {
+            add(format!("bench-dept-{d}"), members).await;
+        }
+    }
+    let depts = (0..DEPTS.min(users)).map(|d| format!("cn=bench-dept-{d},{}", slapd::GROUPS_DN)).collect();
+    add("bench-org".to_owned(), depts).await;
+    let _ = ldap.unbind().await;
 }
 
 async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins: usize, rounds: usize) {
     println!("bench auth: starting slapd with {users} generated users…");
     let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
     println!("slapd ready in {:.1} s", server.startup_time().as_secs_f64());
+    let started = Instant::now();
+    add_nested_groups(&server, users).await;
+    println!("nested groups (team < department < organisation) added in {:.1} s", started.elapsed().as_secs_f64());
     let pool = 8;
-    let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
-    let ldap_plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
-    let host = Arc::new(TestHost::start(&[ldap_plugin], &[spec]).expect("host"));
-    let reference = Arc::new(Reference::slapd(&server, pool).await);
-    let ours_login = {
-        let host = Arc::clone(&host);
-        move |n: usize| {
+    for (name, mode) in [("auth", "nested-member-of"), ("auth-member-search", "search")] {
+        println!("group_membership = \"{mode}\":");
+        let spec = DomainSpec::ldap(&server)
+            .set("group_membership", mode)
+            .raw("pool_size", &pool.to_string())
+            .raw("operation_timeout", "\"10s\"");
+        let ldap_plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
+        let host = Arc::new(TestHost::start(&[ldap_plugin], &[spec]).expect("host"));
+        let mut reference = Reference::slapd(&server, pool).await;
+        reference.groups = match mode {
+            "search" => RefGroups::MemberSearch,
+            _ => RefGroups::MemberOfGraph(std::sync::Mutex::default()),
+        };
+        let reference = Arc::new(reference);
+        // Both sides find the same groups.
+        for n in [1, users / 2, users] {
+            let (uid, password) = (slapd::generated_uid(n), slapd::generated_password(n));
+            let theirs = reference.login(&uid, &password).await.expect("the reference logs in");
+            let (_, user) = host
+                .host
+                .login(&format!("{uid}@example.org"), &password, ClientContext::default())
+                .await
+                .expect("ours logs in");
+            let ours: Vec<String> = user.groups.iter().map(|g| g.to_string()).collect();
+            let set = |g: &[String]| g.iter().map(|d| normalize_dn(d)).collect::<std::collections::BTreeSet<_>>();
+            assert_eq!(set(&ours), set(&theirs), "{mode}: the groups of {uid}");
+            assert_eq!(ours.len(), 3, "{mode}: {uid} is in a team, a department and the organisation: {ours:?}");
+        }
+        let ours_login = {
             let host = Arc::clone(&host);
-            async move {
-                let login = format!("{}@example.org", slapd::generated_uid(n));
-                host.host.login(&login, &slapd::generated_password(n), ClientContext::default()).await.is_ok()
+            move |n: usize| {
+                let host = Arc::clone(&host);
+                async move {
+                    let login = format!("{}@example.org", slapd::generated_uid(n));
+                    host.host.login(&login, &slapd::generated_password(n), ClientContext::default()).await.is_ok()
+                }
             }
-        }
-    };
-    let ref_login = {
-        let reference = Arc::clone(&reference);
-        move |n: usize| {
+        };
+        let ref_login = {
             let reference = Arc::clone(&reference);
-            async move { reference.login(&slapd::generated_uid(n), &slapd::generated_password(n)).await }
-        }
-    };
-    println!("warming up…");
-    drive(clients, 300, users, ref_login.clone()).await;
-    drive(clients, 300, users, ours_login.clone()).await;
-    let shape = Shape { name: "auth", clients, logins, users, rounds, pool };
-    compare(&shape, ref_login, ours_login).await;
+            move |n: usize| {
+                let reference = Arc::clone(&reference);
+                async move { reference.login(&slapd::generated_uid(n), &slapd::generated_password(n)).await.is_some() }
+            }
+        };
+        println!("warming up…");
+        drive(clients, 300, users, ref_login.clone()).await;
+        drive(clients, 300, users, ours_login.clone()).await;
+        let shape = Shape { name, clients, logins, users, rounds, pool };
+        compare(&shape, ref_login, ours_login).await;
+    }
 }
 
 /// What a login benchmark runs: its name in the result lines, and its sizes.
@@ -340,7 +527,7 @@ async fn auth_ad(plugin_dir: &std::path::Path, dc: &SambaDc, clients: usize, log
         let reference = Arc::clone(&reference);
         move |n: usize| {
             let reference = Arc::clone(&reference);
-            async move { reference.login(&samba::generated_sam(n), &samba::generated_password(n)).await }
+            async move { reference.login(&samba::generated_sam(n), &samba::generated_password(n)).await.is_some() }
         }
     };
     // Samba writes lastLogonTimestamp at a user's first bind: every user logs in once before the rounds, so

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use axum::{
     Json,
-    extract::{Path, RawQuery, State},
+    extract::{RawQuery, State},
     http::StatusCode,
 };
 use dirconn_views::{Accepted, Refused, UserFound};
@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use zeroize::Zeroizing;
 
-use super::{ApiError, AppState, Body, MailServer};
+use super::{ApiError, AppState, Body, MailServer, PathValue};
 use crate::core::{Attempt, Interface, Verdict};
 
 pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -92,7 +92,7 @@ impl UserQuery {
     fn parse(query: Option<&str>) -> Result<UserQuery, crate::Error> {
         let mut q = UserQuery { local_ip: None };
         for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-            let bad = |problem: String| crate::Error::BadRequest { part: "query", problem };
+            let bad = |problem: String| crate::Error::BadRequest { problem };
             match pair.split_once('=') {
                 Some(("local_ip", v)) => {
                     let v = super::nginx::percent_decode(v);
@@ -118,7 +118,7 @@ impl UserQuery {
 async fn user(
     State(service): State<AppState>,
     _caller: MailServer,
-    Path(address): Path<String>,
+    PathValue(address): PathValue<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<UserFound>, ApiError> {
     let q = UserQuery::parse(query.as_deref())?;

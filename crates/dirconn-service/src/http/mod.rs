@@ -64,20 +64,31 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let api = auth::routes(api);
     let api = nginx::routes(api);
     let api = admin::routes(api);
+    let api = api.routes(utoipa_axum::routes!(openapi));
     let (router, doc) = api.split_for_parts();
-    let json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let json = OpenApiJson(Arc::new(doc.to_pretty_json().unwrap_or_default()));
     let router = router
-        .route(
-            "/v1/openapi.json",
-            axum::routing::get(move || {
-                let json = json.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], json.as_ref().clone()) }
-            }),
-        )
+        .layer(axum::Extension(json))
+        .method_not_allowed_fallback(|| async {
+            let err = Error::NotFound { what: "This method on this route".into() };
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, crate::error::refusal(&err))
+        })
         .fallback(|| async { ApiError::from(Error::NotFound { what: "This route".into() }) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .with_state(state);
     (router, doc)
+}
+
+/// The document's JSON, served by [`openapi`].
+#[derive(Clone)]
+struct OpenApiJson(Arc<String>);
+
+/// This OpenAPI 3.1 document. The one route that needs no token.
+#[utoipa::path(get, path = "/v1/openapi.json", security(()),
+    responses((status = 200, description = "The OpenAPI document of the API", body = Object,
+        content_type = "application/json")))]
+async fn openapi(axum::Extension(OpenApiJson(json)): axum::Extension<OpenApiJson>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], json.as_ref().clone()).into_response()
 }
 
 /// Counts every request by its matched route and status.
@@ -240,17 +251,45 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// A path parameter; a value that cannot be decoded (invalid UTF-8 after `%`-decoding…) is refused as a
+/// JSON [`Problem`](dirconn_views::Problem) (DC-812) like every other error, not axum's plain text.
+pub struct PathValue<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PathValue<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathValue(value)),
+            Err(rejection) => Err(Error::BadRequest { problem: rejection.body_text() }.into()),
+        }
+    }
+}
+
 /// A JSON body, read up to `max_body_bytes` and parsed strictly (unknown fields refused); every refusal is
-/// a [`Problem`] with its code.
+/// a [`Problem`](dirconn_views::Problem) with its code.
 pub struct Body<T>(pub T);
 
+/// The body's bytes, at most `max_body_bytes`.
 async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, ApiError> {
     let limit = state.live().config.max_body_bytes;
+    // A body announced over the cap is refused before it is waited for (the reader below only counts
+    // what arrives).
+    let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(Error::TooLarge { limit }.into());
+    }
     Ok(axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| Error::TooLarge { limit })?)
 }
 
+/// A JSON object of the route's shape.
 fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    Ok(serde_json::from_slice(bytes).map_err(|e| Error::BadRequest { part: "body", problem: e.to_string() })?)
+    // serde's derived structs also take a JSON array of the fields in order (`["alice", "secret"]`):
+    // only an object is the documented shape.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::BadRequest { problem: "the body is not a JSON object".into() }.into());
+    }
+    Ok(serde_json::from_slice(bytes).map_err(|e| Error::BadRequest { problem: e.to_string() })?)
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
@@ -269,10 +308,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let bytes = read_body(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
             return Ok(OptionalBody(None));
         }
-        Ok(OptionalBody(parse_body::<Option<T>>(&bytes)?))
+        Ok(OptionalBody(Some(parse_body(&bytes)?)))
     }
 }
 
@@ -285,7 +324,7 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for Params<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
         let axum::extract::Query(value) = axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map_err(|e| Error::BadRequest { part: "query", problem: e.body_text() })?;
+            .map_err(|e| Error::BadRequest { problem: format!("its query: {}", e.body_text()) })?;
         Ok(Params(value))
     }
 }

@@ -1,11 +1,7 @@
 //! The account routes: the store's accounts (`dirconn accounts list|show`), local accounts (`dirconn local
 //! add|passwd|remove`) and the migration of local accounts to the directory (`dirconn migrate`).
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use dirconn_host::accounts::account_name;
 use dirconn_store::Account;
 use dirconn_views::{AccountView, DoneView, MigrationView, Refused};
@@ -15,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use zeroize::Zeroizing;
 
 use super::{Request, bad_body};
-use crate::http::{Admin, ApiError, AppState, Body, Params};
+use crate::http::{Admin, ApiError, AppState, Body, Params, PathValue};
 
 pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     api.routes(routes!(list))
@@ -83,7 +79,7 @@ impl Request {
 async fn show(
     State(service): State<AppState>,
     _admin: Admin,
-    Path(address): Path<String>,
+    PathValue(address): PathValue<String>,
 ) -> Result<Json<AccountView>, ApiError> {
     let account = Request::new(&service).account(&address).await?;
     Ok(Json(AccountView::from(&account)))
@@ -150,7 +146,7 @@ pub struct NewPassword {
 async fn set_local_password(
     State(service): State<AppState>,
     admin: Admin,
-    Path(address): Path<String>,
+    PathValue(address): PathValue<String>,
     Body(body): Body<NewPassword>,
 ) -> Result<Json<DoneView>, ApiError> {
     let r = Request::new(&service);
@@ -176,7 +172,7 @@ async fn set_local_password(
 async fn remove_local(
     State(service): State<AppState>,
     admin: Admin,
-    Path(address): Path<String>,
+    PathValue(address): PathValue<String>,
 ) -> Result<Json<DoneView>, ApiError> {
     let r = Request::new(&service);
     r.account(&address).await?;
@@ -216,7 +212,7 @@ pub struct MigrateBody {
 async fn migrate(
     State(service): State<AppState>,
     admin: Admin,
-    Path(domain): Path<String>,
+    PathValue(domain): PathValue<String>,
     Body(body): Body<MigrateBody>,
 ) -> Result<Json<MigrationView>, ApiError> {
     if body.all == !body.logins.is_empty() {

@@ -5,10 +5,7 @@
 use std::time::Instant;
 
 use abi_stable::std_types::ROption;
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use dirconn_abi::ClientContext;
 use dirconn_views::{
     AttributesView, AuthView, DomainsView, FilterView, LookupView, PasswordOperation, PasswordView, PluginsView,
@@ -20,7 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use zeroize::Zeroizing;
 
 use super::{Request, bad_body};
-use crate::http::{Admin, ApiError, AppState, Body, OptionalBody};
+use crate::http::{Admin, ApiError, AppState, Body, OptionalBody, PathValue};
 
 pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     api.routes(routes!(plugins))
@@ -91,7 +88,7 @@ pub struct TestConnectionBody {
 async fn test_connection(
     State(service): State<AppState>,
     _admin: Admin,
-    Path(domain): Path<String>,
+    PathValue(domain): PathValue<String>,
     OptionalBody(body): OptionalBody<TestConnectionBody>,
 ) -> Result<Json<TestReportView>, ApiError> {
     let r = Request::new(&service);
@@ -136,7 +133,7 @@ pub struct TestAuthBody {
 async fn test_auth(
     State(service): State<AppState>,
     _admin: Admin,
-    Path(domain): Path<String>,
+    PathValue(domain): PathValue<String>,
     Body(body): Body<TestAuthBody>,
 ) -> Result<Json<AuthView>, ApiError> {
     let r = Request::new(&service);
@@ -164,7 +161,7 @@ async fn test_auth(
 async fn lookup(
     State(service): State<AppState>,
     _admin: Admin,
-    Path((domain, login)): Path<(String, String)>,
+    PathValue((domain, login)): PathValue<(String, String)>,
 ) -> Result<Json<LookupView>, ApiError> {
     let r = Request::new(&service);
     let domain = r.domain(&domain)?;
@@ -186,7 +183,7 @@ async fn lookup(
 async fn attributes(
     State(service): State<AppState>,
     _admin: Admin,
-    Path(domain): Path<String>,
+    PathValue(domain): PathValue<String>,
 ) -> Result<Json<AttributesView>, ApiError> {
     let r = Request::new(&service);
     let domain = r.domain(&domain)?;
@@ -205,7 +202,7 @@ async fn attributes(
 async fn filter(
     State(service): State<AppState>,
     _admin: Admin,
-    Path(domain): Path<String>,
+    PathValue(domain): PathValue<String>,
 ) -> Result<Json<FilterView>, ApiError> {
     let r = Request::new(&service);
     let domain = r.domain(&domain)?;
@@ -248,7 +245,7 @@ pub struct PasswordBody {
 async fn password(
     State(service): State<AppState>,
     admin: Admin,
-    Path(domain): Path<String>,
+    PathValue(domain): PathValue<String>,
     Body(body): Body<PasswordBody>,
 ) -> Result<Json<PasswordView>, ApiError> {
     let r = Request::new(&service);

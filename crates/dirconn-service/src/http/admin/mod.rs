@@ -55,12 +55,12 @@ impl Request {
 
 /// A query parameter that is not acceptable (`DC-812`, 400).
 fn bad_query(problem: String) -> ApiError {
-    crate::Error::BadRequest { part: "query", problem }.into()
+    crate::Error::BadRequest { problem: format!("its query: {problem}") }.into()
 }
 
 /// A body that parsed but does not make sense (`DC-812`, 400).
 fn bad_body(problem: &str) -> ApiError {
-    crate::Error::BadRequest { part: "body", problem: problem.to_owned() }.into()
+    crate::Error::BadRequest { problem: format!("its body: {problem}") }.into()
 }
 
 #[cfg(test)]

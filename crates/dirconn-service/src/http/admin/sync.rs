@@ -1,10 +1,7 @@
 //! The sync routes: run a domain's sync to completion within the request (`dirconn sync`), and read its
 //! reports (`dirconn sync-report`).
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use dirconn_host::{SyncOptions, sync_domain};
 use dirconn_views::{Refused, SyncReportView};
 use serde::Deserialize;
@@ -12,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{Request, bad_query};
-use crate::http::{Admin, ApiError, AppState, OptionalBody, Params};
+use crate::http::{Admin, ApiError, AppState, OptionalBody, Params, PathValue};
 
 pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     api.routes(routes!(sync)).routes(routes!(reports))
@@ -52,7 +49,7 @@ pub struct SyncBody {
 async fn sync(
     State(service): State<AppState>,
     admin: Admin,
-    Path(domain): Path<String>,
+    PathValue(domain): PathValue<String>,
     OptionalBody(body): OptionalBody<SyncBody>,
 ) -> Result<Json<SyncReportView>, ApiError> {
     let r = Request::new(&service);
@@ -93,7 +90,7 @@ pub struct ReportsQuery {
 async fn reports(
     State(service): State<AppState>,
     _admin: Admin,
-    Path(domain): Path<String>,
+    PathValue(domain): PathValue<String>,
     Params(query): Params<ReportsQuery>,
 ) -> Result<Json<Vec<SyncReportView>>, ApiError> {
     let last = query.last.unwrap_or(5);
