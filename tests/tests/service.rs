@@ -589,7 +589,7 @@ fn user_lookups_answer_active_accounts_only() {
         let store = Store::open(&serve.store_url()).await.unwrap();
         let alice = store.account("example.org", "alice").await.unwrap().expect("alice's account");
         let mut tx = store.begin().await.unwrap();
-        assert_eq!(tx.deactivate(&[alice.id.clone()], dirconn_store::now()).await.unwrap(), 1);
+        assert_eq!(tx.deactivate(std::slice::from_ref(&alice.id), dirconn_store::now()).await.unwrap(), 1);
         tx.commit().await.unwrap();
         store.close().await;
     });

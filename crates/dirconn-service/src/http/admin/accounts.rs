@@ -60,7 +60,7 @@ impl Request {
         found.ok_or_else(|| {
             let err = dirconn_host::Error::Account {
                 message: format!("There is no account {name}@{}.", route.domain.name),
-                fix: "`dirconn accounts list` (GET /v1/accounts) shows the accounts.".into(),
+                fix: "`dirconn accounts list` shows the accounts.".into(),
             };
             self.fail(&err).with_status(StatusCode::NOT_FOUND)
         })
@@ -215,7 +215,8 @@ async fn migrate(
     PathValue(domain): PathValue<String>,
     Body(body): Body<MigrateBody>,
 ) -> Result<Json<MigrationView>, ApiError> {
-    if body.all == !body.logins.is_empty() {
+    // Exactly one of them: `all`, or logins (all with logins, or neither, is refused).
+    if body.all != body.logins.is_empty() {
         return Err(bad_body("give either `logins` (not empty) or `all: true`"));
     }
     let r = Request::new(&service);

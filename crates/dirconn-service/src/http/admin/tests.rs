@@ -150,7 +150,7 @@ fn host_errors_get_the_status_of_their_kind() {
 
     use crate::http::host_status;
     let connector =
-        |kind| H::Connector { domain: "a.org".into(), error: Box::new(ConnectorError::new(kind, "DC-000", "m", "f")) };
+        |kind| H::Connector { domain: "a.org".into(), error: Box::new(ConnectorError::new(kind, "DC-302", "m", "f")) };
     let store = H::Store(dirconn_store::Error::Corrupt { what: "x".into() });
     let account = H::Account { message: "exists".into(), fix: "f".into() };
     let guard = H::Guard { domain: "a.org".into(), would: 5, active: 6, allowed: 1 };
