@@ -179,6 +179,11 @@ fn directory_routes_answer_what_the_cli_prints() {
     let from_cli = cli_json(&serve, &["passwd", "example.org", "alice", "--password-stdin"], Some("n3w-Passw0rd"));
     assert_eq!(view, from_cli);
     assert_eq!(serve.client().login("alice", Fixture::ALICE.password).status, 200, "the password is unchanged");
+    let log = serve.log();
+    assert!(log.contains("dirconn serve started"), "the log is read: {log}");
+    for secret in [Fixture::ALICE.password, "n3w-Passw0rd", serve.spec().token("admin")] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
 }
 
 #[test]
@@ -282,4 +287,9 @@ fn sync_accounts_local_accounts_and_the_audit_answer_what_the_cli_prints() {
     assert!(text.lines().nth(1).is_some_and(|l| l.contains(" cli ") && l.contains("DC-203")), "{text}");
     assert!(text.contains("2 attempt(s)"), "{text}");
     refused(&admin.get("/v1/audit?since=soon"), 400, "DC-812");
+    let log = serve.log();
+    assert!(log.contains("local account created") && log.contains("client=admin"), "changes are logged");
+    for secret in ["root-pass-1", "root-pass-2", "zed-pass-1", serve.spec().token("admin")] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
 }
