@@ -66,6 +66,10 @@ pub struct ServeSpec {
     pub service: Vec<String>,
     /// The clients: by default `mail` (mail-server) and `admin` (admin).
     pub clients: Vec<ClientSpec>,
+    /// Another `dirconn` binary (a release build, for benchmarks); `None`: the tests' debug build.
+    pub binary: Option<PathBuf>,
+    /// Another generic LDAP plugin file; `None`: the tests' staged one.
+    pub plugin: Option<PathBuf>,
 }
 
 impl ServeSpec {
@@ -77,6 +81,8 @@ impl ServeSpec {
             default_domain: None,
             service: Vec::new(),
             clients: vec![ClientSpec::new("mail", "mail-server"), ClientSpec::new("admin", "admin")],
+            binary: None,
+            plugin: None,
         }
     }
 
@@ -107,7 +113,7 @@ impl Serve {
         let mut dir = tempfile::Builder::new().prefix("dirconn-serve-").tempdir().expect("temp dir");
         let plugin_dir = dir.path().join("plugins");
         fs::create_dir(&plugin_dir).expect("plugin dir");
-        let ldap = stage::for_tests().ldap();
+        let ldap = spec.plugin.clone().unwrap_or_else(|| stage::for_tests().ldap());
         let target = ldap.canonicalize().unwrap_or_else(|e| panic!("plugin {}: {e}", ldap.display()));
         std::os::unix::fs::symlink(target, plugin_dir.join(ldap.file_name().expect("a file"))).expect("symlink");
         let mut failures = Vec::new();
@@ -141,7 +147,8 @@ impl Serve {
 
     fn launch(&mut self) -> Result<(), String> {
         let log = fs::File::create(&self.log).expect("log file");
-        let mut cmd = Command::new(stage::dirconn_binary());
+        let binary = self.spec.binary.clone().unwrap_or_else(|| stage::dirconn_binary().to_owned());
+        let mut cmd = Command::new(binary);
         cmd.arg("--config")
             .arg(&self.config)
             .arg("serve")

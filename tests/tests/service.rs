@@ -93,10 +93,50 @@ fn logins_answer_the_canonical_account_and_temporary_failures_are_503() {
     // A wrong password while the directory is down is still not a verdict on the password.
     let r = http.login("alice", "not-her-password");
     assert_eq!(r.status, 503, "{}", r.text());
+    let (status, v) = readyz(&serve);
+    assert_eq!(status, 503, "a directory that failed makes the service not ready: {v}");
+    assert!(v["checks"].as_array().unwrap().iter().any(|c| c["name"] == "directory:example.org" && c["ok"] == false));
 
     slapd.restart();
     let r = http.login("alice", Fixture::ALICE.password);
     assert_eq!(r.status, 200, "after the directory came back: {}", r.text());
+    assert_eq!(readyz(&serve).0, 200);
+}
+
+#[test]
+fn nginx_auth_http_answers_in_headers() {
+    let mut slapd = Slapd::start();
+    let mut spec = ServeSpec::new(vec![domain(&slapd)]);
+    spec.service.push("nginx = { imap = \"127.0.0.1:1143\", smtp = \"127.0.0.1:1025\", wait_seconds = 2 }".into());
+    let serve = Serve::start(spec);
+    let mut http = serve.client();
+    let mut ask = |user: &str, pass: &str, protocol: &str| {
+        let headers =
+            [("Auth-User", user), ("Auth-Pass", pass), ("Auth-Protocol", protocol), ("Client-IP", "192.0.2.7")];
+        let r = http.request("GET", "/v1/nginx/auth", &headers, None);
+        assert_eq!(r.status, 200, "nginx always gets 200: {r:?}");
+        r
+    };
+    let r = ask("ALICE", Fixture::ALICE.password, "imap");
+    assert_eq!(r.header("auth-status"), Some("OK"), "{r:?}");
+    assert_eq!((r.header("auth-server"), r.header("auth-port")), (Some("127.0.0.1"), Some("1143")));
+    assert_eq!(r.header("auth-user"), Some("alice@example.org"), "the canonical login goes to the backend");
+    let r = ask("alice", "wrong", "smtp");
+    assert!(r.header("auth-status").is_some_and(|s| s != "OK" && !s.is_empty()), "{r:?}");
+    assert_eq!((r.header("auth-wait"), r.header("auth-error-code")), (Some("2"), None));
+    let r = ask("al%00ice", Fixture::ALICE.password, "imap");
+    assert_ne!(r.header("auth-status"), Some("OK"), "a NUL escaped by nginx is refused: {r:?}");
+    // No POP3 backend is configured: a temporary failure, whatever the password.
+    let r = ask("alice", Fixture::ALICE.password, "pop3");
+    assert!(r.header("auth-status").is_some_and(|s| s.starts_with("Temporary")), "{r:?}");
+    assert!(serve.log().contains("asked for a pop3 backend"), "{}", serve.log());
+    slapd.stop();
+    let r = ask("alice", Fixture::ALICE.password, "smtp");
+    assert!(r.header("auth-status").is_some_and(|s| s.starts_with("Temporary")), "{r:?}");
+    assert_eq!(r.header("auth-error-code"), Some("451 4.3.0"));
+    let metrics = serve.metrics().get("/metrics").text();
+    assert!(metrics.contains("interface=\"nginx\",outcome=\"ok\"} 1\n"), "{metrics}");
+    assert_eq!(problem(&serve.anonymous().get("/v1/nginx/auth"), 401)["code"], "DC-810");
 }
 
 #[test]
@@ -376,7 +416,11 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_0() {
     }
     let status = serve.wait_exit(Duration::from_secs(10)).expect("the service exits once the requests are done");
     assert_eq!(status.code(), Some(0), "{}", serve.log());
-    assert!(!serve.log().contains("cut"), "nothing waited for the 30 s drain timeout:\n{}", serve.log());
+    assert!(
+        !serve.log().contains("after the drain timeout were cut"),
+        "nothing waited for the 30 s drain timeout:\n{}",
+        serve.log()
+    );
     drop((idle, silent));
     assert!(!connectable(serve.api_addr()) && !connectable(serve.metrics_addr()));
     assert!(serve.log().contains("dirconn serve stopped"), "{}", serve.log());

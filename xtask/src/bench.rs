@@ -23,6 +23,16 @@ pub enum Which {
         #[arg(long, default_value = "ldap")]
         connector: String,
     },
+    /// `dirconn serve`'s POST /v1/auth by 16 and 64 keep-alive HTTP clients vs the host's login flow in-process,
+    /// against one slapd with the same users.
+    Service {
+        /// Generated users in the directory.
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// Logins per round and side.
+        #[arg(long, default_value_t = 4_000)]
+        logins: usize,
+    },
     /// A trivial async call through the ABI vs the same call in-process, many in flight.
     Abi {
         /// Calls per round and side.
@@ -64,6 +74,14 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
             args.extend([task.into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
             args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
             args.extend(["--logins".into(), logins.to_string()]);
+        }
+        Which::Service { users, logins } => {
+            ensure_slapd()?;
+            run(&cargo, &["build", "--quiet", "--release", "-p", "dirconn"])?;
+            let binary = crate::binary(true, "dirconn");
+            args.extend(["service".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            args.extend(["--binary".into(), binary.display().to_string()]);
+            args.extend(["--users".into(), users.to_string(), "--logins".into(), logins.to_string()]);
         }
         Which::Abi { calls, in_flight } => {
             args.extend(["abi".into(), "--plugin-dir".into(), staged.fixture_dir.display().to_string()]);

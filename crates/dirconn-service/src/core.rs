@@ -226,8 +226,10 @@ impl Service {
         let route = live.host.route_at(address, local_ip).map_err(|e| (false, Box::new(Refused::host(&e, None))))?;
         let domain = route.domain;
         let name = account_name(route.login);
+        // Two entries for one address is the directory's mess, not an unknown recipient: a mail server must
+        // defer the message (503), not bounce it (404).
         let temporary = |e: HostError| {
-            let t = is_temporary(&e);
+            let t = is_temporary(&e) || e.kind() == dirconn_abi::ErrorKind::Ambiguous;
             (t, Box::new(Refused::host(&e, Some(domain))))
         };
         let stored = live.store.account(&domain.name, &name).await.map_err(|e| temporary(e.into()))?;

@@ -8,6 +8,8 @@
 //!   `group_membership = "nested-member-of"` (`bench auth`: memberOf read in the user search, the groups'
 //!   memberOf walked upward through a cached graph) and with `"search"` (`bench auth-member-search`: one
 //!   group search per nesting level).
+//! - `service`: `POST /v1/auth` of the release `dirconn serve` by keep-alive HTTP clients vs the host's
+//!   login flow in-process, same slapd, users and store work (16 and 64 clients; `bench/service.rs`).
 //! - `abi`: a trivial async call (`lookup_user` of the echo fixture) with many in flight, through the loaded
 //!   cdylib vs the same connector called in-process.
 //! - `sync`: one slapd with generated users; a raw ldap3 paged search of every user vs a full sync through
@@ -40,6 +42,9 @@ use ldap3::{
     Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry,
     adapters::{Adapter, EntriesOnly, PagedResults},
 };
+
+#[path = "bench/service.rs"]
+mod service;
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -90,6 +95,17 @@ fn main() {
             runtime.block_on(abi(&plugin_dir, arg(&args, "--calls", 500_000), arg(&args, "--in-flight", 256)))
         }
         Some("sync") => runtime.block_on(sync(&plugin_dir, arg(&args, "--users", 100_000))),
+        Some("service") => {
+            let binary =
+                args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)).expect("--binary FILE");
+            runtime.block_on(service::run(
+                &plugin_dir,
+                PathBuf::from(binary),
+                arg(&args, "--users", 10_000),
+                arg(&args, "--logins", 4_000),
+                arg(&args, "--rounds", 5),
+            ))
+        }
         Some("sync-child") => {
             let value = |name: &str| {
                 args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().expect("sync-child argument")
@@ -98,7 +114,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: dirconn-bench auth|auth-ad|abi|sync --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
+                "usage: dirconn-bench auth|auth-ad|abi|sync|service --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
             );
             std::process::exit(2);
         }

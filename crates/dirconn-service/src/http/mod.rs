@@ -186,11 +186,13 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let token_problem = self.body.get("code").and_then(|c| c.as_str()) == Some("DC-810");
         let mut response = (self.status, Json(self.body)).into_response();
         if let Some(s) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        // Only a token problem asks for a token; a denied login is a 401 of its own.
+        if self.status == StatusCode::UNAUTHORIZED && token_problem {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response

@@ -90,19 +90,19 @@ async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, header
         "smtp" => nginx.smtp,
         _ => nginx.imap,
     };
+    // Without a backend a login could not be used: the password is not checked (nor audited as a success
+    // the user never got).
+    let Some(b) = backend else {
+        tracing::error!(protocol, "nginx asked for a {protocol} backend and [service.nginx] has none");
+        return temporary(&protocol, &wait);
+    };
     match service.authenticate(attempt).await {
-        Verdict::Accepted(a) => match backend {
-            Some(b) => answer(&[
-                ("auth-status", "OK".into()),
-                ("auth-server", b.ip().to_string()),
-                ("auth-port", b.port().to_string()),
-                ("auth-user", a.account.clone()),
-            ]),
-            None => {
-                tracing::error!(protocol, "nginx asked for a {protocol} backend and [service.nginx] has none");
-                temporary(&protocol, &wait)
-            }
-        },
+        Verdict::Accepted(a) => answer(&[
+            ("auth-status", "OK".into()),
+            ("auth-server", b.ip().to_string()),
+            ("auth-port", b.port().to_string()),
+            ("auth-user", a.account.clone()),
+        ]),
         Verdict::Denied(r) => answer(&[("auth-status", r.user_message.clone()), ("auth-wait", wait)]),
         Verdict::Temporary(_) => temporary(&protocol, &wait),
     }

@@ -58,7 +58,9 @@ pub async fn serve(
     drain: Duration,
 ) {
     let graceful = GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
+    // A client that sends its headers slowly (or never) loses the connection after 10 s.
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(Duration::from_secs(10));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -1,0 +1,95 @@
+//! `bench service`: logins through `dirconn serve`'s `POST /v1/auth` by keep-alive HTTP clients vs the same
+//! logins through the host's login flow in-process (`Host::login_account`, the same store work), against
+//! one slapd with the same users and settings, at 16 and 64 clients.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use dirconn_abi::ClientContext;
+use dirconn_tests::{
+    DomainSpec, Slapd, SlapdOptions, TestHost,
+    http::Http,
+    serve::{Serve, ServeSpec},
+    slapd,
+};
+
+use super::{Shape, compare, drive};
+
+/// A pool of keep-alive HTTP clients: each login takes one, runs its request on a blocking thread, and
+/// puts it back.
+struct Clients {
+    idle: Mutex<Vec<Http>>,
+    make: Box<dyn Fn() -> Http + Send + Sync>,
+}
+
+impl Clients {
+    fn login(self: &Arc<Self>, n: usize) -> impl std::future::Future<Output = bool> + Send + 'static {
+        let clients = Arc::clone(self);
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut http = clients.idle.lock().expect("pool").pop().unwrap_or_else(|| (clients.make)());
+                let login = format!("{}@example.org", slapd::generated_uid(n));
+                let ok = http.login(&login, &slapd::generated_password(n)).status == 200;
+                clients.idle.lock().expect("pool").push(http);
+                ok
+            })
+            .await
+            .unwrap_or(false)
+        }
+    }
+}
+
+/// Runs the benchmark: `binary` is the release `dirconn`, `plugin_dir` holds the release plugins.
+pub async fn run(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize, rounds: usize) {
+    println!("bench service: starting slapd with {users} generated users…");
+    let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
+    let pool = 8;
+    let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
+    let plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
+
+    // The reference: the host's login flow over its own store, in this process.
+    let host = Arc::new(TestHost::start(std::slice::from_ref(&plugin), std::slice::from_ref(&spec)).expect("host"));
+    let store = Arc::new(host.host.open_store().await.expect("store"));
+    let ref_login = {
+        let (host, store) = (Arc::clone(&host), Arc::clone(&store));
+        move |n: usize| {
+            let (host, store) = (Arc::clone(&host), Arc::clone(&store));
+            async move {
+                let login = format!("{}@example.org", slapd::generated_uid(n));
+                host.host
+                    .login_account(&store, &login, &slapd::generated_password(n), ClientContext::default())
+                    .await
+                    .is_ok()
+            }
+        }
+    };
+
+    // Ours: the release `dirconn serve` on the same directory, with its own store.
+    let mut serve_spec = ServeSpec::new(vec![spec]);
+    serve_spec.binary = Some(binary);
+    serve_spec.plugin = Some(plugin);
+    let serve = Serve::start(serve_spec);
+    let (addr, token) = (serve.api_addr(), serve.spec().token("mail").to_owned());
+    let clients =
+        Arc::new(Clients { idle: Mutex::new(Vec::new()), make: Box::new(move || Http::new(addr).with_token(&token)) });
+    let ours_login = {
+        let clients = Arc::clone(&clients);
+        move |n: usize| clients.login(n)
+    };
+
+    // Every user logs in once on each side first: account creation is not what is measured.
+    let started = Instant::now();
+    for n in 1..=users {
+        assert!(ref_login(n).await, "the reference logs user {n} in");
+    }
+    drive(16, users, users, ours_login.clone()).await;
+    println!("every user logged in once on each side in {:.1} s", started.elapsed().as_secs_f64());
+    for (name, clients) in [("service", 16), ("service-64", 64)] {
+        let shape = Shape { name, clients, logins, users, rounds, pool };
+        compare(&shape, ref_login.clone(), ours_login.clone()).await;
+    }
+    drop(serve);
+}
