@@ -219,8 +219,8 @@ impl Running {
             "\n== A mail server's login over HTTP: POST /v1/auth for OLAF (any case) with the mail-server token =="
         );
         println!(
-            "$ curl -H 'Authorization: Bearer …' -d '{{\"login\":\"OLAF\",\"password\":\"…\",\"service\":\"imap\"}}' \
-             http://{}/v1/auth",
+            "$ curl -H 'Authorization: Bearer …' \
+             -d '{{\"login\":\"OLAF\",\"password\":\"…\",\"service\":\"imap\"}}' http://{}/v1/auth",
             self.api
         );
         attempts += 1;

@@ -26,7 +26,7 @@ struct Clients {
 }
 
 impl Clients {
-    fn login(self: &Arc<Self>, n: usize) -> impl std::future::Future<Output = bool> + Send + 'static {
+    fn login(self: &Arc<Self>, n: usize) -> impl std::future::Future<Output = bool> + Send + use<> {
         let clients = Arc::clone(self);
         async move {
             tokio::task::spawn_blocking(move || {
