@@ -53,7 +53,7 @@ pub(crate) fn required_user(name: &str, package: &str) -> (u32, u32) {
 
 /// A fresh temporary folder with mode 0755, in `TMPDIR` when every ancestor is searchable by others, else
 /// in `/tmp`: the servers' unprivileged processes must reach their sockets and files in it.
-pub(crate) fn shared_temp_dir(prefix: &str) -> TempDir {
+pub fn shared_temp_dir(prefix: &str) -> TempDir {
     let mut base = std::env::temp_dir();
     if !base.ancestors().all(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0)) {
         base = PathBuf::from("/tmp");

@@ -176,7 +176,7 @@ fn plain(login: &str, password: &str) -> String {
 
 #[test]
 fn doveadm_logs_in_and_looks_users_up_on_one_socket() {
-    let slapd = Slapd::start();
+    let mut slapd = Slapd::start();
     let prepared = Serve::config(&[domain(&slapd)], "");
     let (dir, config, socket) = (&prepared.0, &prepared.1, &prepared.2);
     // A regular file where the socket goes is left alone and stops the start.
@@ -243,6 +243,12 @@ fn doveadm_logs_in_and_looks_users_up_on_one_socket() {
     assert!(String::from_utf8_lossy(&all.stdout).lines().any(|l| l == "alice@example.org"), "{}", text(&all));
     let none = serve.doveadm(&["user", "zz*"]);
     assert!(!String::from_utf8_lossy(&none.stdout).contains("alice"), "{}", text(&none));
+    // The directory down: doveadm sends no `nologin`, so it is told the temporary failure in words.
+    slapd.stop();
+    let down = serve.doveadm(&["auth", "test", "bob", Fixture::BOB.password]);
+    eprintln!("doveadm auth test with the directory down: {:?} {}", down.status.code(), text(&down));
+    assert_eq!(down.status.code(), Some(77), "{}", text(&down));
+    assert!(text(&down).contains("code=temp_fail") && text(&down).contains("try again later"), "{}", text(&down));
 
     let (code, log) = serve.stop();
     assert_eq!(code, Some(0), "{log}");
@@ -368,6 +374,21 @@ fn raw_clients_step_pipeline_and_fail_temporarily_when_the_directory_is_down() {
     let temp = c.line();
     assert!(temp.starts_with("FAIL\t300\tuser=alice\tcode=temp_fail\treason="), "{temp}");
     assert!(temp.contains("try again later"), "{temp}");
+    // The same AUTH with `nologin` (what Postfix and Exim send) is answered by closing the connection: they
+    // read a FAIL line as a wrong password (535) and only a lost connection as a temporary failure (454). Over
+    // TCP the close is a reset, over the UNIX socket an end of file, in both cases with nothing written.
+    let nologin = format!("AUTH\t1\tPLAIN\tservice=smtp\tnologin\tresp={}\n", plain("alice", Fixture::ALICE.password));
+    let mut postfix = Raw::client(serve.tcp).0;
+    postfix.send(&nologin);
+    let mut rest = Vec::new();
+    let reset = postfix.reader.read_to_end(&mut rest).expect_err("a reset, not an end of file");
+    assert_eq!((reset.kind(), rest.len()), (std::io::ErrorKind::ConnectionReset, 0), "{reset}");
+    let mut unix = std::os::unix::net::UnixStream::connect(&serve.socket).expect("the UNIX socket");
+    unix.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    unix.write_all(format!("VERSION\t1\t0\nCPID\t7\n{nologin}").as_bytes()).unwrap();
+    let mut said = String::new();
+    unix.read_to_string(&mut said).expect("an end of file");
+    assert!(said.ends_with("\nDONE\n"), "only the handshake: {said:?}");
     // A stored account still has its userdb; one never seen is a temporary failure, not "no such user".
     m.send("USER\t4\talice@example.org\tservice=lmtp\n");
     assert!(m.line().starts_with("USER\t4\talice@example.org\t"));

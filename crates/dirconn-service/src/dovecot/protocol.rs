@@ -67,6 +67,8 @@ pub struct AuthRequest {
     pub secured: bool,
     /// `resp`: the initial response, base64. Never logged.
     pub initial: Option<String>,
+    /// `nologin`: no login session follows (Postfix and Exim send it with every SMTP AUTH).
+    pub nologin: bool,
 }
 
 impl std::fmt::Debug for AuthRequest {
@@ -78,6 +80,7 @@ impl std::fmt::Debug for AuthRequest {
             .field("local_ip", &self.local_ip)
             .field("client_ip", &self.client_ip)
             .field("secured", &self.secured)
+            .field("nologin", &self.nologin)
             .field("initial", &self.initial.as_ref().map(|_| "<redacted>"))
             .finish()
     }
@@ -209,6 +212,7 @@ pub fn parse(line: &str) -> Result<Command, Malformed> {
                 client_ip: None,
                 secured: false,
                 initial: None,
+                nologin: false,
             };
             for field in fields.iter().skip(3) {
                 match field.split_once('=') {
@@ -218,6 +222,7 @@ pub fn parse(line: &str) -> Result<Command, Malformed> {
                     // 2.3 sends a flag, 2.4 `secured=tls` (or `secured=` for none).
                     Some(("secured", v)) => request.secured = !v.is_empty(),
                     None if field == "secured" => request.secured = true,
+                    None if field == "nologin" => request.nologin = true,
                     Some(("resp", v)) => request.initial = Some(v.to_owned()),
                     _ => {}
                 }
@@ -373,11 +378,13 @@ mod tests {
             (a.id, a.mechanism.as_str(), a.service.as_deref(), a.secured, a.initial.as_deref()),
             (7, "PLAIN", Some("smtp"), true, Some("AGEAYg=="))
         );
+        assert!(a.nologin);
         assert_eq!((a.local_ip, a.client_ip), (Some("127.0.0.2".parse().unwrap()), Some("10.1.2.3".parse().unwrap())));
         assert!(!format!("{a:?}").contains("AGEAYg"), "the response is not in Debug");
         // Postfix sends empty addresses when it has none; 2.4 sends secured=tls or secured=.
         let b = auth("AUTH\t8\tLOGIN\tservice=smtp\tlip=\trip=[::1]\tsecured=tls");
         assert_eq!((b.local_ip, b.client_ip, b.secured, b.initial), (None, Some("::1".parse().unwrap()), true, None));
+        assert!(!b.nologin);
         assert!(!auth("AUTH\t9\tPLAIN\tservice=imap\tsecured=").secured);
         assert_eq!(auth("AUTH\t9\tPLAIN").service, None);
 

@@ -11,12 +11,23 @@
 //! CPID\t<pid>\n` before it reads), so the server reads the client's first lines and answers the handshake
 //! of its side: `CPID` or `AUTH` → auth-client, `USER`/`PASS`/`LIST`/`CACHE-FLUSH` → auth-master. A client
 //! that says nothing for [`SNIFF`] (Exim waits for `DONE` first) gets the auth-client handshake.
+//!
+//! **A temporary failure must not read as a wrong password.** Postfix (3.7 measured, and every version
+//! since 2.3: `xsasl_dovecot_server.c`) answers any `FAIL` line, `code=temp_fail` included, with `535 5.7.8`,
+//! and only a connection lost mid-request with `454 4.7.0 Temporary authentication failure`; Exim's
+//! `dovecot` authenticator likewise defers only on a lost connection. Both send `nologin` in every `AUTH`
+//! (which Dovecot's own clients, `doveadm` included, do not). So a temporary failure of an `AUTH` that
+//! sent `nologin` is answered by closing the connection without a reply ([`Close::HangUp`]); a TCP
+//! connection is reset (`SO_LINGER` 0, see [`Reset`]) so that a Postfix before 3.7.15 (which keeps a lost
+//! auth connection) fails its next write at once and reconnects, instead of losing one more AUTH to the
+//! dead connection. Requests still in flight on that connection are dropped with it (Postfix and Exim
+//! have one at a time). Other clients get the `FAIL … code=temp_fail` line.
 
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use dirconn_abi::ErrorKind;
 use tokio::{
-    io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _},
+    io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadHalf, WriteHalf},
     sync::watch,
     task::{AbortHandle, JoinSet},
     time::Instant,
@@ -55,6 +66,58 @@ impl std::fmt::Display for LineError {
     }
 }
 
+/// How a connection is cut when a temporary failure is answered by closing it ([`Close::HangUp`]).
+pub trait Reset {
+    /// Makes the coming close abortive where the transport has one: a TCP reset (`SO_LINGER` 0), so
+    /// that the peer's next write fails at once rather than after one more lost request.
+    fn reset_on_close(&self);
+}
+
+impl Reset for tokio::net::TcpStream {
+    fn reset_on_close(&self) {
+        if let Err(e) = self.set_zero_linger() {
+            tracing::debug!("SO_LINGER 0 failed: {e}");
+        }
+    }
+}
+
+/// A UNIX socket has no reset: the peer's next write fails with `EPIPE` once the connection is closed.
+impl Reset for tokio::net::UnixStream {
+    fn reset_on_close(&self) {}
+}
+
+impl Reset for tokio::io::DuplexStream {
+    fn reset_on_close(&self) {}
+}
+
+/// Why a connection ends before its client leaves.
+#[derive(Debug)]
+enum Close {
+    /// A protocol or socket fault (logged as a warning).
+    Fault(String),
+    /// A temporary failure of the request `id`, which sent `nologin`: closed without a reply.
+    HangUp(u32),
+}
+
+impl From<String> for Close {
+    fn from(why: String) -> Close {
+        Close::Fault(why)
+    }
+}
+
+/// A finished request's reply lines, or (`hang_up`: a temporary failure of an `AUTH` that sent `nologin`)
+/// the lines it would have had.
+struct Answer {
+    text: String,
+    hang_up: bool,
+}
+
+impl From<String> for Answer {
+    fn from(text: String) -> Answer {
+        Answer { text, hang_up: false }
+    }
+}
+
 /// Reads LF-terminated lines with a cap; cancel-safe (what was read stays in its buffer).
 pub struct LineReader<R> {
     inner: R,
@@ -66,6 +129,11 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     /// Reads from `inner`.
     pub fn new(inner: R) -> LineReader<R> {
         LineReader { inner, buf: Vec::new(), scanned: 0 }
+    }
+
+    /// The reader it reads from.
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 
     /// The next line without its LF (and a CR before it); `None` at the end of the stream.
@@ -129,7 +197,7 @@ fn cookie() -> String {
 /// Serves one connection to its end.
 pub async fn connection<S>(stream: S, service: Arc<Service>, stop: watch::Receiver<bool>, cuid: u64, peer: String)
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: AsyncRead + AsyncWrite + Reset + Unpin + Send + 'static,
 {
     let (read, write) = tokio::io::split(stream);
     let mut lines = LineReader::new(read);
@@ -161,9 +229,29 @@ where
     if result.is_ok() {
         result = conn.run(&mut lines, stop).await;
     }
-    if let Err(why) = result {
-        tracing::warn!(%peer, "Dovecot auth connection closed: {why}");
+    match result {
+        Ok(()) => {}
+        Err(Close::Fault(why)) => tracing::warn!(%peer, "Dovecot auth connection closed: {why}"),
+        Err(Close::HangUp(id)) => {
+            let dropped = conn.in_flight.len() + conn.exchanges.len();
+            let stream = hang_up(lines, conn);
+            tracing::info!(
+                %peer,
+                id,
+                dropped,
+                "a temporary failure for a client that sent nologin (Postfix, Exim): closing the connection instead of \
+                 answering, so that it tells its SMTP client 454 (it would answer a FAIL line with 535)"
+            );
+            drop(stream);
+        }
     }
+}
+
+/// Puts the connection's halves together and arms the reset; the caller drops it.
+fn hang_up<S: AsyncRead + AsyncWrite + Reset + Unpin>(lines: LineReader<ReadHalf<S>>, conn: Conn<WriteHalf<S>>) -> S {
+    let stream = lines.into_inner().unsplit(conn.out);
+    stream.reset_on_close();
+    stream
 }
 
 /// A request waiting for the client's next SASL response.
@@ -177,16 +265,25 @@ struct Conn<W> {
     out: W,
     master: bool,
     /// Each request in flight answers with its reply lines.
-    tasks: JoinSet<String>,
+    tasks: JoinSet<Answer>,
     running: HashMap<tokio::task::Id, u32>,
-    in_flight: HashMap<u32, AbortHandle>,
+    /// Each request in flight, and whether it sent `nologin`.
+    in_flight: HashMap<u32, (AbortHandle, bool)>,
     exchanges: HashMap<u32, Pending>,
 }
 
 impl<W: AsyncWrite + Unpin> Conn<W> {
-    async fn write(&mut self, text: &str) -> Result<(), String> {
+    async fn write(&mut self, text: &str) -> Result<(), Close> {
         self.out.write_all(text.as_bytes()).await.map_err(|e| format!("writing failed: {e}"))?;
-        self.out.flush().await.map_err(|e| format!("writing failed: {e}"))
+        Ok(self.out.flush().await.map_err(|e| format!("writing failed: {e}"))?)
+    }
+
+    /// Sends a request's answer, or hangs up ([`Answer::hang_up`]).
+    async fn answer(&mut self, id: u32, answer: Answer) -> Result<(), Close> {
+        if answer.hang_up {
+            return Err(Close::HangUp(id));
+        }
+        self.write(&answer.text).await
     }
 
     /// Reads and answers until the end; `Err` when the connection is closed on a fault.
@@ -194,7 +291,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         &mut self,
         lines: &mut LineReader<R>,
         mut stop: watch::Receiver<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Close> {
         let mut draining: Option<Instant> = None;
         loop {
             if draining.is_some() && self.tasks.is_empty() {
@@ -202,20 +299,20 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             }
             tokio::select! {
                 Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
-                    let reply = match done {
-                        Ok((task, reply)) => {
-                            self.finished(task);
-                            reply
-                        }
+                    let (id, reply) = match done {
+                        Ok((task, reply)) => match self.finished(task) {
+                            Some((id, _)) => (id, reply),
+                            None => continue,
+                        },
                         Err(e) => match self.finished(e.id()) {
-                            Some(id) if e.is_panic() => {
+                            Some((id, nologin)) if e.is_panic() => {
                                 tracing::error!(id, "a Dovecot auth request panicked");
-                                self.temporary(id)
+                                (id, self.temporary(id, nologin))
                             }
                             _ => continue,
                         },
                     };
-                    self.write(&reply).await?;
+                    self.answer(id, reply).await?;
                 }
                 line = lines.next(), if draining.is_none() => match line {
                     Ok(Some(line)) => {
@@ -223,31 +320,33 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                         self.handle(command).await?;
                     }
                     Ok(None) => draining = Some(Instant::now() + self.service.live().config.drain_timeout),
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(e.to_string().into()),
                 },
                 () = crate::http::serve::stopped(&mut stop), if draining.is_none() => {
                     draining = Some(Instant::now() + self.service.live().config.drain_timeout);
                 }
                 () = tokio::time::sleep_until(draining.unwrap_or_else(Instant::now)), if draining.is_some() => {
-                    return Err(format!("{} requests still running after the drain timeout were cut", self.tasks.len()));
+                    return Err(format!("{} requests still running after the drain timeout were cut", self.tasks.len()).into());
                 }
             }
         }
     }
 
-    fn finished(&mut self, task: tokio::task::Id) -> Option<u32> {
+    /// The request id of a finished task, and whether it sent `nologin`.
+    fn finished(&mut self, task: tokio::task::Id) -> Option<(u32, bool)> {
         let id = self.running.remove(&task)?;
-        self.in_flight.remove(&id);
-        Some(id)
+        let (_, nologin) = self.in_flight.remove(&id)?;
+        Some((id, nologin))
     }
 
-    fn temporary(&self, id: u32) -> String {
+    fn temporary(&self, id: u32, nologin: bool) -> Answer {
         let reason = dirconn_host::messages::UNAVAILABLE;
-        if self.master {
+        let text = if self.master {
             protocol::master_fail(id, reason)
         } else {
             protocol::fail(id, None, Some("temp_fail"), reason)
-        }
+        };
+        Answer { text, hang_up: nologin && !self.master }
     }
 
     fn in_use(&self, id: u32) -> bool {
@@ -258,23 +357,27 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         self.in_flight.len() + self.exchanges.len() >= MAX_PENDING
     }
 
-    async fn handle(&mut self, command: Command) -> Result<(), String> {
+    async fn handle(&mut self, command: Command) -> Result<(), Close> {
         match (self.master, command) {
             (_, Command::Version { major: 1 }) => Ok(()),
-            (_, Command::Version { major }) => Err(format!("the client speaks version {major} of the protocol, not 1")),
+            (_, Command::Version { major }) => {
+                Err(format!("the client speaks version {major} of the protocol, not 1").into())
+            }
             (false, Command::Cpid) => Ok(()),
             (false, Command::Auth(request)) => self.auth(request).await,
             (false, Command::Cont { id, data }) => self.cont(id, &data).await,
             (false, Command::Cancel { id }) => {
                 self.exchanges.remove(&id);
-                if let Some(handle) = self.in_flight.remove(&id) {
+                if let Some((handle, _)) = self.in_flight.remove(&id) {
+                    // Forgotten: its end answers nothing, and the id may be reused at once.
+                    self.running.remove(&handle.id());
                     handle.abort();
                 }
                 Ok(())
             }
             (true, Command::User { id, user, local_ip }) => {
                 let service = self.service.clone();
-                self.spawn(id, async move { user_reply(&service, id, &user, local_ip).await }).await
+                self.spawn(id, false, async move { user_reply(&service, id, &user, local_ip).await.into() }).await
             }
             (true, Command::Pass { id }) => {
                 self.write(&protocol::master_fail(
@@ -285,23 +388,24 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             }
             (true, Command::List { id, mask }) => {
                 let service = self.service.clone();
-                self.spawn(id, async move { list_reply(&service, id, mask.as_deref()).await }).await
+                self.spawn(id, false, async move { list_reply(&service, id, mask.as_deref()).await.into() }).await
             }
             (true, Command::CacheFlush { id }) => self.write(&protocol::flushed(id)).await,
             (master, other) => Err(format!(
                 "{other:?} is not a command of the {} side of the protocol",
                 if master { "auth-master" } else { "auth-client" }
-            )),
+            )
+            .into()),
         }
     }
 
-    async fn auth(&mut self, request: AuthRequest) -> Result<(), String> {
+    async fn auth(&mut self, request: AuthRequest) -> Result<(), Close> {
         let id = request.id;
         if self.in_use(id) {
-            return Err(format!("the client reused the id {id} of a request still running"));
+            return Err(format!("the client reused the id {id} of a request still running").into());
         }
         if self.busy() {
-            return self.write(&self.temporary(id)).await;
+            return self.answer(id, self.temporary(id, request.nologin)).await;
         }
         let Some(mechanism) = Mechanism::from_name(&request.mechanism) else {
             return self.write(&protocol::fail(id, None, None, "Unsupported authentication mechanism.")).await;
@@ -314,9 +418,9 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         self.step(AuthRequest { initial: None, ..request }, exchange, step).await
     }
 
-    async fn cont(&mut self, id: u32, data: &str) -> Result<(), String> {
+    async fn cont(&mut self, id: u32, data: &str) -> Result<(), Close> {
         if self.in_flight.contains_key(&id) {
-            return Err(format!("the client continued the request {id}, which is being checked"));
+            return Err(format!("the client continued the request {id}, which is being checked").into());
         }
         match self.exchanges.remove(&id) {
             None => {
@@ -329,7 +433,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         }
     }
 
-    async fn step(&mut self, request: AuthRequest, exchange: Exchange, step: Step) -> Result<(), String> {
+    async fn step(&mut self, request: AuthRequest, exchange: Exchange, step: Step) -> Result<(), Close> {
         let id = request.id;
         match step {
             Step::Challenge(challenge) => {
@@ -347,22 +451,32 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                     secured: request.secured,
                     interface: Interface::Dovecot,
                 };
-                let service = self.service.clone();
-                self.spawn(id, async move { verdict_reply(id, &login, service.authenticate(attempt).await) }).await
+                let (service, nologin) = (self.service.clone(), request.nologin);
+                self.spawn(id, nologin, async move {
+                    let verdict = service.authenticate(attempt).await;
+                    let hang_up = nologin && matches!(verdict, Verdict::Temporary(_));
+                    Answer { text: verdict_reply(id, &login, verdict), hang_up }
+                })
+                .await
             }
         }
     }
 
-    async fn spawn(&mut self, id: u32, work: impl Future<Output = String> + Send + 'static) -> Result<(), String> {
+    async fn spawn(
+        &mut self,
+        id: u32,
+        nologin: bool,
+        work: impl Future<Output = Answer> + Send + 'static,
+    ) -> Result<(), Close> {
         if self.in_use(id) {
-            return Err(format!("the client reused the id {id} of a request still running"));
+            return Err(format!("the client reused the id {id} of a request still running").into());
         }
         if self.busy() {
-            return self.write(&self.temporary(id)).await;
+            return self.answer(id, self.temporary(id, nologin)).await;
         }
         let handle = self.tasks.spawn(work);
         self.running.insert(handle.id(), id);
-        self.in_flight.insert(id, handle);
+        self.in_flight.insert(id, (handle, nologin));
         Ok(())
     }
 }
