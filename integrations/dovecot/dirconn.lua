@@ -18,14 +18,17 @@
 --   DIRCONN_IDLE_MSECS     how long an idle keep-alive connection is kept (default 30000)
 --
 -- Results: the API's 200 is a login (`user` becomes the canonical account, userdb fields come back as
--- userdb_*, for `userdb prefetch`); its 401 is a refusal (not-found: USER_UNKNOWN, account-disabled:
--- USER_DISABLED, password-expired: PASS_EXPIRED, anything else: PASSWORD_MISMATCH). Every other answer,
--- a 503, a timeout or an unreachable service is INTERNAL_FAILURE: Dovecot tells the client to try again
--- later, and never counts it as a wrong password.
+-- userdb_*, for `userdb prefetch`); its 401 is a refusal (not-found: USER_UNKNOWN, account-disabled and
+-- account-expired: USER_DISABLED, password-expired and must-change-password: PASS_EXPIRED, which IMAP clients
+-- see as `NO [EXPIRED]`; anything else: PASSWORD_MISMATCH), except DC-810 (the service refused the token
+-- itself). Every other answer, a 503, a timeout or an unreachable service is
+-- INTERNAL_FAILURE: Dovecot tells the client to try again later, and never counts it as a wrong password.
 --
--- Dovecot's HTTP client sends the body with `Expect: 100-continue`: the service answers `100 Continue`.
--- A server that does not would cost the first request of each auth worker 2 s (Dovecot then stops
--- expecting it from that server).
+-- Dovecot's HTTP client sends every request that has a body with `Expect: 100-continue` and holds the body
+-- until the server answers `100 Continue` (measured, Dovecot 2.3.19): dirconn serve does, as soon as it
+-- reads the body (a request refused before that, e.g. for its token, gets its final answer at once). A
+-- server that never does costs the first POST of each auth-worker process 2 s; Dovecot then sends the body
+-- anyway and never sends `Expect` to that server again from that process.
 
 local json = require("cjson")
 
@@ -187,7 +190,9 @@ end
 local refusals = {
   ["not-found"] = auth.PASSDB_RESULT_USER_UNKNOWN,
   ["account-disabled"] = auth.PASSDB_RESULT_USER_DISABLED,
+  ["account-expired"] = auth.PASSDB_RESULT_USER_DISABLED,
   ["password-expired"] = auth.PASSDB_RESULT_PASS_EXPIRED,
+  ["must-change-password"] = auth.PASSDB_RESULT_PASS_EXPIRED,
 }
 
 function auth_password_verify(req, pass)
@@ -207,6 +212,11 @@ function auth_password_verify(req, pass)
     local fields = { user = body.account }
     copy_userdb(body.userdb, fields, "userdb_")
     return auth.PASSDB_RESULT_OK, fields
+  end
+  if status == 401 and body ~= nil and body.code == "DC-810" then
+    -- The service refused our token, not the user's password: every login would fail alike.
+    return auth.PASSDB_RESULT_INTERNAL_FAILURE,
+      "dirconn: the service refused the API token (DIRCONN_TOKEN_FILE): " .. describe(body)
   end
   if status == 401 and body ~= nil then
     return refusals[body.kind] or auth.PASSDB_RESULT_PASSWORD_MISMATCH, "dirconn: " .. describe(body)

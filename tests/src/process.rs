@@ -64,7 +64,14 @@ impl Spawner {
 /// without running `Drop` (killed by a timeout, Ctrl-C, `std::process::exit`, or a `static` instance that is
 /// never dropped). Every spawn happens on one [`Spawner`] thread, so instances may be shared across test
 /// threads freely.
+///
+/// A thread inside the private network namespace of [`crate::samba::enter_private_network`] spawns through that
+/// namespace's own spawner instead, so that a mail server or `dirconn serve` started by an Active Directory test
+/// lives beside its DC.
 pub fn spawn_tied_to_process(cmd: Command, signal: libc::c_int) -> std::io::Result<Child> {
+    if let Some(private) = crate::samba::private_spawner() {
+        return private.spawn(cmd, signal);
+    }
     static SPAWNER: OnceLock<Spawner> = OnceLock::new();
     let spawner = SPAWNER
         .get_or_init(|| Spawner::start("server-spawner", || ()).expect("cannot start the server spawner thread").0);

@@ -606,6 +606,12 @@ fn private_net(what: &str) -> &'static PrivateNet {
     net
 }
 
+/// The private namespace's spawner when the calling thread is inside that namespace (else `None`).
+pub(crate) fn private_spawner() -> Option<&'static Spawner> {
+    let net = PRIVATE_NET.get()?;
+    (current_netns().ok()? == net.netns).then_some(&net.spawner)
+}
+
 /// Spawns `cmd` from the spawner thread inside the private namespace, with `PR_SET_PDEATHSIG = signal`.
 fn spawn_in_private_net(cmd: Command, signal: libc::c_int) -> std::io::Result<Child> {
     private_net("spawning samba").spawner.spawn(cmd, signal)

@@ -227,19 +227,26 @@ fn groups_nested_primary_and_large() {
         assert!(group.attrs.keys().any(|k| k.starts_with("member;range=0-499")), "{:?}", group.attrs.keys());
         dir.complete_ranges(&mut group).await.unwrap();
         assert_eq!(group.attrs["member"].len(), 1600);
-        // In a sync, nesting through the large group is followed beyond the first range: staff is put into
-        // big-group, so alice (devs ⊂ staff) is in it, whatever place staff takes among 1,601 members.
+        // In a sync, staff is put into big-group, so alice (devs ⊂ staff) is in it: by the groups' memberOf
+        // (the default), and by member lists followed beyond the first range (`search`), whatever place
+        // staff takes among 1,601 members.
         dc.samba_tool(&["group", "addmembers", "big-group", "staff"]);
-        let h = host(spec(&dc).raw("range_size", "100"));
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_in(&dir).await;
-        let report = sync(&h, &store, true).await;
-        assert_eq!(report.counts.errors, 0, "{:?}", report.details);
-        let account = store.account(MAIL_DOMAIN, "alice").await.unwrap().unwrap();
-        let groups = &account.groups;
-        assert!(dn_has(groups, "big-group") && dn_has(groups, "all-staff"), "{groups:?}");
-        let account = store.account(MAIL_DOMAIN, "primary-user").await.unwrap().unwrap();
-        assert!(dn_has(&account.groups, "custom-primary"), "{:?}", account.groups);
+        for mode in ["nested-member-of", "search"] {
+            let h = host(spec(&dc).raw("range_size", "100").set("group_membership", mode));
+            let dir = tempfile::tempdir().unwrap();
+            let store = store_in(&dir).await;
+            let report = sync(&h, &store, true).await;
+            assert_eq!(report.counts.errors, 0, "{mode}: {:?}", report.details);
+            let account = store.account(MAIL_DOMAIN, "alice").await.unwrap().unwrap();
+            let groups = &account.groups;
+            assert!(dn_has(groups, "big-group") && dn_has(groups, "all-staff"), "{mode}: {groups:?}");
+            let login = groups_of(&h.host.domain(MAIL_DOMAIN).unwrap().lookup("alice").await.unwrap());
+            let login: std::collections::BTreeSet<String> =
+                login.iter().map(|g| dirconn_abi::normalize_dn(g)).collect();
+            assert_eq!(&login, groups, "{mode}: a login finds what the sync found");
+            let account = store.account(MAIL_DOMAIN, "primary-user").await.unwrap().unwrap();
+            assert!(dn_has(&account.groups, "custom-primary"), "{mode}: {:?}", account.groups);
+        }
     });
 }
 

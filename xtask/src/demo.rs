@@ -1,10 +1,14 @@
 //! `cargo xtask demo`: a throwaway OpenLDAP on loopback (or, with `--connector active-directory`, a Samba AD
 //! DC in a private network namespace), the plugins built and staged, a configuration written, and the
-//! `dirconn` command line run against it as an administrator would.
+//! `dirconn` command line run against it as an administrator would; then `dirconn serve` on the same
+//! configuration with, as root, a real Dovecot logging users in through it ([`service`]).
+
+mod service;
 
 use std::{
     io::Write,
     process::{Command, Stdio},
+    time::Instant,
 };
 
 use dirconn_tests::{
@@ -12,7 +16,7 @@ use dirconn_tests::{
     samba::{self, SambaDc},
 };
 
-use crate::{Error, binary, build_plugins, cargo_bin, ensure_samba, ensure_slapd};
+use crate::{Error, binary, build_plugins, cargo_bin, ensure_mail, ensure_samba, ensure_slapd, is_root};
 
 /// One step of the demo: a command line, what is typed on standard input, and the exit code expected.
 struct Step<'a> {
@@ -24,8 +28,13 @@ struct Step<'a> {
 
 pub fn run(keep: bool) -> Result<(), Error> {
     ensure_slapd()?;
+    // Dovecot runs only as root (its processes switch users); without root that part is skipped.
+    if is_root() {
+        ensure_mail()?;
+    }
     build_plugins(false, false)?;
     run_cmd(&["build", "--quiet", "-p", "dirconn"])?;
+    let began = Instant::now();
     println!("\nStarting a throwaway OpenLDAP (slapd) on 127.0.0.1 with sample users…");
     let slapd = Slapd::start();
     println!(
@@ -136,16 +145,24 @@ pub fn run(keep: bool) -> Result<(), Error> {
             expect: 0,
         },
     ];
-    let surprises = run_steps(&steps, "alice logs in")?;
+    let mut surprises = run_steps(&steps, "alice logs in")?;
+    let mut running = service::start(&config)?;
+    surprises.extend(running.show()?);
     if keep {
         println!(
-            "\nThe directory keeps running; try for example:\n  cargo run -p dirconn -- --config {c} test-auth example.org bob\nPress Enter to stop it."
+            "\nThe directory and the service keep running; try for example:\n  cargo run -p dirconn -- --config {c} \
+             test-auth example.org bob\n{}\nPress Enter to stop them.",
+            running.hint()
         );
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
     }
+    println!();
+    running.stop();
+    let slapd_pid = slapd.pid();
     drop(slapd);
-    println!("\nslapd stopped; its folder was removed.");
+    println!("slapd (pid {slapd_pid}) stopped; its folder was removed.");
+    println!("The demo took {:.1} s after the build.", began.elapsed().as_secs_f64());
     conclude(&surprises)
 }
 

@@ -30,7 +30,8 @@ enum Task {
         #[arg(long)]
         fixtures: bool,
     },
-    /// Start a throwaway OpenLDAP on loopback, stage the plugins, and log users in through the host.
+    /// Start a throwaway OpenLDAP on loopback, stage the plugins, log users in through the host, then run
+    /// `dirconn serve` with (as root) a real Dovecot in front of it.
     Demo {
         /// Keep the directory running until Enter is pressed, to try commands by hand.
         #[arg(long)]
@@ -172,6 +173,21 @@ pub fn binary(release: bool, name: &str) -> std::path::PathBuf {
 pub fn ensure_slapd() -> Result<(), Error> {
     let found = |p: &str| have(p) || Path::new("/usr/sbin").join(p).is_file();
     ensure_packages("OpenLDAP", &["slapd", "ldap-utils"], found("slapd") && found("ldapmodify"))
+}
+
+/// The Debian packages of a Dovecot whose logins go through dirconn's Lua script.
+pub const MAIL_PACKAGES: [&str; 4] = ["dovecot-core", "dovecot-imapd", "dovecot-auth-lua", "lua-cjson"];
+
+/// Makes sure Dovecot (IMAP) with its Lua passdb and lua-cjson is installed (as root with apt-get,
+/// installs them; otherwise says what to install).
+pub fn ensure_mail() -> Result<(), Error> {
+    let present = MAIL_PACKAGES.iter().all(|p| {
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", p])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+    });
+    ensure_packages("Dovecot with Lua", &MAIL_PACKAGES, present)
 }
 
 /// Makes sure PostgreSQL's `initdb` and `postgres` are installed (in PATH or Debian's

@@ -150,7 +150,12 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
     tracing::info!("stopping: draining requests in flight");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
-    scheduler.abort();
+    // The scheduler stops at the stop signal by itself (a sync in progress is dropped, so rolled back); it
+    // is waited for, so that it is not cut before it has noticed.
+    let mut scheduler = scheduler;
+    if tokio::time::timeout(config.drain_timeout, &mut scheduler).await.is_err() {
+        scheduler.abort();
+    }
     for task in background {
         task.abort();
     }

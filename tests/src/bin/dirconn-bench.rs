@@ -2,8 +2,9 @@
 //!
 //! - `auth`: one slapd with generated users, each in a team group nested in a department nested in an
 //!   organisation group (groupOfNames, memberOf kept by the memberof overlay); concurrent clients log random
-//!   users in, (a) with raw ldap3 (pooled service connections for the search, a fresh connection for the
-//!   user bind, the groups resolved as ours resolves them) and (b) through the host and the loaded `ldap`
+//!   users in, (a) with raw ldap3 on a runtime of its own as large as the plugin's (pooled service
+//!   connections for the search, a fresh connection with Nagle off for the user bind, the groups resolved as
+//!   ours resolves them) and (b) through the host and the loaded `ldap`
 //!   cdylib. Rounds alternate; the median round of each side is reported. Twice: with
 //!   `group_membership = "nested-member-of"` (`bench auth`: memberOf read in the user search, the groups'
 //!   memberOf walked upward through a cached graph) and with `"search"` (`bench auth-member-search`: one
@@ -39,7 +40,7 @@ use dirconn_tests::{
 };
 use futures::{StreamExt, stream::FuturesUnordered};
 use ldap3::{
-    Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry,
+    Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry, StdStream,
     adapters::{Adapter, EntriesOnly, PagedResults},
 };
 
@@ -188,6 +189,17 @@ struct Reference {
     groups: RefGroups,
 }
 
+/// The reference's runtime, apart from the one that drives the clients, with as many threads as the
+/// plugin's (`dirconn_abi::plugin::runtime`: the CPUs, at least 2).
+fn reference_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        let builder = &mut tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads).thread_name("reference").enable_all().build().expect("reference runtime")
+    })
+}
+
 /// How the reference resolves a user's groups after the bind: as the engine does in each mode.
 enum RefGroups {
     /// Not at all.
@@ -207,8 +219,14 @@ const DEPTH: usize = 10;
 const PARENT_CHUNK: usize = 32;
 
 impl Reference {
+    /// A connection with Nagle off, as the engine makes them (ldap3 leaves it on: a request then waits
+    /// for a delayed ACK now and then, ~40 ms, which a fair reference must not pay).
     async fn connect(url: &str) -> Ldap {
-        let (conn, ldap) = LdapConnAsync::with_settings(LdapConnSettings::new(), url).await.expect("connect");
+        let authority = url.split_once("://").map_or(url, |(_, rest)| rest).trim_end_matches('/');
+        let stream = tokio::net::TcpStream::connect(authority).await.expect("TCP connect");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let settings = LdapConnSettings::new().set_std_stream(StdStream::Tcp(stream.into_std().expect("std stream")));
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, url).await.expect("connect");
         ldap3::drive!(conn);
         ldap
     }
@@ -238,18 +256,32 @@ impl Reference {
         attrs: Vec<&'static str>,
         pool: usize,
     ) -> Reference {
-        let mut service = Vec::new();
-        for _ in 0..pool {
-            let mut ldap = Reference::connect(url).await;
-            ldap.simple_bind(dn, password).await.unwrap().success().unwrap();
-            service.push(ldap);
-        }
+        let (target, dn, password) = (url.to_owned(), dn.to_owned(), password.to_owned());
+        // The service connections are driven by the reference's runtime, as ours are by the plugin's.
+        let service = reference_runtime()
+            .spawn(async move {
+                let mut service = Vec::new();
+                for _ in 0..pool {
+                    let mut ldap = Reference::connect(&target).await;
+                    ldap.simple_bind(&dn, &password).await.unwrap().success().unwrap();
+                    service.push(ldap);
+                }
+                service
+            })
+            .await
+            .expect("the reference's service connections");
         let groups = RefGroups::None;
         Reference { url: url.to_owned(), base, filter, attrs, service, next: AtomicUsize::new(0), groups }
     }
 
-    /// Logs a user in; the user's groups (DNs as the server spells them) when the password is right.
-    async fn login(&self, login: &str, password: &str) -> Option<Vec<String>> {
+    /// Logs a user in on the reference's own runtime (ours runs on the plugin's: the same thread layout);
+    /// the user's groups (DNs as the server spells them) when the password is right.
+    async fn login(self: &Arc<Self>, login: &str, password: &str) -> Option<Vec<String>> {
+        let (me, login, password) = (Arc::clone(self), login.to_owned(), password.to_owned());
+        reference_runtime().spawn(async move { me.login_here(&login, &password).await }).await.ok()?
+    }
+
+    async fn login_here(&self, login: &str, password: &str) -> Option<Vec<String>> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.service.len();
         let mut svc = self.service[i].clone();
         let filter = self.filter.replace("{}", &ldap3::ldap_escape(login));

@@ -1,7 +1,9 @@
 //! nginx's mail `auth_http`: `GET /v1/nginx/auth` with nginx's `Auth-*` headers, answered as nginx expects
 //! (always HTTP 200): `Auth-Status: OK` with the backend's `Auth-Server`/`Auth-Port` and the canonical login
 //! in `Auth-User`; a denial with the user's message and `Auth-Wait`; a temporary failure with `Auth-Wait` and,
-//! for SMTP, `Auth-Error-Code: 451 4.3.0`.
+//! for SMTP, `Auth-Error-Code: 451 4.3.0`. IMAP and POP3 texts start with their protocol's response code
+//! ([`status_text`]). nginx waits `Auth-Wait` seconds before it sends a failure, then lets the client try
+//! again on the same connection (without `Auth-Wait` it closes the connection at once).
 
 use axum::{
     extract::State,
@@ -103,28 +105,53 @@ async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, header
             ("auth-port", b.port().to_string()),
             ("auth-user", a.account.clone()),
         ]),
-        Verdict::Denied(r) => answer(&[("auth-status", r.user_message.clone()), ("auth-wait", wait)]),
+        Verdict::Denied(r) => {
+            answer(&[("auth-status", status_text(&protocol, &r.user_message, false)), ("auth-wait", wait)])
+        }
         Verdict::Temporary(_) => temporary(&protocol, &wait),
     }
 }
 
 fn temporary(protocol: &str, wait: &str) -> Response {
-    let mut pairs =
-        vec![("auth-status", "Temporary server problem, try again later".to_owned()), ("auth-wait", wait.to_owned())];
+    let text = status_text(protocol, "Temporary server problem, try again later", true);
+    let mut pairs = vec![("auth-status", text), ("auth-wait", wait.to_owned())];
     if protocol == "smtp" {
         pairs.push(("auth-error-code", "451 4.3.0".into()));
     }
     answer(&pairs)
 }
 
+/// The `Auth-Status` text of a failed login, with the response code mail clients act on: nginx sends it to an
+/// IMAP client as `<tag> NO <text>` and to a POP3 client as `-ERR <text>` (measured with nginx 1.22), so without
+/// `[UNAVAILABLE]` (RFC 5530) or `[SYS/TEMP]` (RFC 3206) a directory outage would read as a wrong password. SMTP
+/// clients get `Auth-Error-Code` (nginx's default `535 5.7.0` for a refusal) before the text.
+pub fn status_text(protocol: &str, message: &str, temporary: bool) -> String {
+    let code = match (protocol, temporary) {
+        ("imap", false) => "[AUTHENTICATIONFAILED] ",
+        ("imap", true) => "[UNAVAILABLE] ",
+        ("pop3", false) => "[AUTH] ",
+        ("pop3", true) => "[SYS/TEMP] ",
+        _ => "",
+    };
+    format!("{code}{message}")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use super::{percent_decode, status_text};
 
     #[test]
     fn nginx_escapes_are_decoded() {
         assert_eq!(percent_decode("a%20b%25c"), "a b%c");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn failures_carry_the_code_of_their_protocol() {
+        assert_eq!(status_text("imap", "Try later", true), "[UNAVAILABLE] Try later");
+        assert_eq!(status_text("imap", "Wrong", false), "[AUTHENTICATIONFAILED] Wrong");
+        assert_eq!(status_text("pop3", "Try later", true), "[SYS/TEMP] Try later");
+        assert_eq!(status_text("smtp", "Try later", true), "Try later");
     }
 }

@@ -1,0 +1,352 @@
+//! The demo's second half: `[service]` and `[domain.userdb]` added to its configuration, `dirconn serve`
+//! started on it, and (as root) a real Dovecot whose logins go through the shipped Lua script to the
+//! service; then an HTTP login, the audit of those attempts and the service's metrics.
+
+use std::{
+    fs,
+    io::Write as _,
+    net::SocketAddr,
+    os::unix::fs::PermissionsExt as _,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use dirconn_store::{AuditQuery, AuditRecord, Store};
+use dirconn_tests::{
+    Dovecot, DovecotAuth, DovecotOptions, Fixture, ImapOutcome, LuaAuth,
+    http::Http,
+    imap_login,
+    net::free_port,
+    process::{spawn_tied_to_process, stop_child},
+    serve::random_token,
+};
+
+use crate::{Error, binary, is_root};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const AUDIT_TIMEOUT: Duration = Duration::from_secs(5);
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A running `dirconn serve` (and, as root, a Dovecot in front of it).
+pub struct Running {
+    serve: Child,
+    api: SocketAddr,
+    metrics: SocketAddr,
+    token: String,
+    store: PathBuf,
+    log: PathBuf,
+    dovecot: Option<Dovecot>,
+    /// Holds the token file where Dovecot's processes can read it; removed last.
+    tokens: tempfile::TempDir,
+}
+
+fn io(what: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { what: what.to_owned(), source }
+}
+
+/// Adds the service's sections to the configuration at `config` and starts `dirconn serve` on it; as root,
+/// also a Dovecot checking passwords through the Lua script. Returns once `/healthz` answers.
+pub fn start(config: &Path) -> Result<Running, Error> {
+    let dir = config.parent().unwrap_or(Path::new("."));
+    let root = is_root();
+    // The token file must be readable by Dovecot's auth processes (group dovecot), so it lives outside the
+    // demo's private folder.
+    let tokens =
+        tempfile::Builder::new().prefix("dirconn-demo-tokens-").tempdir_in("/tmp").map_err(io("token folder"))?;
+    let token = random_token();
+    let token_file = tokens.path().join("dovecot.token");
+    fs::write(&token_file, format!("{token}\n")).map_err(io("writing the token file"))?;
+    let dovecot_gid = if root { group_id("dovecot") } else { None };
+    let (dir_mode, file_mode) = if dovecot_gid.is_some() { (0o750, 0o640) } else { (0o700, 0o600) };
+    if let Some(gid) = dovecot_gid {
+        std::os::unix::fs::chown(tokens.path(), None, Some(gid)).map_err(io("chown the token folder"))?;
+        std::os::unix::fs::chown(&token_file, None, Some(gid)).map_err(io("chown the token file"))?;
+    }
+    fs::set_permissions(tokens.path(), fs::Permissions::from_mode(dir_mode)).map_err(io("chmod"))?;
+    fs::set_permissions(&token_file, fs::Permissions::from_mode(file_mode)).map_err(io("chmod"))?;
+
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let added = format!(
+        r#"
+# Added for `dirconn serve` (cargo xtask demo): the userdb fields mail servers get with each user…
+[domain.userdb]
+home = "/var/vmail/%d/%n"
+uid = 5000
+gid = 5000
+quota_rule = "*:storage=1G"
+
+# …the HTTP API, the metrics listener, and the mail server's token.
+[service]
+listen = ["{api}"]
+metrics_listen = "{metrics}"
+
+[[service.client]]
+name = "dovecot"
+token_file = "{token_file}"
+role = "mail-server"
+"#,
+        token_file = token_file.display()
+    );
+    fs::OpenOptions::new()
+        .append(true)
+        .open(config)
+        .and_then(|mut f| f.write_all(added.as_bytes()))
+        .map_err(io("adding [service] to the configuration"))?;
+    println!("\n== The service: `dirconn serve` on the same configuration, with these sections added ==");
+    print!("{added}");
+
+    let log = dir.join("serve.log");
+    let log_file = fs::File::create(&log).map_err(io("creating serve.log"))?;
+    let dirconn = binary(false, "dirconn");
+    let mut cmd = Command::new(&dirconn);
+    cmd.arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env_remove("DIRCONN_PLUGIN_DIR")
+        .env("DIRCONN_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().map_err(io("serve.log"))?)
+        .stderr(log_file);
+    println!("$ dirconn --config {} serve   (log: {})", config.display(), log.display());
+    let began = Instant::now();
+    let serve = spawn_tied_to_process(cmd, libc::SIGTERM)
+        .map_err(|e| Error::Command { command: format!("{} serve", dirconn.display()), reason: e.to_string() })?;
+    let mut running =
+        Running { serve, api, metrics, token, store: dir.join("accounts.db"), log, dovecot: None, tokens };
+    running.wait_ready()?;
+    println!(
+        "dirconn serve pid {} ready in {} ms: API http://{api}, metrics http://{metrics}",
+        running.serve.id(),
+        began.elapsed().as_millis()
+    );
+    if !root {
+        println!("(not root: the real Dovecot part is skipped — Dovecot must be started as root)");
+        return Ok(running);
+    }
+    let d = Dovecot::start(DovecotOptions::new(DovecotAuth::Lua(LuaAuth {
+        api_url: format!("http://{api}"),
+        token_file,
+        timeout_msecs: Some(3000),
+    })));
+    println!(
+        "Dovecot pid {} ready in {} ms: IMAP on 127.0.0.1:{}, passdb lua (integrations/dovecot/dirconn.lua) → POST \
+         http://{api}/v1/auth",
+        d.pid(),
+        d.startup_time().as_millis(),
+        d.imap_port()
+    );
+    running.dovecot = Some(d);
+    Ok(running)
+}
+
+impl Running {
+    fn wait_ready(&mut self) -> Result<(), Error> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut health = Http::new(self.metrics).with_timeout(Duration::from_secs(5));
+        loop {
+            if let Ok(Some(status)) = self.serve.try_wait() {
+                return Err(Error::Check(format!("dirconn serve exited ({status}); its log:\n{}", self.log_text())));
+            }
+            if health.send("GET", "/healthz", &[], None).is_ok_and(|r| r.status == 200) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Check(format!(
+                    "dirconn serve did not answer /healthz within {READY_TIMEOUT:?}; its log:\n{}",
+                    self.log_text()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Logs in over IMAP (as root) and over HTTP, then shows the audit and the metrics; returns the steps
+    /// whose outcome was not the one expected.
+    pub fn show(&mut self) -> Result<Vec<String>, Error> {
+        let since = dirconn_store::now_ms();
+        let mut surprises = Vec::new();
+        let mut attempts = 0;
+        if let Some(d) = &self.dovecot {
+            let alice = Fixture::ALICE;
+            for (title, password, ok) in [
+                (
+                    "alice logs in over IMAP: Dovecot → dirconn.lua → dirconn serve → the directory",
+                    alice.password,
+                    true,
+                ),
+                ("alice over IMAP with a wrong password", "not-her-password", false),
+            ] {
+                println!("\n== {title} ==");
+                println!(
+                    "$ IMAP 127.0.0.1:{}  LOGIN alice {}",
+                    d.imap_port(),
+                    if ok { "<her password>" } else { "<wrong>" }
+                );
+                attempts += 1;
+                let outcome = imap_login(d.imap_port(), "alice", password).map_err(io("the IMAP session"))?;
+                let expected = if ok {
+                    outcome.is_ok()
+                } else {
+                    matches!(&outcome, ImapOutcome::No(_)) && outcome.code() == Some("AUTHENTICATIONFAILED")
+                };
+                match &outcome {
+                    ImapOutcome::Ok => println!("OK: logged in"),
+                    ImapOutcome::No(text) => println!("NO {text}"),
+                    other => println!("{other:?}"),
+                }
+                if !expected {
+                    surprises.push(format!("`{title}` gave {outcome:?}"));
+                }
+            }
+            // Dovecot's login process logs the mailbox name the service made canonical.
+            d.wait_for_log("Login: user=<alice@example.org>", Duration::from_secs(3));
+            d.wait_for_log("auth failed", Duration::from_secs(3));
+            println!("\nDovecot's log of those two logins:");
+            // (Without the harness's readiness probe, a connection that never logs in: `user=<>`.)
+            for line in d.log().lines().filter(|l| l.contains("imap-login:") && !l.contains("user=<>")) {
+                println!("  {line}");
+            }
+        }
+
+        let olaf = Fixture::OLAF;
+        println!(
+            "\n== A mail server's login over HTTP: POST /v1/auth for OLAF (any case) with the mail-server token =="
+        );
+        println!(
+            "$ curl -H 'Authorization: Bearer …' \
+             -d '{{\"login\":\"OLAF\",\"password\":\"…\",\"service\":\"imap\"}}' http://{}/v1/auth",
+            self.api
+        );
+        attempts += 1;
+        let body = serde_json::json!({ "login": "OLAF", "password": olaf.password, "service": "imap" });
+        let r = Http::new(self.api)
+            .with_token(&self.token)
+            .send("POST", "/v1/auth", &[("Content-Type", "application/json")], Some(body.to_string().as_bytes()))
+            .map_err(io("POST /v1/auth"))?;
+        println!("HTTP {}", r.status);
+        let json = r.json();
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        if r.status != 200 || json["account"] != "olaf@example.org" {
+            surprises.push(format!("POST /v1/auth for OLAF answered {} {json}", r.status));
+        }
+
+        println!(
+            "\n== The audit of those attempts (read with dirconn_store::Store::audit: `dirconn audit` is not in this \
+             build yet) =="
+        );
+        let records = self.audit(since, attempts)?;
+        print_audit(&records);
+        if records.len() < attempts {
+            surprises.push(format!("the audit holds {} of the {attempts} attempts", records.len()));
+        }
+
+        println!("\n== The service's metrics (GET http://{}/metrics, a few lines) ==", self.metrics);
+        let text = Http::new(self.metrics).send("GET", "/metrics", &[], None).map_err(io("GET /metrics"))?.text();
+        let shown: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("dirconn_auth_attempts_total") || l.starts_with("dirconn_auth_duration_seconds_count")
+            })
+            .collect();
+        for line in &shown {
+            println!("{line}");
+        }
+        if shown.is_empty() {
+            surprises.push("/metrics has no dirconn_auth_attempts_total".into());
+        }
+        Ok(surprises)
+    }
+
+    /// The audit rows since `since_ms`, newest first (at most 5), once `expected` of them are written (the
+    /// service writes them in batches, a moment after the answer) or after [`AUDIT_TIMEOUT`].
+    fn audit(&self, since_ms: i64, expected: usize) -> Result<Vec<AuditRecord>, Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(io("starting a tokio runtime"))?;
+        let url = self.store.display().to_string();
+        runtime.block_on(async {
+            let store = Store::open(&url).await.map_err(|e| Error::Check(format!("opening the store {url}: {e}")))?;
+            let deadline = Instant::now() + AUDIT_TIMEOUT;
+            loop {
+                let query = AuditQuery { since_ms: Some(since_ms), limit: 5, ..AuditQuery::default() };
+                let records = store.audit(&query).await.map_err(|e| Error::Check(format!("reading the audit: {e}")))?;
+                if records.len() >= expected || Instant::now() > deadline {
+                    store.close().await;
+                    return Ok(records);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    }
+
+    /// Stops Dovecot (its process group), then the service (SIGTERM: it drains and writes the audit), by PID.
+    pub fn stop(mut self) {
+        if let Some(mut d) = self.dovecot.take() {
+            let pid = d.pid();
+            d.stop();
+            drop(d);
+            println!("Dovecot (pid {pid}) stopped; its folder was removed.");
+        }
+        let pid = self.serve.id();
+        stop_child(&mut self.serve, libc::SIGTERM, STOP_TIMEOUT);
+        println!("dirconn serve (pid {pid}) stopped.");
+    }
+
+    /// What to try by hand while it runs (`--keep`).
+    pub fn hint(&self) -> String {
+        let mut s = format!(
+            "  curl -s http://{}/metrics | grep ^dirconn_auth\n  curl -s -H \"Authorization: Bearer $(cat {})\" -d \
+             '{{\"login\":\"bob\",\"password\":\"bob-pass\"}}' http://{}/v1/auth",
+            self.metrics,
+            self.tokens.path().join("dovecot.token").display(),
+            self.api
+        );
+        if let Some(d) = &self.dovecot {
+            s.push_str(&format!("\n  doveadm -c {} auth test alice alice-pass", d.config_file().display()));
+        }
+        s
+    }
+}
+
+/// The audit rows as a table.
+fn print_audit(records: &[AuditRecord]) {
+    println!(
+        "{:<12}  {:<9} {:<7} {:<8} {:<18} {:<8} {:<20} {:>9}",
+        "time (UTC)", "interface", "service", "login", "account", "outcome", "kind", "latency"
+    );
+    for r in records {
+        println!(
+            "{:<12}  {:<9} {:<7} {:<8} {:<18} {:<8} {:<20} {:>6.1} ms",
+            clock(r.at),
+            r.interface,
+            r.service.as_deref().unwrap_or("-"),
+            r.login,
+            r.account.as_deref().unwrap_or("-"),
+            r.outcome,
+            r.kind,
+            r.latency_us as f64 / 1000.0
+        );
+    }
+}
+
+/// `HH:MM:SS.mmm` (UTC) of Unix milliseconds.
+fn clock(ms: i64) -> String {
+    let day_ms = ms.rem_euclid(86_400_000);
+    let (h, m, s, milli) = (day_ms / 3_600_000, day_ms / 60_000 % 60, day_ms / 1000 % 60, day_ms % 1000);
+    format!("{h:02}:{m:02}:{s:02}.{milli:03}")
+}
+
+/// The id of a group in /etc/group.
+fn group_id(name: &str) -> Option<u32> {
+    fs::read_to_string("/etc/group").ok()?.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next() == Some(name)).then(|| fields.nth(1)?.parse().ok()).flatten()
+    })
+}
