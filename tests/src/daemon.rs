@@ -20,6 +20,21 @@ pub(crate) fn require_root(server: &str) {
     }
 }
 
+/// Why the mail-server tests cannot run here (not root, or a server not installed), or `None`. Like the
+/// Samba tests, they then say so and skip: `cargo xtask test` as root installs the servers.
+pub fn mail_unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("the mail-server tests need root (Dovecot's and Postfix's masters drop privileges)".into());
+    }
+    let missing: Vec<&str> = ["/usr/sbin/dovecot", "/usr/bin/doveadm", "/usr/sbin/postfix", "/usr/sbin/nginx"]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    (!missing.is_empty())
+        .then(|| format!("not installed: {} (cargo xtask test installs them as root)", missing.join(", ")))
+}
+
 /// `(uid, gid)` of a system user, from `getpwnam_r`.
 pub fn system_user(name: &str) -> Option<(u32, u32)> {
     let name = CString::new(name).ok()?;

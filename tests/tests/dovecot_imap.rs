@@ -130,6 +130,10 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 
 #[test]
 fn generic_ldap_users_log_in_to_dovecot_through_dirconn_serve() {
+    if let Some(why) = dirconn_tests::daemon::mail_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     let mut slapd = Slapd::start_with(SlapdOptions { tls: false, ..SlapdOptions::default() });
     let homes = Homes::new();
     let domain = DomainSpec::ldap(&slapd).raw("userdb", &homes.userdb());
@@ -242,6 +246,10 @@ fn with_dc(scenario: impl FnOnce(SambaDc)) {
 
 #[test]
 fn active_directory_users_log_in_to_dovecot_through_dirconn_serve() {
+    if let Some(why) = dirconn_tests::daemon::mail_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     with_dc(|mut dc| {
         let homes = Homes::new();
         let domain = DomainSpec::new()
@@ -300,6 +308,10 @@ fn active_directory_users_log_in_to_dovecot_through_dirconn_serve() {
 /// The `dirconn` URL of a service that is not there, and a token file that does not exist yet.
 #[test]
 fn lua_script_reports_an_unreachable_service_as_temporary() {
+    if let Some(why) = dirconn_tests::daemon::mail_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     let tokens = tempfile::tempdir().expect("tempdir");
     let token_file: PathBuf = tokens.path().join("token");
     let d = Dovecot::start(DovecotOptions::new(DovecotAuth::Lua(LuaAuth {
@@ -380,6 +392,10 @@ fn no_continue_server(bodies: std::sync::Arc<std::sync::Mutex<Vec<(Duration, Str
 /// `dirconn serve` cannot be made to skip `100 Continue`.
 #[test]
 fn lua_script_pays_for_a_server_without_100_continue() {
+    if let Some(why) = dirconn_tests::daemon::mail_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let port = no_continue_server(seen.clone());
     let tokens = tempfile::tempdir().expect("tempdir");

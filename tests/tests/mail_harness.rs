@@ -28,6 +28,10 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 
 #[test]
 fn dovecot_static_passdb_logs_in_and_refuses_at_once() {
+    if let Some(why) = dirconn_tests::daemon::mail_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     let d = static_dovecot(false);
     assert_eq!(imap_login(d.imap_port(), "alice", PASSWORD).expect("IMAP session"), ImapOutcome::Ok);
     let (refused, took) = timed(|| imap_login(d.imap_port(), "alice", "wrong").expect("IMAP session"));
@@ -61,6 +65,10 @@ fn dovecot_static_passdb_logs_in_and_refuses_at_once() {
 
 #[test]
 fn dovecot_keeps_its_failure_delay_when_asked() {
+    if let Some(why) = dirconn_tests::daemon::mail_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     let mut opts = DovecotOptions::new(DovecotAuth::Static { password: PASSWORD.into() });
     opts.failure_delay = true;
     let d = Dovecot::start(opts);
@@ -71,6 +79,10 @@ fn dovecot_keeps_its_failure_delay_when_asked() {
 
 #[test]
 fn dovecot_ldap_passdb_binds_as_fixture_users() {
+    if let Some(why) = dirconn_tests::daemon::mail_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     let slapd = Slapd::start_with(SlapdOptions { tls: false, ..SlapdOptions::default() });
     let d = Dovecot::start(DovecotOptions::new(DovecotAuth::Ldap(LdapAuth {
         url: slapd.ldap_url(),
@@ -95,6 +107,10 @@ fn dovecot_ldap_passdb_binds_as_fixture_users() {
 
 #[test]
 fn postfix_hands_auth_to_a_dovecot_auth_listener() {
+    if let Some(why) = dirconn_tests::daemon::mail_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     let d = static_dovecot(true);
     let auth_port = d.auth_port().expect("an auth listener");
     let p = Postfix::start(PostfixOptions::dovecot_inet(auth_port));

@@ -139,8 +139,9 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
     // Active Directory tests say so and skip.
     if is_root() {
         ensure_samba()?;
+        ensure_mail_servers()?;
     } else {
-        eprintln!("not root: the Active Directory tests (a Samba AD DC) will be skipped");
+        eprintln!("not root: the Active Directory tests (a Samba AD DC) and the mail-server tests will be skipped");
     }
     build_plugins(false, true)?;
     let nextest =
@@ -188,6 +189,42 @@ pub fn ensure_mail() -> Result<(), Error> {
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
     });
     ensure_packages("Dovecot with Lua", &MAIL_PACKAGES, present)
+}
+
+/// The Debian packages of the mail servers the service's tests run against.
+pub const MAIL_SERVER_PACKAGES: [&str; 8] = [
+    "dovecot-core",
+    "dovecot-imapd",
+    "dovecot-auth-lua",
+    "dovecot-ldap",
+    "lua-cjson",
+    "postfix",
+    "nginx",
+    "libnginx-mod-mail",
+];
+
+/// Makes sure Dovecot (with Lua and LDAP), Postfix and nginx's mail module are installed (as root with
+/// apt-get; Postfix's installer is told "No configuration" first, so nothing asks a question).
+pub fn ensure_mail_servers() -> Result<(), Error> {
+    let installed = |p: &&str| {
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", p])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+    };
+    let present = MAIL_SERVER_PACKAGES.iter().all(installed);
+    if !present && is_root() {
+        let mut debconf = Command::new("debconf-set-selections")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Command { command: "debconf-set-selections".into(), reason: e.to_string() })?;
+        if let Some(stdin) = debconf.stdin.as_mut() {
+            use std::io::Write as _;
+            let _ = stdin.write_all(b"postfix postfix/main_mailer_type select No configuration\n");
+        }
+        let _ = debconf.wait();
+    }
+    ensure_packages("the mail servers", &MAIL_SERVER_PACKAGES, present)
 }
 
 /// Makes sure PostgreSQL's `initdb` and `postgres` are installed (in PATH or Debian's
