@@ -171,8 +171,8 @@ fn tokens_and_roles() {
     let r = serve.anonymous().get("/v1/openapi.json");
     assert_eq!(r.status, 200, "{}", r.text());
     let doc = r.json();
-    // Every administration route refuses a mail-server token with 403 (DC-811) and takes the admin's. When
-    // this was written no admin route existed yet (http/admin.rs is empty); the loop covers them once added.
+    // Every administration route refuses a mail-server token with 403 (DC-811) and takes the admin's
+    // (tests/tests/service_admin.rs tests what each does).
     let mut admin_routes = 0;
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("path item") {
@@ -180,7 +180,10 @@ fn tokens_and_roles() {
                 continue;
             }
             admin_routes += 1;
-            let path = path.replace("{domain}", "example.org").replace("{login}", "alice");
+            let path = path
+                .replace("{domain}", "example.org")
+                .replace("{login}", "alice")
+                .replace("{address}", "nobody@example.org");
             let r = serve.client().request(&method.to_uppercase(), &path, &[], None);
             assert_eq!(problem(&r, 403)["code"], "DC-811", "{method} {path}");
             let r = serve.admin().request(&method.to_uppercase(), &path, &[], None);
@@ -648,11 +651,29 @@ fn user_lookups_answer_active_accounts_only() {
 }
 
 /// Every route the server answers (method, path as in the document, a path to call it on).
-const ROUTES: [(&str, &str, &str); 4] = [
+const ROUTES: [(&str, &str, &str); 21] = [
     ("post", "/v1/auth", "/v1/auth"),
     ("get", "/v1/users/{address}", "/v1/users/alice@example.org"),
     ("get", "/v1/nginx/auth", "/v1/nginx/auth"),
     ("get", "/v1/openapi.json", "/v1/openapi.json"),
+    // The administration routes (tests/tests/service_admin.rs tests what they do).
+    ("get", "/v1/plugins", "/v1/plugins"),
+    ("get", "/v1/domains", "/v1/domains"),
+    ("post", "/v1/domains/{domain}/test-connection", "/v1/domains/example.org/test-connection"),
+    ("post", "/v1/domains/{domain}/test-auth", "/v1/domains/example.org/test-auth"),
+    ("get", "/v1/domains/{domain}/users/{login}", "/v1/domains/example.org/users/alice"),
+    ("get", "/v1/domains/{domain}/attributes", "/v1/domains/example.org/attributes"),
+    ("get", "/v1/domains/{domain}/filter", "/v1/domains/example.org/filter"),
+    ("post", "/v1/domains/{domain}/password", "/v1/domains/example.org/password"),
+    ("post", "/v1/domains/{domain}/sync", "/v1/domains/example.org/sync"),
+    ("get", "/v1/domains/{domain}/sync-reports", "/v1/domains/example.org/sync-reports"),
+    ("post", "/v1/domains/{domain}/migrate", "/v1/domains/example.org/migrate"),
+    ("get", "/v1/accounts", "/v1/accounts"),
+    ("get", "/v1/accounts/{address}", "/v1/accounts/alice@example.org"),
+    ("post", "/v1/local-accounts", "/v1/local-accounts"),
+    ("put", "/v1/local-accounts/{address}/password", "/v1/local-accounts/root@example.org/password"),
+    ("delete", "/v1/local-accounts/{address}", "/v1/local-accounts/root@example.org"),
+    ("get", "/v1/audit", "/v1/audit"),
 ];
 
 #[test]

@@ -6,7 +6,9 @@
 //! listen = ["127.0.0.1:8025"]              # the HTTP API
 //! tls_cert = "tls/cert.pem"                # optional: HTTPS with rustls
 //! tls_key = "tls/key.pem"
-//! dovecot_auth = ["/run/dirconn/auth", "127.0.0.1:8026"]   # Dovecot's auth protocol (UNIX path or loopback TCP)
+//! dovecot_auth = ["/run/dirconn/auth", "127.0.0.1:8026"]   # Dovecot's auth protocol (UNIX path or loopback TCP):
+//!                                          # each socket serves both sides (AUTH and USER); a UNIX one is mode
+//!                                          # 0660, so `chown dirconn:postfix` it (or its folder) for Postfix
 //! metrics_listen = "127.0.0.1:9125"        # /metrics, /healthz, /readyz (no token)
 //! audit_retention = "90d"
 //!

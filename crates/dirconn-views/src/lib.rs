@@ -10,9 +10,11 @@
 //! - [`directory`]: directory users, test logins, connection tests, attributes and filters.
 //! - [`sync`]: sync reports.
 //! - [`host`]: plugins and domains.
+//! - [`audit`]: the authentication audit.
 //! - [`mail`]: what mail servers get from the service (logins, user lookups).
 
 pub mod account;
+pub mod audit;
 pub mod directory;
 pub mod host;
 pub mod mail;
@@ -23,6 +25,7 @@ pub use account::{
     AccountSource, AccountView, DoneView, LoginUserView, LoginVia, LoginView, MigrationView, PasswordOperation,
     PasswordView,
 };
+pub use audit::{AUDIT_DEFAULT_LAST, AUDIT_MAX_LAST, AuditRecordView};
 pub use directory::{
     AttrValueView, AttributesView, AuthView, FilterView, LookupView, StageStatusView, StageView, TestReportView,
     UserView,

@@ -3,12 +3,14 @@
 //! Exit codes: 0 ok; 1 denied (wrong password, locked, unknown user…); 2 usage or configuration error;
 //! 3 directory unreachable (network, timeout, TLS); 4 internal error (a plugin failed).
 
+mod audit;
 mod output;
 
 use std::{
     io::{BufRead, IsTerminal},
     path::PathBuf,
     process::ExitCode,
+    time::Duration,
 };
 
 use clap::{Parser, Subcommand};
@@ -129,6 +131,24 @@ enum Command {
         /// Every local account of the domain except administrators.
         #[arg(long)]
         all: bool,
+    },
+    /// Show the authentication audit: the login attempts of every interface, newest first.
+    Audit {
+        /// Only the attempts routed to this domain.
+        domain: Option<String>,
+        /// Only the attempts with this login as typed, or this account (`user@domain`).
+        #[arg(long)]
+        login: Option<String>,
+        /// Only the attempts with this outcome: `ok` or an error code (`DC-203`).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only the attempts within this long before now (`15m`, `1h`, `7d`).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<Duration>,
+        /// How many attempts at most (the newest).
+        #[arg(long, default_value_t = dirconn_views::AUDIT_DEFAULT_LAST,
+            value_parser = clap::value_parser!(i64).range(1..=dirconn_views::AUDIT_MAX_LAST))]
+        last: i64,
     },
     /// Run the service: the HTTP API, the Dovecot auth sockets, nginx auth_http, metrics and scheduled syncs
     /// ([service] table), until SIGTERM; SIGHUP reloads the configuration.
@@ -293,9 +313,11 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             let route = host.route(login)?;
             let password = read_password(*password_stdin, login)?;
             let store = host.open_store().await?;
-            let started = std::time::Instant::now();
+            let (at, started) = (dirconn_store::now_ms(), std::time::Instant::now());
             let outcome = host.login_account(&store, login, &password, cli_client()).await;
-            output::account_login(route.domain, route.login, &outcome, started.elapsed(), cli.json);
+            let took = started.elapsed();
+            audit::record_login(&store, &route.domain.name, login, &outcome, at, took).await;
+            output::account_login(route.domain, route.login, &outcome, took, cli.json);
             Ok(outcome.map_or_else(|e| e.kind().into(), |_| Exit::Ok))
         }
         Command::Sync { domain, dry_run, full, force } => {
@@ -326,6 +348,14 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             let domain = host.domain(domain)?;
             let store = host.open_store().await?;
             output::sync_reports(&store.reports(&domain.name, *last).await?, cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::Audit { domain, login, outcome, since, last } => {
+            let host = load(cli)?;
+            let domain = domain.as_deref().map(|d| host.domain(d)).transpose()?;
+            let store = host.open_store().await?;
+            let query = audit::query(domain.map(|d| d.name.clone()), login, outcome, *since, *last);
+            output::audit(&store.audit(&query).await?, cli.json);
             Ok(Exit::Ok)
         }
         Command::Accounts(AccountsCommand::List { domain }) => {

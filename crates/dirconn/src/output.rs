@@ -5,10 +5,10 @@ use std::{path::Path, time::Duration};
 
 use dirconn_abi::{AttributeReport, ConnectorError, FilterReport, StageStatus, TestReport, UserEntry};
 use dirconn_host::{Domain, Error, Host, LoginOutcome, Migration, PluginRegistry, Via};
-use dirconn_store::{Account, Field, SyncReport, Value as FieldValue};
+use dirconn_store::{Account, AuditRecord, Field, SyncReport, Value as FieldValue};
 use dirconn_views::{
-    AccountView, AttributesView, AuthView, DomainsView, DoneView, ErrorView, FilterView, LoginView, LookupView,
-    MigrationView, PasswordOperation, PasswordView, PluginsView, Refusal, SyncReportView, TestReportView,
+    AccountView, AttributesView, AuditRecordView, AuthView, DomainsView, DoneView, ErrorView, FilterView, LoginView,
+    LookupView, MigrationView, PasswordOperation, PasswordView, PluginsView, Refusal, SyncReportView, TestReportView,
 };
 use serde::Serialize;
 
@@ -394,4 +394,52 @@ pub fn done(message: &str, as_json: bool) {
     } else {
         println!("{message}");
     }
+}
+
+/// A UTC time with milliseconds, from Unix milliseconds.
+fn when_ms(t: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+}
+
+/// The authentication audit: one line per attempt, newest first.
+pub fn audit(list: &[AuditRecord], as_json: bool) {
+    if as_json {
+        print_json(&list.iter().map(AuditRecordView::from).collect::<Vec<_>>());
+        return;
+    }
+    if list.is_empty() {
+        println!("No attempt matches.");
+        return;
+    }
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    println!(
+        "{:<23} {:<9} {:<20} {:<24} {:<28} {:<15} {:<15} {:<10} {:<8} {:>10}",
+        "time (UTC)",
+        "interface",
+        "domain",
+        "login",
+        "account",
+        "client ip",
+        "local ip",
+        "service",
+        "outcome",
+        "latency ms"
+    );
+    for r in list {
+        println!(
+            "{:<23} {:<9} {:<20} {:<24} {:<28} {:<15} {:<15} {:<10} {:<8} {:>10.1}",
+            when_ms(r.at),
+            r.interface,
+            dash(&r.domain),
+            r.login,
+            dash(&r.account),
+            dash(&r.client_ip),
+            dash(&r.local_ip),
+            dash(&r.service),
+            r.outcome,
+            r.latency_us as f64 / 1000.0
+        );
+    }
+    println!("{} attempt(s), newest first", list.len());
 }

@@ -118,19 +118,49 @@ impl ApiError {
         ApiError { retry_after: Some(retry_after), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, body) }
     }
 
-    /// A host error, with the status its kind calls for.
+    /// A host error on an administration route, with the status [`host_status`] gives it (`Retry-After` on
+    /// 503) and the one error body.
     pub fn host(err: &dirconn_host::Error, retry_after: u32) -> ApiError {
-        let refused = Refused::host(err, None);
-        if crate::core::is_temporary(err) {
-            ApiError::temporary(refused, retry_after)
-        } else {
-            let status = match err.kind() {
-                dirconn_abi::ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                k if k.is_denial() => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            ApiError::new(status, refused)
-        }
+        ApiError::host_with(err, retry_after, Refused::host(err, None))
+    }
+
+    /// A host error answered with the view the CLI prints for it (a refused test login, a refused password
+    /// change), with the status [`host_status`] gives it.
+    pub fn host_with(err: &dirconn_host::Error, retry_after: u32, body: impl serde::Serialize) -> ApiError {
+        let status = host_status(err);
+        let retry_after = (status == StatusCode::SERVICE_UNAVAILABLE).then_some(retry_after);
+        ApiError { retry_after, ..ApiError::new(status, body) }
+    }
+
+    /// The same error with another status (a route that knows better, e.g. 404 for an account it looked for).
+    pub fn with_status(self, status: StatusCode) -> ApiError {
+        ApiError { status, ..self }
+    }
+
+    /// The response's status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// The status of a host error on the administration routes: 503 when the store or the directory is
+/// unreachable (retry later), 404 when something named is not there, 409 when an account or the
+/// deactivation guard stands in the way (`DC-707`, `DC-705`), 422 for other refusals (a wrong password, a
+/// locked account, input the directory refused), 501 when the connector cannot do it, 500 for the rest
+/// (configuration, a plugin's failure).
+pub fn host_status(err: &dirconn_host::Error) -> StatusCode {
+    use dirconn_abi::ErrorKind as K;
+    use dirconn_host::Error as H;
+    match err {
+        H::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        H::Account { .. } | H::Guard { .. } => StatusCode::CONFLICT,
+        _ => match err.kind() {
+            K::Unreachable | K::Timeout | K::Tls => StatusCode::SERVICE_UNAVAILABLE,
+            K::NotFound => StatusCode::NOT_FOUND,
+            K::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            k if k.is_denial() => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
     }
 }
 
@@ -239,27 +269,64 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PathValue<T> {
 }
 
 /// A JSON body, read up to `max_body_bytes` and parsed strictly (unknown fields refused); every refusal is
-/// a [`Problem`] with its code.
+/// a [`Problem`](dirconn_views::Problem) with its code.
 pub struct Body<T>(pub T);
+
+/// The body's bytes, at most `max_body_bytes`.
+async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, ApiError> {
+    let limit = state.live().config.max_body_bytes;
+    // A body announced over the cap is refused before it is waited for (the reader below only counts
+    // what arrives).
+    let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(Error::TooLarge { limit }.into());
+    }
+    Ok(axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| Error::TooLarge { limit })?)
+}
+
+/// A JSON object of the route's shape.
+fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's derived structs also take a JSON array of the fields in order (`["alice", "secret"]`):
+    // only an object is the documented shape.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::BadRequest { problem: "the body is not a JSON object".into() }.into());
+    }
+    Ok(serde_json::from_slice(bytes).map_err(|e| Error::BadRequest { problem: e.to_string() })?)
+}
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.live().config.max_body_bytes;
-        // A body announced over the cap is refused before it is waited for (the reader below only counts
-        // what arrives).
-        let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if announced.is_some_and(|n| n > limit as u64) {
-            return Err(Error::TooLarge { limit }.into());
+        Ok(Body(parse_body(&read_body(req, state).await?)?))
+    }
+}
+
+/// A JSON body that may be left out (an empty body or `null` is `None`), else as [`Body`].
+pub struct OptionalBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req, state).await?;
+        if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
+            return Ok(OptionalBody(None));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| Error::TooLarge { limit })?;
-        // serde's derived structs also take a JSON array of the fields in order (`["alice", "secret"]`):
-        // only an object is the documented shape.
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(Error::BadRequest { problem: "the body is not a JSON object".into() }.into());
-        }
-        let value = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest { problem: e.to_string() })?;
-        Ok(Body(value))
+        Ok(OptionalBody(Some(parse_body(&bytes)?)))
+    }
+}
+
+/// The query string, parsed strictly into `T` (declare it `#[serde(deny_unknown_fields)]`); a refusal is
+/// `DC-812`.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
+        let axum::extract::Query(value) = axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map_err(|e| Error::BadRequest { problem: format!("its query: {}", e.body_text()) })?;
+        Ok(Params(value))
     }
 }
