@@ -151,7 +151,8 @@ pub fn run(keep: bool) -> Result<(), Error> {
     if keep {
         println!(
             "\nThe directory and the service keep running; try for example:\n  cargo run -p dirconn -- --config {c} \
-             test-auth example.org bob\n{}\nPress Enter to stop them.",
+             test-auth example.org bob   (bob-pass)\n  cargo run -p dirconn -- --config {c} audit --last 10\n{}\nPress \
+             Enter to stop them.",
             running.hint()
         );
         let mut line = String::new();

@@ -115,12 +115,25 @@ pub fn build_plugins(release: bool, fixtures: bool) -> Result<stage::Staged, Err
 pub fn run(program: &str, args: &[&str]) -> Result<(), Error> {
     let line = format!("{program} {}", args.join(" "));
     println!("$ {line}");
-    let status = Command::new(program)
+    let status = without_cargo_vars(Command::new(program))
         .args(args)
         .current_dir(stage::workspace_root())
         .status()
         .map_err(|e| Error::Command { command: line.clone(), reason: e.to_string() })?;
     if status.success() { Ok(()) } else { Err(Error::Command { command: line, reason: status.to_string() }) }
+}
+
+/// `cmd` without the variables `cargo run` set for xtask (CARGO_PKG_NAME, CARGO_MANIFEST_DIR…): build
+/// scripts that watch them (ring's) would otherwise rebuild in the nested cargo, then again in the next
+/// `cargo xtask`.
+fn without_cargo_vars(mut cmd: Command) -> Command {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && !matches!(key.as_ref(), "CARGO_HOME" | "CARGO_TARGET_DIR") {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
 }
 
 fn cargo_bin() -> String {
@@ -155,7 +168,7 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
     args.extend(rest.iter().map(String::as_str));
     let line = format!("{cargo} {}", args.join(" "));
     println!("$ {line}");
-    let status = Command::new(&cargo)
+    let status = without_cargo_vars(Command::new(&cargo))
         .args(&args)
         .env("DIRCONN_TEST_PLUGINS_STAGED", "1")
         .current_dir(stage::workspace_root())

@@ -1,6 +1,6 @@
 //! The demo's second half: `[service]` and `[domain.userdb]` added to its configuration, `dirconn serve`
 //! started on it, and (as root) a real Dovecot whose logins go through the shipped Lua script to the
-//! service; then an HTTP login, the audit of those attempts and the service's metrics.
+//! service; then an HTTP login, `dirconn audit` showing those attempts, and the service's metrics.
 
 use std::{
     fs,
@@ -12,7 +12,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dirconn_store::{AuditQuery, AuditRecord, Store};
 use dirconn_tests::{
     Dovecot, DovecotAuth, DovecotOptions, Fixture, ImapOutcome, LuaAuth,
     http::Http,
@@ -22,6 +21,7 @@ use dirconn_tests::{
     serve::random_token,
 };
 
+use super::{Step, run_steps};
 use crate::{Error, binary, is_root};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,7 +34,7 @@ pub struct Running {
     api: SocketAddr,
     metrics: SocketAddr,
     token: String,
-    store: PathBuf,
+    config: PathBuf,
     log: PathBuf,
     dovecot: Option<Dovecot>,
     /// Holds the token file where Dovecot's processes can read it; removed last.
@@ -113,8 +113,7 @@ role = "mail-server"
     let began = Instant::now();
     let serve = spawn_tied_to_process(cmd, libc::SIGTERM)
         .map_err(|e| Error::Command { command: format!("{} serve", dirconn.display()), reason: e.to_string() })?;
-    let mut running =
-        Running { serve, api, metrics, token, store: dir.join("accounts.db"), log, dovecot: None, tokens };
+    let mut running = Running { serve, api, metrics, token, config: config.to_path_buf(), log, dovecot: None, tokens };
     running.wait_ready()?;
     println!(
         "dirconn serve pid {} ready in {} ms: API http://{api}, metrics http://{metrics}",
@@ -169,7 +168,6 @@ impl Running {
     /// Logs in over IMAP (as root) and over HTTP, then shows the audit and the metrics; returns the steps
     /// whose outcome was not the one expected.
     pub fn show(&mut self) -> Result<Vec<String>, Error> {
-        let since = dirconn_store::now_ms();
         let mut surprises = Vec::new();
         let mut attempts = 0;
         if let Some(d) = &self.dovecot {
@@ -219,7 +217,7 @@ impl Running {
             "\n== A mail server's login over HTTP: POST /v1/auth for OLAF (any case) with the mail-server token =="
         );
         println!(
-            "$ curl -H 'Authorization: Bearer …' \
+            "$ curl -H 'Authorization: Bearer …' -H 'Content-Type: application/json' \
              -d '{{\"login\":\"OLAF\",\"password\":\"…\",\"service\":\"imap\"}}' http://{}/v1/auth",
             self.api
         );
@@ -236,15 +234,23 @@ impl Running {
             surprises.push(format!("POST /v1/auth for OLAF answered {} {json}", r.status));
         }
 
-        println!(
-            "\n== The audit of those attempts (read with dirconn_store::Store::audit: `dirconn audit` is not in this \
-             build yet) =="
-        );
-        let records = self.audit(since, attempts)?;
-        print_audit(&records);
-        if records.len() < attempts {
-            surprises.push(format!("the audit holds {} of the {attempts} attempts", records.len()));
+        // The service writes audit rows in batches, a moment after each answer.
+        if !self.wait_audit_written(attempts) {
+            surprises.push(format!("the service did not write the audit rows of {attempts} attempts"));
         }
+        let audit = Step {
+            title: "The audit of those attempts, and of the CLI's logins before them",
+            args: vec![
+                "--config".into(),
+                self.config.display().to_string(),
+                "audit".into(),
+                "--last".into(),
+                "5".into(),
+            ],
+            stdin: None,
+            expect: 0,
+        };
+        surprises.extend(run_steps(&[audit], "no step")?);
 
         println!("\n== The service's metrics (GET http://{}/metrics, a few lines) ==", self.metrics);
         let text = Http::new(self.metrics).send("GET", "/metrics", &[], None).map_err(io("GET /metrics"))?.text();
@@ -263,27 +269,22 @@ impl Running {
         Ok(surprises)
     }
 
-    /// The audit rows since `since_ms`, newest first (at most 5), once `expected` of them are written (the
-    /// service writes them in batches, a moment after the answer) or after [`AUDIT_TIMEOUT`].
-    fn audit(&self, since_ms: i64, expected: usize) -> Result<Vec<AuditRecord>, Error> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(io("starting a tokio runtime"))?;
-        let url = self.store.display().to_string();
-        runtime.block_on(async {
-            let store = Store::open(&url).await.map_err(|e| Error::Check(format!("opening the store {url}: {e}")))?;
-            let deadline = Instant::now() + AUDIT_TIMEOUT;
-            loop {
-                let query = AuditQuery { since_ms: Some(since_ms), limit: 5, ..AuditQuery::default() };
-                let records = store.audit(&query).await.map_err(|e| Error::Check(format!("reading the audit: {e}")))?;
-                if records.len() >= expected || Instant::now() > deadline {
-                    store.close().await;
-                    return Ok(records);
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    /// Waits until the service has written at least `rows` audit rows (its metric), up to [`AUDIT_TIMEOUT`].
+    fn wait_audit_written(&self, rows: usize) -> bool {
+        let deadline = Instant::now() + AUDIT_TIMEOUT;
+        let mut metrics = Http::new(self.metrics).with_timeout(Duration::from_secs(5));
+        while Instant::now() < deadline {
+            let written = metrics.send("GET", "/metrics", &[], None).ok().and_then(|r| {
+                r.text()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("dirconn_audit_rows_written_total ")?.trim().parse::<f64>().ok())
+            });
+            if written.is_some_and(|n| n >= rows as f64) {
+                return true;
             }
-        })
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
     }
 
     /// Stops Dovecot (its process group), then the service (SIGTERM: it drains and writes the audit), by PID.
@@ -302,8 +303,9 @@ impl Running {
     /// What to try by hand while it runs (`--keep`).
     pub fn hint(&self) -> String {
         let mut s = format!(
-            "  curl -s http://{}/metrics | grep ^dirconn_auth\n  curl -s -H \"Authorization: Bearer $(cat {})\" -d \
-             '{{\"login\":\"bob\",\"password\":\"bob-pass\"}}' http://{}/v1/auth",
+            "  curl -s http://{}/metrics | grep ^dirconn_auth\n  curl -s -H \"Authorization: Bearer $(cat {})\" \
+             -H 'Content-Type: application/json' -d '{{\"login\":\"bob\",\"password\":\"bob-pass\"}}' \
+             http://{}/v1/auth",
             self.metrics,
             self.tokens.path().join("dovecot.token").display(),
             self.api
@@ -313,34 +315,6 @@ impl Running {
         }
         s
     }
-}
-
-/// The audit rows as a table.
-fn print_audit(records: &[AuditRecord]) {
-    println!(
-        "{:<12}  {:<9} {:<7} {:<8} {:<18} {:<8} {:<20} {:>9}",
-        "time (UTC)", "interface", "service", "login", "account", "outcome", "kind", "latency"
-    );
-    for r in records {
-        println!(
-            "{:<12}  {:<9} {:<7} {:<8} {:<18} {:<8} {:<20} {:>6.1} ms",
-            clock(r.at),
-            r.interface,
-            r.service.as_deref().unwrap_or("-"),
-            r.login,
-            r.account.as_deref().unwrap_or("-"),
-            r.outcome,
-            r.kind,
-            r.latency_us as f64 / 1000.0
-        );
-    }
-}
-
-/// `HH:MM:SS.mmm` (UTC) of Unix milliseconds.
-fn clock(ms: i64) -> String {
-    let day_ms = ms.rem_euclid(86_400_000);
-    let (h, m, s, milli) = (day_ms / 3_600_000, day_ms / 60_000 % 60, day_ms / 1000 % 60, day_ms % 1000);
-    format!("{h:02}:{m:02}:{s:02}.{milli:03}")
 }
 
 /// The id of a group in /etc/group.
