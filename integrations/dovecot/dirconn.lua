@@ -239,7 +239,10 @@ function auth_userdb_lookup(req)
     copy_userdb(body.userdb, fields, "")
     return auth.USERDB_RESULT_OK, fields
   end
-  if status == 404 then
+  -- Only dirconn's own "no such account" is an unknown user; a 404 without its body, or DC-816 (no such
+  -- route: DIRCONN_API_URL has a wrong path), is a configuration error and must defer mail, not bounce it.
+  if status == 404 and type(body) == "table" and body.ok == false and type(body.code) == "string"
+    and body.code ~= "DC-816" then
     return auth.USERDB_RESULT_USER_UNKNOWN, "dirconn: " .. describe(body)
   end
   return auth.USERDB_RESULT_INTERNAL_FAILURE, string.format("dirconn: %s (%s)", what, describe(body))

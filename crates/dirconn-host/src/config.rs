@@ -107,10 +107,8 @@ impl HostConfig {
 
     /// Parses a configuration's text; `path` names it in errors and anchors relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<HostConfig, Error> {
-        let raw: Raw = toml::from_str(text).map_err(|err| Error::ConfigSyntax {
-            path: path.to_owned(),
-            message: err.to_string().trim().replace('\n', " "),
-        })?;
+        let raw: Raw = toml::from_str(text)
+            .map_err(|err| Error::ConfigSyntax { path: path.to_owned(), message: syntax_message(text, &err) })?;
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         let mut domains: Vec<DomainConfig> = Vec::new();
@@ -184,6 +182,21 @@ impl HostConfig {
             domains,
             service: raw.service,
         })
+    }
+}
+
+/// A TOML error as "line L, column C: message", without the quoted source line toml adds (that line may
+/// hold a `bind_password` or a store URL with its password).
+fn syntax_message(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim().replace('\n', " ");
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("TOML parse error at line {line}, column {column}: {message}")
+        }
+        None => format!("TOML parse error: {message}"),
     }
 }
 
@@ -359,6 +372,14 @@ mod tests {
 
     fn parse(text: &str) -> Result<HostConfig, Error> {
         HostConfig::parse(Path::new("/etc/dirconn/dirconn.toml"), text)
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_the_line() {
+        let err = parse("[[domain]]\nname = \"a.org\"\nbind_password = \"s3cret\"\nbind_password = \"s3cret\"\n")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("line 4") && !text.contains("s3cret"), "{text}");
     }
 
     #[test]

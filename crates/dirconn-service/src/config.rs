@@ -253,6 +253,19 @@ impl ServiceConfig {
             }
             clients.push(Client { name: c.name, role: c.role, token_hash });
         }
+        let within = |key: &str, value: Option<Duration>, min: u64, max: u64| -> Result<(), Error> {
+            match value {
+                Some(d) if d < Duration::from_secs(min) || d > Duration::from_secs(max) => Err(config_error(
+                    key,
+                    format!("{} is outside {min} s … {max} s.", humantime::format_duration(d)),
+                    format!("Write a duration between {min} s and {max} s, e.g. \"30s\"."),
+                )),
+                _ => Ok(()),
+            }
+        };
+        within("probe_interval", raw.probe_interval, 1, 86_400)?;
+        within("drain_timeout", raw.drain_timeout, 0, 3_600)?;
+        within("audit_retention", raw.audit_retention, 3_600, 100 * 365 * 86_400)?;
         Ok(ServiceConfig {
             listen,
             tls,

@@ -119,12 +119,13 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
 
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| Error::Listen { address: "SIGTERM".into(), source: e })?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Listen { address: "SIGINT".into(), source: e })?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Listen { address: "SIGHUP".into(), source: e })?;
     tracing::info!(config = %opts.config.display(), "dirconn serve started");
     loop {
         tokio::select! {
             _ = term.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
             _ = hup.recv() => {
                 let old = service.live();
                 match load(&opts, Some(&old)).await {

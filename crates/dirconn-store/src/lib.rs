@@ -435,16 +435,46 @@ enum Write<'a> {
 /// A URL with its password replaced by `***`.
 fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
+    // The authority ends at the first `/` or `?`; its user info at the last `@` in it (a password may hold `@`).
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    // A password given as a query parameter (`?password=…`) is hidden too.
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_with_at_signs_and_in_queries_are_removed() {
+        assert_eq!(redact_url("postgres://app:p@ss@db/mail"), "postgres://app:***@db/mail");
+        assert_eq!(
+            redact_url("postgres://db/mail?user=app&password=secret"),
+            "postgres://db/mail?user=app&password=***"
+        );
+        assert_eq!(redact_url("postgres://db/mail"), "postgres://db/mail");
+    }
 
     #[test]
     fn passwords_are_removed_from_urls() {

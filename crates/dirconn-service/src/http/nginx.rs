@@ -16,6 +16,9 @@ use zeroize::Zeroizing;
 use super::{AppState, MailServer};
 use crate::core::{Attempt, Interface, Verdict};
 
+/// What a user whose login cannot be checked is told.
+const INVALID: &str = dirconn_host::messages::INVALID;
+
 pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     api.routes(routes!(nginx_auth))
 }
@@ -23,7 +26,11 @@ pub(super) fn routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 /// Decodes `%XX` escapes (nginx escapes `%`, spaces and control characters in `Auth-User` and `Auth-Pass`);
 /// a malformed escape is kept as written.
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
+    String::from_utf8_lossy(&percent_decode_bytes(text.as_bytes())).into_owned()
+}
+
+/// The bytes `%XX` escapes stand for (a malformed escape is kept as written).
+fn percent_decode_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -39,7 +46,7 @@ pub fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -52,7 +59,8 @@ fn answer(pairs: &[(&'static str, String)]) -> Response {
     for (name, value) in pairs {
         // A value with bytes a header cannot carry is sent without them.
         let clean: String = value.chars().filter(|c| !c.is_control()).collect();
-        if let Ok(v) = HeaderValue::from_str(&clean) {
+        // UTF-8 as raw bytes (a canonical login like `jürgen@example.org` must reach the backend).
+        if let Ok(v) = HeaderValue::from_bytes(clean.as_bytes()) {
             response.headers_mut().insert(HeaderName::from_static(name), v);
         }
     }
@@ -75,9 +83,22 @@ fn answer(pairs: &[(&'static str, String)]) -> Response {
     ))]
 async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, headers: HeaderMap) -> Response {
     let protocol = header(&headers, "auth-protocol").unwrap_or_else(|| "imap".into()).to_ascii_lowercase();
+    let wait = service.live().config.nginx.wait_seconds.to_string();
+    // Only a password in clear can be checked against a directory: a CRAM-MD5 or APOP digest bound as a
+    // password would be a sure failure that counts towards the directory's lockout.
+    let method = header(&headers, "auth-method").unwrap_or_else(|| "plain".into()).to_ascii_lowercase();
+    if !matches!(method.as_str(), "plain" | "login") {
+        tracing::info!(method, "nginx sent a login whose method cannot be checked against a directory; refused");
+        return answer(&[("auth-status", status_text(&protocol, INVALID, false)), ("auth-wait", wait)]);
+    }
+    let raw_password = headers.get("auth-pass").map_or(&[][..], |v| v.as_bytes());
+    let Ok(password) = String::from_utf8(percent_decode_bytes(raw_password)) else {
+        tracing::info!("nginx sent a password that is not UTF-8; refused without asking the directory");
+        return answer(&[("auth-status", status_text(&protocol, INVALID, false)), ("auth-wait", wait)]);
+    };
     let attempt = Attempt {
         login: percent_decode(&header(&headers, "auth-user").unwrap_or_default()),
-        password: Zeroizing::new(percent_decode(&header(&headers, "auth-pass").unwrap_or_default())),
+        password: Zeroizing::new(password),
         service: protocol.clone(),
         client_ip: header(&headers, "client-ip").and_then(|ip| ip.parse().ok()),
         local_ip: header(&headers, "x-local-ip").and_then(|ip| ip.parse().ok()),
@@ -86,7 +107,6 @@ async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, header
     };
     let live = service.live();
     let nginx = &live.config.nginx;
-    let wait = nginx.wait_seconds.to_string();
     let backend = match protocol.as_str() {
         "pop3" => nginx.pop3,
         "smtp" => nginx.smtp,
