@@ -105,6 +105,9 @@ pub struct LdapAuth {
     pub bind_dn: String,
     /// `dnpass`.
     pub bind_password: String,
+    /// `blocking = yes`: the lookups and binds run in auth-worker processes (`auth_worker_max_count` of them,
+    /// each with its own connections) instead of asynchronously in the one auth process. Default `false`.
+    pub blocking: bool,
 }
 
 /// How to build an instance.
@@ -426,7 +429,9 @@ scope = subtree
 deref = never
 pass_filter = {filter}
 user_filter = {filter}
+blocking = {blocking}
 ",
+        blocking = if ldap.blocking { "yes" } else { "no" },
         url = ldap.url,
         dn = ldap.bind_dn,
         pw = ldap.bind_password,

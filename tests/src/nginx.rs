@@ -10,8 +10,10 @@
 //! nginx asks the auth service `GET <auth_http path>` (HTTP/1.0, a new connection each time) with
 //! `Auth-Method`, `Auth-User`, `Auth-Pass`, `Auth-Protocol`, `Auth-Login-Attempt`, `Client-IP` and every
 //! `auth_http_header`; no `Client-Host` without a `resolver`. An answer `Auth-Status: OK` with
-//! `Auth-Server`/`Auth-Port` logs the client in there; any other status text is sent to an IMAP client as
-//! `NO <text>`.
+//! `Auth-Server`/`Auth-Port` logs the client in there (as the answer's `Auth-User` when it has one); any other
+//! status text is sent to an IMAP client as `<tag> NO <text>` and to an SMTP client as `<Auth-Error-Code>
+//! <text>` (default `535 5.7.0`), after `Auth-Wait` seconds when the answer has it (the connection then stays
+//! open for another try), else at once (and nginx closes the connection).
 
 use std::fmt::Write as _;
 use std::fs::{self, File};

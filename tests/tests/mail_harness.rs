@@ -90,6 +90,7 @@ fn dovecot_ldap_passdb_binds_as_fixture_users() {
         filter: "(&(objectClass=inetOrgPerson)(uid=%n))".into(),
         bind_dn: slapd.service_dn().into(),
         bind_password: slapd.service_password().into(),
+        blocking: false,
     })));
     eprintln!("dovecot (ldap) started in {:?}", d.startup_time());
     let alice = Fixture::ALICE;

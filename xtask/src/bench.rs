@@ -33,6 +33,19 @@ pub enum Which {
         #[arg(long, default_value_t = 4_000)]
         logins: usize,
     },
+    /// IMAP logins through Dovecot: the Lua passdb over `dirconn serve` vs Dovecot's own `passdb ldap` (auth
+    /// binds), on one slapd (tests/src/bin/dirconn-bench-mail.rs).
+    Dovecot {
+        /// Generated users in the directory.
+        #[arg(long, default_value_t = 2_000)]
+        users: usize,
+        /// Concurrent IMAP clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Logins per round and side.
+        #[arg(long, default_value_t = 2_000)]
+        logins: usize,
+    },
     /// A trivial async call through the ABI vs the same call in-process, many in flight.
     Abi {
         /// Calls per round and side.
@@ -82,6 +95,14 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
             args.extend(["service".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
             args.extend(["--binary".into(), binary.display().to_string()]);
             args.extend(["--users".into(), users.to_string(), "--logins".into(), logins.to_string()]);
+        }
+        Which::Dovecot { users, clients, logins } => {
+            ensure_slapd()?;
+            run(&cargo, &["build", "--quiet", "--release", "-p", "dirconn"])?;
+            args[6] = "dirconn-bench-mail".into();
+            args.extend(["dovecot".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
+            args.extend(["--logins".into(), logins.to_string()]);
         }
         Which::Abi { calls, in_flight } => {
             args.extend(["abi".into(), "--plugin-dir".into(), staged.fixture_dir.display().to_string()]);
