@@ -41,7 +41,7 @@ pub(crate) struct AdMemory {
     /// Primary group SID → when read, and its DN (None: not under the group base).
     pub primary_groups: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<String>)>>,
     /// Normalized group DN → when read, and its parent groups (memberOf), for `nested-member-of`.
-    pub parents: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<String>)>>,
+    pub parents: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Arc<crate::groups::Parents>)>>,
 }
 
 /// A service connection checked out of the pool.

@@ -8,7 +8,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::atomic::Ordering,
+    sync::{Arc, atomic::Ordering},
 };
 
 use dirconn_abi::{dn_is_within, normalize_dn};
@@ -35,6 +35,9 @@ const MEMBER_ATTRIBUTES: [&str; 2] = ["member", "uniqueMember"];
 const MEMBER_UID: &str = "memberUid";
 /// Groups named in one parent search.
 const PARENT_CHUNK: usize = 32;
+
+/// A group's parents: each normalized DN with the DN as the directory spells it.
+pub(crate) type Parents = Vec<(String, String)>;
 
 /// Every group of the directory with its members, for resolving many users without a search each.
 ///
@@ -205,7 +208,6 @@ impl Directory {
     /// the rule is missing.
     pub async fn groups_online(&self, entry: &SearchEntry) -> Result<Vec<String>, Error> {
         let s = self.settings();
-        let base = s.group_base();
         let login = first_text(entry, &s.login_attribute).unwrap_or_default();
         let mut out = Vec::new();
         let mut seen = HashSet::new();
@@ -230,7 +232,7 @@ impl Directory {
                 return Ok(out);
             }
             GroupMembership::Chain if !self.ad.chain_unavailable.load(Ordering::Relaxed) => {
-                if let Some(found) = self.chain_groups(&base, &entry.dn, primary.as_deref()).await? {
+                if let Some(found) = self.chain_groups(&s.group_base(), &entry.dn, primary.as_deref()).await? {
                     for dn in found {
                         if seen.insert(normalize_dn(&dn)) {
                             out.push(dn);
@@ -241,6 +243,7 @@ impl Directory {
             }
             _ => {}
         }
+        let base = s.group_base();
         let direct_filter = match &s.group_filter {
             Some(template) => escape::fill(
                 template,
@@ -322,54 +325,57 @@ impl Directory {
     /// parents, as in a sync's index.
     async fn walk_up(
         &self,
-        mut frontier: Vec<String>,
+        frontier: Vec<String>,
         seen: &mut HashSet<String>,
         out: &mut Vec<String>,
     ) -> Result<(), Error> {
         let s = self.settings();
         let ttl = s.group_cache_ttl;
-        let base = s.group_base();
+        let mut base = None;
+        // Each group with its normalized DN, computed once.
+        let mut frontier: Vec<(String, String)> = frontier.into_iter().map(|g| (normalize_dn(&g), g)).collect();
         for _ in 0..s.nested_group_depth {
-            let mut parents_of: HashMap<String, Vec<String>> = HashMap::new();
+            let mut parents_of: HashMap<String, Arc<Parents>> = HashMap::new();
             let mut unknown = Vec::new();
             {
                 let cache = self.ad.parents.lock().map_err(|_| poisoned())?;
-                for g in &frontier {
-                    let key = normalize_dn(g);
-                    match cache.get(&key) {
+                for (key, g) in &frontier {
+                    match cache.get(key) {
                         Some((at, parents)) if at.elapsed() < ttl => {
-                            parents_of.insert(key, parents.clone());
+                            parents_of.insert(key.clone(), Arc::clone(parents));
                         }
-                        _ if !dn_is_within(g, &base) => {
-                            parents_of.insert(key, Vec::new());
-                        }
-                        _ => unknown.push(g.clone()),
+                        _ => unknown.push((key.clone(), g.clone())),
                     }
                 }
             }
-            for chunk in unknown.chunks(PARENT_CHUNK) {
+            let base: &str = if unknown.is_empty() { "" } else { base.get_or_insert_with(|| s.group_base()) };
+            // A group outside the group base has no parents we can see, as in a sync's index.
+            let (inside, outside): (Vec<_>, Vec<_>) = unknown.into_iter().partition(|(_, g)| dn_is_within(g, base));
+            for (key, _) in outside {
+                parents_of.insert(key, Arc::default());
+            }
+            for chunk in inside.chunks(PARENT_CHUNK) {
+                let names: Vec<String> = chunk.iter().map(|(_, g)| g.clone()).collect();
+                let mut found: HashMap<String, Parents> = HashMap::new();
+                for (dn, parents) in self.read_parents(base, &names).await? {
+                    found.insert(normalize_dn(&dn), parents.into_iter().map(|p| (normalize_dn(&p), p)).collect());
+                }
+                let now = std::time::Instant::now();
+                let mut cache = (!ttl.is_zero()).then(|| self.ad.parents.lock()).transpose().map_err(|_| poisoned())?;
                 // Unreadable or missing groups have no parents we can see: remembered too.
-                for g in chunk {
-                    parents_of.insert(normalize_dn(g), Vec::new());
-                }
-                for (dn, parents) in self.read_parents(&base, chunk).await? {
-                    parents_of.insert(normalize_dn(&dn), parents);
-                }
-                if !ttl.is_zero() {
-                    let now = std::time::Instant::now();
-                    let mut cache = self.ad.parents.lock().map_err(|_| poisoned())?;
-                    for g in chunk {
-                        let key = normalize_dn(g);
-                        let parents = parents_of.get(&key).cloned().unwrap_or_default();
-                        cache.insert(key, (now, parents));
+                for (key, _) in chunk {
+                    let parents = Arc::new(found.remove(key).unwrap_or_default());
+                    if let Some(cache) = cache.as_mut() {
+                        cache.insert(key.clone(), (now, Arc::clone(&parents)));
                     }
+                    parents_of.insert(key.clone(), parents);
                 }
             }
             let mut next = Vec::new();
-            for g in &frontier {
-                for parent in parents_of.get(&normalize_dn(g)).into_iter().flatten() {
-                    if seen.insert(normalize_dn(parent)) {
-                        next.push(parent.clone());
+            for (key, _) in &frontier {
+                for (pkey, parent) in parents_of.get(key).into_iter().flat_map(|p| p.iter()) {
+                    if seen.insert(pkey.clone()) {
+                        next.push((pkey.clone(), parent.clone()));
                         out.push(parent.clone());
                     }
                 }

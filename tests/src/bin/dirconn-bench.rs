@@ -122,18 +122,49 @@ fn main() {
     }
 }
 
-/// One round's figures.
+/// One round's figures: throughput, latency, and CPU time per login of this process and of the server.
 #[derive(Debug, Clone, Copy)]
 struct Round {
     per_second: f64,
     p50: Duration,
     p99: Duration,
+    cpu_us: f64,
+    server_cpu_us: f64,
 }
 
-fn round(mut latencies: Vec<Duration>, wall: Duration) -> Round {
+fn round(mut latencies: Vec<Duration>, wall: Duration, cpu: Duration, server_cpu: Duration) -> Round {
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    Round { per_second: latencies.len() as f64 / wall.as_secs_f64(), p50: at(0.50), p99: at(0.99) }
+    let per_login = |d: Duration| d.as_secs_f64() * 1e6 / latencies.len() as f64;
+    Round {
+        per_second: latencies.len() as f64 / wall.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        cpu_us: per_login(cpu),
+        server_cpu_us: per_login(server_cpu),
+    }
+}
+
+/// The PID of the directory server whose CPU time the rounds report (0: none).
+static SERVER_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// CPU time (user + system) of this process.
+fn own_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// CPU time (user + system) of the server, from /proc (clock ticks of 10 ms); zero when unknown.
+fn server_cpu() -> Duration {
+    let pid = SERVER_PID.load(Ordering::Relaxed);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name in parentheses: state is the 3rd field, utime the 14th, stime the 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
+    Duration::from_millis(fields.iter().sum::<u64>() * 10)
 }
 
 fn median(rounds: &mut [Round]) -> Round {
@@ -148,7 +179,7 @@ where
     Fut: std::future::Future<Output = bool> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
+    let (started, cpu, server) = (Instant::now(), own_cpu(), server_cpu());
     let workers: Vec<_> = (0..clients)
         .map(|w| {
             let next = Arc::clone(&next);
@@ -173,7 +204,7 @@ where
     for w in workers {
         all.extend(w.await.expect("worker"));
     }
-    round(all, started.elapsed())
+    round(all, started.elapsed(), own_cpu() - cpu, server_cpu() - server)
 }
 
 /// The reference: raw ldap3, a few shared service connections for the search, a fresh connection per bind,
@@ -439,6 +470,7 @@ async fn auth(plugin_dir: &std::path::Path, users: usize, clients: usize, logins
     let started = Instant::now();
     add_nested_groups(&server, users).await;
     println!("nested groups (team < department < organisation) added in {:.1} s", started.elapsed().as_secs_f64());
+    SERVER_PID.store(server.pid(), Ordering::Relaxed);
     let pool = 8;
     for (name, mode) in [("auth", "nested-member-of"), ("auth-member-search", "search")] {
         println!("group_membership = \"{mode}\":");
@@ -517,13 +549,18 @@ where
         let a = drive(clients, logins, users, ref_login.clone()).await;
         let b = drive(clients, logins, users, ours_login.clone()).await;
         println!(
-            "round {r}: reference {:.0} logins/s p50 {:.2} ms p99 {:.2} ms | ours {:.0} logins/s p50 {:.2} ms p99 {:.2} ms",
+            "round {r}: reference {:.0} logins/s p50 {:.2} ms p99 {:.2} ms cpu {:.0}+{:.0} us | ours {:.0} logins/s \
+             p50 {:.2} ms p99 {:.2} ms cpu {:.0}+{:.0} us",
             a.per_second,
             ms(a.p50),
             ms(a.p99),
+            a.cpu_us,
+            a.server_cpu_us,
             b.per_second,
             ms(b.p50),
-            ms(b.p99)
+            ms(b.p99),
+            b.cpu_us,
+            b.server_cpu_us,
         );
         theirs.push(a);
         ours.push(b);
@@ -537,6 +574,15 @@ where
         ms(b.p99),
         ms(a.p99),
         ms(b.p99) / ms(a.p99)
+    );
+    let cpu = |r: &[Round]| median_of(r.iter().map(|x| x.cpu_us).collect());
+    let server = |r: &[Round]| median_of(r.iter().map(|x| x.server_cpu_us).collect());
+    println!(
+        "CPU per login (median; this process + the server): ours {:.0}+{:.0} us, reference {:.0}+{:.0} us",
+        cpu(&ours),
+        server(&ours),
+        cpu(&theirs),
+        server(&theirs)
     );
     println!(
         "bench {name}: ours={:.0}logins/s reference={:.0}logins/s ratio={:.3}",
