@@ -46,6 +46,26 @@ pub enum ProblemKind {
     Internal,
 }
 
+/// Each ABI kind with its view: the one table both conversions read.
+const KINDS: [(ErrorKind, ProblemKind); 16] = [
+    (ErrorKind::InvalidInput, ProblemKind::InvalidInput),
+    (ErrorKind::InvalidCredentials, ProblemKind::InvalidCredentials),
+    (ErrorKind::AccountLocked, ProblemKind::AccountLocked),
+    (ErrorKind::AccountDisabled, ProblemKind::AccountDisabled),
+    (ErrorKind::AccountExpired, ProblemKind::AccountExpired),
+    (ErrorKind::PasswordExpired, ProblemKind::PasswordExpired),
+    (ErrorKind::MustChangePassword, ProblemKind::MustChangePassword),
+    (ErrorKind::LogonRestricted, ProblemKind::LogonRestricted),
+    (ErrorKind::NotFound, ProblemKind::NotFound),
+    (ErrorKind::Ambiguous, ProblemKind::Ambiguous),
+    (ErrorKind::Unreachable, ProblemKind::Unreachable),
+    (ErrorKind::Timeout, ProblemKind::Timeout),
+    (ErrorKind::Tls, ProblemKind::Tls),
+    (ErrorKind::Configuration, ProblemKind::Configuration),
+    (ErrorKind::Unsupported, ProblemKind::Unsupported),
+    (ErrorKind::Internal, ProblemKind::Internal),
+];
+
 impl ProblemKind {
     /// The kind's stable name (as `ErrorKind::as_str`), for logs and metric labels.
     pub fn as_str(self) -> &'static str {
@@ -55,52 +75,16 @@ impl ProblemKind {
 
 impl From<ProblemKind> for ErrorKind {
     fn from(kind: ProblemKind) -> ErrorKind {
-        match kind {
-            ProblemKind::InvalidInput => ErrorKind::InvalidInput,
-            ProblemKind::InvalidCredentials => ErrorKind::InvalidCredentials,
-            ProblemKind::AccountLocked => ErrorKind::AccountLocked,
-            ProblemKind::AccountDisabled => ErrorKind::AccountDisabled,
-            ProblemKind::AccountExpired => ErrorKind::AccountExpired,
-            ProblemKind::PasswordExpired => ErrorKind::PasswordExpired,
-            ProblemKind::MustChangePassword => ErrorKind::MustChangePassword,
-            ProblemKind::LogonRestricted => ErrorKind::LogonRestricted,
-            ProblemKind::NotFound => ErrorKind::NotFound,
-            ProblemKind::Ambiguous => ErrorKind::Ambiguous,
-            ProblemKind::Unreachable => ErrorKind::Unreachable,
-            ProblemKind::Timeout => ErrorKind::Timeout,
-            ProblemKind::Tls => ErrorKind::Tls,
-            ProblemKind::Configuration => ErrorKind::Configuration,
-            ProblemKind::Unsupported => ErrorKind::Unsupported,
-            ProblemKind::Internal => ErrorKind::Internal,
-        }
+        KINDS.iter().find(|(_, p)| *p == kind).map_or(ErrorKind::Internal, |(e, _)| *e)
     }
 }
 
 impl From<ErrorKind> for ProblemKind {
     fn from(kind: ErrorKind) -> ProblemKind {
-        match kind {
-            ErrorKind::InvalidInput => ProblemKind::InvalidInput,
-            ErrorKind::InvalidCredentials => ProblemKind::InvalidCredentials,
-            ErrorKind::AccountLocked => ProblemKind::AccountLocked,
-            ErrorKind::AccountDisabled => ProblemKind::AccountDisabled,
-            ErrorKind::AccountExpired => ProblemKind::AccountExpired,
-            ErrorKind::PasswordExpired => ProblemKind::PasswordExpired,
-            ErrorKind::MustChangePassword => ProblemKind::MustChangePassword,
-            ErrorKind::LogonRestricted => ProblemKind::LogonRestricted,
-            ErrorKind::NotFound => ProblemKind::NotFound,
-            ErrorKind::Ambiguous => ProblemKind::Ambiguous,
-            ErrorKind::Unreachable => ProblemKind::Unreachable,
-            ErrorKind::Timeout => ProblemKind::Timeout,
-            ErrorKind::Tls => ProblemKind::Tls,
-            ErrorKind::Configuration => ProblemKind::Configuration,
-            ErrorKind::Unsupported => ProblemKind::Unsupported,
-            ErrorKind::Internal => ProblemKind::Internal,
-        }
+        KINDS.iter().find(|(e, _)| *e == kind).map_or(ProblemKind::Internal, |(_, p)| *p)
     }
 }
 
-/// An error as every view shows it: its stable code, its kind, what failed, what to do, and what the
-/// server said.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
     /// The stable code (`DC-203`), listed on the troubleshooting page.
