@@ -1,5 +1,6 @@
 //! Tidy checks over the source tree: every `.rs` file opens with a `//!` line, every error code is on
-//! the troubleshooting page, and the ARCHITECTURE.md code map names every crate.
+//! the troubleshooting page, the generated parts of docs/ are what the code generates, and the
+//! ARCHITECTURE.md code map names every crate.
 
 use std::path::{Path, PathBuf};
 
@@ -75,4 +76,11 @@ fn the_code_map_names_every_crate() {
     for member in members {
         assert!(map.contains(member), "ARCHITECTURE.md does not mention {member}");
     }
+}
+
+#[test]
+fn the_generated_docs_are_what_the_code_generates() {
+    // Both directions: a code, key or exit code the page lacks or has in excess differs from the generation.
+    let stale = dirconn_docs::stale(&workspace_root()).unwrap_or_else(|p| panic!("{p}"));
+    assert!(stale.is_empty(), "pages differ from the code; run `cargo xtask docs`: {stale:?}");
 }

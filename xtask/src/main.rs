@@ -53,6 +53,13 @@ enum Task {
         #[command(subcommand)]
         which: bench::Which,
     },
+    /// Write the generated parts of docs/ (error codes, exit codes, connector keys) from the code; with
+    /// --check, only say which pages differ (exit 1).
+    Docs {
+        /// Do not write; fail when a page differs.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 /// What can stop a task.
@@ -90,6 +97,7 @@ fn main() -> ExitCode {
         },
         Task::Test { no_lint, rest } => test(no_lint, &rest),
         Task::Bench { which } => bench::run_bench(which),
+        Task::Docs { check } => docs(check),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -180,6 +188,28 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
 /// The path of a built binary of the workspace.
 pub fn binary(release: bool, name: &str) -> std::path::PathBuf {
     stage::target_dir().join(if release { "release" } else { "debug" }).join(name)
+}
+
+/// `cargo xtask docs`: writes (or, with `check`, compares) the pages generated from the code.
+fn docs(check: bool) -> Result<(), Error> {
+    let root = stage::workspace_root();
+    let failed = |p: dirconn_docs::Problem| Error::Check(p.to_string());
+    if check {
+        let stale = dirconn_docs::stale(&root).map_err(failed)?;
+        if stale.is_empty() {
+            println!("docs: the generated parts are up to date");
+            return Ok(());
+        }
+        let list: Vec<String> = stale.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::Check(format!("docs differ from the code; run `cargo xtask docs`: {}", list.join(", "))));
+    }
+    for (path, text) in dirconn_docs::generate(&root).map_err(failed)? {
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, text).map_err(|source| Error::Io { what: path.display().to_string(), source })?;
+            println!("docs: wrote {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Makes sure OpenLDAP's slapd and ldap-utils are installed: as root with apt-get, installs them;

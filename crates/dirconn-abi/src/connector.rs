@@ -10,7 +10,7 @@ use abi_stable::{
 use async_ffi::FfiFuture;
 
 use crate::{
-    AttributeReport, AuthRequest, ConnectorError, ErrorKind, FfiFutureExt, FilterReport, PasswordRequest, SyncRequest,
+    AttributeReport, AuthRequest, ConnectorError, FfiFutureExt, FilterReport, PasswordRequest, SyncRequest,
     SyncStreamBox, TestReport, TestRequest, UserEntry,
 };
 
@@ -45,15 +45,7 @@ pub trait Connector: Send + Sync + 'static {
     /// (Plugins built against ABI 1 are refused at load by the layout check, not served by this default.)
     fn open_sync(&self, request: SyncRequest) -> FfiFuture<RResult<SyncStreamBox, ConnectorError>> {
         let _ = request;
-        async {
-            RResult::RErr(ConnectorError::new(
-                ErrorKind::Unsupported,
-                "DC-503",
-                "This connector plugin cannot sync users (it was built for an older dirconn).",
-                "Install the plugin version that ships with this dirconn.",
-            ))
-        }
-        .into_ffi()
+        async { RResult::RErr(crate::failures::sync_unsupported()) }.into_ffi()
     }
 
     /// Changes a password as the user (old password given) or resets it with the service account (ABI 3).
@@ -61,15 +53,7 @@ pub trait Connector: Send + Sync + 'static {
     /// A plugin that does not implement it answers with this default's [`ErrorKind::Unsupported`] error.
     fn set_password(&self, request: PasswordRequest) -> FfiFuture<RResult<(), ConnectorError>> {
         let _ = request;
-        async {
-            RResult::RErr(ConnectorError::new(
-                ErrorKind::Unsupported,
-                "DC-507",
-                "This connector cannot change or reset passwords.",
-                "Change the password with the directory's own tools.",
-            ))
-        }
-        .into_ffi()
+        async { RResult::RErr(crate::failures::password_unsupported()) }.into_ffi()
     }
 }
 

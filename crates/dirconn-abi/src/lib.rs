@@ -20,6 +20,7 @@
 mod connector;
 mod dn;
 mod error;
+pub mod failures;
 mod log;
 mod module;
 mod names;

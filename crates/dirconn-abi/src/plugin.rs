@@ -2,7 +2,7 @@
 //!
 //! A plugin's copy of tokio cannot see the host's runtime, so each plugin owns a small multi-thread
 //! runtime: [`spawn`] runs an operation there and hands the host an [`FfiFuture`] wrapping the join handle.
-//! A panic inside the operation is caught by the runtime and becomes an [`ErrorKind::Internal`] error;
+//! A panic inside the operation is caught by the runtime and becomes an [`crate::ErrorKind::Internal`] error;
 //! [`guard`] does the same for synchronous entry points. Dropping the future aborts the operation.
 
 use std::{
@@ -21,9 +21,7 @@ use tokio::runtime::Runtime;
 use tracing::{Event, Level, Metadata, Subscriber, field::Visit, subscriber::Interest};
 use tracing_subscriber::{Layer, layer::Context, prelude::__tracing_subscriber_SubscriberExt};
 
-use crate::{
-    ConnectorError, ErrorKind, LogLevel, LogRecord, LogSink, SyncBatch, SyncChange, SyncEnd, SyncStream, SyncStreamBox,
-};
+use crate::{ConnectorError, LogLevel, LogRecord, LogSink, SyncBatch, SyncChange, SyncEnd, SyncStream, SyncStreamBox};
 
 tokio::task_local! {
     static DOMAIN: Arc<str>;
@@ -58,26 +56,16 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// The error of every operation when the plugin's runtime could not start (DC-502).
-fn no_runtime() -> ConnectorError {
-    ConnectorError::new(
-        ErrorKind::Internal,
-        "DC-502",
-        "The connector could not start its worker threads.",
-        "Check the host's thread and memory limits (ulimit -u, cgroup pids.max), then restart it.",
-    )
-}
-
 /// Runs an operation of the connector serving `domain` on the plugin's runtime.
 ///
-/// Log events inside it carry the domain; a panic becomes an [`ErrorKind::Internal`] error.
+/// Log events inside it carry the domain; a panic becomes an [`crate::ErrorKind::Internal`] error.
 pub fn spawn<T, F>(domain: Arc<str>, operation: F) -> FfiFuture<RResult<T, ConnectorError>>
 where
     T: Send + 'static,
     F: Future<Output = Result<T, ConnectorError>> + Send + 'static,
 {
     let Some(runtime) = runtime() else {
-        let err = no_runtime();
+        let err = crate::failures::no_runtime();
         return async move { RResult::RErr(err) }.into_ffi();
     };
     let handle = AbortOnDrop(runtime.spawn(DOMAIN.scope(domain, operation)));
@@ -86,12 +74,7 @@ where
         match (&mut handle.0).await {
             Ok(result) => result.into(),
             Err(err) if err.is_panic() => RResult::RErr(panicked(err.into_panic())),
-            Err(_) => RResult::RErr(ConnectorError::new(
-                ErrorKind::Internal,
-                "DC-501",
-                "The connector operation was cancelled.",
-                "Retry; if it persists, report it with the host's log.",
-            )),
+            Err(_) => RResult::RErr(crate::failures::cancelled()),
         }
     }
     .into_ffi()
@@ -154,7 +137,7 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel(SYNC_READ_AHEAD);
     let stream = ChannelStream { domain: Arc::clone(&domain), rx: Arc::new(tokio::sync::Mutex::new(rx)) };
     let Some(runtime) = runtime() else {
-        let _ = tx.try_send(Err(no_runtime()));
+        let _ = tx.try_send(Err(crate::failures::no_runtime()));
         return SyncStreamBox::from_value(stream, TD_Opaque);
     };
     // The producer runs under `spawn` (a panic becomes DC-500); its outcome, whatever it is, becomes the last
@@ -178,12 +161,7 @@ impl SyncStream for ChannelStream {
         spawn(Arc::clone(&self.domain), async move {
             match rx.lock().await.recv().await {
                 Some(batch) => batch,
-                None => Err(ConnectorError::new(
-                    ErrorKind::Internal,
-                    "DC-504",
-                    "The sync stream has ended; no batch follows its last one.",
-                    "This is a bug in the host; report it with the host's log.",
-                )),
+                None => Err(crate::failures::stream_ended()),
             }
         })
     }
@@ -194,7 +172,7 @@ pub fn guard_in<T>(domain: &str, f: impl FnOnce() -> Result<T, ConnectorError>) 
     DOMAIN.sync_scope(Arc::from(domain), || guard(f))
 }
 
-/// Runs a synchronous entry point, turning a panic into an [`ErrorKind::Internal`] error.
+/// Runs a synchronous entry point, turning a panic into an [`crate::ErrorKind::Internal`] error.
 pub fn guard<T>(f: impl FnOnce() -> Result<T, ConnectorError>) -> RResult<T, ConnectorError> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result.into(),
@@ -209,13 +187,7 @@ fn panicked(payload: Box<dyn Any + Send>) -> ConnectorError {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned());
     tracing::error!(panic = %what, "connector operation panicked");
-    ConnectorError::new(
-        ErrorKind::Internal,
-        "DC-500",
-        "The connector failed unexpectedly (it panicked); the host goes on serving.",
-        "Report it with the host's log; other domains and requests are not affected.",
-    )
-    .with_diagnostic(what)
+    crate::failures::panicked(what)
 }
 
 /// The sink events go to: the last one a host installed.

@@ -185,6 +185,12 @@ impl HostConfig {
     }
 }
 
+/// A TOML type's name with its article: "a string", "an integer".
+pub(crate) fn a_type(name: &str) -> String {
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {name}")
+}
+
 /// A TOML error as "line L, column C: message", without the quoted source line toml adds (that line may
 /// hold a `bind_password` or a store URL with its password).
 fn syntax_message(text: &str, err: &toml::de::Error) -> String {
@@ -216,7 +222,7 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             Some(other) => Err(key_error(
                 domain,
                 key,
-                &format!("expected a string, found a {}.", other.type_str()),
+                &format!("expected a string, found {}.", a_type(other.type_str())),
                 "Quote the value.",
             )),
         }
@@ -338,12 +344,12 @@ fn bind_ips(value: Option<toml::Value>) -> Result<Vec<IpAddr>, String> {
     let items = match value {
         None => return Ok(Vec::new()),
         Some(toml::Value::Array(items)) => items,
-        Some(other) => return Err(format!("expected a list of IP addresses, found a {}.", other.type_str())),
+        Some(other) => return Err(format!("expected a list of IP addresses, found {}.", a_type(other.type_str()))),
     };
     let mut ips: Vec<IpAddr> = Vec::with_capacity(items.len());
     for item in items {
         let toml::Value::String(text) = item else {
-            return Err(format!("expected a list of IP addresses, found a {} in it.", item.type_str()));
+            return Err(format!("expected a list of IP addresses, found {} in it.", a_type(item.type_str())));
         };
         let ip = text
             .trim()

@@ -179,6 +179,9 @@ pub enum Error {
 }
 
 impl Error {
+    /// The codes whose kind (and so exit code and HTTP status) is that of the connector error they wrap.
+    pub const KIND_OF_CAUSE: [&str; 2] = ["DC-703", "DC-706"];
+
     /// The stable code.
     pub fn code(&self) -> &str {
         match self {

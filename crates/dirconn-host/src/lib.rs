@@ -10,6 +10,7 @@
 pub mod accounts;
 mod config;
 mod error;
+pub mod examples;
 mod host;
 mod log;
 pub mod messages;

@@ -20,7 +20,12 @@ impl Userdb {
             let text = match value {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
-                other => return Err((key, format!("expected a string or a number, found a {}.", other.type_str()))),
+                other => {
+                    return Err((
+                        key,
+                        format!("expected a string or a number, found {}.", crate::config::a_type(other.type_str())),
+                    ));
+                }
             };
             if let Err(problem) = check(&text) {
                 return Err((key, problem));

@@ -10,7 +10,7 @@ use dirconn_abi::{
     UserEntry, plugin,
 };
 
-use crate::{ChangeSink, Directory, LdapDefaults, LdapSettings};
+use crate::{ChangeSink, Directory, Error, LdapDefaults, LdapSettings};
 
 /// The connector for one domain, over the engine.
 #[derive(Debug, Clone)]
@@ -24,12 +24,7 @@ impl DirectoryConnector {
     /// (no network call).
     pub fn new(config: &ConnectorConfig, kind: &str, defaults: LdapDefaults) -> Result<Self, ConnectorError> {
         if config.kind.as_str() != kind {
-            return Err(ConnectorError::new(
-                ErrorKind::Configuration,
-                "DC-111",
-                format!("This plugin serves `{kind}`, not `{}`.", config.kind),
-                format!("Set connector = \"{kind}\" or install the plugin for that kind."),
-            ));
+            return Err(Error::wrong_kind(kind, &config.kind).into());
         }
         let settings = LdapSettings::from_json(
             &config.domain,

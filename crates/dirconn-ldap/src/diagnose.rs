@@ -267,12 +267,9 @@ impl Directory {
                 diagnostic: "no defaultNamingContext: this does not look like an Active Directory domain controller"
                     .into(),
             }),
-            (Ok(_), Some(nc)) if !dn_is_within(&s.search_base, nc) => Err(Error::config(
-                "DC-113",
-                "search_base",
-                format!("`{}` is outside the domain's naming context {nc}", s.search_base),
-                format!("Set search_base to {nc} or an entry under it."),
-            )),
+            (Ok(_), Some(nc)) if !dn_is_within(&s.search_base, nc) => {
+                Err(Error::outside_naming_context(&s.search_base, nc))
+            }
             (Ok(_), Some(nc)) => Ok(format!("{nc}; the search base is inside it")),
         };
         st.push("naming-context", &url.to_string(), started, outcome);
@@ -336,12 +333,7 @@ impl Directory {
                         Some(name) if name.eq_ignore_ascii_case(&s.nt_domain) => {
                             Ok(format!("{name}, as configured: {name}\\user logins are accepted"))
                         }
-                        Some(name) => Err(Error::config(
-                            "DC-112",
-                            "nt_domain",
-                            format!("the server's NT domain name is {name}, and the setting says {}", s.nt_domain),
-                            format!("Set nt_domain = \"{name}\" so that {name}\\user logins work."),
-                        )),
+                        Some(name) => Err(Error::nt_domain_differs(&name, &s.nt_domain)),
                     },
                 }
             }

@@ -300,6 +300,36 @@ impl Error {
         Error::Config { code, key: key.to_owned(), problem: problem.into(), fix: fix.into() }
     }
 
+    /// The plugin was asked to serve another connector kind than its own (DC-111).
+    pub fn wrong_kind(served: &str, asked: &str) -> Error {
+        Error::config(
+            "DC-111",
+            "connector",
+            format!("this plugin serves `{served}`, not `{asked}`"),
+            format!("Set connector = \"{served}\" or install the plugin for `{asked}`."),
+        )
+    }
+
+    /// The DC's NT domain name is not the configured `nt_domain` (DC-112).
+    pub fn nt_domain_differs(server: &str, configured: &str) -> Error {
+        Error::config(
+            "DC-112",
+            "nt_domain",
+            format!("the server's NT domain name is {server}, and the setting says {configured}"),
+            format!("Set nt_domain = \"{server}\" so that {server}\\user logins work."),
+        )
+    }
+
+    /// The search base lies outside the DC's default naming context (DC-113).
+    pub fn outside_naming_context(search_base: &str, naming_context: &str) -> Error {
+        Error::config(
+            "DC-113",
+            "search_base",
+            format!("`{search_base}` is outside the domain's naming context {naming_context}"),
+            format!("Set search_base to {naming_context} or an entry under it."),
+        )
+    }
+
     /// The stable code, listed on the troubleshooting page.
     pub fn code(&self) -> &'static str {
         match self {

@@ -23,6 +23,8 @@ pub enum Flavor {
 /// The defaults a connector kind gives its settings (generic LDAP, AD and OD differ here).
 #[derive(Debug, Clone, Copy)]
 pub struct LdapDefaults {
+    /// The connector kind these are the defaults of (`connector = "ldap"`).
+    pub kind: &'static str,
     /// The server family.
     pub flavor: Flavor,
     /// The user filter.
@@ -46,6 +48,7 @@ pub struct LdapDefaults {
 impl LdapDefaults {
     /// Defaults for a generic LDAP server (OpenLDAP, 389 DS…).
     pub const GENERIC: LdapDefaults = LdapDefaults {
+        kind: "ldap",
         flavor: Flavor::Generic,
         user_filter: "(&(objectClass=inetOrgPerson)(uid={login}))",
         login_attribute: "uid",
@@ -60,6 +63,7 @@ impl LdapDefaults {
     /// Defaults for Active Directory: person objects matched on sAMAccountName, userPrincipalName or mail,
     /// keyed by objectGUID, groups by the matching rule in chain.
     pub const ACTIVE_DIRECTORY: LdapDefaults = LdapDefaults {
+        kind: "active-directory",
         flavor: Flavor::ActiveDirectory,
         user_filter: "(&(objectCategory=person)(objectClass=user)(|(sAMAccountName={user})\
                       (userPrincipalName={login})(mail={login})(userPrincipalName={email})(mail={email})))",
@@ -71,6 +75,14 @@ impl LdapDefaults {
         group_object_filter: "(objectClass=group)",
         group_membership: GroupMembership::NestedMemberOf,
     };
+
+    /// Every connector kind's defaults.
+    pub const ALL: [LdapDefaults; 2] = [LdapDefaults::GENERIC, LdapDefaults::ACTIVE_DIRECTORY];
+
+    /// The defaults of a server family.
+    pub fn of(flavor: Flavor) -> LdapDefaults {
+        LdapDefaults::ALL.into_iter().find(|d| d.flavor == flavor).unwrap_or(LdapDefaults::GENERIC)
+    }
 }
 
 /// A secret that never prints.
@@ -169,6 +181,18 @@ pub enum GroupMembership {
     /// sees only the groups that memberOf covers (with OpenLDAP's overlay: groupOfNames, not
     /// groupOfUniqueNames or posixGroup), which is why generic LDAP keeps `search` as its default.
     NestedMemberOf,
+}
+
+impl GroupMembership {
+    /// The value as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupMembership::Search => "search",
+            GroupMembership::MemberOf => "member-of",
+            GroupMembership::Chain => "chain",
+            GroupMembership::NestedMemberOf => "nested-member-of",
+        }
+    }
 }
 
 /// Groups of the usual schemas: RFC 4519 groupOfNames / groupOfUniqueNames and RFC 2307 posixGroup.
@@ -296,6 +320,12 @@ impl LdapSettings {
         defaults: LdapDefaults,
     ) -> Result<LdapSettings, Error> {
         let de = &mut serde_json::Deserializer::from_str(json);
+        if let Ok(serde_json::Value::Object(given)) = serde_json::from_str::<serde_json::Value>(json) {
+            let refused = given.keys().filter_map(|name| crate::keys::key(name)).find(|k| !k.accepted_by(&defaults));
+            if let Some(key) = refused {
+                return Err(only_for(key.name, key.only.unwrap_or(defaults.flavor)));
+            }
+        }
         let raw: Raw = serde_path_to_error::deserialize(de).map_err(|err| {
             let mut key = err.path().to_string();
             let inner = err.into_inner().to_string();
@@ -426,24 +456,9 @@ impl LdapSettings {
                 "Use a depth from 0 (direct groups only) to 64; 10 covers real directories.",
             ));
         }
-        if d.flavor != Flavor::ActiveDirectory {
-            // `chain` rests on AD's matching rule in chain.
-            let ad_mode = matches!(raw.group_membership, Some(GroupMembership::Chain));
-            let given = [
-                ("nt_domain", raw.nt_domain.is_some()),
-                ("upn_suffixes", raw.upn_suffixes.is_some()),
-                ("range_size", raw.range_size.is_some()),
-                ("full_sync_interval", raw.full_sync_interval.is_some()),
-                ("group_membership", ad_mode),
-            ];
-            if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
-                return Err(Error::config(
-                    "DC-101",
-                    key,
-                    "this key (or value) applies to Active Directory domains only",
-                    "Remove it, or set connector = \"active-directory\" if the directory is Active Directory.",
-                ));
-            }
+        // `chain` rests on AD's matching rule in chain.
+        if d.flavor != Flavor::ActiveDirectory && matches!(raw.group_membership, Some(GroupMembership::Chain)) {
+            return Err(only_for("group_membership", Flavor::ActiveDirectory));
         }
         let range_size = raw.range_size.unwrap_or_else(default_range_size);
         if !(10..=100_000).contains(&range_size) {
@@ -535,6 +550,17 @@ impl LdapSettings {
             group_cache_ttl: raw.group_cache_ttl,
         })
     }
+}
+
+/// A key (or value) given to a connector that does not use it.
+fn only_for(key: &str, flavor: Flavor) -> Error {
+    let kind = LdapDefaults::of(flavor).kind;
+    Error::config(
+        "DC-101",
+        key,
+        format!("this key (or value) applies to `{kind}` domains only"),
+        format!("Remove it, or set connector = \"{kind}\" if the directory is one."),
+    )
 }
 
 /// The DNS name of the domain a DN lies in, from its `dc=` parts: `ou=x,DC=example,DC=test` →
@@ -668,14 +694,14 @@ mod tests {
         let err =
             parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","nt_domain":"X"}"#)
                 .unwrap_err();
-        assert!(err.to_string().contains("Active Directory domains only"), "{err}");
+        assert!(err.to_string().contains("`active-directory` domains only"), "{err}");
         let mode = |m: &str| {
             parse(&format!(
                 r#"{{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","group_membership":"{m}"}}"#
             ))
         };
         assert_eq!(mode("nested-member-of").unwrap().group_membership, GroupMembership::NestedMemberOf);
-        assert!(mode("chain").unwrap_err().to_string().contains("Active Directory domains only"));
+        assert!(mode("chain").unwrap_err().to_string().contains("`active-directory` domains only"));
         let err = parse(r#"{"urls":[],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#).unwrap_err();
         assert_eq!(err.code(), "DC-103");
         let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p"}"#).unwrap_err();

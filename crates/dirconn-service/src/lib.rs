@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod dovecot;
 mod error;
+pub mod examples;
 pub mod health;
 pub mod http;
 pub mod metrics;

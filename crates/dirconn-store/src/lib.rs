@@ -6,6 +6,7 @@
 mod account;
 mod audit;
 mod error;
+pub mod examples;
 mod location;
 mod query;
 mod report;

@@ -32,7 +32,7 @@ pub use directory::{
 };
 pub use host::{DomainView, DomainsView, PluginView, PluginsView, RefusedPluginView};
 pub use mail::{Accepted, Refused, UserFound};
-pub use problem::{ErrorView, Problem, ProblemKind, Refusal};
+pub use problem::{EXIT_CODES, ErrorView, Problem, ProblemKind, Refusal, all_kinds, exit_code};
 pub use sync::{CountsView, SyncOutcome, SyncReportView};
 
 /// Milliseconds, with the fraction, as the views show durations.

@@ -66,6 +66,39 @@ const KINDS: [(ErrorKind, ProblemKind); 16] = [
     (ErrorKind::Internal, ProblemKind::Internal),
 ];
 
+/// What the command line exits with, and what each exit code means: the one table the CLI and its docs read.
+pub const EXIT_CODES: [(u8, &str); 5] = [
+    (0, "OK: every stage passed, the login was accepted, or the command did its work."),
+    (
+        1,
+        "Denied: a verdict on the user or the login (wrong password, locked, disabled or unknown account, no such domain, a refused new password).",
+    ),
+    (
+        2,
+        "Usage or configuration: bad arguments, a bad configuration file, a service account that cannot do its job, an unusable store setting.",
+    ),
+    (3, "Unreachable: the directory or the account store cannot be reached (network, timeout, TLS)."),
+    (
+        4,
+        "Internal: a plugin failed, the directory answered something unexpected, a store operation failed, or the connector cannot do what was asked.",
+    ),
+];
+
+/// The exit code of a failure of this kind (never 0).
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        k if k.is_denial() => 1,
+        ErrorKind::Configuration => 2,
+        ErrorKind::Unreachable | ErrorKind::Timeout | ErrorKind::Tls => 3,
+        _ => 4,
+    }
+}
+
+/// Every kind, in the ABI's order.
+pub fn all_kinds() -> impl Iterator<Item = ErrorKind> {
+    KINDS.iter().map(|(k, _)| *k)
+}
+
 impl ProblemKind {
     /// The kind's stable name (as `ErrorKind::as_str`), for logs and metric labels.
     pub fn as_str(self) -> &'static str {

@@ -223,10 +223,10 @@ enum Exit {
 
 impl From<ErrorKind> for Exit {
     fn from(kind: ErrorKind) -> Exit {
-        match kind {
-            k if k.is_denial() => Exit::Denied,
-            ErrorKind::Configuration => Exit::Config,
-            ErrorKind::Unreachable | ErrorKind::Timeout | ErrorKind::Tls => Exit::Unreachable,
+        match dirconn_views::exit_code(kind) {
+            1 => Exit::Denied,
+            2 => Exit::Config,
+            3 => Exit::Unreachable,
             _ => Exit::Internal,
         }
     }

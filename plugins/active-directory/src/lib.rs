@@ -10,7 +10,7 @@ use dirconn_abi::{ConnectorBox, ConnectorConfig, ConnectorError};
 use dirconn_ldap::{DirectoryConnector, LdapDefaults};
 
 /// The connector kind this plugin serves.
-pub const KIND: &str = "active-directory";
+pub const KIND: &str = LdapDefaults::ACTIVE_DIRECTORY.kind;
 
 dirconn_abi::export_plugin! {
     description: "Microsoft Active Directory and Samba AD domain controllers",

@@ -8,7 +8,7 @@ use dirconn_abi::{ConnectorBox, ConnectorConfig, ConnectorError};
 use dirconn_ldap::{DirectoryConnector, LdapDefaults};
 
 /// The connector kind this plugin serves.
-pub const KIND: &str = "ldap";
+pub const KIND: &str = LdapDefaults::GENERIC.kind;
 
 dirconn_abi::export_plugin! {
     description: "Any LDAP v3 directory (OpenLDAP, 389 Directory Server, …)",

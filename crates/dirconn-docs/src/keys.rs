@@ -1,0 +1,43 @@
+//! The connector keys' tables, from `dirconn_ldap::keys::KEYS`: every key with its type, each connector
+//! kind's default (or that it refuses the key) and its meaning.
+
+use dirconn_ldap::{LdapDefaults, keys::KEYS};
+
+use crate::markdown::cell;
+
+/// Every key, with a default column per connector kind.
+pub fn all_connectors() -> String {
+    let kinds = LdapDefaults::ALL;
+    let mut out = String::from("| Key | Type |");
+    for d in &kinds {
+        out.push_str(&format!(" `{}` default |", d.kind));
+    }
+    out.push_str(" Meaning |\n| --- | --- |");
+    out.push_str(&" --- |".repeat(kinds.len()));
+    out.push_str(" --- |\n");
+    for key in KEYS {
+        out.push_str(&format!("| `{}` | {} |", key.name, cell(key.ty)));
+        for d in &kinds {
+            let default = if key.accepted_by(d) { key.default_for(d) } else { "refused (`DC-101`)".to_owned() };
+            out.push_str(&format!(" {} |", cell(&default)));
+        }
+        out.push_str(&format!(" {} |\n", cell(key.meaning)));
+    }
+    out
+}
+
+/// The keys only the connector `kind` reads.
+pub fn only(kind: &str) -> String {
+    let d = LdapDefaults::ALL.into_iter().find(|d| d.kind == kind).expect("a connector kind of the engine");
+    let mut out = String::from("| Key | Type | Default | Meaning |\n| --- | --- | --- | --- |\n");
+    for key in KEYS.iter().filter(|k| k.only == Some(d.flavor)) {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            key.name,
+            cell(key.ty),
+            cell(&key.default_for(&d)),
+            cell(key.meaning)
+        ));
+    }
+    out
+}
