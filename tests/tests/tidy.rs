@@ -84,3 +84,20 @@ fn the_generated_docs_are_what_the_code_generates() {
     let stale = dirconn_docs::stale(&workspace_root()).unwrap_or_else(|p| panic!("{p}"));
     assert!(stale.is_empty(), "pages differ from the code; run `cargo xtask docs`: {stale:?}");
 }
+
+#[test]
+fn the_help_and_the_docs_agree_on_what_is_supported() {
+    // `dirconn --help` opens with the doc comment of the CLI; the introduction says what is supported.
+    let main = std::fs::read_to_string(workspace_root().join("crates/dirconn/src/main.rs")).unwrap();
+    let about: String = main
+        .lines()
+        .skip_while(|l| !l.starts_with("/// Connects"))
+        .take_while(|l| l.starts_with("///"))
+        .map(|l| l.trim_start_matches("///").trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let intro = std::fs::read_to_string(workspace_root().join("docs/src/introduction.md")).unwrap();
+    let planned_in_docs = intro.contains("Open Directory is planned");
+    let planned_in_help = about.contains("Open Directory is planned");
+    assert_eq!(planned_in_docs, planned_in_help, "help: {about:?}; the introduction must agree about Open Directory");
+}

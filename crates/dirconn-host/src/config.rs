@@ -191,19 +191,23 @@ pub(crate) fn a_type(name: &str) -> String {
     format!("{article} {name}")
 }
 
-/// A TOML error as "line L, column C: message", without the quoted source line toml adds (that line may
-/// hold a `bind_password` or a store URL with its password).
+/// A TOML error as "line L, column C: message", then the line with a caret under the column, as toml
+/// draws it, unless the line may hold a secret (a `bind_password`, a token, a `store` URL with its
+/// password): then only line and column are given.
 fn syntax_message(text: &str, err: &toml::de::Error) -> String {
     let message = err.message().trim().replace('\n', " ");
-    match err.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("TOML parse error at line {line}, column {column}: {message}")
-        }
-        None => format!("TOML parse error: {message}"),
+    let Some(span) = err.span() else { return format!("TOML parse error: {message}") };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let source = text.lines().nth(line - 1).unwrap_or_default();
+    let secret = ["password", "secret", "token", "store"].iter().any(|w| source.to_ascii_lowercase().contains(w));
+    if secret || source.chars().count() > 200 {
+        return format!("TOML parse error at line {line}, column {column}: {message}");
     }
+    let gutter = " ".repeat(line.to_string().len());
+    let caret = " ".repeat(column - 1);
+    format!("TOML parse error at line {line}, column {column}: {message}\n{gutter} |\n{line} | {source}\n{gutter} | {caret}^")
 }
 
 fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<DomainConfig, Error> {

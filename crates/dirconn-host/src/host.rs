@@ -206,12 +206,23 @@ impl Domain {
         if password.is_empty() {
             return Err(self.empty_password());
         }
+        let login = self.own_login(login);
         let request = AuthRequest { login: login.into(), password: password.into(), client };
         self.connector()?.authenticate(request).await.into_result().map_err(|e| self.fail(e))
     }
 
+    /// A login as this domain's connector takes it: `alice@example.org` given to the domain `example.org`
+    /// is `alice`, as the same login routed by [`Host::route`] would be; any other login is unchanged.
+    pub fn own_login<'l>(&self, login: &'l str) -> &'l str {
+        match login.rsplit_once('@') {
+            Some((user, domain)) if !user.is_empty() && domain.eq_ignore_ascii_case(&self.name) => user,
+            _ => login,
+        }
+    }
+
     /// Runs the staged connection test, optionally looking a user up and binding as them.
     pub async fn test_connection(&self, login: Option<&str>, password: Option<&str>) -> Result<TestReport, Error> {
+        let login = login.map(|l| self.own_login(l));
         let request =
             TestRequest { login: login.map(RString::from).into(), password: password.map(RString::from).into() };
         Ok(self.connector()?.test_connection(request).await)
@@ -219,7 +230,7 @@ impl Domain {
 
     /// Finds a user by login with the service account.
     pub async fn lookup(&self, login: &str) -> Result<UserEntry, Error> {
-        self.connector()?.lookup_user(login.into()).await.into_result().map_err(|e| self.fail(e))
+        self.connector()?.lookup_user(self.own_login(login).into()).await.into_result().map_err(|e| self.fail(e))
     }
 
     /// Lists the schema's attribute names and a sample user's attributes.

@@ -169,7 +169,9 @@ pub async fn sync_domain(
             if let Err(e) = store.save_report(&report).await {
                 tracing::error!(error = %e, "the report of a failed sync could not be stored");
             }
-            tracing::warn!(domain = %domain.name, code = err.code(), "sync stopped: {err}");
+            // Info, not warn: the caller reports the error itself (the CLI on stderr, the API in its answer, the
+            // scheduler as an error), and a warning here printed it twice.
+            tracing::info!(domain = %domain.name, code = err.code(), "sync stopped: {err}");
             Err(err)
         }
     }

@@ -125,6 +125,7 @@ impl Directory {
                         login: "(any)".into(),
                         filter: filter.clone(),
                         base: s.search_base.clone(),
+                        domain: s.domain.clone(),
                     }),
                     _ => Err(Error::Unexpected {
                         what: "the user filter search".into(),

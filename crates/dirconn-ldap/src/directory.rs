@@ -106,17 +106,17 @@ impl Directory {
         }
         if let Some((domain, user)) = login.split_once('\\') {
             if s.nt_domain.is_empty() {
-                return Err(Error::InvalidLogin {
+                return Err(Error::NtLogin {
                     reason: "it names an NT domain, and this domain has none configured (nt_domain)".into(),
                 });
             }
             if !domain.eq_ignore_ascii_case(&s.nt_domain) {
-                return Err(Error::InvalidLogin {
+                return Err(Error::NtLogin {
                     reason: format!("it names the NT domain `{domain}`, and this domain's is `{}`", s.nt_domain),
                 });
             }
             if user.is_empty() || user.contains('\\') {
-                return Err(Error::InvalidLogin { reason: "it has no account name after the NT domain".into() });
+                return Err(Error::NtLogin { reason: "it has no account name after the NT domain".into() });
             }
             return Ok((user, user));
         }
@@ -203,7 +203,12 @@ impl Directory {
             rc => return Err(search_error(rc, &result, &s.search_base, "search users")),
         }
         match entries.len() {
-            0 => Err(Error::NotFound { login: login.to_owned(), filter, base: s.search_base.clone() }),
+            0 => Err(Error::NotFound {
+                login: login.to_owned(),
+                filter,
+                base: s.search_base.clone(),
+                domain: s.domain.clone(),
+            }),
             1 => Ok(UserFound { entry: entries.remove(0) }),
             _ => Err(Error::Ambiguous { login: login.to_owned(), dns: entries.into_iter().map(|e| e.dn).collect() }),
         }

@@ -53,6 +53,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A `DOMAIN\\user` login that does not fit the domain's NT domain name (DC-202).
+    #[error("The login was refused before contacting the directory: {reason}.")]
+    NtLogin {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The directory rejected the user's password (DC-203).
     #[error("The directory rejected the password for {dn}.")]
     InvalidCredentials {
@@ -157,6 +163,8 @@ pub enum Error {
         filter: String,
         /// The search base.
         base: String,
+        /// The mail domain (for the command that shows the filter).
+        domain: String,
     },
     /// Several entries match the login (DC-208).
     #[error("The login `{login}` matches more than one directory entry: {}.", dns.join("; "))]
@@ -335,7 +343,7 @@ impl Error {
         match self {
             Error::Config { code, .. } => code,
             Error::EmptyPassword => "DC-201",
-            Error::InvalidLogin { .. } => "DC-202",
+            Error::InvalidLogin { .. } | Error::NtLogin { .. } => "DC-202",
             Error::InvalidCredentials { .. } => "DC-203",
             Error::AccountLocked { .. } => "DC-204",
             Error::MustChangePassword { .. } => "DC-205",
@@ -380,7 +388,7 @@ impl Error {
                 ErrorKind::Configuration
             }
             Error::AccessDenied { .. } => ErrorKind::Configuration,
-            Error::EmptyPassword | Error::InvalidLogin { .. } => ErrorKind::InvalidInput,
+            Error::EmptyPassword | Error::InvalidLogin { .. } | Error::NtLogin { .. } => ErrorKind::InvalidInput,
             Error::InvalidCredentials { .. } => ErrorKind::InvalidCredentials,
             Error::AccountLocked { .. } => ErrorKind::AccountLocked,
             Error::MustChangePassword { .. } => ErrorKind::MustChangePassword,
@@ -412,9 +420,13 @@ impl Error {
             Error::EmptyPassword => "Type the password; empty passwords are never sent (they would be an \
                                      unauthenticated bind, which many servers accept)."
                 .into(),
-            Error::InvalidLogin { .. } => "Log in with the directory login or email address. For DOMAIN\\user \
-                                           logins, DOMAIN must be the domain's nt_domain (`dirconn \
-                                           test-connection` shows the server's NT domain name)."
+            Error::InvalidLogin { .. } => {
+                "Log in with the directory login or email address: at most 256 bytes, without control characters or spaces around it."
+                    .into()
+            }
+            Error::NtLogin { .. } => "For DOMAIN\\user logins, DOMAIN must be the domain's nt_domain (`dirconn \
+                                      test-connection` shows the server's NT domain name), or log in as user or \
+                                      user@domain."
                 .into(),
             Error::InvalidCredentials { .. } => "Check the password; if it is right, the account may be \
                                                  locked or expired in the directory."
@@ -449,13 +461,16 @@ impl Error {
                                                     up."
             .into(),
             Error::PasswordUnsupported => "Change the password with the directory's own tools.".into(),
-            Error::MustChangePassword { .. } => "Change the password (directory self-service or an \
-                                                 administrator), then log in with the new one."
+            Error::MustChangePassword { .. } => "Change the password as the user (the directory's self-service, or \
+                                                 `dirconn passwd DOMAIN LOGIN --change` where the directory allows \
+                                                 it), then log in with the new one. A reset by an administrator is \
+                                                 what sets this flag (OpenLDAP: pwdReset; AD: User must change \
+                                                 password at next logon)."
                 .into(),
             Error::PasswordExpired { .. } => "Have the password reset by a directory administrator.".into(),
-            Error::NotFound { .. } => "Check the login, the search base, subtree and the user filter \
-                                       (`dirconn filter DOMAIN` shows it)."
-                .into(),
+            Error::NotFound { domain, .. } => format!(
+                "Check the login, the search base, subtree and the user filter (`dirconn filter {domain}` shows it)."
+            ),
             Error::Ambiguous { .. } => "Make the user filter more specific (objectClass, or an attribute \
                                         unique in the directory) or narrow the search base."
                 .into(),

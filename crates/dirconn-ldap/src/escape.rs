@@ -48,9 +48,14 @@ pub struct TemplateValues<'a> {
     pub dn: &'a str,
 }
 
-/// Fills `{login}`, `{user}`, `{email}` (`login@domain`), `{domain}` and `{dn}` with escaped values.
+/// Fills `{login}`, `{user}`, `{email}` (`login@domain`, or the login itself when it is an address
+/// already), `{domain}` and `{dn}` with escaped values.
 pub fn fill(template: &str, values: TemplateValues<'_>) -> String {
-    let email = format!("{}@{}", values.login, values.domain);
+    let email = if values.login.contains('@') {
+        values.login.to_owned()
+    } else {
+        format!("{}@{}", values.login, values.domain)
+    };
     let mut out = String::with_capacity(template.len() + values.login.len() * 2);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -137,6 +142,8 @@ mod tests {
             "(|(sAMAccountName=a\\28)(userPrincipalName=a@example.org))"
         );
         assert_eq!(fill("(mail={email})", v), "(mail=a\\2ab@example.org)");
+        // A login that is an address already is its own {email}, never `a@example.org@example.org`.
+        assert_eq!(fill("(mail={email})", w), "(mail=a@example.org)");
         assert_eq!(fill("(member={dn})", v), "(member=cn=x\\5c,y)");
         assert_eq!(fill("(x={unknown})", v), "(x={unknown})");
     }

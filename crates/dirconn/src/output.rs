@@ -31,6 +31,9 @@ fn print_error_lines(err: &ConnectorError, indent: &str) {
 pub fn error(err: &Error, as_json: bool) {
     if as_json {
         print_json(&ErrorView::from(err));
+    } else if err.message().contains('\n') {
+        // A message drawn over several lines (a TOML error with its caret) keeps them; the fix follows.
+        eprintln!("dirconn: [{}] {}\nFix: {}", err.code(), err.message(), err.fix());
     } else {
         eprintln!("dirconn: {err}");
     }
