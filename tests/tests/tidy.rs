@@ -101,3 +101,9 @@ fn the_help_and_the_docs_agree_on_what_is_supported() {
     let planned_in_help = about.contains("Open Directory is planned");
     assert_eq!(planned_in_docs, planned_in_help, "help: {about:?}; the introduction must agree about Open Directory");
 }
+
+#[test]
+fn every_link_between_the_pages_of_the_docs_lands() {
+    let broken = dirconn_docs::links::broken(&workspace_root().join("docs/src")).unwrap_or_else(|p| panic!("{p}"));
+    assert!(broken.is_empty(), "broken links in docs/src: {broken:#?}");
+}

@@ -154,6 +154,7 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
         run(&cargo, &["fmt", "--all", "--check"])?;
         run(&cargo, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     }
+    build_book()?;
     ensure_slapd()?;
     ensure_postgres()?;
     // A Samba AD DC needs root (its fixed ports live in a private network namespace); without root the
@@ -188,6 +189,32 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
 /// The path of a built binary of the workspace.
 pub fn binary(release: bool, name: &str) -> std::path::PathBuf {
     stage::target_dir().join(if release { "release" } else { "debug" }).join(name)
+}
+
+/// Builds the administrators' book with mdBook (installing it with `cargo install --locked mdbook` when it
+/// is missing), so that a page that does not build fails the tests; links and anchors between the pages
+/// are checked by the tidy test (`dirconn_docs::links`).
+fn build_book() -> Result<(), Error> {
+    let installed = || {
+        std::env::var_os("CARGO_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+            .map(|home| home.join("bin/mdbook"))
+            .filter(|p| p.is_file())
+            .map(|p| p.to_string_lossy().into_owned())
+            .or_else(|| have("mdbook").then(|| "mdbook".to_owned()))
+    };
+    let mdbook = match installed() {
+        Some(mdbook) => mdbook,
+        None => {
+            println!("mdBook is not installed: installing it (once) to build the docs");
+            run(&cargo_bin(), &["install", "--locked", "mdbook"])?;
+            installed().ok_or_else(|| Error::Check("mdbook was installed but is not found".into()))?
+        }
+    };
+    let out = stage::target_dir().join("book");
+    let out = out.to_string_lossy();
+    run(&mdbook, &["build", "docs", "--dest-dir", &out])
 }
 
 /// `cargo xtask docs`: writes (or, with `check`, compares) the pages generated from the code.

@@ -7,12 +7,15 @@
 //! - [`keys`]: the connector keys of `configuration.md` and `active-directory.md`, from
 //!   `dirconn_ldap::keys::KEYS`.
 //!
+//! - [`links`]: every relative link between the pages names a page and a heading that exist.
+//!
 //! Generated text sits between `<!-- generated: NAME -->` and `<!-- end generated -->` lines;
 //! [`generate`] returns every page as it should be, `cargo xtask docs` writes them, and the tidy test fails
 //! when a committed page differs.
 
 pub mod codes;
 pub mod keys;
+pub mod links;
 mod markdown;
 
 use std::path::{Path, PathBuf};

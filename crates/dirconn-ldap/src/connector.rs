@@ -5,7 +5,7 @@ use std::{path::Path, sync::Arc};
 
 use abi_stable::std_types::{RResult, RString};
 use dirconn_abi::{
-    AttributeReport, AuthRequest, Connector, ConnectorConfig, ConnectorError, ErrorKind, FfiFuture, FfiFutureExt,
+    AttributeReport, AuthRequest, Connector, ConnectorConfig, ConnectorError, FfiFuture, FfiFutureExt,
     FilterReport, PasswordRequest, StageStatus, SyncChange, SyncRequest, SyncStreamBox, TestReport, TestRequest,
     UserEntry, plugin,
 };
