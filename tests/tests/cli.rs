@@ -223,3 +223,55 @@ fn the_debug_mapping_logs_the_entry_at_login() {
     let quiet = run(&config, &["login", "alice@example.org", "--password-stdin"], Some(Fixture::ALICE.password));
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("mapping debug"), "info level only");
 }
+
+#[test]
+fn what_the_docs_say_of_the_command_line_holds() {
+    let slapd = Slapd::start();
+    let (dir, config) = setup(&slapd);
+    // test-auth and lookup take the domain's own full address, as a routed login does (not
+    // `mail=alice@example.org@example.org`).
+    let out = run(
+        &config,
+        &["test-auth", "example.org", "alice@example.org", "--password-stdin"],
+        Some(Fixture::ALICE.password),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&config, &["--json", "lookup", "example.org", "ALICE@EXAMPLE.ORG"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(json(&out)["user"]["dn"], Fixture::ALICE.dn());
+    // DC-207 names the domain in the command its fix gives.
+    let out = run(&config, &["--json", "lookup", "example.org", "nobody-at-all"], None);
+    let v = json(&out);
+    assert_eq!(v["code"], "DC-207", "{v}");
+    assert!(v["fix"].as_str().unwrap().contains("`dirconn filter example.org`"), "{v}");
+    // DC-002 draws the line and a caret under the column; the fix follows on its own line.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "plugin_dir = \"plugins\"\n[[domain]\n").unwrap();
+    let out = run(&broken, &["domains"], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("line 2, column 10") && err.contains("2 | [[domain]\n  |          ^\nFix: "), "{err}");
+    // A line that may hold a secret is never quoted.
+    std::fs::write(&broken, "bind_password = \"hunter2\n").unwrap();
+    let err = String::from_utf8_lossy(&run(&broken, &["domains"], None).stderr).into_owned();
+    assert!(err.contains("DC-002") && !err.contains("hunter2"), "{err}");
+    // `plugins` works without any configuration file when given the folder; exits 2 when it cannot read it.
+    let plugin_dir = dir.path().join("plugins");
+    let out = run(&dir.path().join("absent.toml"), &["plugins", "--plugin-dir", plugin_dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&dir.path().join("absent.toml"), &["plugins"], None);
+    assert_eq!(out.status.code(), Some(2), "no configuration and no --plugin-dir: DC-001");
+    // The store's codes exit as cli.md's generated table says: DC-601 with 2.
+    let bad_store = dir.path().join("bad-store.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&bad_store, format!("store = \"mysql://db/x\"\n{text}")).unwrap();
+    let out =
+        run(&bad_store, &["--json", "login", "alice@example.org", "--password-stdin"], Some(Fixture::ALICE.password));
+    assert_eq!((out.status.code(), json(&out)["code"].as_str().map(str::to_owned)), (Some(2), Some("DC-601".into())));
+}

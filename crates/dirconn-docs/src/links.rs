@@ -129,7 +129,10 @@ mod tests {
     #[test]
     fn anchors_are_mdbooks() {
         assert_eq!(anchor(" DC-305 — Connecting timed out"), "dc-305--connecting-timed-out");
-        assert_eq!(anchor(" Keys of the LDAP connector (`connector = \"ldap\"`)"), "keys-of-the-ldap-connector-connector--ldap");
+        assert_eq!(
+            anchor(" Keys of the LDAP connector (`connector = \"ldap\"`)"),
+            "keys-of-the-ldap-connector-connector--ldap"
+        );
         assert_eq!(anchor(" 6. Group membership"), "6-group-membership");
     }
 

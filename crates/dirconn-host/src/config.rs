@@ -207,7 +207,9 @@ fn syntax_message(text: &str, err: &toml::de::Error) -> String {
     }
     let gutter = " ".repeat(line.to_string().len());
     let caret = " ".repeat(column - 1);
-    format!("TOML parse error at line {line}, column {column}: {message}\n{gutter} |\n{line} | {source}\n{gutter} | {caret}^")
+    format!(
+        "TOML parse error at line {line}, column {column}: {message}\n{gutter} |\n{line} | {source}\n{gutter} | {caret}^"
+    )
 }
 
 fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<DomainConfig, Error> {

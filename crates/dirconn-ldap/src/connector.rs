@@ -5,9 +5,8 @@ use std::{path::Path, sync::Arc};
 
 use abi_stable::std_types::{RResult, RString};
 use dirconn_abi::{
-    AttributeReport, AuthRequest, Connector, ConnectorConfig, ConnectorError, FfiFuture, FfiFutureExt,
-    FilterReport, PasswordRequest, StageStatus, SyncChange, SyncRequest, SyncStreamBox, TestReport, TestRequest,
-    UserEntry, plugin,
+    AttributeReport, AuthRequest, Connector, ConnectorConfig, ConnectorError, FfiFuture, FfiFutureExt, FilterReport,
+    PasswordRequest, StageStatus, SyncChange, SyncRequest, SyncStreamBox, TestReport, TestRequest, UserEntry, plugin,
 };
 
 use crate::{ChangeSink, Directory, Error, LdapDefaults, LdapSettings};

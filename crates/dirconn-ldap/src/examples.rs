@@ -147,7 +147,12 @@ pub fn examples() -> Vec<Error> {
         account(|dn, diagnostic| Error::AccountLocked { dn, diagnostic }),
         account(|dn, diagnostic| Error::MustChangePassword { dn, diagnostic }),
         account(|dn, diagnostic| Error::PasswordExpired { dn, diagnostic }),
-        Error::NotFound { login: field("login"), filter: field("filter"), base: field("base"), domain: field("domain") },
+        Error::NotFound {
+            login: field("login"),
+            filter: field("filter"),
+            base: field("base"),
+            domain: field("domain"),
+        },
         Error::Ambiguous { login: field("login"), dns: vec![field("dn"), field("dn")] },
         account(|dn, diagnostic| Error::AccountDisabled { dn, diagnostic }),
         account(|dn, diagnostic| Error::AccountExpired { dn, diagnostic }),
