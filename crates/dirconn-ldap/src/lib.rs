@@ -16,6 +16,7 @@ mod directory;
 mod error;
 pub mod escape;
 mod groups;
+mod guard;
 mod password;
 mod ppolicy;
 mod settings;
