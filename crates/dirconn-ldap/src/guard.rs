@@ -325,6 +325,49 @@ mod tests {
         assert_eq!((st.rejected, st.held.is_none()), (0, true));
     }
 
+    fn answer(rc: u32, text: &str, policy: Option<&[u8]>) -> LdapResult {
+        let ctrls = policy
+            .map(|v| {
+                vec![ldap3::controls::Control(
+                    None,
+                    ldap3::controls::RawControl { ctype: ppolicy::OID.into(), crit: false, val: Some(v.to_vec()) },
+                )]
+            })
+            .unwrap_or_default();
+        LdapResult { rc, matched: String::new(), text: text.into(), refs: Vec::new(), ctrls }
+    }
+
+    fn verdict(flavor: Flavor, result: &LdapResult) -> String {
+        match judge("cn=svc", flavor, result) {
+            Verdict::Bound => "bound".into(),
+            Verdict::Rejected { .. } => "rejected".into(),
+            Verdict::Failed(err) => err.code().into(),
+        }
+    }
+
+    #[test]
+    fn only_definite_rejections_are_held_back() {
+        let ad = |data: &str| {
+            answer(49, &format!("80090308: LdapErr: AcceptSecurityContext error, data {data}, v4563"), None)
+        };
+        let ad_cases =
+            [("52e", "rejected"), ("775", "rejected"), ("773", "DC-407"), ("532", "DC-408"), ("533", "DC-401")];
+        for (data, expected) in ad_cases {
+            assert_eq!(verdict(Flavor::ActiveDirectory, &ad(data)), expected, "data {data}");
+        }
+        assert_eq!(verdict(Flavor::ActiveDirectory, &answer(49, "", None)), "rejected");
+        let change = [0x30, 0x03, 0x81, 0x01, 0x02];
+        let expired = [0x30, 0x03, 0x81, 0x01, 0x00];
+        assert_eq!(verdict(Flavor::Generic, &answer(0, "", Some(&change))), "DC-407");
+        assert_eq!(verdict(Flavor::Generic, &answer(49, "", Some(&expired))), "DC-408");
+        assert_eq!(verdict(Flavor::Generic, &answer(49, "", None)), "rejected");
+        assert_eq!(verdict(Flavor::Generic, &answer(0, "", None)), "bound");
+        assert_eq!(verdict(Flavor::Generic, &answer(52, "", None)), "DC-404");
+        let restricted = answer(50, "Operations are restricted to bind/unbind/abandon/StartTLS/modify password", None);
+        assert!(restricted_until_changed(&restricted));
+        assert!(!restricted_until_changed(&answer(50, "no read access", None)));
+    }
+
     #[tokio::test]
     async fn only_one_probe_goes_out_while_the_secret_is_unproven() {
         let g = Arc::new(guard(None, "15m"));

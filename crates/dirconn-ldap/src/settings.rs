@@ -356,12 +356,8 @@ impl LdapSettings {
             ));
         }
         let bind_password_file = raw.bind_password_file.as_deref().map(|p| config_dir.join(p));
-        let bind_password = resolve_password(
-            bind_password_file.clone(),
-            raw.bind_password_env,
-            raw.bind_password,
-            domain,
-        )?;
+        let bind_password =
+            resolve_password(bind_password_file.clone(), raw.bind_password_env, raw.bind_password, domain)?;
         if raw.search_base.trim().is_empty() || !raw.search_base.contains('=') {
             return Err(Error::config(
                 "DC-109",

@@ -20,9 +20,7 @@ use ldap3::{
     },
 };
 
-use crate::{
-    ClosedDuring, Directory, Error, Flavor, GroupIndex, GroupMembership, LdapUrl, directory::search_error,
-};
+use crate::{ClosedDuring, Directory, Error, Flavor, GroupIndex, GroupMembership, LdapUrl, directory::search_error};
 
 /// Where a sync's batches go: the plugin's channel to the host.
 pub trait ChangeSink: Send + Sync {
