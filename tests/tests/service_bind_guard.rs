@@ -14,7 +14,9 @@ use dirconn_abi::{ClientContext, StageStatus, TestReport};
 use dirconn_host::Error;
 use dirconn_tests::{
     DomainSpec, Fixture, Slapd, TestHost,
+    http::Http,
     samba::{self, SambaDc},
+    serve::{Serve, ServeSpec},
     slapd::SERVICE_DN,
     stage,
 };
@@ -163,6 +165,34 @@ async fn a_short_backoff_retries_once_per_backoff_and_stays_below_the_threshold(
     write_secret(&file, slapd.service_password());
     ldap_login(&h, Fixture::ALICE.password).await.expect("the fixed file works at once");
     assert!(slapd.policy_state(SERVICE_DN).failure_times.is_empty());
+}
+
+#[test]
+fn a_reload_of_dirconn_serve_starts_with_a_clean_guard() {
+    // An inline secret (as with bind_password_env, nothing to read again): only a reload ends the hold.
+    let slapd = Slapd::start();
+    slapd.give_service_policy(LOCKING_POLICY);
+    let wrong = DomainSpec::ldap(&slapd).remove("bind_password_file").set("bind_password", "not-the-secret");
+    let mut serve = Serve::start(ServeSpec::new(vec![wrong]));
+    let mut http = Http::new(serve.api_addr()).with_token(serve.spec().token("mail"));
+    for _ in 0..20 {
+        let r = http.login("alice", Fixture::ALICE.password);
+        assert_eq!(r.status, 503, "a service-account failure is never a wrong password: {}", r.text());
+        assert_eq!(r.json()["code"], "DC-401", "{}", r.text());
+    }
+    let text = http.login("alice", Fixture::ALICE.password).text();
+    assert!(text.contains("(1 bind(s) tried with this secret)") && text.contains("reload"), "{text}");
+    assert_eq!(slapd.policy_state(SERVICE_DN).failure_times.len(), 1);
+    let mut spec = serve.spec().clone();
+    spec.domains = vec![DomainSpec::ldap(&slapd)];
+    serve.set_spec(spec);
+    serve.reload();
+    assert!(serve.wait_for_log("configuration reloaded", 1, Duration::from_secs(20)), "{}", serve.log());
+    let r = http.login("alice", Fixture::ALICE.password);
+    assert_eq!(r.status, 200, "the reloaded domain binds at once: {}", r.text());
+    let state = slapd.policy_state(SERVICE_DN);
+    assert!(state.failure_times.is_empty() && state.locked_time.is_none(), "{state:?}");
+    assert!(!serve.log().contains("not-the-secret"), "the secret is never logged");
 }
 
 #[tokio::test]
