@@ -7,12 +7,17 @@
 //!
 //! Concurrency: a secret that has not bound recently goes out as one probe at a time (many logins creating
 //! pool connections at once wait for the probe's answer instead of all binding with a secret that may be
-//! wrong); once it bound, connections are opened concurrently. A rejection held back, every caller fails fast
-//! with `DC-401` saying how many binds were tried with this secret and when the next try is.
+//! wrong); once it bound, connections are opened concurrently. A probe that got no answer (the directory
+//! unreachable) lets those that waited for it go at once, each to its own transport failure, instead of
+//! queueing one timeout after another. A rejection held back, every caller fails fast with `DC-401` saying
+//! how many binds were tried with this secret and when the next try is.
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant, SystemTime},
 };
 
@@ -99,6 +104,8 @@ pub(crate) struct BindGuard {
     state: Mutex<State>,
     /// Held by the one bind in flight with a secret that has not bound recently.
     probe: Arc<tokio::sync::Mutex<()>>,
+    /// Probes that ended without the directory's answer (unreachable, timed out).
+    unanswered: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -120,11 +127,20 @@ struct Held {
     diagnostic: String,
 }
 
-/// Leave to bind with `secret`; hand it back to [`BindGuard::settle`] with the answer.
+/// Leave to bind with `secret`; hand it back to [`BindGuard::settle`] with the answer. A probe's ticket
+/// dropped unsettled (no answer came) counts as unanswered.
 #[derive(Debug)]
 pub(crate) struct Ticket {
     secret: Secret,
-    _probe: Option<tokio::sync::OwnedMutexGuard<()>>,
+    probe: Option<(tokio::sync::OwnedMutexGuard<()>, Arc<AtomicU64>)>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some((_, unanswered)) = &self.probe {
+            unanswered.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl Ticket {
@@ -149,6 +165,7 @@ impl BindGuard {
                 held: None,
             }),
             probe: Arc::new(tokio::sync::Mutex::new(())),
+            unanswered: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -162,10 +179,18 @@ impl BindGuard {
         if let Some(ticket) = self.check()? {
             return Ok(ticket);
         }
+        let unanswered = self.unanswered.load(Ordering::SeqCst);
         let permit = Arc::clone(&self.probe).lock_owned().await;
         match self.check()? {
             Some(ticket) => Ok(ticket),
-            None => Ok(Ticket { secret: self.lock().secret.clone(), _probe: Some(permit) }),
+            // A probe before this one got no answer while this caller waited: the directory is likely
+            // unreachable, and queueing each caller behind the previous one's timeout helps nobody.
+            None if self.unanswered.load(Ordering::SeqCst) != unanswered => {
+                Ok(Ticket { secret: self.lock().secret.clone(), probe: None })
+            }
+            None => {
+                Ok(Ticket { secret: self.lock().secret.clone(), probe: Some((permit, Arc::clone(&self.unanswered))) })
+            }
         }
     }
 
@@ -182,7 +207,7 @@ impl BindGuard {
             return Err(self.held_error(&st, held, now));
         }
         let trusted = st.bound_at.is_some_and(|t| now.duration_since(t) < TRUSTED_FOR);
-        Ok(trusted.then(|| Ticket { secret: st.secret.clone(), _probe: None }))
+        Ok(trusted.then(|| Ticket { secret: st.secret.clone(), probe: None }))
     }
 
     /// While held back: a changed, non-empty password file replaces the secret and clears the hold.
@@ -214,7 +239,9 @@ impl BindGuard {
     }
 
     /// Records the directory's answer to a bind made with `ticket`; returns the caller's outcome.
-    pub fn settle(&self, ticket: Ticket, verdict: Verdict) -> Result<(), Error> {
+    pub fn settle(&self, mut ticket: Ticket, verdict: Verdict) -> Result<(), Error> {
+        // An answer came: the probe lock is released without counting it as unanswered.
+        ticket.probe.take();
         let mut st = self.lock();
         // The secret changed while this bind was out: its answer says nothing about the new one.
         let current = st.secret == ticket.secret;
@@ -385,5 +412,24 @@ mod tests {
             assert_eq!(w.await.unwrap().unwrap_err().code(), "DC-401");
         }
         assert_eq!(g.lock().rejected, 1, "one bind went out");
+    }
+
+    #[tokio::test]
+    async fn a_probe_without_an_answer_lets_the_waiters_go_together() {
+        let g = Arc::new(guard(None, "15m"));
+        let first = g.admit().await.unwrap();
+        let waiters: Vec<_> = (0..5)
+            .map(|_| {
+                let g = Arc::clone(&g);
+                tokio::spawn(async move { g.admit().await.map(|t| t.probe.is_some()) })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(first); // unreachable: no verdict
+        for w in waiters {
+            assert_eq!(w.await.unwrap().ok(), Some(false), "none of them waits for another probe");
+        }
+        let next = g.admit().await.unwrap();
+        assert!(next.probe.is_some(), "a new caller probes again");
     }
 }
