@@ -42,6 +42,8 @@ pub const SERVICE_DN: &str = "cn=dirconn,ou=services,dc=example,dc=org";
 pub const SERVICE_PASSWORD: &str = "service-secret";
 /// Default password policy entry (`pwdMaxFailure: 3`, `pwdLockout: TRUE`, `pwdMustChange: TRUE`).
 pub const POLICY_DN: &str = "cn=default,ou=policies,dc=example,dc=org";
+/// The policy [`Slapd::give_service_policy`] creates and names in the service account's `pwdPolicySubentry`.
+pub const SERVICE_POLICY_DN: &str = "cn=service,ou=policies,dc=example,dc=org";
 /// `ou=people`: the fixture users and the generated ones.
 pub const PEOPLE_DN: &str = "ou=people,dc=example,dc=org";
 /// `ou=contractors`: holds the second `uid=twin`.
@@ -277,6 +279,17 @@ impl Default for SlapdOptions {
     }
 }
 
+/// What ppolicy records on an entry (operational attributes, read as the rootdn).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyState {
+    /// `pwdFailureTime` values: the failed binds counted against `pwdMaxFailure`.
+    pub failure_times: Vec<String>,
+    /// `pwdAccountLockedTime`, when the entry is locked.
+    pub locked_time: Option<String>,
+    /// `pwdReset: TRUE`: the password was set by someone else and must be changed.
+    pub reset: bool,
+}
+
 /// A running slapd on `127.0.0.1`; stopped (by PID) and its folder removed on drop.
 #[derive(Debug)]
 pub struct Slapd {
@@ -468,6 +481,55 @@ impl Slapd {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+        }
+    }
+
+    /// Runs `ldapsearch -x -LLL -o ldif-wrap=no` as the rootdn (over ldapi when available) with `args`
+    /// (base, filter, attributes…) and returns its LDIF. Panics with the tool's output on failure.
+    pub fn ldapsearch(&self, args: &[&str]) -> String {
+        let url = self.ldapi_url.clone().unwrap_or_else(|| self.ldap_url());
+        let out = run_checked(
+            Command::new("ldapsearch")
+                .args(["-x", "-LLL", "-o", "ldif-wrap=no", "-H", &url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD])
+                .args(args),
+            "ldapsearch",
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Gives the service account a password policy of its own: the entry [`SERVICE_POLICY_DN`] with
+    /// `pwdAttribute: userPassword` and the attribute lines `policy` (e.g. `"pwdMaxFailure: 3\npwdLockout:
+    /// TRUE\npwdLockoutDuration: 0\n"`), named in the service entry's `pwdPolicySubentry` (which overrides
+    /// the default policy, [`POLICY_DN`], for that entry).
+    pub fn give_service_policy(&self, policy: &str) {
+        self.ldapmodify(&format!(
+            "dn: {SERVICE_POLICY_DN}\nchangetype: add\nobjectClass: device\nobjectClass: pwdPolicy\ncn: service\n\
+             pwdAttribute: userPassword\n{policy}\n\
+             dn: {SERVICE_DN}\nchangetype: modify\nreplace: pwdPolicySubentry\npwdPolicySubentry: {SERVICE_POLICY_DN}\n"
+        ));
+    }
+
+    /// The password-policy state ppolicy keeps on `dn`, read as the rootdn.
+    pub fn policy_state(&self, dn: &str) -> PolicyState {
+        let text = self.ldapsearch(&[
+            "-b",
+            dn,
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "pwdFailureTime",
+            "pwdAccountLockedTime",
+            "pwdReset",
+            "pwdChangedTime",
+        ]);
+        let values = |attr: &str| -> Vec<String> {
+            let prefix = format!("{attr}: ");
+            text.lines().filter_map(|l| l.strip_prefix(&prefix)).map(str::to_owned).collect()
+        };
+        PolicyState {
+            failure_times: values("pwdFailureTime"),
+            locked_time: values("pwdAccountLockedTime").into_iter().next(),
+            reset: values("pwdReset").iter().any(|v| v == "TRUE"),
         }
     }
 

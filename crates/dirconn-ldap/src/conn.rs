@@ -18,7 +18,12 @@ use ldap3::{
 };
 use rustls::ClientConfig;
 
-use crate::{ClosedDuring, Error, LdapSettings, LdapUrl, TlsProblem, error::describe_result, tls};
+use crate::{
+    ClosedDuring, Error, Flavor, LdapSettings, LdapUrl, TlsProblem,
+    error::describe_result,
+    guard::{self, BindGuard},
+    ppolicy, tls,
+};
 
 /// Opens connections to a domain's servers.
 #[derive(Debug)]
@@ -27,12 +32,15 @@ pub(crate) struct Connector {
     tls: tls::TlsConfigs,
     /// The URL that worked last; connections try it first.
     preferred: AtomicUsize,
+    /// Every service bind goes through it: a rejected secret is not sent again until it changes.
+    guard: BindGuard,
 }
 
 impl Connector {
     pub fn new(settings: Arc<LdapSettings>) -> Result<Connector, Error> {
         let tls = tls::client_config(settings.ca_file.as_deref())?;
-        Ok(Connector { settings, tls, preferred: AtomicUsize::new(0) })
+        let guard = BindGuard::new(&settings);
+        Ok(Connector { settings, tls, preferred: AtomicUsize::new(0), guard })
     }
 
     /// The TLS configuration for host names and IPv4 addresses.
@@ -147,6 +155,32 @@ impl Connector {
         }
         let last = last.expect("at least one URL is configured");
         if tried.len() == 1 { Err(last) } else { Err(Error::AllUrlsFailed { tried, last: Box::new(last) }) }
+    }
+
+    /// The controls sent with a service bind: the password policy request on generic LDAP, so that the
+    /// service account's own state (must change, expired) is told.
+    fn service_controls(&self) -> Vec<RawControl> {
+        match self.settings.flavor {
+            Flavor::Generic => vec![ppolicy::request()],
+            Flavor::ActiveDirectory => Vec::new(),
+        }
+    }
+
+    /// Connects with failover and binds as the service account, through the service-bind guard.
+    pub async fn open_service(&self) -> Result<Ldap, Error> {
+        let s = &self.settings;
+        let ticket = self.guard.admit().await?;
+        let (ldap, result) = self.open(&s.bind_dn, ticket.secret(), self.service_controls()).await?;
+        self.guard.settle(ticket, guard::judge(&s.bind_dn, s.flavor, &result))?;
+        Ok(ldap)
+    }
+
+    /// Binds a connection to `url` as the service account, through the service-bind guard.
+    pub async fn bind_service(&self, ldap: &mut Ldap, url: &LdapUrl) -> Result<(), Error> {
+        let s = &self.settings;
+        let ticket = self.guard.admit().await?;
+        let result = self.bind(ldap, url, &s.bind_dn, ticket.secret(), self.service_controls()).await?;
+        self.guard.settle(ticket, guard::judge(&s.bind_dn, s.flavor, &result))
     }
 
     /// A simple bind on a fresh connection; the first operation on it.
@@ -287,24 +321,11 @@ impl managed::Manager for ServiceManager {
     type Error = Error;
 
     async fn create(&self) -> Result<Ldap, Error> {
-        let s = &self.connector.settings;
-        let (ldap, result) = self.connector.open(&s.bind_dn, s.bind_password.expose(), Vec::new()).await?;
-        service_bind_result(&s.bind_dn, &result)?;
-        Ok(ldap)
+        self.connector.open_service().await
     }
 
     async fn recycle(&self, ldap: &mut Ldap, _metrics: &Metrics) -> RecycleResult<Error> {
         if ldap.is_closed() { Err(RecycleError::message("the connection was closed")) } else { Ok(()) }
-    }
-}
-
-/// Interprets the service account's bind result.
-pub(crate) fn service_bind_result(dn: &str, result: &LdapResult) -> Result<(), Error> {
-    match result.rc {
-        0 => Ok(()),
-        49 | 48 | 53 => Err(Error::ServiceBind { dn: dn.to_owned(), diagnostic: describe_result(result) }),
-        51 | 52 => Err(Error::Unavailable { what: "the service bind".into(), diagnostic: describe_result(result) }),
-        _ => Err(Error::Unexpected { what: "the service bind".into(), diagnostic: describe_result(result) }),
     }
 }
 

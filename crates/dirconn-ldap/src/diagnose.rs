@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::{
     ClosedDuring, Directory, Error, Flavor, LdapUrl,
-    conn::{Query, classify_io, service_bind_result},
+    conn::{Query, classify_io},
     directory::{first_text, raw_values},
     error::describe_result,
     tls,
@@ -103,6 +103,9 @@ impl Directory {
                 0 if !entries.is_empty() => Ok(format!("{} exists and is readable", s.search_base)),
                 0 | 32 => {
                     Err(Error::SearchBaseMissing { base: s.search_base.clone(), diagnostic: describe_result(&res) })
+                }
+                50 | 53 if crate::guard::restricted_until_changed(&res) => {
+                    Err(Error::ServiceMustChange { dn: s.bind_dn.clone(), diagnostic: describe_result(&res) })
                 }
                 50 => {
                     Err(Error::AccessDenied { what: "read the search base".into(), diagnostic: describe_result(&res) })
@@ -243,12 +246,9 @@ impl Directory {
             }
         };
         let started = Instant::now();
-        let bound = self
-            .connector
-            .bind(&mut ldap, url, &s.bind_dn, s.bind_password.expose(), Vec::new())
-            .await
-            .and_then(|res| service_bind_result(&s.bind_dn, &res))
-            .map(|()| format!("bound as {}", s.bind_dn));
+        // Through the service-bind guard: a secret the directory rejected is not sent again before its
+        // back-off (the stage says when), unless the password file changed, which is read again here.
+        let bound = self.connector.bind_service(&mut ldap, url).await.map(|()| format!("bound as {}", s.bind_dn));
         st.push("service-bind", &target, started, bound).then_some(ldap)
     }
 

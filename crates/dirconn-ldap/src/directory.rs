@@ -473,6 +473,9 @@ pub(crate) fn pool_error(err: deadpool::managed::PoolError<Error>, dir: &Directo
 
 pub(crate) fn search_error(rc: u32, result: &LdapResult, base: &str, what: &str) -> Error {
     let diagnostic = describe_result(result);
+    if crate::guard::restricted_until_changed(result) {
+        return Error::ServiceMustChange { dn: String::new(), diagnostic };
+    }
     match rc {
         32 => Error::SearchBaseMissing { base: base.to_owned(), diagnostic },
         50 => Error::AccessDenied { what: what.to_owned(), diagnostic },

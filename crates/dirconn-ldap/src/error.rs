@@ -300,6 +300,48 @@ pub enum Error {
         /// The server's answer.
         diagnostic: String,
     },
+    /// The directory rejected the service account's secret, and binds with it are held back (the
+    /// service-bind guard) so that the account is not locked (DC-401).
+    #[error(
+        "The service account {dn} could not bind: the directory rejected its secret ({tried} bind(s) tried with \
+         this secret), and more binds with it could lock the service account. No bind with this secret is \
+         sent before {next_try} (in {}), unless the secret changes or the configuration is reloaded.",
+        humantime::format_duration(*wait)
+    )]
+    ServiceBindHeld {
+        /// The service account's DN.
+        dn: String,
+        /// Binds rejected with this secret.
+        tried: u32,
+        /// When the next bind may go out (RFC 3339, UTC).
+        next_try: String,
+        /// How long until then.
+        wait: Duration,
+        /// Whether the secret comes from `bind_password_file` (read again at each held-back attempt).
+        from_file: bool,
+        /// The server's answer to the last rejected bind.
+        diagnostic: String,
+    },
+    /// The service account bound, but must change its password before it may search (DC-407).
+    #[error(
+        "The service account {} must change its password before it can search (the directory's password \
+         policy: changeAfterReset).",
+        if dn.is_empty() { "(bind_dn)" } else { dn }
+    )]
+    ServiceMustChange {
+        /// The service account's DN (empty when only a search's answer told).
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
+    /// The service account's password has expired (DC-408).
+    #[error("The service account {dn} cannot bind: its password has expired.")]
+    ServicePasswordExpired {
+        /// The service account's DN.
+        dn: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
 }
 
 impl Error {
@@ -378,6 +420,9 @@ impl Error {
             Error::Unavailable { .. } => "DC-404",
             Error::Unexpected { .. } => "DC-405",
             Error::SyncCancelled => "DC-406",
+            Error::ServiceBindHeld { .. } => "DC-401",
+            Error::ServiceMustChange { .. } => "DC-407",
+            Error::ServicePasswordExpired { .. } => "DC-408",
         }
     }
 
@@ -410,6 +455,9 @@ impl Error {
             Error::AllUrlsFailed { last, .. } => last.kind(),
             Error::Tls { .. } | Error::StartTlsRefused { .. } => ErrorKind::Tls,
             Error::Unexpected { .. } | Error::SyncCancelled => ErrorKind::Internal,
+            Error::ServiceBindHeld { .. } | Error::ServiceMustChange { .. } | Error::ServicePasswordExpired { .. } => {
+                ErrorKind::Configuration
+            }
         }
     }
 
@@ -518,6 +566,30 @@ impl Error {
             Error::Unavailable { .. } => "Retry later; check the directory's health and replication.".into(),
             Error::Unexpected { .. } => "Check the directory's log for this request.".into(),
             Error::SyncCancelled => "Nothing to do: the host stopped the sync, which applied no change.".into(),
+            Error::ServiceBindHeld { from_file: true, .. } => "Write the service account's right password into \
+                the bind_password_file: the next login or connection test reads the file again and binds with \
+                the new content at once. If the directory has locked the service account already, unlock it \
+                (OpenLDAP: delete pwdAccountLockedTime as the rootdn; AD: Unlock account, lockoutTime = 0)."
+                .into(),
+            Error::ServiceBindHeld { .. } => "Correct the service password (bind_password_env or bind_password) \
+                and reload the configuration (SIGHUP, or restart): binds resume at once. If the directory has \
+                locked the service account already, unlock it (OpenLDAP: delete pwdAccountLockedTime as the \
+                rootdn; AD: Unlock account, lockoutTime = 0)."
+                .into(),
+            Error::ServiceMustChange { dn, .. } => {
+                let dn = if dn.is_empty() { "<bind_dn>" } else { dn };
+                format!(
+                    "Set the service account's password so that no reset flag remains: let the account change \
+                     its own password (OpenLDAP: `ldappasswd -H <url> -D \"{dn}\" -W -A -S`, then put the new \
+                     one in bind_password_file), or as the rootdn delete its pwdReset attribute, or give it a \
+                     password policy without pwdMustChange (pwdPolicySubentry). Active Directory: clear \"User \
+                     must change password at next logon\" (pwdLastSet = -1)."
+                )
+            }
+            Error::ServicePasswordExpired { .. } => "Set a new password for the service account and put it in \
+                bind_password_file; for a service account, make the password never expire (AD: \"Password never \
+                expires\"; OpenLDAP: a password policy with pwdMaxAge 0 through pwdPolicySubentry)."
+                .into(),
         }
     }
 
@@ -541,7 +613,10 @@ impl Error {
             | Error::SearchBaseMissing { diagnostic, .. }
             | Error::AccessDenied { diagnostic, .. }
             | Error::Unavailable { diagnostic, .. }
-            | Error::Unexpected { diagnostic, .. } => Some(diagnostic.clone()),
+            | Error::Unexpected { diagnostic, .. }
+            | Error::ServiceBindHeld { diagnostic, .. }
+            | Error::ServiceMustChange { diagnostic, .. }
+            | Error::ServicePasswordExpired { diagnostic, .. } => Some(diagnostic.clone()),
             Error::Resolve { reason, .. } => Some(reason.clone()),
             Error::AllUrlsFailed { last, .. } => last.diagnostic(),
             _ => None,

@@ -139,6 +139,13 @@ pub const KEYS: &[Key] = &[
         meaning: "The password written in the configuration (dirconn logs a warning).",
     },
     Key {
+        name: "service_bind_backoff",
+        ty: "duration",
+        default: Default::Text("`\"15m\"`"),
+        only: None,
+        meaning: "After the directory rejects the service password, how long no bind goes out with it (logins fail at once with `DC-401`); each further rejection doubles it, up to `\"24h\"`. From `\"1s\"` to `\"24h\"`. A changed `bind_password_file` (read again while binds are held back) or a reload ends it at once. The default keeps at most two rejected binds within Active Directory's default 30-minute lockout window. See [the service account and the policy](ldap.md#the-service-account-and-the-policy).",
+    },
+    Key {
         name: "search_base",
         ty: "string (DN)",
         default: Default::Text("required"),

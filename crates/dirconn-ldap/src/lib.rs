@@ -17,6 +17,7 @@ mod error;
 pub mod escape;
 pub mod examples;
 mod groups;
+mod guard;
 pub mod keys;
 mod password;
 mod ppolicy;

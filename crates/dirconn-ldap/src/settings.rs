@@ -154,6 +154,8 @@ struct Raw {
     full_sync_interval: Option<Duration>,
     #[serde(default = "default_group_cache_ttl", with = "humantime_serde")]
     group_cache_ttl: Duration,
+    #[serde(default = "default_service_bind_backoff", with = "humantime_serde")]
+    service_bind_backoff: Duration,
 }
 
 /// How a user's groups are found (`group_membership`).
@@ -208,6 +210,9 @@ fn default_page_size() -> u32 {
 fn default_group_cache_ttl() -> Duration {
     Duration::from_secs(300)
 }
+fn default_service_bind_backoff() -> Duration {
+    Duration::from_secs(15 * 60)
+}
 fn default_range_size() -> u32 {
     1500
 }
@@ -249,6 +254,11 @@ pub struct LdapSettings {
     pub bind_dn: String,
     /// The service account's password.
     pub bind_password: Secret,
+    /// The file it was read from (`bind_password_file`), read again while service binds are held back.
+    pub bind_password_file: Option<PathBuf>,
+    /// How long binds with a service secret the directory rejected are held back at first; each further
+    /// rejection doubles it, up to a day (`service_bind_backoff`).
+    pub service_bind_backoff: Duration,
     /// Where users are searched.
     pub search_base: String,
     /// Whole subtree (true) or one level under the base.
@@ -375,12 +385,9 @@ impl LdapSettings {
                 "Set bind_dn to a service account allowed to read users, and its password in bind_password_file.",
             ));
         }
-        let bind_password = resolve_password(
-            raw.bind_password_file.as_deref().map(|p| config_dir.join(p)),
-            raw.bind_password_env,
-            raw.bind_password,
-            domain,
-        )?;
+        let bind_password_file = raw.bind_password_file.as_deref().map(|p| config_dir.join(p));
+        let bind_password =
+            resolve_password(bind_password_file.clone(), raw.bind_password_env, raw.bind_password, domain)?;
         if raw.search_base.trim().is_empty() || !raw.search_base.contains('=') {
             return Err(Error::config(
                 "DC-109",
@@ -447,6 +454,15 @@ impl LdapSettings {
                     )
                 })?;
             }
+        }
+        if raw.service_bind_backoff.is_zero() || raw.service_bind_backoff > crate::guard::MAX_BACKOFF {
+            return Err(Error::config(
+                "DC-101",
+                "service_bind_backoff",
+                format!("{} is out of range", humantime::format_duration(raw.service_bind_backoff)),
+                "Use a back-off from 1s to 24h; \"15m\" keeps at most two rejected binds within Active \
+                 Directory's default 30-minute lockout window.",
+            ));
         }
         if raw.nested_group_depth > 64 {
             return Err(Error::config(
@@ -526,6 +542,8 @@ impl LdapSettings {
             pool_size: raw.pool_size,
             bind_dn,
             bind_password,
+            bind_password_file,
+            service_bind_backoff: raw.service_bind_backoff,
             search_base: raw.search_base,
             subtree: raw.subtree,
             user_filter,
@@ -652,6 +670,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.user_filter, LdapDefaults::GENERIC.user_filter);
         assert_eq!(s.connect_timeout, Duration::from_secs(5));
+        assert_eq!(s.service_bind_backoff, Duration::from_secs(900));
         assert!(s.subtree);
         assert_eq!(format!("{:?}", s.bind_password), "<redacted>");
     }
@@ -702,6 +721,13 @@ mod tests {
         };
         assert_eq!(mode("nested-member-of").unwrap().group_membership, GroupMembership::NestedMemberOf);
         assert!(mode("chain").unwrap_err().to_string().contains("`active-directory` domains only"));
+        for bad in ["0s", "25h", "soon"] {
+            let err = parse(&format!(
+                r#"{{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x","service_bind_backoff":"{bad}"}}"#
+            ))
+            .unwrap_err();
+            assert!(err.to_string().contains("service_bind_backoff"), "{bad}: {err}");
+        }
         let err = parse(r#"{"urls":[],"bind_dn":"cn=s","bind_password":"p","search_base":"dc=x"}"#).unwrap_err();
         assert_eq!(err.code(), "DC-103");
         let err = parse(r#"{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p"}"#).unwrap_err();

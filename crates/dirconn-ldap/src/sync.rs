@@ -20,9 +20,7 @@ use ldap3::{
     },
 };
 
-use crate::{
-    ClosedDuring, Directory, Error, Flavor, GroupIndex, GroupMembership, LdapUrl, conn, directory::search_error,
-};
+use crate::{ClosedDuring, Directory, Error, Flavor, GroupIndex, GroupMembership, LdapUrl, directory::search_error};
 
 /// Where a sync's batches go: the plugin's channel to the host.
 pub trait ChangeSink: Send + Sync {
@@ -85,8 +83,7 @@ impl Directory {
     ) -> Result<SyncEnd, Error> {
         let attrs = self.sync_attributes(mapped);
         let s = self.settings();
-        let (mut ldap, result) = self.connector.open(&s.bind_dn, s.bind_password.expose(), Vec::new()).await?;
-        conn::service_bind_result(&s.bind_dn, &result)?;
+        let mut ldap = self.connector.open_service().await?;
         let url = self.connector.preferred_url().clone();
         // AD: the DC's USN is read before the groups, so that a change made while they load is seen again
         // by the next pass rather than lost between the two.

@@ -46,6 +46,15 @@ pub enum Error {
         /// The column and value.
         what: String,
     },
+    /// A SQLite store file that group or others may read or write; refused before it is opened (DC-607).
+    Exposed {
+        /// The store's database file.
+        path: String,
+        /// The file found open to others (the database, or its -wal, -shm or -journal file).
+        file: String,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 impl Error {
@@ -61,6 +70,7 @@ impl Error {
             Error::BadUrl { .. } | Error::Migrate { .. } => ErrorKind::Configuration,
             Error::Open { .. } => ErrorKind::Unreachable,
             Error::Query { .. } | Error::Corrupt { .. } | Error::Conflict { .. } => ErrorKind::Internal,
+            Error::Exposed { .. } => ErrorKind::Configuration,
         }
     }
 
@@ -73,6 +83,7 @@ impl Error {
             Error::Query { .. } => "DC-604",
             Error::Conflict { .. } => "DC-605",
             Error::Corrupt { .. } => "DC-606",
+            Error::Exposed { .. } => "DC-607",
         }
     }
 
@@ -87,11 +98,21 @@ impl Error {
                 format!("The account `{login}` in {domain} was written by another process at the same time.")
             }
             Error::Corrupt { what } => format!("The account store holds a value this version cannot read ({what})."),
+            Error::Exposed { file, mode, .. } => format!(
+                "The account store file {file} can be read or written by other users (mode {mode:04o}); it holds \
+                 password hashes, so it was not opened."
+            ),
         }
     }
 
     /// What to do about it.
     pub fn fix(&self) -> String {
+        if let Error::Exposed { path, .. } = self {
+            return format!(
+                "make it private to the dirconn user: `chmod 600 {path}` (and its {path}-wal and {path}-shm files \
+                 when present); dirconn creates new stores with mode 0600."
+            );
+        }
         match self {
             Error::BadUrl { .. } => "set `store` to a SQLite file path (accounts.db) or a postgres://user@host/db URL.",
             Error::Open { .. } => {
@@ -104,6 +125,7 @@ impl Error {
             Error::Query { .. } => "check the database's health and free space; the operation was rolled back.",
             Error::Conflict { .. } => "run the operation again; it will see the other writer's account.",
             Error::Corrupt { .. } => "upgrade dirconn, or correct the row.",
+            Error::Exposed { .. } => "make the store's files private to the dirconn user (chmod 600).",
         }
         .to_owned()
     }

@@ -16,5 +16,6 @@ pub fn examples() -> Vec<Error> {
         Error::Query { what: "{operation}", source: driver() },
         Error::Conflict { domain: "{domain}".into(), login: "{login}".into() },
         Error::Corrupt { what: "{value}".into() },
+        Error::Exposed { path: "{store}".into(), file: "{store}".into(), mode: 0o644 },
     ]
 }

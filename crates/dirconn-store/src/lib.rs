@@ -8,6 +8,7 @@ mod audit;
 mod error;
 pub mod examples;
 mod location;
+mod private;
 mod query;
 mod report;
 
@@ -83,7 +84,12 @@ impl Store {
             Ok(Location::Postgres(url)) => (Backend::Postgres, url),
             Ok(Location::SqliteMemory(url)) => (Backend::Sqlite, url),
             // The file is created if missing (its folder is not), whichever way the path is written.
-            Ok(Location::SqliteFile { path, params }) => (Backend::Sqlite, location::sqlite_url(&path, &params, true)),
+            Ok(Location::SqliteFile { path, params }) => {
+                // Private before SQLite opens it: created 0600, refused when others may read it.
+                let create = params.iter().all(|(k, v)| k != "mode" || v == "rwc");
+                private::prepare(&path, create)?;
+                (Backend::Sqlite, location::sqlite_url(&path, &params, true))
+            }
             Err(problem) => return Err(Error::BadUrl { url: shown, problem }),
         };
         let options = AnyPoolOptions::new()
