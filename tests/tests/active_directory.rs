@@ -2,7 +2,7 @@
 //! login forms, bind sub-codes and what users are told, nested / primary / large groups, paged listings,
 //! objectGUID keys, account state, password reset and change, the uSNChanged sync and the connection test.
 
-use std::{future::Future, path::PathBuf, process::Command};
+use std::{path::PathBuf, process::Command};
 
 use dirconn_abi::{ClientContext, ErrorKind, StageStatus};
 use dirconn_host::{Error, SyncOptions, sync_domain};
@@ -10,31 +10,13 @@ use dirconn_ldap::{Directory, LdapDefaults, LdapSettings, ad};
 use dirconn_store::{Field, Store, SyncReport, Value};
 use dirconn_tests::{
     DomainSpec, TestHost,
-    samba::{self, SambaDc},
+    samba::{self, SambaDc, with_dc},
     stage,
 };
 
 /// The mail domain the tests configure: not the AD realm, so that `user@maildomain` is its own form.
 const MAIL_DOMAIN: &str = "example.com";
 
-/// Runs `scenario` against a fresh DC, inside this test's own network namespace; skips (printing why)
-/// where Samba cannot run, except in CI.
-fn with_dc<F, Fut>(scenario: F)
-where
-    F: FnOnce(SambaDc) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    if let Some(why) = samba::unavailable() {
-        assert!(std::env::var_os("CI").is_none(), "Samba AD tests cannot run in CI: {why}");
-        eprintln!("skipped: {why}");
-        return;
-    }
-    samba::enter_private_network().expect("a private network namespace");
-    let dc = SambaDc::start();
-    // The runtime is built after entering the namespace, so its threads (and the plugin's) live there.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(scenario(dc));
-}
 
 /// The AD domain over LDAPS with the harness's CA, as the service account.
 fn spec(dc: &SambaDc) -> DomainSpec {

@@ -5,7 +5,6 @@
 //! pwdMustChange, AD's pwdLastSet = 0, an expired password) gets DC-407 / DC-408, not DC-403.
 
 use std::{
-    future::Future,
     path::Path,
     time::{Duration, Instant},
 };
@@ -15,7 +14,7 @@ use dirconn_host::Error;
 use dirconn_tests::{
     DomainSpec, Fixture, Slapd, TestHost,
     http::Http,
-    samba::{self, SambaDc},
+    samba::{self, SambaDc, with_dc},
     serve::{Serve, ServeSpec},
     slapd::SERVICE_DN,
     stage,
@@ -240,22 +239,6 @@ async fn an_expired_service_password_is_dc_408() {
     assert!(fix.contains("never expire"), "{fix}");
 }
 
-/// Runs `scenario` against a fresh DC (a copy of the template), in this test's own network namespace.
-fn with_dc<F, Fut>(scenario: F)
-where
-    F: FnOnce(SambaDc) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    if let Some(why) = samba::unavailable() {
-        assert!(std::env::var_os("CI").is_none(), "Samba AD tests cannot run in CI: {why}");
-        eprintln!("skipped: {why}");
-        return;
-    }
-    samba::enter_private_network().expect("a private network namespace");
-    let dc = SambaDc::start();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(scenario(dc));
-}
 
 fn ad_host(dc: &SambaDc, password_file: &Path) -> TestHost {
     let spec = DomainSpec::new()

@@ -2,8 +2,9 @@
 //!
 //! - `dovecot`: IMAP logins per second (connect, LOGIN, LOGOUT; a new connection each) into two Dovecots on
 //!   one slapd with generated users: ours, the operators' Lua snippet (`passdb lua` in auth workers → `dirconn
-//!   serve` (release) → slapd, `userdb prefetch` with `[domain.userdb]`), and the reference an administrator
-//!   would pick instead, Dovecot's own `passdb ldap` with auth binds (`userdb static`). Both: the same auth
+//!   serve` (release) → slapd, `userdb prefetch` with `[domain.userdb]`, groups by `nested-member-of`), and
+//!   the reference an administrator would pick instead, Dovecot's own `passdb ldap` with auth binds
+//!   (`userdb static`). Both: the same auth
 //!   worker count, no auth cache, the same concurrent clients, no failure delay. Every user logs in once on
 //!   each side first (our first login creates the account). Rounds alternate; each round reports its rate,
 //!   p50/p99 and the CPU every process class used (from `/proc/<pid>/stat`, in % of one core: 200% is this
@@ -116,7 +117,11 @@ fn dovecot(plugin_dir: &Path, shape: &Shape) {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(homes.path(), std::fs::Permissions::from_mode(0o1777)).expect("chmod 1777");
     }
-    let domain = DomainSpec::ldap(&slapd).raw("userdb", &format!(r#"{{ home = "{}/%u" }}"#, homes.path().display()));
+    // Groups as an administrator of this slapd would read them: memberOf (kept by the memberof overlay) in
+    // the user search, the groups' parents cached (the reference resolves no groups at all).
+    let domain = DomainSpec::ldap(&slapd)
+        .raw("userdb", &format!(r#"{{ home = "{}/%u" }}"#, homes.path().display()))
+        .set("group_membership", "nested-member-of");
     let serve = Serve::start(ServeOptions {
         bin: dirconn_serve::dirconn_bin("release"),
         plugins: vec![plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"))],

@@ -16,7 +16,7 @@ use dirconn_tests::{
     slapd,
 };
 
-use super::{Shape, compare, drive};
+use super::{SERVER_PID, Shape, compare, drive};
 
 /// A pool of keep-alive HTTP clients: each login takes one, runs its request on a blocking thread, and
 /// puts it back.
@@ -46,6 +46,8 @@ impl Clients {
 pub async fn run(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize, rounds: usize) {
     println!("bench service: starting slapd with {users} generated users…");
     let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
+    // The rounds' "server" CPU is slapd's (both sides' directory); `dirconn serve`'s own is not counted.
+    SERVER_PID.store(server.pid(), std::sync::atomic::Ordering::Relaxed);
     let pool = 8;
     let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
     let plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
