@@ -17,7 +17,6 @@ use dirconn_tests::{
 /// The mail domain the tests configure: not the AD realm, so that `user@maildomain` is its own form.
 const MAIL_DOMAIN: &str = "example.com";
 
-
 /// The AD domain over LDAPS with the harness's CA, as the service account.
 fn spec(dc: &SambaDc) -> DomainSpec {
     DomainSpec::new()

@@ -239,7 +239,6 @@ async fn an_expired_service_password_is_dc_408() {
     assert!(fix.contains("never expire"), "{fix}");
 }
 
-
 fn ad_host(dc: &SambaDc, password_file: &Path) -> TestHost {
     let spec = DomainSpec::new()
         .set("name", "example.com")
