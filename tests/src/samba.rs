@@ -1824,6 +1824,25 @@ fn encode_jpeg(width: u16, height: u16, pixel: impl Fn(u16, u16) -> f64) -> Vec<
     out
 }
 
+/// Runs `scenario` against a fresh DC (a copy of the template), inside this test's own network namespace;
+/// where Samba cannot run, skips (printing why), except in CI, where that fails the test.
+pub fn with_dc<F, Fut>(scenario: F)
+where
+    F: FnOnce(SambaDc) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if let Some(why) = unavailable() {
+        assert!(std::env::var_os("CI").is_none(), "Samba AD tests cannot run in CI: {why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    enter_private_network().expect("a private network namespace");
+    let dc = SambaDc::start();
+    // The runtime is built after entering the namespace, so its threads (and the plugin's) live there.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(scenario(dc));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1858,23 +1877,4 @@ mod tests {
         };
         assert_eq!(answer.data_code(), Some("52e"));
     }
-}
-
-/// Runs `scenario` against a fresh DC (a copy of the template), inside this test's own network namespace;
-/// where Samba cannot run, skips (printing why), except in CI, where that fails the test.
-pub fn with_dc<F, Fut>(scenario: F)
-where
-    F: FnOnce(SambaDc) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    if let Some(why) = unavailable() {
-        assert!(std::env::var_os("CI").is_none(), "Samba AD tests cannot run in CI: {why}");
-        eprintln!("skipped: {why}");
-        return;
-    }
-    enter_private_network().expect("a private network namespace");
-    let dc = SambaDc::start();
-    // The runtime is built after entering the namespace, so its threads (and the plugin's) live there.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(scenario(dc));
 }

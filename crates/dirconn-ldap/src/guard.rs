@@ -268,8 +268,11 @@ impl BindGuard {
                 st.bound_at = None;
                 let already = st.held.as_ref().is_some_and(|h| now < h.until);
                 if !already {
+                    // One more try after the first back-off (the password may have been fixed in the directory),
+                    // then one a day: at most two rejected binds in any 24 hours, fewer than any lockout
+                    // threshold worth having, whatever its observation window.
                     let backoff = st.next_backoff;
-                    st.next_backoff = (backoff * 2).min(MAX_BACKOFF);
+                    st.next_backoff = MAX_BACKOFF;
                     st.held = Some(Held { until: now + backoff, until_wall: SystemTime::now() + backoff, diagnostic });
                     tracing::warn!(
                         dn = %self.dn,
@@ -319,7 +322,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_rejection_holds_binds_back_and_the_backoff_doubles() {
+    async fn a_rejection_holds_binds_back_then_one_bind_a_day() {
         let g = guard(None, "1s");
         let t = g.admit().await.unwrap();
         let err = g.settle(t, rejected()).unwrap_err();
@@ -331,8 +334,8 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let t = g.admit().await.expect("the back-off has passed");
         let err = g.settle(t, rejected()).unwrap_err();
-        assert!(err.to_string().contains("2 bind(s)") && err.to_string().contains("in 2s"), "{err}");
-        assert_eq!(g.lock().next_backoff, Duration::from_secs(4));
+        assert!(err.to_string().contains("2 bind(s)") && err.to_string().contains("in 1day"), "{err}");
+        assert_eq!(g.lock().next_backoff, MAX_BACKOFF);
     }
 
     #[tokio::test]

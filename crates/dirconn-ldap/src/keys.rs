@@ -143,7 +143,7 @@ pub const KEYS: &[Key] = &[
         ty: "duration",
         default: Default::Text("`\"15m\"`"),
         only: None,
-        meaning: "After the directory rejects the service password, how long no bind goes out with it (logins fail at once with `DC-401`); each further rejection doubles it, up to `\"24h\"`. From `\"1s\"` to `\"24h\"`. A changed `bind_password_file` (read again while binds are held back) or a reload ends it at once. The default keeps at most two rejected binds within Active Directory's default 30-minute lockout window. See [the service account and the policy](ldap.md#the-service-account-and-the-policy).",
+        meaning: "After the directory rejects the service password, how long no bind goes out with it (logins fail at once with `DC-401`); after a second rejection, binds with that secret go out once a day. From `\"1s\"` to `\"24h\"`. A changed `bind_password_file` (read again while binds are held back) or a reload ends the hold at once. So at most two rejected binds fall in any 24 hours, below any lockout threshold of 3 or more. See [the service account and the policy](ldap.md#the-service-account-and-the-policy).",
     },
     Key {
         name: "search_base",

@@ -256,8 +256,8 @@ pub struct LdapSettings {
     pub bind_password: Secret,
     /// The file it was read from (`bind_password_file`), read again while service binds are held back.
     pub bind_password_file: Option<PathBuf>,
-    /// How long binds with a service secret the directory rejected are held back at first; each further
-    /// rejection doubles it, up to a day (`service_bind_backoff`).
+    /// How long binds with a service secret the directory rejected are held back at first; after a second
+    /// rejection, a day (`service_bind_backoff`).
     pub service_bind_backoff: Duration,
     /// Where users are searched.
     pub search_base: String,
