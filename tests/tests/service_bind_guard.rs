@@ -142,12 +142,14 @@ async fn a_wrong_service_secret_never_locks_the_slapd_service_account() {
 }
 
 #[tokio::test]
-async fn a_short_backoff_retries_once_per_backoff_and_stays_below_the_threshold() {
+async fn a_short_backoff_retries_once_then_holds_for_a_day_and_stays_below_the_threshold() {
     let (slapd, h, file) = locking_slapd_with_wrong_secret("1s");
     let started = Instant::now();
     let mut last = String::new();
-    // 2.6 s: the first bind at 0 s, a retry after 1 s, the next one not before 3 s (2 s of back-off).
-    while started.elapsed() < Duration::from_millis(2600) {
+    // 5 s of logins, the 1 s back-off standing in for the first 15 minutes: the first bind at 0 s, one retry
+    // after 1 s, then none for a day. (A back-off that doubled would retry at 3 s, and that third
+    // rejection would lock this account: pwdMaxFailure 3, no failure-count interval.)
+    while started.elapsed() < Duration::from_secs(5) {
         let wave = (0..10).map(|_| ldap_login(&h, Fixture::ALICE.password));
         for result in futures::future::join_all(wave).await {
             let err = result.expect_err("the service bind fails");
@@ -157,8 +159,9 @@ async fn a_short_backoff_retries_once_per_backoff_and_stays_below_the_threshold(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let state = slapd.policy_state(SERVICE_DN);
-    eprintln!("after 2.6 s of logins with a 1 s back-off: {state:?}; last: {last}");
+    eprintln!("after 5 s of logins with a 1 s back-off: {state:?}; last: {last}");
     assert_eq!(state.failure_times.len(), 2, "one bind, then one retry after the back-off: {state:?}");
+    assert!(last.contains("(in 1day") || last.contains("(in 23h 59m"), "the next try is a day away: {last}");
     assert_eq!(state.locked_time, None);
     assert!(last.contains("(2 bind(s) tried with this secret)"), "{last}");
     write_secret(&file, slapd.service_password());
