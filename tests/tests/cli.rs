@@ -12,11 +12,9 @@ use dirconn_tests::{DomainSpec, Fixture, Slapd, TestHost, stage};
 fn dirconn() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let bin = stage::target_dir().join("debug").join("dirconn");
-        if !bin.is_file() {
-            stage::cargo(&["build", "--quiet", "-p", "dirconn"]).expect("building dirconn");
-        }
-        bin
+        // Always (a no-op when up to date): a binary left from an older build would test old code.
+        stage::cargo(&["build", "--quiet", "-p", "dirconn"]).expect("building dirconn");
+        stage::target_dir().join("debug").join("dirconn")
     })
 }
 
