@@ -529,3 +529,46 @@ async fn group_dns_compare_by_meaning_at_login_and_in_a_sync() {
         assert_eq!((&synced.app_groups, &synced.groups), (&alice.app_groups, &alice.groups), "{mode}");
     }
 }
+
+#[tokio::test]
+async fn a_login_that_changes_nothing_writes_nothing_within_a_minute() {
+    let slapd = Slapd::start();
+    let backend = Backend::sqlite();
+    let store = backend.store().await;
+    let h = host(DomainSpec::ldap(&slapd));
+    login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.unwrap();
+    let set_last_login = |ago: i64| {
+        let store = &store;
+        async move {
+            let before = account(store, "alice").await;
+            let mut a = before.clone();
+            a.last_login = Some(dirconn_store::now() - ago);
+            let mut tx = store.begin().await.unwrap();
+            tx.update(&a, &before).await.unwrap();
+            tx.commit().await.unwrap();
+            a.last_login
+        }
+    };
+    // Logged in 10 s ago, nothing changed in the directory: the login is answered without a write.
+    let ten_ago = set_last_login(10).await;
+    let again = login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.unwrap();
+    assert_eq!((again.created, again.account.last_login), (false, ten_ago));
+    assert_eq!(account(&store, "alice").await.last_login, ten_ago, "nothing was written");
+    // A change in the directory is written at the next login, however recent the last one.
+    slapd.ldapmodify(&format!(
+        "dn: {}\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 555 7777\n",
+        Fixture::ALICE.dn()
+    ));
+    let changed = login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.unwrap();
+    assert_eq!(changed.account.fields.text(Field::Phone), Some("+1 555 7777"));
+    let stored = account(&store, "alice").await;
+    assert_eq!(stored.fields.text(Field::Phone), Some("+1 555 7777"));
+    assert!(stored.last_login > ten_ago, "written with the change: {:?} vs {ten_ago:?}", stored.last_login);
+    // Over a minute ago: the login writes last_login again.
+    let old = set_last_login(dirconn_host::accounts::LAST_LOGIN_RESOLUTION_SECS + 5).await;
+    login(&h, &store, "alice@example.org", Fixture::ALICE.password).await.unwrap();
+    assert!(account(&store, "alice").await.last_login > old);
+    // A wrong password never takes the quick path.
+    let err = login(&h, &store, "alice@example.org", "wrong").await.unwrap_err();
+    assert_eq!(err.code(), "DC-203");
+}

@@ -189,6 +189,41 @@ async fn find_for_entry(tx: &mut dirconn_store::Tx, domain: &str, entry: &UserEn
     Ok(by_name.into_iter().find(Account::claimable))
 }
 
+/// How old an account's `last_login` may be before a login that changes nothing else writes it again.
+pub const LAST_LOGIN_RESOLUTION_SECS: i64 = 60;
+
+/// A directory login that would change nothing but `last_login`, written less than
+/// [`LAST_LOGIN_RESOLUTION_SECS`] ago: the outcome, read without a transaction, so the store's writer is
+/// not taken (a mail client logs in many times a minute). `None` when the login must write.
+async fn unchanged_login(
+    store: &Store,
+    domain: &Domain,
+    entry: &UserEntry,
+    warnings: &mut Vec<String>,
+) -> Result<Option<LoginOutcome>, Error> {
+    if entry.id.is_empty() {
+        return Ok(None);
+    }
+    let Some(existing) = store.by_directory_key(&domain.name, &entry.id).await? else { return Ok(None) };
+    let recent = existing.last_login.is_some_and(|t| (now() - t).abs() < LAST_LOGIN_RESOLUTION_SECS);
+    if !existing.active || !recent {
+        return Ok(None);
+    }
+    let mut refreshed = existing.clone();
+    let notes = apply_entry(&mut refreshed, entry, &domain.policy);
+    if refreshed != existing {
+        return Ok(None);
+    }
+    warnings.extend(notes);
+    tracing::debug!(domain = %domain.name, login = ?existing.login, "directory user logged in (nothing to write)");
+    Ok(Some(LoginOutcome {
+        account: existing,
+        via: Via::Directory,
+        created: false,
+        warnings: std::mem::take(warnings),
+    }))
+}
+
 impl Host {
     /// Opens the configured account store.
     pub async fn open_store(&self) -> Result<Store, Error> {
@@ -279,6 +314,11 @@ impl Host {
             return Err(Error::NotInMappedGroups { domain: domain.name.clone(), login: entry.login.to_string() });
         }
         let mut warnings: Vec<String> = entry.warnings.iter().map(|w| w.to_string()).collect();
+        if policy.offline_days == 0
+            && let Some(outcome) = unchanged_login(store, domain, &entry, &mut warnings).await?
+        {
+            return Ok(outcome);
+        }
         let cached = if policy.offline_days > 0 { Some(hash_blocking(password).await?) } else { None };
         let mut tx = store.begin().await?;
         let existing = find_for_entry(&mut tx, &domain.name, &entry).await?;

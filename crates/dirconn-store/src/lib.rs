@@ -155,6 +155,12 @@ impl Store {
         query::by_column(&mut conn, domain, "login", &[login.to_owned()]).await.map(|mut v| v.pop())
     }
 
+    /// The account of a domain with this directory key, read outside any transaction (no writer lock).
+    pub async fn by_directory_key(&self, domain: &str, key: &str) -> Result<Option<Account>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        query::by_column(&mut conn, domain, "directory_key", &[key.to_owned()]).await.map(|mut v| v.pop())
+    }
+
     /// Accounts of a domain by authentication name or account name (case-insensitive on the account name).
     pub async fn by_name(&self, domain: &str, name: &str) -> Result<Vec<Account>, Error> {
         let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
