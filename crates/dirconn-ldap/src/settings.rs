@@ -460,8 +460,8 @@ impl LdapSettings {
                 "DC-101",
                 "service_bind_backoff",
                 format!("{} is out of range", humantime::format_duration(raw.service_bind_backoff)),
-                "Use a back-off from 1s to 24h; \"15m\" keeps at most two rejected binds within Active \
-                 Directory's default 30-minute lockout window.",
+                "Use a back-off from 1s to 24h (the default, \"15m\", tries a rejected password once more \
+                 after 15 minutes, then once a day).",
             ));
         }
         if raw.nested_group_depth > 64 {
@@ -587,6 +587,12 @@ pub fn dns_domain_of(dn: &str) -> String {
     dirconn_abi::dc_components(dn).join(".")
 }
 
+/// The service password in a `bind_password_file`: its content without trailing line breaks (other white
+/// space is kept). Read when the settings load, and again by the service-bind guard while it holds binds.
+pub(crate) fn read_password_file(path: &Path) -> std::io::Result<String> {
+    Ok(std::fs::read_to_string(path)?.trim_end_matches(['\n', '\r']).to_owned())
+}
+
 fn resolve_password(
     file: Option<PathBuf>,
     env: Option<String>,
@@ -618,15 +624,14 @@ fn resolve_password(
         }
     };
     let password = if let Some(path) = file {
-        let text = std::fs::read_to_string(&path).map_err(|err| {
+        read_password_file(&path).map_err(|err| {
             Error::config(
                 "DC-104",
                 key,
                 format!("{} cannot be read: {err}", path.display()),
                 "Create the file with the service password, readable by the dirconn user only (mode 0600).",
             )
-        })?;
-        text.trim_end_matches(['\n', '\r']).to_owned()
+        })?
     } else if let Some(var) = env {
         std::env::var(&var).map_err(|_| {
             Error::config(
