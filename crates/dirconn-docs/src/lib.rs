@@ -42,11 +42,12 @@ pub fn generate(root: &Path) -> Result<Vec<(PathBuf, String)>, Problem> {
             .map(|text| (path.clone(), text))
             .map_err(|e| Problem(format!("{}: {e}", path.display())))
     };
+    let catalog = codes::catalog()?;
     let mut pages = Vec::new();
     let (path, text) = read("troubleshooting.md")?;
-    pages.push((path, codes::troubleshooting(&text)?));
+    pages.push((path, codes::troubleshooting(&text, &catalog)?));
     let (path, text) = read("cli.md")?;
-    pages.push((path, markdown::fill(&text, "exit-codes", &codes::exit_table()?)?));
+    pages.push((path, markdown::fill(&text, "exit-codes", &codes::exit_table(&catalog))?));
     let (path, text) = read("configuration.md")?;
     pages.push((path, markdown::fill(&text, "connector-keys", &keys::all_connectors())?));
     let (path, text) = read("active-directory.md")?;

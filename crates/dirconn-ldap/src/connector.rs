@@ -19,11 +19,11 @@ pub struct DirectoryConnector {
 }
 
 impl DirectoryConnector {
-    /// Validates a domain's settings for the connector `kind` with its defaults and prepares its directory
+    /// Validates a domain's settings for the connector kind of `defaults` and prepares its directory
     /// (no network call).
-    pub fn new(config: &ConnectorConfig, kind: &str, defaults: LdapDefaults) -> Result<Self, ConnectorError> {
-        if config.kind.as_str() != kind {
-            return Err(Error::wrong_kind(kind, &config.kind).into());
+    pub fn new(config: &ConnectorConfig, defaults: LdapDefaults) -> Result<Self, ConnectorError> {
+        if config.kind.as_str() != defaults.kind {
+            return Err(Error::wrong_kind(defaults.kind, &config.kind).into());
         }
         let settings = LdapSettings::from_json(
             &config.domain,

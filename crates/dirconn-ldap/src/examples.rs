@@ -14,121 +14,57 @@ fn account(make: fn(String, String) -> Error) -> Error {
     make(field("dn"), field("diagnostic"))
 }
 
-/// The settings failures, provoked by loading settings with one thing wrong: `(connector kind, settings)`.
-const PROVOKED: &[(&str, &str)] = &[
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","user_filtr":"(uid={login})"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","pool_size":"8"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","connect_timeout":"soon"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","connect_timeout":"0s"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","pool_size":0}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","nested_group_depth":65}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","page_size":0}"#,
-    ),
-    (
-        "active-directory",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","range_size":5}"#,
-    ),
-    (
-        "active-directory",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","nt_domain":"example.org"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","nt_domain":"EXAMPLE"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","group_membership":"chain"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":[],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","search_base":"ou=people,dc=example,dc=org"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","bind_password_env":"DIRCONN_PASSWORD","search_base":"ou=people,dc=example,dc=org"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password_file":"missing-secret","search_base":"ou=people,dc=example,dc=org"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password_env":"DIRCONN_DOCS_UNSET_VARIABLE","search_base":"ou=people,dc=example,dc=org"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":" ","bind_password":"secret","search_base":"ou=people,dc=example,dc=org"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","ca_file":"missing-ca.pem"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","user_filter":"(uid=alice)"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","user_filter":"(uid={login}"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","group_filter":"member={dn}"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org","sync_filter":"objectClass=person"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"people"}"#,
-    ),
-    (
-        "ldap",
-        r#"{"urls":["ldaps://ldap.example.org"],"starttls":true,"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org"}"#,
-    ),
+/// Settings of a domain that load; each provoking example below changes them.
+const GOOD: &str = r#"{"urls":["ldap://ldap.example.org"],"bind_dn":"cn=dirconn,dc=example,dc=org","bind_password":"secret","search_base":"ou=people,dc=example,dc=org"}"#;
+
+/// The settings failures, provoked by loading [`GOOD`] with one thing wrong: `(connector kind, changes)`, each
+/// change a key and its JSON value (`null`: the key removed).
+const PROVOKED: &[(&str, &[(&str, &str)])] = &[
+    ("ldap", &[("user_filtr", r#""(uid={login})""#)]),
+    ("ldap", &[("pool_size", r#""8""#)]),
+    ("ldap", &[("search_base", "null")]),
+    ("ldap", &[("connect_timeout", r#""soon""#)]),
+    ("ldap", &[("connect_timeout", r#""0s""#)]),
+    ("ldap", &[("pool_size", "0")]),
+    ("ldap", &[("nested_group_depth", "65")]),
+    ("ldap", &[("page_size", "0")]),
+    ("active-directory", &[("range_size", "5")]),
+    ("active-directory", &[("nt_domain", r#""example.org""#)]),
+    ("ldap", &[("nt_domain", r#""EXAMPLE""#)]),
+    ("ldap", &[("group_membership", r#""chain""#)]),
+    ("ldap", &[("urls", r#"["ldap.example.org"]"#)]),
+    ("ldap", &[("urls", "[]")]),
+    ("ldap", &[("bind_password", "null")]),
+    ("ldap", &[("bind_password_env", r#""DIRCONN_PASSWORD""#)]),
+    ("ldap", &[("bind_password_file", r#""missing-secret""#), ("bind_password", "null")]),
+    ("ldap", &[("bind_password_env", r#""DIRCONN_DOCS_UNSET_VARIABLE""#), ("bind_password", "null")]),
+    ("ldap", &[("bind_dn", r#"" ""#)]),
+    ("ldap", &[("ca_file", r#""missing-ca.pem""#)]),
+    ("ldap", &[("user_filter", r#""(uid=alice)""#)]),
+    ("ldap", &[("user_filter", r#""(uid={login}""#)]),
+    ("ldap", &[("group_filter", r#""member={dn}""#)]),
+    ("ldap", &[("sync_filter", r#""objectClass=person""#)]),
+    ("ldap", &[("search_base", r#""people""#)]),
+    ("ldap", &[("service_bind_backoff", r#""0s""#)]),
+    ("ldap", &[("urls", r#"["ldaps://ldap.example.org"]"#), ("starttls", "true")]),
 ];
 
 /// Every failure of the engine, once (settings failures once per way of provoking them), as the host
 /// would show it. The settings are read as if the configuration were in `/etc/dirconn`.
 pub fn examples() -> Vec<Error> {
     let mut out = Vec::new();
-    for (kind, json) in PROVOKED {
-        let defaults = if *kind == "ldap" { LdapDefaults::GENERIC } else { LdapDefaults::ACTIVE_DIRECTORY };
-        match LdapSettings::from_json("example.org", json, Path::new("/etc/dirconn"), defaults) {
+    for (kind, changes) in PROVOKED {
+        let defaults = LdapDefaults::ALL.into_iter().find(|d| d.kind == *kind).expect("a connector kind");
+        let mut settings: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(GOOD).expect("the good settings are JSON");
+        for (key, value) in *changes {
+            match serde_json::from_str(value).expect("a JSON value") {
+                serde_json::Value::Null => settings.remove(*key),
+                value => settings.insert((*key).to_owned(), value),
+            };
+        }
+        let json = serde_json::Value::Object(settings).to_string();
+        match LdapSettings::from_json("example.org", &json, Path::new("/etc/dirconn"), defaults) {
             Err(err) => out.push(err),
             Ok(_) => panic!("the example settings load, but should fail: {json}"),
         }

@@ -115,9 +115,16 @@ struct State {
     bound_at: Option<Instant>,
     /// Binds the directory rejected with this secret.
     rejected: u32,
-    /// The back-off the next rejection starts.
-    next_backoff: Duration,
     held: Option<Held>,
+}
+
+impl State {
+    /// The back-off the next rejection starts: the first back-off for a secret not rejected yet (the
+    /// password may be fixed in the directory meanwhile), then a day. So at most two rejected binds fall in
+    /// any 24 hours, fewer than any lockout threshold worth having, whatever its observation window.
+    fn next_backoff(&self, first: Duration) -> Duration {
+        if self.rejected == 0 { first } else { MAX_BACKOFF }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -161,7 +168,6 @@ impl BindGuard {
                 secret: settings.bind_password.clone(),
                 bound_at: None,
                 rejected: 0,
-                next_backoff: settings.service_bind_backoff,
                 held: None,
             }),
             probe: Arc::new(tokio::sync::Mutex::new(())),
@@ -213,14 +219,13 @@ impl BindGuard {
     /// While held back: a changed, non-empty password file replaces the secret and clears the hold.
     fn reread_file(&self, st: &mut State) {
         let Some(path) = &self.file else { return };
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::settings::read_password_file(path) {
             Ok(text) => text,
             Err(err) => {
                 tracing::debug!(file = %path.display(), error = %err, "cannot read the service password file again");
                 return;
             }
         };
-        let text = text.trim_end_matches(['\n', '\r']);
         if text.is_empty() || text == st.secret.expose() {
             return;
         }
@@ -229,13 +234,7 @@ impl BindGuard {
             file = %path.display(),
             "the service password file changed: binding with its new content"
         );
-        *st = State {
-            secret: Secret::new(text.to_owned()),
-            bound_at: None,
-            rejected: 0,
-            next_backoff: self.first_backoff,
-            held: None,
-        };
+        *st = State { secret: Secret::new(text), bound_at: None, rejected: 0, held: None };
     }
 
     /// Records the directory's answer to a bind made with `ticket`; returns the caller's outcome.
@@ -253,7 +252,6 @@ impl BindGuard {
                     }
                     st.bound_at = Some(Instant::now());
                     st.rejected = 0;
-                    st.next_backoff = self.first_backoff;
                     st.held = None;
                 }
                 Ok(())
@@ -264,15 +262,11 @@ impl BindGuard {
                     return Err(Error::ServiceBind { dn: self.dn.clone(), diagnostic });
                 }
                 let now = Instant::now();
+                let backoff = st.next_backoff(self.first_backoff);
                 st.rejected += 1;
                 st.bound_at = None;
                 let already = st.held.as_ref().is_some_and(|h| now < h.until);
                 if !already {
-                    // One more try after the first back-off (the password may have been fixed in the directory),
-                    // then one a day: at most two rejected binds in any 24 hours, fewer than any lockout
-                    // threshold worth having, whatever its observation window.
-                    let backoff = st.next_backoff;
-                    st.next_backoff = MAX_BACKOFF;
                     st.held = Some(Held { until: now + backoff, until_wall: SystemTime::now() + backoff, diagnostic });
                     tracing::warn!(
                         dn = %self.dn,
@@ -335,7 +329,7 @@ mod tests {
         let t = g.admit().await.expect("the back-off has passed");
         let err = g.settle(t, rejected()).unwrap_err();
         assert!(err.to_string().contains("2 bind(s)") && err.to_string().contains("in 1day"), "{err}");
-        assert_eq!(g.lock().next_backoff, MAX_BACKOFF);
+        assert_eq!(g.lock().next_backoff(g.first_backoff), MAX_BACKOFF);
     }
 
     #[tokio::test]

@@ -21,5 +21,5 @@ dirconn_abi::export_plugin! {
 
 /// Validates a domain's settings for the `active-directory` kind (no network call).
 pub fn connector_for(config: &ConnectorConfig) -> Result<DirectoryConnector, ConnectorError> {
-    DirectoryConnector::new(config, KIND, LdapDefaults::ACTIVE_DIRECTORY)
+    DirectoryConnector::new(config, LdapDefaults::ACTIVE_DIRECTORY)
 }

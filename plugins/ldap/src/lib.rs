@@ -22,5 +22,5 @@ pub type LdapConnector = DirectoryConnector;
 
 /// Validates a domain's settings for the `ldap` kind (no network call).
 pub fn connector_for(config: &ConnectorConfig) -> Result<LdapConnector, ConnectorError> {
-    DirectoryConnector::new(config, KIND, LdapDefaults::GENERIC)
+    DirectoryConnector::new(config, LdapDefaults::GENERIC)
 }
