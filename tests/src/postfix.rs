@@ -157,6 +157,11 @@ impl Postfix {
             .unwrap_or_else(|e| panic!("cannot run postconf ({INSTALL_HINT}): {e}"))
     }
 
+    /// Runs `postmap -c $W/etc ARGS` (e.g. `["-q", "alice@example.org", "socketmap:inet:127.0.0.1:P:mailbox"]`).
+    pub fn postmap(&self, args: &[&str]) -> Output {
+        postmap(&self.config_dir(), args, None)
+    }
+
     /// Postfix's log so far (`$W/maillog`).
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
@@ -196,6 +201,22 @@ impl Drop for Postfix {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Runs `postmap -c CONFIG_DIR ARGS` with `input` as its standard input (`postmap -q - TABLE` looks up one
+/// key per line), or none.
+pub fn postmap(config_dir: &Path, args: &[&str], input: Option<&Path>) -> Output {
+    let stdin = match input {
+        Some(path) => Stdio::from(File::open(path).unwrap_or_else(|e| panic!("postmap: {}: {e}", path.display()))),
+        None => Stdio::null(),
+    };
+    Command::new("postmap")
+        .arg("-c")
+        .arg(config_dir)
+        .args(args)
+        .stdin(stdin)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run postmap ({INSTALL_HINT}): {e}"))
 }
 
 /// The queue folders `postfix-script`'s `post-install create-missing` would make, with its owners and modes.

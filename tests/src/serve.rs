@@ -283,6 +283,27 @@ impl Serve {
         self.spec.store.clone().unwrap_or_else(|| self.sqlite_path().display().to_string())
     }
 
+    /// Runs `dirconn --config <the service's> ARGS` with `stdin` (one line) as its standard input.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        use std::io::Write as _;
+        let mut child = Command::new(stage::dirconn_binary())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("DIRCONN_PLUGIN_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dirconn runs");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            writeln!(input, "{text}").expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("dirconn's output")
+    }
+
     /// The service's log so far (stdout and stderr).
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()

@@ -3,17 +3,12 @@
 //! CLI does, and each answer is the very JSON `dirconn --json` prints for the same command on the same
 //! configuration and store; the audit lists the service's and the CLI's logins.
 
-use std::{
-    collections::BTreeSet,
-    io::Write as _,
-    process::{Command, Output, Stdio},
-};
+use std::{collections::BTreeSet, process::Output};
 
 use dirconn_tests::{
     DomainSpec, Fixture, Slapd,
     http::Response,
     serve::{Serve, ServeSpec},
-    stage,
 };
 use serde_json::{Value, json};
 
@@ -23,22 +18,7 @@ fn serve(slapd: &Slapd) -> Serve {
 
 /// `dirconn --config <the service's> ARGS`, with `stdin` as its standard input.
 fn cli(serve: &Serve, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(stage::dirconn_binary())
-        .arg("--config")
-        .arg(serve.config_path())
-        .args(args)
-        .env_remove("DIRCONN_PLUGIN_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dirconn runs");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        writeln!(input, "{text}").expect("write stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("dirconn's output")
+    serve.cli(args, stdin)
 }
 
 /// What `dirconn --json ARGS` prints.

@@ -11,7 +11,7 @@ use argon2::{
 use dirconn_abi::{AttrValue, ClientContext, ErrorKind, UserEntry, is_secret_attribute, normalize_dn};
 use dirconn_store::{Account, Field, Source, Store, Value, now};
 
-use crate::{AccountPolicy, Domain, Error, Host, LoginPolicy};
+use crate::{AccountPolicy, Domain, Error, Host, LoginPolicy, address};
 
 /// How a login was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,11 @@ pub fn apply_entry(account: &mut Account, entry: &UserEntry, policy: &AccountPol
         });
         account.fields.set(*field, value);
     }
+    let addresses = entry_addresses(entry, account.fields.text(Field::Email), policy, &mut notes);
+    // The canonical address is the store's own (position 0): kept out, so that a re-read account compares
+    // equal to a freshly mapped one. The digest takes the list whole: it must not depend on the login.
+    let canonical = account.canonical_address();
+    account.addresses = addresses.iter().filter(|a| **a != canonical).cloned().collect();
     account.groups = entry.groups.iter().map(|g| normalize_dn(g)).collect();
     let mut apps = BTreeSet::new();
     for group in &account.groups {
@@ -106,13 +111,49 @@ pub fn apply_entry(account: &mut Account, entry: &UserEntry, policy: &AccountPol
         apps.insert(all.clone());
     }
     account.app_groups = apps;
-    account.sync_digest = Some(sync_digest(account, policy));
+    account.sync_digest = Some(sync_digest(account, &addresses, policy));
     notes
 }
 
+/// The mail addresses an entry gives under the mapping, each once: the mapped email first when it is an
+/// address, then an `SMTP:` primary, then every other value in attribute order. Values that are not mail
+/// addresses are left out, each with a note (typed values of other kinds, `X500:…`, silently).
+fn entry_addresses(
+    entry: &UserEntry,
+    email: Option<&str>,
+    policy: &AccountPolicy,
+    notes: &mut Vec<String>,
+) -> Vec<String> {
+    let mut first: Vec<String> = email.and_then(address::normalize).into_iter().collect();
+    let mut others = Vec::new();
+    for attr in &policy.mapping.addresses {
+        let values = entry.attributes.iter().filter(|a| a.name.as_str().eq_ignore_ascii_case(attr));
+        for value in values.flat_map(|a| a.values.iter()).filter_map(AttrValue::as_text) {
+            match address::parse(value) {
+                address::Parsed::Address { address, primary: true } => first.push(address),
+                address::Parsed::Address { address, .. } => others.push(address),
+                address::Parsed::OtherType => {}
+                address::Parsed::Invalid => notes.push(format!(
+                    "{}: `{}` in {attr} is not a mail address; it was left out",
+                    entry.login,
+                    value.chars().take(80).collect::<String>()
+                )),
+            }
+        }
+    }
+    let mut out: Vec<String> = Vec::with_capacity(first.len() + others.len());
+    for address in first.into_iter().chain(others) {
+        if !out.contains(&address) {
+            out.push(address);
+        }
+    }
+    out
+}
+
 /// A digest of what a directory entry sets on an account under a mapping: identity, the mapped fields (with
-/// the attribute each comes from), groups and app groups. Stable across versions and processes (SHA-1).
-pub fn sync_digest(account: &Account, policy: &AccountPolicy) -> String {
+/// the attribute each comes from), the entry's mail addresses, groups and app groups. Stable across
+/// processes (SHA-1); it changes with the version that adds an input, which makes the next sync rewrite.
+pub fn sync_digest(account: &Account, addresses: &[String], policy: &AccountPolicy) -> String {
     use sha1::{Digest, Sha1};
     let mut h = Sha1::new();
     let mut put = |part: &[u8]| {
@@ -130,6 +171,13 @@ pub fn sync_digest(account: &Account, policy: &AccountPolicy) -> String {
             Some(Value::Bytes(b)) => put(b),
             None => put(b"\0none"),
         }
+    }
+    put(b"\0addresses");
+    for attr in &policy.mapping.addresses {
+        put(attr.as_bytes());
+    }
+    for address in addresses {
+        put(address.as_bytes());
     }
     for g in &account.groups {
         put(g.as_bytes());
@@ -596,6 +644,41 @@ mod tests {
         apply_entry(&mut b, &e, &policy);
         assert_eq!(a.sync_digest, b.sync_digest, "unmapped fields and names do not count");
         apply_entry(&mut b, &entry(&[("givenName", AttrValue::Text("Anne".into()))]), &policy);
+        assert_ne!(a.sync_digest, b.sync_digest);
+    }
+
+    #[test]
+    fn addresses_come_from_mail_and_smtp_proxy_addresses_the_primary_first() {
+        let policy = AccountPolicy::from_tables("active-directory", None, None, None).unwrap();
+        let text = |t: &str| AttrValue::Text(t.into());
+        let e = entry(&[
+            ("proxyAddresses", text("smtp:A.Old@Legacy.example.com")),
+            ("proxyAddresses", text("X500:/o=Org/cn=a")),
+            ("proxyAddresses", text("SMTP:Ann.Smith@Example.org")),
+            ("proxyAddresses", text("smtp:a@example.org")),
+            ("proxyAddresses", text("smtp:not an address")),
+        ]);
+        let mut a = Account::new("example.org", "a", "a", Source::Directory, 0);
+        let notes = apply_entry(&mut a, &e, &policy);
+        assert_eq!(
+            a.addresses,
+            ["ann.smith@example.org", "a.old@legacy.example.com"],
+            "the canonical a@example.org is the store's"
+        );
+        assert_eq!(a.all_addresses()[0], "a@example.org");
+        assert!(notes.len() == 1 && notes[0].contains("proxyAddresses"), "{notes:?}");
+        // With a mapped `mail`, it is the primary; the digest does not depend on the login.
+        let mut with_mail = e.clone();
+        with_mail.attributes.push(Attribute { name: "mail".into(), values: RVec::from(vec![text("a@example.org")]) });
+        let (mut b, mut c) = (
+            Account::new("example.org", "a", "a", Source::Directory, 0),
+            Account::new("example.org", "", "a", Source::Directory, 0),
+        );
+        apply_entry(&mut b, &with_mail, &policy);
+        apply_entry(&mut c, &with_mail, &policy);
+        assert_eq!(b.addresses, ["ann.smith@example.org", "a.old@legacy.example.com"]);
+        assert_eq!(c.addresses[0], "a@example.org");
+        assert_eq!(b.sync_digest, c.sync_digest);
         assert_ne!(a.sync_digest, b.sync_digest);
     }
 

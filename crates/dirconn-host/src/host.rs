@@ -273,8 +273,15 @@ impl Domain {
 
     /// Starts a sync stream (ABI 2): a full pass without a cookie, else the changes since it.
     pub async fn open_sync(&self, cookie: Option<Vec<u8>>, batch_size: u32) -> Result<SyncStreamBox, Error> {
-        // Only the mapped attributes are read (every one when the mapping is empty).
-        let attributes = self.policy.mapping.fields.iter().map(|(_, attr)| RString::from(attr.as_str())).collect();
+        // Only the mapped attributes and the address attributes are read (every one when both are empty).
+        let mapping = &self.policy.mapping;
+        let attributes = mapping
+            .fields
+            .iter()
+            .map(|(_, attr)| attr)
+            .chain(&mapping.addresses)
+            .map(|a| RString::from(a.as_str()))
+            .collect();
         let request = SyncRequest { cookie: cookie.map(RVec::from).into(), batch_size, attributes };
         self.connector()?.open_sync(request).await.into_result().map_err(|e| self.fail(e))
     }

@@ -8,11 +8,13 @@
 //! - [`Error`]: the host's one error type, each with a stable code and the fix.
 
 pub mod accounts;
+pub mod address;
 mod config;
 mod error;
 pub mod examples;
 mod host;
 mod log;
+pub mod maps;
 pub mod messages;
 mod plugins;
 pub mod policy;
@@ -25,6 +27,7 @@ pub use config::{DomainConfig, HostConfig};
 pub use error::Error;
 pub use host::{Domain, Host, Route};
 pub use log::log_sink;
+pub use maps::MailMap;
 pub use plugins::{LoadedPlugin, PluginRegistry, Refused};
 pub use policy::{AccountPolicy, LoginPolicy, Mapping, Schedule};
 pub use sync::{Progress, SyncOptions, sync_domain};

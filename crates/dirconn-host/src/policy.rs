@@ -15,6 +15,8 @@
 //!
 //! [domain.mapping]                   # field = "directoryAttribute"; `debug = true` logs entries at login
 //! first_name = "givenName"
+//! addresses = ["mail", "proxyAddresses"]   # the account's mail addresses (default per connector, kept
+//!                                    # when the table does not name it)
 //!
 //! [domain.groups]
 //! assign_all = "mail-users"
@@ -93,6 +95,10 @@ impl Schedule {
 pub struct Mapping {
     /// Field → directory attribute, in field order.
     pub fields: Vec<(Field, String)>,
+    /// The attributes whose values are the account's mail addresses besides `login@domain`, in order (the
+    /// first value of the first attribute is the primary); `type:address` values count only with the type
+    /// `smtp` (Active Directory's proxyAddresses, where `SMTP:` marks the primary).
+    pub addresses: Vec<String>,
     /// Log every attribute of the entry at login (secrets redacted), to find attribute names.
     pub debug: bool,
 }
@@ -117,6 +123,7 @@ impl Mapping {
                     (Field::Custom1, "userPrincipalName".into()),
                     (Field::Custom2, "displayName".into()),
                 ],
+                addresses: vec!["mail".into(), "proxyAddresses".into()],
                 debug: false,
             },
             _ => Mapping::default(),
@@ -133,6 +140,7 @@ impl Default for Mapping {
                 (Field::Email, "mail".into()),
                 (Field::Phone, "telephoneNumber".into()),
             ],
+            addresses: vec!["mail".into()],
             debug: false,
         }
     }
@@ -279,8 +287,15 @@ impl AccountPolicy {
             let toml::Value::Table(table) = value else {
                 return Err(("mapping".into(), "expected a table of field = \"attribute\"".into()));
             };
-            let mut m = Mapping { fields: Vec::new(), debug: false };
+            let mut m = Mapping { fields: Vec::new(), addresses: policy.mapping.addresses.clone(), debug: false };
             for (key, value) in table {
+                if key == "addresses" {
+                    m.addresses = attribute_list(value).ok_or((
+                        "mapping.addresses".to_owned(),
+                        "expected a list of directory attribute names, e.g. [\"mail\", \"proxyAddresses\"]".to_owned(),
+                    ))?;
+                    continue;
+                }
                 if key == "debug" {
                     m.debug =
                         value.as_bool().ok_or(("mapping.debug".to_owned(), "expected true or false".to_owned()))?;
@@ -328,6 +343,21 @@ impl AccountPolicy {
     }
 }
 
+/// A list of attribute names (or one name), each non-empty and trimmed.
+fn attribute_list(value: toml::Value) -> Option<Vec<String>> {
+    let items = match value {
+        toml::Value::String(s) => vec![toml::Value::String(s)],
+        toml::Value::Array(items) => items,
+        _ => return None,
+    };
+    items
+        .into_iter()
+        .map(|v| {
+            v.as_str().map(str::trim).filter(|a| !a.is_empty() && !a.contains(char::is_whitespace)).map(str::to_owned)
+        })
+        .collect()
+}
+
 fn one_line(e: &toml::de::Error) -> String {
     e.message().trim().replace('\n', " ")
 }
@@ -348,6 +378,22 @@ mod tests {
         assert_eq!(p.guard_percent, 10.0);
         assert_eq!(p.offline_days, 0);
         assert!(p.mapping.fields.iter().any(|(f, a)| *f == Field::Email && a == "mail"));
+        assert_eq!(p.mapping.addresses, ["mail"]);
+    }
+
+    #[test]
+    fn address_attributes_default_per_connector_and_survive_a_mapping_table() {
+        let ad = AccountPolicy::from_tables("active-directory", None, None, None).unwrap();
+        assert_eq!(ad.mapping.addresses, ["mail", "proxyAddresses"]);
+        let mapping: toml::Value = toml::from_str("first_name = \"givenName\"").unwrap();
+        let ad = AccountPolicy::from_tables("active-directory", None, Some(mapping), None).unwrap();
+        assert_eq!(ad.mapping.addresses, ["mail", "proxyAddresses"], "a [mapping] without `addresses` keeps them");
+        let p = policy("[mapping]\naddresses = [\"mail\", \" mailAlternateAddress \"]").unwrap();
+        assert_eq!(p.mapping.addresses, ["mail", "mailAlternateAddress"]);
+        assert_eq!(policy("[mapping]\naddresses = []").unwrap().mapping.addresses, Vec::<String>::new());
+        for bad in ["addresses = 3", "addresses = [\"\"]", "addresses = [\"a b\"]"] {
+            assert_eq!(policy(&format!("[mapping]\n{bad}")).unwrap_err().0, "mapping.addresses", "{bad}");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! dovecot_auth = ["/run/dirconn/auth", "127.0.0.1:8026"]   # Dovecot's auth protocol (UNIX path or loopback TCP):
 //!                                          # each socket serves both sides (AUTH and USER); a UNIX one is mode
 //!                                          # 0660, so `chown dirconn:postfix` it (or its folder) for Postfix
+//! postfix_socketmap = ["/run/dirconn/postfix", "127.0.0.1:8027"]   # Postfix's lookup tables (socketmap:
+//!                                          # mailbox, alias, domains, senders); UNIX path or loopback TCP
 //! metrics_listen = "127.0.0.1:9125"        # /metrics, /healthz, /readyz (no token)
 //! audit_retention = "90d"
 //!
@@ -69,7 +71,7 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Where the Dovecot auth protocol is served.
+/// Where a line protocol (Dovecot's auth protocol, Postfix's socketmap) is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocketSpec {
     /// A UNIX socket at this path.
@@ -115,6 +117,8 @@ pub struct ServiceConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Dovecot auth protocol sockets.
     pub dovecot_auth: Vec<SocketSpec>,
+    /// Postfix socketmap sockets.
+    pub postfix_socketmap: Vec<SocketSpec>,
     /// The metrics and health listener.
     pub metrics_listen: Option<SocketAddr>,
     /// The API's clients.
@@ -142,6 +146,8 @@ struct Raw {
     tls_key: Option<PathBuf>,
     #[serde(default)]
     dovecot_auth: OneOrMany,
+    #[serde(default)]
+    postfix_socketmap: OneOrMany,
     metrics_listen: Option<String>,
     #[serde(default)]
     client: Vec<RawClient>,
@@ -188,6 +194,33 @@ fn address(key: &str, text: &str) -> Result<SocketAddr, Error> {
     })
 }
 
+/// The sockets of a key: UNIX paths (`/run/…` or `unix:/run/…`) or loopback TCP addresses only, since
+/// `why` (the protocol has no client authentication).
+fn sockets(key: &str, specs: OneOrMany, why: &str) -> Result<Vec<SocketSpec>, Error> {
+    let specs = match specs {
+        OneOrMany::None => Vec::new(),
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    };
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        out.push(if spec.starts_with('/') || spec.starts_with("unix:") {
+            SocketSpec::Unix(PathBuf::from(spec.trim_start_matches("unix:")))
+        } else {
+            let addr = address(key, &spec)?;
+            if !addr.ip().is_loopback() {
+                return Err(config_error(
+                    key,
+                    format!("{addr} is not a loopback address; {why}."),
+                    "Use a UNIX socket path, or 127.0.0.1 / ::1 with a port.",
+                ));
+            }
+            SocketSpec::Tcp(addr)
+        });
+    }
+    Ok(out)
+}
+
 /// The SHA-256 of a token, the form tokens are kept and compared in.
 pub fn token_hash(token: &[u8]) -> [u8; 32] {
     Sha256::digest(token).into()
@@ -205,28 +238,9 @@ impl ServiceConfig {
             (None, None) => None,
             _ => return Err(config_error("tls_cert", "tls_cert and tls_key go together.", "Set both, or neither.")),
         };
-        let specs = match raw.dovecot_auth {
-            OneOrMany::None => Vec::new(),
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        };
-        let mut dovecot_auth = Vec::new();
-        for spec in specs {
-            dovecot_auth.push(if spec.starts_with('/') || spec.starts_with("unix:") {
-                SocketSpec::Unix(PathBuf::from(spec.trim_start_matches("unix:")))
-            } else {
-                let addr = address("dovecot_auth", &spec)?;
-                // The auth protocol has no client authentication: anyone who reaches it can try passwords.
-                if !addr.ip().is_loopback() {
-                    return Err(config_error(
-                        "dovecot_auth",
-                        format!("{addr} is not a loopback address; the auth protocol has no client authentication."),
-                        "Use a UNIX socket path, or 127.0.0.1 / ::1 with a port.",
-                    ));
-                }
-                SocketSpec::Tcp(addr)
-            });
-        }
+        let dovecot_auth = sockets("dovecot_auth", raw.dovecot_auth, "the auth protocol has no client authentication")?;
+        let postfix_socketmap =
+            sockets("postfix_socketmap", raw.postfix_socketmap, "socketmap has no client authentication")?;
         let metrics_listen = raw.metrics_listen.as_deref().map(|a| address("metrics_listen", a)).transpose()?;
         let mut clients = Vec::with_capacity(raw.client.len());
         for (i, c) in raw.client.into_iter().enumerate() {
@@ -270,6 +284,7 @@ impl ServiceConfig {
             listen,
             tls,
             dovecot_auth,
+            postfix_socketmap,
             metrics_listen,
             clients,
             nginx: raw.nginx,
@@ -309,6 +324,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = parse("dovecot_auth = \"10.0.0.1:2\"\n", dir.path()).unwrap_err();
         assert_eq!((e.code(), e.message().contains("dovecot_auth")), ("DC-801", true));
+        let e = parse("postfix_socketmap = [\"/run/m\", \"192.0.2.1:7\"]\n", dir.path()).unwrap_err();
+        assert_eq!((e.code(), e.message().contains("postfix_socketmap")), ("DC-801", true));
+        let c = parse("postfix_socketmap = \"unix:/run/m\"\n", dir.path()).unwrap();
+        assert_eq!(c.postfix_socketmap, [SocketSpec::Unix("/run/m".into())]);
         let e = parse("listen = [\"nowhere\"]\n", dir.path()).unwrap_err();
         assert!(e.message().contains("`listen`"), "{e}");
         let e =

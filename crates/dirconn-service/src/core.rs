@@ -9,7 +9,7 @@ use std::{
 };
 
 use dirconn_abi::ClientContext;
-use dirconn_host::{Error as HostError, Host, accounts::account_name};
+use dirconn_host::{Error as HostError, Host, MailMap, accounts::account_name};
 use dirconn_store::{Account, Field, Store, Value};
 use dirconn_views::{Accepted, Refused, UserFound};
 use zeroize::Zeroizing;
@@ -266,6 +266,13 @@ impl Service {
                 Err(temporary(err))
             }
         }
+    }
+
+    /// Looks a key up in one of Postfix's tables, from the store alone (no directory round trip): `None`
+    /// when it is not found, an error when the store fails (a temporary failure for the mail server).
+    pub async fn lookup(&self, map: MailMap, key: &str) -> Result<Option<String>, HostError> {
+        let live = self.live();
+        live.host.lookup_map(&live.store, map, key).await
     }
 
     /// Flushes the audit rows still queued (at shutdown).

@@ -75,6 +75,12 @@ pub enum Error {
     },
     /// The service is stopping and takes no new work (DC-817).
     Stopping,
+    /// A Postfix socketmap request that is not `<name> <key>` in a netstring of at most 4096 bytes, or
+    /// names no map (DC-818): answered `PERM`.
+    BadLookup {
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl Error {
@@ -93,6 +99,7 @@ impl Error {
             Error::BadPassword { .. } => "DC-815",
             Error::NotFound { .. } => "DC-816",
             Error::Stopping => "DC-817",
+            Error::BadLookup { .. } => "DC-818",
         }
     }
 
@@ -103,9 +110,11 @@ impl Error {
                 ErrorKind::Configuration
             }
             Error::Unauthorized | Error::Forbidden { .. } => ErrorKind::InvalidCredentials,
-            Error::BadRequest { .. } | Error::TooLarge { .. } | Error::BadLogin { .. } | Error::BadPassword { .. } => {
-                ErrorKind::InvalidInput
-            }
+            Error::BadRequest { .. }
+            | Error::TooLarge { .. }
+            | Error::BadLogin { .. }
+            | Error::BadPassword { .. }
+            | Error::BadLookup { .. } => ErrorKind::InvalidInput,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Stopping => ErrorKind::Unreachable,
         }
@@ -134,6 +143,7 @@ impl Error {
             }
             Error::NotFound { what } => format!("{what} was not found."),
             Error::Stopping => "The service is stopping and takes no new requests.".into(),
+            Error::BadLookup { problem } => format!("The socketmap request was refused: {problem}."),
         }
     }
 
@@ -142,8 +152,8 @@ impl Error {
         match self {
             Error::Config { fix, .. } => fix.clone(),
             Error::Listen { .. } => {
-                "Free the address or choose another in [service] (listen, dovecot_auth, metrics_listen); a UNIX \
-                 socket's folder must exist and be writable."
+                "Free the address or choose another in [service] (listen, dovecot_auth, postfix_socketmap, \
+                 metrics_listen); a UNIX socket's folder must exist and be writable."
                     .into()
             }
             Error::TokenFile { .. } => {
@@ -164,6 +174,11 @@ impl Error {
             Error::BadPassword { .. } => "Type the password again; it must not be empty or over 1024 bytes.".into(),
             Error::NotFound { .. } => "Check the address; /v1/openapi.json lists the routes.".into(),
             Error::Stopping => "Retry in a moment; another node or the restarted service will answer.".into(),
+            Error::BadLookup { .. } => {
+                "Name one of the maps mailbox, alias, domains or senders after `socketmap:…:` in main.cf (`postconf \
+                 -n | grep socketmap`); a client other than Postfix must send netstrings `<length>:<name> <key>,`."
+                    .into()
+            }
         }
     }
 }

@@ -41,6 +41,7 @@ pub fn examples() -> Vec<Error> {
         Error::BadPassword { problem: field("problem") },
         Error::NotFound { what: field("what") },
         Error::Stopping,
+        Error::BadLookup { problem: field("problem") },
     ]);
     out
 }

@@ -1,5 +1,6 @@
 //! Counters and histograms for `/metrics` (Prometheus text format 0.0.4): attempts by domain, interface and
-//! outcome kind; latency histograms by interface; HTTP requests by route and status; audit rows dropped.
+//! outcome kind; latency histograms by interface; HTTP requests by route and status; Postfix lookups by
+//! reply; audit rows dropped.
 
 use std::{
     collections::BTreeMap,
@@ -41,6 +42,7 @@ pub struct Metrics {
     attempts: Mutex<BTreeMap<(String, Interface, &'static str), u64>>,
     latency: Mutex<BTreeMap<Interface, Histogram>>,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
+    lookups: Mutex<BTreeMap<&'static str, u64>>,
     /// Audit rows dropped because the store could not keep up or failed.
     pub audit_dropped: AtomicU64,
     /// Audit rows written.
@@ -61,6 +63,11 @@ impl Metrics {
     /// One HTTP request, by matched route and status.
     pub fn request(&self, route: &str, status: u16) {
         *lock(&self.requests).entry((route.to_owned(), status)).or_default() += 1;
+    }
+
+    /// One socketmap lookup, by its reply.
+    pub fn lookup(&self, reply: &crate::socketmap::Reply) {
+        *lock(&self.lookups).entry(reply.outcome()).or_default() += 1;
     }
 
     /// The text exposition, with `extra` lines (gauges computed at scrape time) appended.
@@ -91,6 +98,11 @@ impl Metrics {
         out.push_str("# TYPE dirconn_http_requests_total counter\n");
         for ((route, status), n) in lock(&self.requests).iter() {
             let _ = writeln!(out, "dirconn_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", label(route));
+        }
+        out.push_str("# HELP dirconn_postfix_lookups_total Postfix socketmap lookups by reply.\n");
+        out.push_str("# TYPE dirconn_postfix_lookups_total counter\n");
+        for (outcome, n) in lock(&self.lookups).iter() {
+            let _ = writeln!(out, "dirconn_postfix_lookups_total{{outcome=\"{outcome}\"}} {n}");
         }
         for (name, help, value) in [
             ("dirconn_audit_rows_written_total", "Audit rows written to the store.", &self.audit_written),

@@ -10,7 +10,9 @@ use tokio::{
     sync::watch,
 };
 
-use crate::{Error, Service, ServiceConfig, audit, core::Live, dovecot, http, metrics::Metrics, status};
+use crate::{
+    Error, Service, ServiceConfig, audit, core::Live, dovecot, http, metrics::Metrics, socket, socketmap, status,
+};
 
 /// What `dirconn serve` is started with.
 #[derive(Debug, Clone)]
@@ -78,7 +80,11 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
     let tls = config.tls.as_ref().map(|(c, k)| http::serve::tls_acceptor(c, k)).transpose()?;
     let mut dovecot_listeners = Vec::new();
     for spec in &config.dovecot_auth {
-        dovecot_listeners.push(dovecot::bind(spec).await?);
+        dovecot_listeners.push(socket::bind(spec).await?);
+    }
+    let mut socketmap_listeners = Vec::new();
+    for spec in &config.postfix_socketmap {
+        socketmap_listeners.push(socket::bind(spec).await?);
     }
     let metrics_listener = http::serve::bind(config.metrics_listen.as_slice()).await?;
 
@@ -90,6 +96,9 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
     }
     for listener in dovecot_listeners {
         tasks.spawn(dovecot::serve(listener, service.clone(), stop_rx.clone()));
+    }
+    for listener in socketmap_listeners {
+        tasks.spawn(socketmap::serve(listener, service.clone(), stop_rx.clone()));
     }
     for listener in metrics_listener {
         tracing::info!(address = ?listener.local_addr().ok(), "metrics and health listening");
@@ -131,6 +140,7 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
                 match load(&opts, Some(&old)).await {
                     Ok(new) => {
                         if new.config.listen != old.config.listen || new.config.dovecot_auth != old.config.dovecot_auth
+                            || new.config.postfix_socketmap != old.config.postfix_socketmap
                             || new.config.metrics_listen != old.config.metrics_listen || new.config.tls != old.config.tls {
                             tracing::warn!("listener addresses and TLS files changed: they take effect at the next start");
                         }

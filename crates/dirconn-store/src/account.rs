@@ -198,6 +198,9 @@ pub struct Account {
     pub groups: BTreeSet<String>,
     /// Its app groups.
     pub app_groups: BTreeSet<String>,
+    /// Its mail addresses besides the canonical [`Account::canonical_address`], lowercase, the primary
+    /// first: what the domain's address attributes hold (migration 0005).
+    pub addresses: Vec<String>,
     /// The argon2id hash of a local account's password.
     pub password_hash: Option<String>,
     /// The argon2id hash of the last password the directory accepted (offline logins).
@@ -236,6 +239,7 @@ impl fmt::Debug for Account {
             .field("fields", &self.fields)
             .field("groups", &self.groups)
             .field("app_groups", &self.app_groups)
+            .field("addresses", &self.addresses)
             .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
             .field("cached_hash", &self.cached_hash.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
@@ -259,6 +263,7 @@ impl Account {
             fields: Fields::default(),
             groups: BTreeSet::new(),
             app_groups: BTreeSet::new(),
+            addresses: Vec::new(),
             password_hash: None,
             cached_hash: None,
             cached_at: None,
@@ -269,6 +274,22 @@ impl Account {
             sync_digest: None,
             directory_disabled: false,
         }
+    }
+
+    /// The account's canonical address, `login@domain`: the mailbox name every mail server is given.
+    pub fn canonical_address(&self) -> String {
+        format!("{}@{}", self.login, self.domain)
+    }
+
+    /// Every address of the account once, the canonical one first (what Postfix's tables find it by).
+    pub fn all_addresses(&self) -> Vec<String> {
+        let mut all = vec![self.canonical_address()];
+        for address in &self.addresses {
+            if !all.contains(address) {
+                all.push(address.clone());
+            }
+        }
+        all
     }
 
     /// Whether a directory entry that no account holds by key may take this account over (matched by its
@@ -290,6 +311,7 @@ impl Account {
             || self.fields != other.fields
             || self.groups != other.groups
             || self.app_groups != other.app_groups
+            || self.all_addresses() != other.all_addresses()
             || self.sync_digest != other.sync_digest
             || self.directory_disabled != other.directory_disabled
     }

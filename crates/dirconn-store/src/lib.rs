@@ -4,6 +4,7 @@
 //! Every write that belongs together runs in one [`Tx`]; a failure rolls the whole of it back.
 
 mod account;
+mod addresses;
 mod audit;
 mod error;
 pub mod examples;
@@ -22,6 +23,7 @@ use sqlx::{
 use crate::location::Location;
 pub use crate::{
     account::{Account, Field, Fields, Source, Value, lowest_free_login},
+    addresses::AddressOwner,
     audit::{AUDIT_LOGIN_MAX, AuditQuery, AuditRecord},
     error::Error,
     location::resolve_location,
@@ -171,6 +173,14 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// The active accounts holding a mail address (lowercase), best claim first: the account whose
+    /// canonical address it is, then the one whose primary address it is, then aliases, the oldest account
+    /// first among equals. Read outside any transaction (no writer lock).
+    pub async fn address_owners(&self, address: &str) -> Result<Vec<AddressOwner>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(Error::query("connect"))?;
+        addresses::owners(&mut conn, address).await
     }
 
     /// Every account of a domain (or of all domains), ordered by domain and name.

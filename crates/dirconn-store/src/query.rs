@@ -84,6 +84,7 @@ fn decode(row: &AnyRow) -> Result<Account, sqlx::Error> {
         fields,
         groups: BTreeSet::new(),
         app_groups: BTreeSet::new(),
+        addresses: Vec::new(),
         password_hash: row.try_get("password_hash")?,
         cached_hash: row.try_get("cached_hash")?,
         cached_at: row.try_get("cached_at")?,
@@ -100,7 +101,7 @@ fn decode_all(rows: &[AnyRow]) -> Result<Vec<Account>, Error> {
     rows.iter().map(decode).collect::<Result<_, _>>().map_err(|e| Error::Corrupt { what: e.to_string() })
 }
 
-/// Fills in the memberships of loaded accounts.
+/// Fills in the memberships and addresses of loaded accounts: one statement per chunk of ids reads both.
 async fn with_memberships(conn: &mut AnyConnection, mut accounts: Vec<Account>) -> Result<Vec<Account>, Error> {
     if accounts.is_empty() {
         return Ok(accounts);
@@ -110,29 +111,38 @@ async fn with_memberships(conn: &mut AnyConnection, mut accounts: Vec<Account>) 
         index.insert(a.id.clone(), i);
     }
     let ids: Vec<String> = accounts.iter().map(|a| a.id.clone()).collect();
-    for chunk in ids.chunks(CHUNK) {
+    let what = "read group memberships and addresses";
+    let mut addresses: Vec<(usize, i64, String)> = Vec::new();
+    for chunk in ids.chunks(CHUNK / 2) {
+        let mut marks = Marks::new(conn);
+        let (first, second) = (marks.list(chunk.len()), marks.list(chunk.len()));
         let sql = format!(
-            "SELECT account_id, kind, name FROM memberships WHERE account_id IN ({})",
-            Marks::new(conn).list(chunk.len())
+            "SELECT account_id, kind, name, 0 FROM memberships WHERE account_id IN ({first}) \
+             UNION ALL SELECT account_id, 'address', address, position FROM addresses \
+             WHERE account_id IN ({second}) AND position > 0"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
+        for id in chunk.iter().chain(chunk) {
             q = q.bind(id.as_str());
         }
-        let rows = q.fetch_all(&mut *conn).await.map_err(Error::query("read group memberships"))?;
+        let rows = q.fetch_all(&mut *conn).await.map_err(Error::query(what))?;
         for row in rows {
-            let (id, kind, name): (String, String, String) = (
-                row.try_get(0).map_err(Error::query("read group memberships"))?,
-                row.try_get(1).map_err(Error::query("read group memberships"))?,
-                row.try_get(2).map_err(Error::query("read group memberships"))?,
-            );
+            let read = || -> Result<(String, String, String, i64), sqlx::Error> {
+                Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))
+            };
+            let (id, kind, name, position) = read().map_err(Error::query(what))?;
             if let Some(&i) = index.get(&id) {
                 match kind.as_str() {
-                    "directory" => accounts[i].groups.insert(name),
-                    _ => accounts[i].app_groups.insert(name),
+                    "directory" => drop(accounts[i].groups.insert(name)),
+                    "address" => addresses.push((i, position, name)),
+                    _ => drop(accounts[i].app_groups.insert(name)),
                 };
             }
         }
+    }
+    addresses.sort_unstable();
+    for (i, _, address) in addresses {
+        accounts[i].addresses.push(address);
     }
     Ok(accounts)
 }
@@ -278,7 +288,7 @@ fn conflict(a: &Account) -> impl FnOnce(sqlx::Error) -> Error + '_ {
 pub(crate) async fn insert(conn: &mut AnyConnection, a: &Account) -> Result<(), Error> {
     let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ({})", Marks::new(conn).list(NCOLUMNS));
     bind_account(sqlx::query(AssertSqlSafe(sql)), a).execute(&mut *conn).await.map_err(conflict(a))?;
-    insert_memberships(conn, a).await
+    insert_memberships_of(conn, std::slice::from_ref(a)).await
 }
 
 /// Accounts per multi-row INSERT (30 parameters each: well under both databases' limits).
@@ -304,11 +314,14 @@ pub(crate) async fn insert_many(conn: &mut AnyConnection, accounts: &[Account]) 
     insert_memberships_of(conn, accounts).await
 }
 
-async fn insert_memberships(conn: &mut AnyConnection, a: &Account) -> Result<(), Error> {
-    insert_memberships_of(conn, std::slice::from_ref(a)).await
+/// Writes the memberships and the addresses of new accounts.
+async fn insert_memberships_of(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), Error> {
+    insert_groups_of(conn, accounts).await?;
+    crate::addresses::insert_of(conn, accounts).await
 }
 
-async fn insert_memberships_of(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), Error> {
+/// Writes the group memberships of accounts.
+async fn insert_groups_of(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), Error> {
     let rows: Vec<(&str, &str, &str)> = accounts
         .iter()
         .flat_map(|a| {
@@ -318,19 +331,43 @@ async fn insert_memberships_of(conn: &mut AnyConnection, accounts: &[Account]) -
                 .chain(a.app_groups.iter().map(|g| (a.id.as_str(), "app", g.as_str())))
         })
         .collect();
-    for chunk in rows.chunks(CHUNK * 4) {
+    let head = "INSERT INTO memberships (account_id, kind, name) VALUES ";
+    insert_rows(
+        conn,
+        head,
+        3,
+        &rows,
+        |q, (id, kind, name)| q.bind(*id).bind(*kind).bind(*name),
+        "write group memberships",
+    )
+    .await
+}
+
+/// Inserts `rows` of `width` columns with multi-row INSERTs that start with `head` (ours, never input).
+pub(crate) async fn insert_rows<'r, R>(
+    conn: &mut AnyConnection,
+    head: &str,
+    width: usize,
+    rows: &'r [R],
+    bind: impl for<'q> Fn(
+        sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        &'q R,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    what: &'static str,
+) -> Result<(), Error> {
+    for chunk in rows.chunks(CHUNK * 4 / width.max(1)) {
         let mut marks = Marks::new(conn);
-        let mut sql = "INSERT INTO memberships (account_id, kind, name) VALUES ".to_owned();
+        let mut sql = head.to_owned();
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "(" } else { ", (" });
-            sql.push_str(&marks.list(3));
+            sql.push_str(&marks.list(width));
             sql.push(')');
         }
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (id, kind, name) in chunk {
-            q = q.bind(*id).bind(*kind).bind(*name);
+        for row in chunk {
+            q = bind(q, row);
         }
-        q.execute(&mut *conn).await.map_err(Error::query("write group memberships"))?;
+        q.execute(&mut *conn).await.map_err(Error::query(what))?;
     }
     Ok(())
 }
@@ -345,12 +382,17 @@ pub(crate) async fn update(conn: &mut AnyConnection, a: &Account, before: &Accou
             .execute(&mut *conn)
             .await
             .map_err(Error::query("write group memberships"))?;
-        insert_memberships(conn, a).await?;
+        insert_groups_of(conn, std::slice::from_ref(a)).await?;
+    }
+    if a.all_addresses() != before.all_addresses() {
+        crate::addresses::delete_of(conn, &a.id).await?;
+        crate::addresses::insert_of(conn, std::slice::from_ref(a)).await?;
     }
     Ok(())
 }
 
 pub(crate) async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    crate::addresses::delete_of(conn, id).await?;
     sqlx::query("DELETE FROM memberships WHERE account_id = $1")
         .bind(id)
         .execute(&mut *conn)

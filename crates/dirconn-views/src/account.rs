@@ -55,6 +55,9 @@ pub struct AccountView {
     pub groups: Vec<String>,
     /// Its app groups.
     pub app_groups: Vec<String>,
+    /// Its mail addresses, lowercase: the canonical `login@domain` first, then the primary address and the
+    /// aliases the domain's address attributes gave (what Postfix's lookup tables find it by).
+    pub addresses: Vec<String>,
     /// When it was created (Unix seconds).
     pub created_at: i64,
     /// When it last changed (Unix seconds).
@@ -90,6 +93,7 @@ impl From<&Account> for AccountView {
             fields,
             groups: a.groups.iter().cloned().collect(),
             app_groups: a.app_groups.iter().cloned().collect(),
+            addresses: a.all_addresses(),
             created_at: a.created_at,
             updated_at: a.updated_at,
             last_login: a.last_login,
@@ -283,6 +287,7 @@ mod tests {
             "fields",
             "groups",
             "app_groups",
+            "addresses",
             "created_at",
             "updated_at",
             "last_login",

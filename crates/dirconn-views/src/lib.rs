@@ -31,7 +31,7 @@ pub use directory::{
     UserView,
 };
 pub use host::{DomainView, DomainsView, PluginView, PluginsView, RefusedPluginView};
-pub use mail::{Accepted, Refused, UserFound};
+pub use mail::{Accepted, MapLookup, Refused, UserFound};
 pub use problem::{EXIT_CODES, ErrorView, Problem, ProblemKind, Refusal, all_kinds, exit_code};
 pub use sync::{CountsView, SyncOutcome, SyncReportView};
 

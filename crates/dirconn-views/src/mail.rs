@@ -1,5 +1,6 @@
-//! What mail servers get from the service: `POST /v1/auth` ([`Accepted`], [`Refused`]) and
-//! `GET /v1/users/{address}` ([`UserFound`]).
+//! What mail servers get from the service: `POST /v1/auth` ([`Accepted`], [`Refused`]),
+//! `GET /v1/users/{address}` ([`UserFound`]), and a lookup in one of Postfix's tables ([`MapLookup`], what
+//! `dirconn postmap` shows).
 
 use std::collections::BTreeMap;
 
@@ -79,4 +80,32 @@ pub struct UserFound {
     pub stored: bool,
     /// The userdb fields.
     pub userdb: BTreeMap<String, String>,
+}
+
+/// A lookup in one of Postfix's tables (`mailbox`, `alias`, `domains`, `senders`), as socketmap answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MapLookup {
+    /// The table.
+    pub map: String,
+    /// The key as given.
+    pub key: String,
+    /// Whether the key is in the table.
+    pub found: bool,
+    /// The value found.
+    pub value: Option<String>,
+    /// What socketmap replies: `OK <value>` or `NOTFOUND `.
+    pub reply: String,
+}
+
+impl MapLookup {
+    /// The view of a lookup's answer.
+    pub fn new(map: &str, key: &str, value: Option<String>) -> MapLookup {
+        let reply = MapLookup::reply_to(value.as_deref());
+        MapLookup { map: map.to_owned(), key: key.to_owned(), found: value.is_some(), value, reply }
+    }
+
+    /// The socketmap reply to a lookup that found `value` (or nothing).
+    pub fn reply_to(value: Option<&str>) -> String {
+        value.map_or_else(|| "NOTFOUND ".to_owned(), |v| format!("OK {v}"))
+    }
 }

@@ -151,9 +151,18 @@ enum Command {
             value_parser = clap::value_parser!(i64).range(1..=dirconn_views::AUDIT_MAX_LAST))]
         last: i64,
     },
-    /// Run the service: the HTTP API, the Dovecot auth sockets, nginx auth_http, metrics and scheduled syncs
-    /// ([service] table), until SIGTERM; SIGHUP reloads the configuration.
+    /// Run the service: the HTTP API, the Dovecot auth sockets, Postfix socketmap tables, nginx auth_http,
+    /// metrics and scheduled syncs ([service] table), until SIGTERM; SIGHUP reloads the configuration.
     Serve,
+    /// Look a key up in one of Postfix's tables (mailbox, alias, domains, senders) as `dirconn serve`'s
+    /// socketmap answers it, from the store. Exits 1 when the key is not found.
+    Postmap {
+        /// The table: mailbox, alias, domains or senders.
+        #[arg(value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<dirconn_host::MailMap>()))]
+        map: dirconn_host::MailMap,
+        /// The key: an address (`user@domain`), or a domain for `domains`.
+        key: String,
+    },
     /// Reset a directory user's password with the service account, or change it as the user (--change).
     /// Active Directory: over LDAPS or StartTLS only.
     Passwd {
@@ -358,6 +367,14 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             let query = audit::query(domain.map(|d| d.name.clone()), login, outcome, *since, *last);
             output::audit(&store.audit(&query).await?, cli.json);
             Ok(Exit::Ok)
+        }
+        Command::Postmap { map, key } => {
+            let host = load(cli)?;
+            let store = host.open_store().await?;
+            let value = host.lookup_map(&store, *map, key).await?;
+            let found = value.is_some();
+            output::map_lookup(&dirconn_views::MapLookup::new(map.name(), key, value), cli.json);
+            Ok(if found { Exit::Ok } else { Exit::Denied })
         }
         Command::Accounts(AccountsCommand::List { domain }) => {
             let host = load(cli)?;

@@ -300,6 +300,9 @@ fn print_account(a: &Account) {
             None => {}
         }
     }
+    for address in a.all_addresses().iter().skip(1) {
+        println!("  address:  {address}");
+    }
     for g in &a.groups {
         println!("  group:    {g}");
     }
@@ -313,6 +316,15 @@ fn print_account(a: &Account) {
 
 pub fn account(a: &Account, as_json: bool) {
     if as_json { print_json(&AccountView::from(a)) } else { print_account(a) }
+}
+
+/// A table lookup: the value alone, as `postmap -q` prints it, or a line on standard error when not found.
+pub fn map_lookup(lookup: &dirconn_views::MapLookup, as_json: bool) {
+    match (&lookup.value, as_json) {
+        (_, true) => print_json(lookup),
+        (Some(value), false) => println!("{value}"),
+        (None, false) => eprintln!("{}: not found in the {} table", lookup.key, lookup.map),
+    }
 }
 
 pub fn accounts(list: &[Account], as_json: bool) {

@@ -2,17 +2,14 @@
 //! token (403) and no token (401) before reading anything, queries and bodies are strict, and errors carry
 //! their codes. The routes against a real directory are tested in `tests/tests/service_admin.rs`.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::collections::BTreeSet;
 
 use axum::{
     Router,
     body::Body,
     http::{Method, Request, StatusCode, header},
 };
-use dirconn_host::{Host, HostConfig, PluginRegistry};
 use tower::ServiceExt as _;
-
-use crate::{Service, ServiceConfig, audit, core::Live, metrics::Metrics};
 
 const MAIL: &str = "mail-token-0123456789";
 const ADMIN: &str = "admin-token-0123456789";
@@ -23,16 +20,7 @@ async fn app(dir: &std::path::Path) -> (Router, serde_json::Value) {
     let text = "store = \"accounts.db\"\n[service]\n\
         [[service.client]]\nname = \"mta\"\ntoken_file = \"mail.token\"\nrole = \"mail-server\"\n\
         [[service.client]]\nname = \"ops\"\ntoken_file = \"admin.token\"\nrole = \"admin\"\n";
-    let config = HostConfig::parse(&dir.join("dirconn.toml"), text).unwrap();
-    let host = Host::new(config, PluginRegistry { loaded: vec![], refused: vec![] }).unwrap();
-    let config = ServiceConfig::from_table(&host.config().service, &host.config().dir).unwrap();
-    let store = host.open_store().await.unwrap();
-    let metrics = Arc::new(Metrics::default());
-    let sink = {
-        let store = store.clone();
-        audit::start(metrics.clone(), move || store.clone())
-    };
-    let service = Arc::new(Service::new(Live { host, store, config }, metrics, sink));
+    let service = crate::testing::service(dir, text).await;
     let (router, doc) = crate::http::router(service);
     (router, serde_json::to_value(doc).unwrap())
 }
