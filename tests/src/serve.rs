@@ -283,10 +283,12 @@ impl Serve {
         self.spec.store.clone().unwrap_or_else(|| self.sqlite_path().display().to_string())
     }
 
-    /// Runs `dirconn --config <the service's> ARGS` with `stdin` (one line) as its standard input.
+    /// Runs `dirconn --config <the service's> ARGS` (the service's binary) with `stdin` (one line) as its
+    /// standard input.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
         use std::io::Write as _;
-        let mut child = Command::new(stage::dirconn_binary())
+        let binary = self.spec.binary.clone().unwrap_or_else(|| stage::dirconn_binary().to_owned());
+        let mut child = Command::new(binary)
             .arg("--config")
             .arg(&self.config)
             .args(args)

@@ -46,6 +46,19 @@ pub enum Which {
         #[arg(long, default_value_t = 2_000)]
         logins: usize,
     },
+    /// Postfix's `postmap -q -` through dirconn's socketmap `mailbox` table vs Postfix's own `ldap:` table,
+    /// on one slapd with the same users (tests/src/bin/dirconn-bench-mail.rs).
+    PostfixMap {
+        /// Generated users in the directory.
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// postmap processes at once (each one connection, like one smtpd).
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        /// Keys per process and round.
+        #[arg(long, default_value_t = 20_000)]
+        keys: usize,
+    },
     /// A trivial async call through the ABI vs the same call in-process, many in flight.
     Abi {
         /// Calls per round and side.
@@ -103,6 +116,17 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
             args.extend(["dovecot".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
             args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
             args.extend(["--logins".into(), logins.to_string()]);
+        }
+        Which::PostfixMap { users, clients, keys } => {
+            ensure_slapd()?;
+            crate::ensure_mail_servers()?;
+            run(&cargo, &["build", "--quiet", "--release", "-p", "dirconn"])?;
+            let binary = crate::binary(true, "dirconn");
+            args[6] = "dirconn-bench-mail".into();
+            args.extend(["postfix-map".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            args.extend(["--binary".into(), binary.display().to_string()]);
+            args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
+            args.extend(["--keys".into(), keys.to_string()]);
         }
         Which::Abi { calls, in_flight } => {
             args.extend(["abi".into(), "--plugin-dir".into(), staged.fixture_dir.display().to_string()]);

@@ -262,13 +262,14 @@ pub fn ensure_mail() -> Result<(), Error> {
 }
 
 /// The Debian packages of the mail servers the service's tests run against.
-pub const MAIL_SERVER_PACKAGES: [&str; 8] = [
+pub const MAIL_SERVER_PACKAGES: [&str; 9] = [
     "dovecot-core",
     "dovecot-imapd",
     "dovecot-auth-lua",
     "dovecot-ldap",
     "lua-cjson",
     "postfix",
+    "postfix-ldap",
     "nginx",
     "libnginx-mod-mail",
 ];

@@ -10,7 +10,14 @@
 //!   p50/p99 and the CPU every process class used (from `/proc/<pid>/stat`, in % of one core: 200% is this
 //!   machine's two cores); the median round of each side is reported.
 //!
-//! Ends with `bench dovecot: ours=<v>logins/s reference=<v>logins/s ratio=<ours/reference>`.
+//! - `postfix-map`: lookups per second of Postfix's `postmap -q -` (one key per line, one process, one
+//!   connection, as an smtpd asks) through dirconn's socketmap `mailbox` table (`dirconn serve`, release, its
+//!   SQLite store synced from the slapd) vs Postfix's own `ldap:` table (postfix-ldap) with the filter an
+//!   administrator would write, `(&(objectClass=inetOrgPerson)(mail=%s))` → `uid@example.org`, against the
+//!   same slapd users. Both sides get the same keys (4 of 5 known addresses, 1 of 5 unknown), and their
+//!   outputs must be equal. With `--clients N`, N postmaps run at once, each with its own keys.
+//!
+//! Each ends with `bench <name>: ours=<v><unit> reference=<v><unit> ratio=<ours/reference>`.
 
 #[path = "../../tests/support/dirconn_serve.rs"]
 mod dirconn_serve;
@@ -20,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dirconn_serve::{Serve, ServeOptions};
+use dirconn_tests::serve::{Serve as ServeProcess, ServeSpec};
 use dirconn_tests::imap::{LoginRun, imap_login_many};
 use dirconn_tests::{DomainSpec, Dovecot, DovecotAuth, DovecotOptions, LdapAuth, LuaAuth, Slapd, SlapdOptions, slapd};
 
@@ -46,10 +54,21 @@ fn main() {
                 workers: arg(&args, "--workers", 16),
             },
         ),
+        Some("postfix-map") => postfix_map(
+            &plugin_dir,
+            &args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)).map(PathBuf::from).expect("--binary"),
+            &MapShape {
+                users: arg(&args, "--users", 10_000),
+                clients: arg(&args, "--clients", 1),
+                keys: arg(&args, "--keys", 20_000),
+                rounds: arg(&args, "--rounds", 5),
+            },
+        ),
         _ => {
             eprintln!(
                 "usage: dirconn-bench-mail dovecot --plugin-dir DIR [--users N --clients N --logins N --rounds N \
-                 --workers N]"
+                 --workers N]\n       dirconn-bench-mail postfix-map --plugin-dir DIR --binary DIRCONN [--users N \
+                 --clients N --keys N --rounds N]"
             );
             std::process::exit(2);
         }
@@ -189,6 +208,146 @@ fn dovecot(plugin_dir: &Path, shape: &Shape) {
         a.run.per_second(),
         b.run.per_second() / a.run.per_second()
     );
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MapShape {
+    users: usize,
+    clients: usize,
+    keys: usize,
+    rounds: usize,
+}
+
+/// One side's round of lookups: keys per second, and the CPU of the server it asked (% of one core).
+struct MapRound {
+    per_second: f64,
+    server_cpu: f64,
+}
+
+fn postfix_map(plugin_dir: &Path, binary: &Path, shape: &MapShape) {
+    let MapShape { users, clients, keys, rounds } = *shape;
+    println!("bench postfix-map: starting slapd with {users} users and dirconn serve (release)…");
+    let slapd = Slapd::start_with(SlapdOptions { users, tls: false, ..SlapdOptions::default() });
+    let port = dirconn_tests::net::free_port();
+    let mut spec = ServeSpec::new(vec![DomainSpec::ldap(&slapd)]);
+    spec.binary = Some(binary.to_owned());
+    spec.plugin = Some(plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap")));
+    spec.service.push(format!("postfix_socketmap = \"127.0.0.1:{port}\""));
+    let serve = ServeProcess::start(spec);
+    let out = serve.cli(&["sync", "example.org"], None);
+    assert!(out.status.success(), "sync: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+
+    // A Postfix configuration folder for postmap (no Postfix runs) with the ldap_table(5) an administrator
+    // would write instead.
+    let dir = tempfile::Builder::new().prefix("dirconn-bench-postmap-").tempdir().expect("temp dir");
+    let etc = dir.path().join("etc");
+    std::fs::create_dir(&etc).expect("mkdir");
+    std::fs::write(etc.join("main.cf"), "compatibility_level = 3.7\n").expect("main.cf");
+    std::fs::write(
+        etc.join("ldap-mailbox.cf"),
+        format!(
+            "server_host = {}\nversion = 3\nsearch_base = ou=people,{}\nscope = sub\n\
+             query_filter = (&(objectClass=inetOrgPerson)(mail=%s))\nresult_attribute = uid\n\
+             result_format = %s@example.org\nbind = yes\nbind_dn = {}\nbind_pw = {}\n",
+            slapd.ldap_url(),
+            slapd.base_dn(),
+            slapd.service_dn(),
+            slapd.service_password()
+        ),
+    )
+    .expect("ldap-mailbox.cf");
+    let ours = format!("socketmap:inet:127.0.0.1:{port}:mailbox");
+    let reference = format!("ldap:{}", etc.join("ldap-mailbox.cf").display());
+    for table in [&ours, &reference] {
+        let probe = dirconn_tests::postfix::postmap(&etc, &["-q", "user00001@example.org", table], None);
+        assert!(
+            String::from_utf8_lossy(&probe.stdout).trim() == "user00001@example.org",
+            "{table}: {}{} (the ldap table needs the postfix-ldap package)",
+            String::from_utf8_lossy(&probe.stdout),
+            String::from_utf8_lossy(&probe.stderr)
+        );
+    }
+
+    let (mut ref_rounds, mut our_rounds) = (Vec::new(), Vec::new());
+    for r in 1..=rounds {
+        let files = key_files(dir.path(), r, clients, keys, users);
+        let a = lookups(&etc, &reference, &files, slapd.pid());
+        let b = lookups(&etc, &ours, &files, serve.pid());
+        assert_eq!(a.1, b.1, "round {r}: both tables answer the same");
+        println!(
+            "round {r}: reference {:.0} lookups/s (slapd {:.0}%) | ours {:.0} lookups/s (dirconn {:.0}%) [{} found of {}]",
+            a.0.per_second,
+            a.0.server_cpu,
+            b.0.per_second,
+            b.0.server_cpu,
+            b.1,
+            keys * clients
+        );
+        ref_rounds.push(a.0);
+        our_rounds.push(b.0);
+    }
+    let by_rate = |v: &mut Vec<MapRound>| {
+        v.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
+        v.remove(v.len() / 2)
+    };
+    let (a, b) = (by_rate(&mut ref_rounds), by_rate(&mut our_rounds));
+    println!(
+        "{clients} postmap process(es), {keys} keys each per round (1 in 5 unknown), {rounds} rounds, {users} users; \
+         median round: reference ldap: {:.0}/s, ours socketmap: {:.0}/s",
+        a.per_second, b.per_second
+    );
+    println!(
+        "bench postfix-map: ours={:.0}lookups/s reference={:.0}lookups/s ratio={:.2}",
+        b.per_second,
+        a.per_second,
+        b.per_second / a.per_second
+    );
+}
+
+/// One file of keys per client for round `round`: generated users' addresses in an order of the round's,
+/// every fifth an address no one has.
+fn key_files(dir: &Path, round: usize, clients: usize, keys: usize, users: usize) -> Vec<PathBuf> {
+    (0..clients)
+        .map(|c| {
+            let text: String = (0..keys)
+                .map(|i| {
+                    let k = c * keys + i;
+                    if k % 5 == 4 {
+                        format!("nobody{k}@example.org\n")
+                    } else {
+                        format!("{}@example.org\n", user(k, round, users).0)
+                    }
+                })
+                .collect();
+            let path = dir.join(format!("keys-{round}-{c}"));
+            std::fs::write(&path, text).expect("keys");
+            path
+        })
+        .collect()
+}
+
+/// Runs one `postmap -q - TABLE` per key file at once; the rate over all of them, the CPU the server `pid`
+/// used, and how many keys were found.
+fn lookups(etc: &Path, table: &str, files: &[PathBuf], pid: u32) -> (MapRound, usize) {
+    let cpu_before = proc_stat(pid).map(|s| s.cpu).unwrap_or_default();
+    let started = std::time::Instant::now();
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let runs: Vec<_> = files
+            .iter()
+            .map(|f| scope.spawn(move || dirconn_tests::postfix::postmap(etc, &["-q", "-", table], Some(f))))
+            .collect();
+        runs.into_iter().map(|r| r.join().expect("postmap")).collect()
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = proc_stat(pid).map(|s| s.cpu).unwrap_or_default().saturating_sub(cpu_before);
+    let mut found = 0;
+    for out in &outputs {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.trim().is_empty(), "{table}: {stderr}");
+        found += String::from_utf8_lossy(&out.stdout).lines().count();
+    }
+    let total: usize = files.iter().map(|f| std::fs::read_to_string(f).map(|t| t.lines().count()).unwrap_or(0)).sum();
+    (MapRound { per_second: total as f64 / wall, server_cpu: 100.0 * cpu.as_secs_f64() / wall }, found)
 }
 
 fn median(rounds: &mut [Round]) -> &Round {
