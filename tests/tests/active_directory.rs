@@ -1,11 +1,12 @@
 //! The Active Directory connector against a real Samba AD DC (one per test, in its own network namespace):
 //! login forms, bind sub-codes and what users are told, nested / primary / large groups, paged listings,
-//! objectGUID keys, account state, password reset and change, the uSNChanged sync and the connection test.
+//! objectGUID keys, account state, password reset and change, the uSNChanged sync (with the addresses of
+//! proxyAddresses) and the connection test.
 
 use std::{path::PathBuf, process::Command};
 
 use dirconn_abi::{ClientContext, ErrorKind, StageStatus};
-use dirconn_host::{Error, SyncOptions, sync_domain};
+use dirconn_host::{Error, MailMap, SyncOptions, sync_domain};
 use dirconn_ldap::{Directory, LdapDefaults, LdapSettings, ad};
 use dirconn_store::{Field, Store, SyncReport, Value};
 use dirconn_tests::{
@@ -284,8 +285,12 @@ fn incremental_sync_follows_changes_on_the_same_dc() {
         let quiet = sync(&h, &store, false).await;
         assert_eq!((quiet.mode.as_str(), quiet.counts.seen), ("incremental", 0), "{quiet:?}");
         // A changed attribute, a new group membership, a disabled and a deleted user.
+        // Bob's new addresses: proxyAddresses with the primary in capitals, an alias in another domain, and
+        // a value of another type.
         dc.ldapmodify(&format!(
-            "dn: CN=bob,{}\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 555 0199\n",
+            "dn: CN=bob,{}\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 555 0199\n-\n\
+             replace: proxyAddresses\nproxyAddresses: smtp:bob@legacy.example.net\n\
+             proxyAddresses: SMTP:Bob.Builder@example.com\nproxyAddresses: X500:/o=Example/cn=bob\n",
             dc.users_dn()
         ));
         dc.samba_tool(&["group", "addmembers", "devs", "user0042"]);
@@ -296,6 +301,19 @@ fn incremental_sync_follows_changes_on_the_same_dc() {
         assert!(inc.counts.seen <= 10, "only the changes are read: {:?}", inc.counts);
         let bob = store.account(MAIL_DOMAIN, "bob").await.unwrap().unwrap();
         assert_eq!(bob.fields.get(Field::Phone), Some(&Value::Text("+1 555 0199".into())));
+        assert!(
+            bob.addresses.ends_with(&["bob.builder@example.com".into(), "bob@legacy.example.net".into()]),
+            "the SMTP: primary, then the smtp: alias, never X500: {:?}",
+            bob.addresses
+        );
+        for (map, key, want) in [
+            (MailMap::Mailbox, "BOB@legacy.example.net", Some("bob@example.com")),
+            (MailMap::Alias, "bob.builder@example.com", Some("bob@example.com")),
+            (MailMap::Senders, "bob@legacy.example.net", Some("bob@example.com")),
+            (MailMap::Mailbox, "x500:/o=example/cn=bob", None),
+        ] {
+            assert_eq!(h.host.lookup_map(&store, map, key).await.unwrap().as_deref(), want, "{map} {key}");
+        }
         let u42 = store.account(MAIL_DOMAIN, "user0042").await.unwrap().unwrap();
         assert!(dn_has(&u42.groups, "devs") && dn_has(&u42.groups, "all-staff"));
         assert!(!store.account(MAIL_DOMAIN, "user0043").await.unwrap().unwrap().active, "disabled → deactivated");

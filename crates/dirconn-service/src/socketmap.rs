@@ -29,8 +29,10 @@ use crate::{
 
 /// The longest request taken, in bytes (a map name and an address need far less).
 pub const MAX_REQUEST: usize = 4096;
-/// How long a lookup may wait for the store before the answer is `TIMEOUT`.
-pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a lookup may wait for the store before the answer is `TIMEOUT`: longer than a PostgreSQL
+/// store's connection wait (5 s), so that a store that is down answers `TEMP` with its code first, and well
+/// under Postfix's own socketmap timeout (100 s).
+pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(10);
 /// How long the rest of a request may take once its first byte came.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may wait for its next request.

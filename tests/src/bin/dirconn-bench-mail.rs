@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dirconn_serve::{Serve, ServeOptions};
-use dirconn_tests::serve::{Serve as ServeProcess, ServeSpec};
 use dirconn_tests::imap::{LoginRun, imap_login_many};
+use dirconn_tests::serve::{Serve as ServeProcess, ServeSpec};
 use dirconn_tests::{DomainSpec, Dovecot, DovecotAuth, DovecotOptions, LdapAuth, LuaAuth, Slapd, SlapdOptions, slapd};
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
@@ -56,7 +56,12 @@ fn main() {
         ),
         Some("postfix-map") => postfix_map(
             &plugin_dir,
-            &args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)).map(PathBuf::from).expect("--binary"),
+            &args
+                .iter()
+                .position(|a| a == "--binary")
+                .and_then(|i| args.get(i + 1))
+                .map(PathBuf::from)
+                .expect("--binary"),
             &MapShape {
                 users: arg(&args, "--users", 10_000),
                 clients: arg(&args, "--clients", 1),
@@ -235,7 +240,12 @@ fn postfix_map(plugin_dir: &Path, binary: &Path, shape: &MapShape) {
     spec.service.push(format!("postfix_socketmap = \"127.0.0.1:{port}\""));
     let serve = ServeProcess::start(spec);
     let out = serve.cli(&["sync", "example.org"], None);
-    assert!(out.status.success(), "sync: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sync: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A Postfix configuration folder for postmap (no Postfix runs) with the ldap_table(5) an administrator
     // would write instead.
