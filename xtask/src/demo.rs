@@ -133,6 +133,24 @@ pub fn run(keep: bool) -> Result<(), Error> {
             expect: 0,
         },
         Step {
+            title: "Postfix's recipient table, from the store: an address of alice's (any case) is her mailbox",
+            args: args(&["postmap", "mailbox", "ALICE@Example.org"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
+            title: "…an address nobody has is not found (Postfix refuses it at RCPT TO: no backscatter)",
+            args: args(&["postmap", "mailbox", "nobody@example.org"]),
+            stdin: None,
+            expect: 1,
+        },
+        Step {
+            title: "…and who may send as bob@example.org after SMTP AUTH",
+            args: args(&["postmap", "senders", "bob@example.org"]),
+            stdin: None,
+            expect: 0,
+        },
+        Step {
             title: "A local administrator, who can log in even when the directory is down",
             args: args(&["local", "add", "postmaster@example.org", "--admin", "--password-stdin"]),
             stdin: Some("postmaster-pass"),

@@ -33,6 +33,7 @@ pub struct Running {
     serve: Child,
     api: SocketAddr,
     metrics: SocketAddr,
+    socketmap: SocketAddr,
     token: String,
     config: PathBuf,
     log: PathBuf,
@@ -68,6 +69,7 @@ pub fn start(config: &Path) -> Result<Running, Error> {
 
     let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let socketmap = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let added = format!(
         r#"
 # Added for `dirconn serve` (cargo xtask demo): the userdb fields mail servers get with each user…
@@ -77,9 +79,10 @@ uid = 5000
 gid = 5000
 quota_rule = "*:storage=1G"
 
-# …the HTTP API, the metrics listener, and the mail server's token.
+# …the HTTP API, Postfix's lookup tables (socketmap), the metrics listener, and the mail server's token.
 [service]
 listen = ["{api}"]
+postfix_socketmap = "{socketmap}"
 metrics_listen = "{metrics}"
 
 [[service.client]]
@@ -113,7 +116,8 @@ role = "mail-server"
     let began = Instant::now();
     let serve = spawn_tied_to_process(cmd, libc::SIGTERM)
         .map_err(|e| Error::Command { command: format!("{} serve", dirconn.display()), reason: e.to_string() })?;
-    let mut running = Running { serve, api, metrics, token, config: config.to_path_buf(), log, dovecot: None, tokens };
+    let mut running =
+        Running { serve, api, metrics, socketmap, token, config: config.to_path_buf(), log, dovecot: None, tokens };
     running.wait_ready()?;
     println!(
         "dirconn serve pid {} ready in {} ms: API http://{api}, metrics http://{metrics}",
@@ -234,6 +238,8 @@ impl Running {
             surprises.push(format!("POST /v1/auth for OLAF answered {} {json}", r.status));
         }
 
+        surprises.extend(self.show_postmap());
+
         // The service writes audit rows in batches, a moment after each answer.
         if !self.wait_audit_written(attempts) {
             surprises.push(format!("the service did not write the audit rows of {attempts} attempts"));
@@ -267,6 +273,38 @@ impl Running {
             surprises.push("/metrics has no dirconn_auth_attempts_total".into());
         }
         Ok(surprises)
+    }
+
+    /// Postfix's own `postmap -q` asking the service's socketmap (when Postfix is installed).
+    fn show_postmap(&self) -> Vec<String> {
+        let table = format!("socketmap:inet:{}:mailbox", self.socketmap);
+        println!("\n== Postfix's own client asks the service's recipient table (socketmap, from the store) ==");
+        println!("$ postmap -q Alice@Example.org {table}");
+        let Ok(etc) = tempfile::tempdir() else { return vec!["no temporary folder for postmap".into()] };
+        if fs::write(etc.path().join("main.cf"), "compatibility_level = 3.7\n").is_err() {
+            return vec!["cannot write postmap's main.cf".into()];
+        }
+        let out = Command::new("postmap")
+            .arg("-c")
+            .arg(etc.path())
+            .args(["-q", "Alice@Example.org", &table])
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Err(_) => {
+                println!("(Postfix is not installed: `dirconn postmap` above answered the same from the store)");
+                Vec::new()
+            }
+            Ok(out) => {
+                let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                print!("{stdout}{stderr}");
+                println!("(exit code {})", out.status.code().unwrap_or(-1));
+                if stdout.trim() != "alice@example.org" {
+                    return vec![format!("postmap -q Alice@Example.org mailbox: {stdout}{stderr}")];
+                }
+                Vec::new()
+            }
+        }
     }
 
     /// Waits until the service has written at least `rows` audit rows (its metric), up to [`AUDIT_TIMEOUT`].
