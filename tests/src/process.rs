@@ -100,3 +100,30 @@ pub fn stop_child(child: &mut Child, signal: libc::c_int, timeout: Duration) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Runs a `dirconn` binary as `dirconn --config CONFIG ARGS` (no `DIRCONN_PLUGIN_DIR` from the environment),
+/// with `stdin` (one line) as its standard input; its output.
+pub fn dirconn_cli(
+    binary: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::{io::Write as _, process::Stdio};
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("DIRCONN_PLUGIN_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} runs: {e}", binary.display()));
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        writeln!(input, "{text}").expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().expect("dirconn's output")
+}

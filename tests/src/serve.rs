@@ -286,24 +286,8 @@ impl Serve {
     /// Runs `dirconn --config <the service's> ARGS` (the service's binary) with `stdin` (one line) as its
     /// standard input.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-        use std::io::Write as _;
         let binary = self.spec.binary.clone().unwrap_or_else(|| stage::dirconn_binary().to_owned());
-        let mut child = Command::new(binary)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env_remove("DIRCONN_PLUGIN_DIR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dirconn runs");
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            writeln!(input, "{text}").expect("write stdin");
-        }
-        drop(input);
-        child.wait_with_output().expect("dirconn's output")
+        crate::process::dirconn_cli(&binary, &self.config, args, stdin)
     }
 
     /// The service's log so far (stdout and stderr).

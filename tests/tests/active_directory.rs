@@ -3,8 +3,6 @@
 //! objectGUID keys, account state, password reset and change, the uSNChanged sync (with the addresses of
 //! proxyAddresses) and the connection test.
 
-use std::{path::PathBuf, process::Command};
-
 use dirconn_abi::{ClientContext, ErrorKind, StageStatus};
 use dirconn_host::{Error, MailMap, SyncOptions, sync_domain};
 use dirconn_ldap::{Directory, LdapDefaults, LdapSettings, ad};
@@ -444,21 +442,5 @@ fn the_connection_test_adds_the_ad_stages_and_the_global_catalog_serves_lookups(
 }
 
 fn dirconn(config: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write;
-    let bin: PathBuf = stage::target_dir().join("debug").join("dirconn");
-    if !bin.is_file() {
-        stage::cargo(&["build", "--quiet", "-p", "dirconn"]).expect("building dirconn");
-    }
-    let mut child = Command::new(bin)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("DIRCONN_PLUGIN_DIR")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("dirconn runs");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    dirconn_tests::process::dirconn_cli(stage::dirconn_binary(), config, args, Some(stdin.trim_end()))
 }

@@ -1,11 +1,6 @@
 //! The `dirconn` command line against a real slapd: outputs, JSON, exit codes, password handling.
 
-use std::{
-    io::Write,
-    path::PathBuf,
-    process::{Command, Output, Stdio},
-    sync::OnceLock,
-};
+use std::{path::PathBuf, process::Output, sync::OnceLock};
 
 use dirconn_tests::{DomainSpec, Fixture, Slapd, TestHost, stage};
 
@@ -19,22 +14,7 @@ fn dirconn() -> &'static PathBuf {
 }
 
 fn run(config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(dirconn())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("DIRCONN_PLUGIN_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dirconn runs");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        writeln!(input, "{text}").unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    dirconn_tests::process::dirconn_cli(dirconn(), config, args, stdin)
 }
 
 fn setup(slapd: &Slapd) -> (tempfile::TempDir, PathBuf) {

@@ -92,10 +92,9 @@ impl Host {
             MailMap::Mailbox => Some(address::mailbox(&best.login, &best.domain)),
             MailMap::Alias if best.position == 0 => None,
             MailMap::Alias => Some(address::mailbox(&best.login, &best.domain)),
+            // One row per account (an address is stored once per account): no duplicates to remove.
             MailMap::Senders => {
-                let mut logins: Vec<String> = owners.iter().map(|o| format!("{}@{}", o.login, o.domain)).collect();
-                logins.dedup();
-                Some(logins.join(", "))
+                Some(owners.iter().map(|o| format!("{}@{}", o.login, o.domain)).collect::<Vec<_>>().join(", "))
             }
             MailMap::Domains => unreachable!("answered above"),
         })
