@@ -2,7 +2,8 @@
 //! (`mailbox`, `alias`, `domains`, `senders`) about accounts a sync made from a real slapd. `postmap -q` for
 //! an existing, an aliased, a deactivated and an unknown address; `RCPT TO` refused for an unknown recipient
 //! at RCPT time and accepted for a known one or an alias; `MAIL FROM` of another user's address refused after
-//! AUTH; the store (PostgreSQL) stopped: `4xx`, never `5xx`; broken requests answered `PERM`.
+//! AUTH; the store (PostgreSQL) stopped: `4xx`, never `5xx`; broken requests answered `PERM`; the same
+//! lookups through `dirconn postmap` and `GET /v1/maps/{map}/{key}`.
 
 use std::{io::Read as _, net::TcpStream, time::Duration};
 
@@ -144,6 +145,16 @@ fn postfix_finds_recipients_aliases_and_senders_in_the_store() {
         assert_eq!(rig.postmap(map, key).as_deref(), want, "postmap -q {key} {map}{}", rig.logs());
         assert_eq!(rig.cli_postmap(map, key).as_deref(), want, "dirconn postmap {map} {key}");
     }
+    // The same lookups over HTTP answer the JSON `dirconn --json postmap` prints.
+    let mut http = rig.serve.client();
+    for (map, key) in [("mailbox", "ALICE.liddell@example.ORG"), ("senders", "nobody@example.org")] {
+        let r = http.get(&format!("/v1/maps/{map}/{key}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let cli = rig.serve.cli(&["--json", "postmap", map, key], None);
+        assert_eq!(r.json(), serde_json::from_slice::<serde_json::Value>(&cli.stdout).unwrap(), "{map} {key}");
+    }
+    let r = http.get("/v1/maps/mailboxes/alice@example.org");
+    assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("DC-818")), "{}", r.text());
     // The account shows the addresses the sync kept.
     let out = rig.serve.cli(&["accounts", "show", "alice@example.org"], None);
     let shown = String::from_utf8_lossy(&out.stdout);
@@ -232,6 +243,9 @@ fn a_stopped_store_is_a_temporary_failure_and_broken_requests_are_perm() {
     assert!(!out.status.success() && stderr.contains("DC-6"), "postmap: {stderr}");
     let replies = rig.session(None, &["MAIL FROM:<someone@outside.example>", "RCPT TO:<bob@example.org>"]);
     assert!((400..500).contains(&replies[1].0), "a store that is down defers: {replies:?}{}", rig.logs());
+    let r = rig.serve.client().get("/v1/maps/mailbox/bob@example.org");
+    assert_eq!(r.status, 503, "the store is down: {}", r.text());
+    assert!(r.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("retry-after")), "{:?}", r.headers);
     let cli = rig.serve.cli(&["postmap", "mailbox", "bob@example.org"], None);
     assert_eq!(cli.status.code(), Some(3), "the CLI says unreachable: {}", String::from_utf8_lossy(&cli.stderr));
 }

@@ -651,9 +651,10 @@ fn user_lookups_answer_active_accounts_only() {
 }
 
 /// Every route the server answers (method, path as in the document, a path to call it on).
-const ROUTES: [(&str, &str, &str); 21] = [
+const ROUTES: [(&str, &str, &str); 22] = [
     ("post", "/v1/auth", "/v1/auth"),
     ("get", "/v1/users/{address}", "/v1/users/alice@example.org"),
+    ("get", "/v1/maps/{map}/{key}", "/v1/maps/mailbox/alice@example.org"),
     ("get", "/v1/nginx/auth", "/v1/nginx/auth"),
     ("get", "/v1/openapi.json", "/v1/openapi.json"),
     // The administration routes (tests/tests/service_admin.rs tests what they do).

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod maps;
 mod nginx;
 pub mod serve;
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi());
     let api = auth::routes(api);
     let api = nginx::routes(api);
+    let api = maps::routes(api);
     let api = admin::routes(api);
     let api = api.routes(utoipa_axum::routes!(openapi));
     let (router, doc) = api.split_for_parts();
