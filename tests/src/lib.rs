@@ -7,6 +7,8 @@
 //! * Mail servers delegating logins: [`Dovecot`] (IMAP; static, Lua-script or LDAP passdb), [`Postfix`]
 //!   (smtpd with Dovecot-protocol SASL) and [`Nginx`] (mail proxy with `auth_http`), with the test clients
 //!   [`imap`] and [`smtp`].
+//! * [`kdc::MitKdc`] runs an MIT Kerberos KDC for a realm of its own (principals and keytabs by
+//!   `kadmin.local`).
 //! * [`serve::Serve`] runs the built `dirconn serve` on a generated configuration; [`http::Http`] talks to it.
 
 pub mod daemon;
@@ -14,6 +16,7 @@ pub mod dovecot;
 pub mod host;
 pub mod http;
 pub mod imap;
+pub mod kdc;
 pub mod net;
 pub mod nginx;
 pub mod postfix;
@@ -28,6 +31,7 @@ pub mod stage;
 pub use dovecot::{Dovecot, DovecotAuth, DovecotOptions, LdapAuth, LuaAuth};
 pub use host::{DomainSpec, TestHost};
 pub use imap::{ImapOutcome, imap_login};
+pub use kdc::{KdcOptions, MitKdc};
 pub use nginx::{Nginx, NginxOptions};
 pub use postfix::{Postfix, PostfixOptions};
 pub use samba::SambaDc;

@@ -157,6 +157,7 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
     build_book()?;
     ensure_slapd()?;
     ensure_postgres()?;
+    ensure_kdc()?;
     // A Samba AD DC needs root (its fixed ports live in a private network namespace); without root the
     // Active Directory tests say so and skip.
     if is_root() {
@@ -296,6 +297,13 @@ pub fn ensure_mail_servers() -> Result<(), Error> {
         let _ = debconf.wait();
     }
     ensure_packages("the mail servers", &MAIL_SERVER_PACKAGES, present)
+}
+
+/// Makes sure an MIT Kerberos KDC (`krb5kdc`, `kdb5_util`, `kadmin.local`) and its client tools are installed
+/// (as root with apt-get; the packages start no daemon here, and the harness runs its own).
+pub fn ensure_kdc() -> Result<(), Error> {
+    let present = dirconn_tests::kdc::available() && have("kinit");
+    ensure_packages("an MIT Kerberos KDC", &["krb5-kdc", "krb5-admin-server", "krb5-user"], present)
 }
 
 /// Makes sure PostgreSQL's `initdb` and `postgres` are installed (in PATH or Debian's
