@@ -127,3 +127,10 @@ pub fn dirconn_cli(
     drop(input);
     child.wait_with_output().expect("dirconn's output")
 }
+
+/// Whether a process with this PID exists (signal 0: nothing is delivered).
+pub fn is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}

@@ -58,11 +58,7 @@ fn whoami(url: &str, ca: Option<&Path>, dn: &str, password: &str) -> Output {
     tool("ldapwhoami", ca, &["-e", "ppolicy", "-x", "-H", url, "-D", dn, "-w", password])
 }
 
-fn process_alive(pid: u32) -> bool {
-    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
-    // SAFETY: signal 0 only checks for existence/permission.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
+use dirconn_tests::process::is_alive as process_alive;
 
 #[test]
 fn service_account_reads_and_anonymous_sees_nothing() {

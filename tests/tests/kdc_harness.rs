@@ -4,11 +4,7 @@
 
 use dirconn_tests::MitKdc;
 
-fn alive(pid: u32) -> bool {
-    let pid = libc::pid_t::try_from(pid).expect("a PID fits in pid_t");
-    // SAFETY: signal 0 only checks that the process exists; nothing is delivered.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
+use dirconn_tests::process::is_alive as alive;
 
 #[test]
 fn a_realm_with_users_states_and_a_keytab() {

@@ -4,11 +4,7 @@ use std::net::{Ipv4Addr, TcpStream};
 
 use dirconn_tests::postgres::Postgres;
 
-fn alive(pid: u32) -> bool {
-    let pid = libc::pid_t::try_from(pid).expect("a PID fits in pid_t");
-    // SAFETY: signal 0 only checks that the process exists; nothing is delivered.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
+use dirconn_tests::process::is_alive as alive;
 
 #[test]
 fn starts_accepts_connections_and_stops_on_drop() {

@@ -55,11 +55,7 @@ fn service_search(dc: &SambaDc, url: &str, base: &str, filter: &str, attrs: &[&s
     cmd.output().expect("cannot run ldapsearch (ldap-utils)")
 }
 
-fn alive(pid: u32) -> bool {
-    let pid = libc::pid_t::try_from(pid).expect("a PID fits in pid_t");
-    // SAFETY: signal 0 only checks that the process exists; nothing is delivered.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
+use dirconn_tests::process::is_alive as alive;
 
 #[test]
 fn dc_answers_on_every_port_with_the_fixture_states() {
