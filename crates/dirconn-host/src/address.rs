@@ -41,7 +41,7 @@ pub fn normalize(address: &str) -> Option<String> {
     let (local, domain) = address.rsplit_once('@')?;
     let domain_ok = !domain.is_empty()
         && domain.split('.').all(|label| !label.is_empty())
-        && !domain.chars().any(|c| c.is_whitespace() || c.is_control() || "@\"\\,;<>()[]".contains(c));
+        && !domain.chars().any(|c| c.is_whitespace() || c.is_control() || "@\"\\,;:<>()[]".contains(c));
     let local_ok = !local.is_empty() && local.len() <= 64 && !local.chars().any(char::is_control);
     // A space in a local part needs quotes, which directories do not hold; `a b@c` is a typing mistake.
     let quoted = local.starts_with('"') && local.ends_with('"') && local.len() >= 2;
@@ -90,7 +90,9 @@ mod tests {
         assert_eq!(parse("X500:/o=Org/ou=Exchange/cn=Recipients/cn=alice"), Parsed::OtherType);
         assert_eq!(parse("sip:alice@example.org"), Parsed::OtherType);
         assert_eq!(parse("jürgen@EXAMPLE.org"), address("jürgen@example.org", false));
-        for bad in ["", "alice", "@example.org", "alice@", "a b@example.org", "alice@exa mple.org", "a@b..c", "smtp:"] {
+        for bad in
+            ["", "alice", "@example.org", "alice@", "a b@example.org", "alice@exa mple.org", "a@b..c", "smtp:", "a@b:c"]
+        {
             assert_eq!(parse(bad), Parsed::Invalid, "{bad:?}");
         }
     }
