@@ -27,6 +27,7 @@ const INSTALL_HINT: &str = "install `krb5-kdc krb5-admin-server krb5-user` (apt-
                             krb5-user)";
 const MASTER_PASSWORD: &str = "dirconn-kdc-master";
 const START_ATTEMPTS: usize = 3;
+const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -40,11 +41,18 @@ pub struct KdcOptions {
     pub max_dgram_reply: Option<u32>,
     /// Lines added to the realm's section of `kdc.conf`.
     pub extra_realm_lines: Vec<String>,
+    /// Runs the KDC with its clock moved by libfaketime (`"+15m"`, `"-1h"`): a clock-skew test.
+    pub clock_offset: Option<String>,
 }
 
 impl Default for KdcOptions {
     fn default() -> KdcOptions {
-        KdcOptions { realm: "EXAMPLE.ORG".into(), max_dgram_reply: None, extra_realm_lines: Vec::new() }
+        KdcOptions {
+            realm: "EXAMPLE.ORG".into(),
+            max_dgram_reply: None,
+            extra_realm_lines: Vec::new(),
+            clock_offset: None,
+        }
     }
 }
 
@@ -85,7 +93,7 @@ impl MitKdc {
             if failures.is_empty() {
                 kdc.run_checked(SBIN, "kdb5_util", &["create", "-s", "-r", &opts.realm, "-P", MASTER_PASSWORD]);
             }
-            match kdc.launch() {
+            match kdc.launch(opts.clock_offset.as_deref()) {
                 Ok(()) => {
                     kdc.startup = began.elapsed();
                     return kdc;
@@ -133,9 +141,14 @@ impl MitKdc {
         write(&self.dir.path().join("kadm5.acl"), &format!("*/admin@{realm} *\n"));
     }
 
-    fn launch(&mut self) -> Result<(), String> {
+    fn launch(&mut self, clock_offset: Option<&str>) -> Result<(), String> {
         let log = fs::File::create(self.dir.path().join("krb5kdc.out")).map_err(|e| format!("krb5kdc.out: {e}"))?;
         let mut cmd = self.command(SBIN, "krb5kdc");
+        if let Some(offset) = clock_offset {
+            // The library itself, not the `faketime` wrapper: the PID stays krb5kdc's.
+            assert!(Path::new(FAKETIME_LIB).is_file(), "no {FAKETIME_LIB}: apt-get install faketime");
+            cmd.env("LD_PRELOAD", FAKETIME_LIB).env("FAKETIME", offset).env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        }
         cmd.args(["-n", "-r", &self.realm, "-P"])
             .arg(self.dir.path().join("krb5kdc.pid"))
             .stdin(Stdio::null())
