@@ -251,11 +251,8 @@ mod tests {
 
     #[test]
     fn an_error_round_trips_with_its_ntstatus() {
-        let mut err = KrbError::default();
-        err.pvno = 5;
-        err.msg_type = 30;
-        err.error_code = 18;
-        err.realm = "EXAMPLE.TEST".into();
+        let mut err =
+            KrbError { pvno: 5, msg_type: 30, error_code: 18, realm: "EXAMPLE.TEST".into(), ..Default::default() };
         let status = [0x34, 0x02, 0x00, 0xc0, 0, 0, 0, 0, 1, 0, 0, 0];
         err.e_data = Some(vec![PaData::new(PA_PW_SALT, status.to_vec())].build());
         let Reply::Error(parsed) = parse_reply(&err.build()).unwrap() else { panic!("not an error") };
