@@ -47,6 +47,12 @@ pub fn catalog() -> Result<BTreeMap<String, Entry>, Problem> {
     for e in dirconn_ldap::examples::examples() {
         all.push((e.code().to_owned(), e.kind(), e.to_string(), e.fix()));
     }
+    for e in dirconn_kerberos::examples::examples() {
+        all.push((e.code().to_owned(), e.kind(), e.to_string(), e.fix()));
+    }
+    for e in dirconn_pam::examples::examples() {
+        all.push((e.code().to_owned(), e.kind(), e.to_string(), e.fix()));
+    }
     for e in dirconn_host::examples::examples() {
         all.push((e.code().to_owned(), e.kind(), e.message(), e.fix()));
     }

@@ -5,6 +5,7 @@
 
 pub mod crypto;
 mod error;
+pub mod examples;
 pub mod keytab;
 mod principal;
 mod realm;

@@ -11,7 +11,7 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use crate::{
-    ClosedDuring, Directory, Error, Flavor, LdapUrl,
+    ClosedDuring, Directory, Error, Flavor, LdapUrl, PasswordCheck,
     conn::{Query, classify_io},
     directory::{first_text, raw_values},
     error::describe_result,
@@ -81,6 +81,7 @@ impl Directory {
             for stage in ["search-base", "user-filter"] {
                 st.skip(stage, &s.search_base, "no URL passed the service bind");
             }
+            self.check_stages(&mut st).await;
             return TestReport { stages: st.list.into() };
         };
         let target = url.to_string();
@@ -143,6 +144,7 @@ impl Directory {
             self.ad_stages(&mut st, &mut ldap, &url).await;
         }
         let _ = ldap.unbind().await;
+        self.check_stages(&mut st).await;
         if let Some(login) = login {
             let started = Instant::now();
             let found = self.find_user(login).await;
@@ -152,8 +154,8 @@ impl Directory {
             match (password, found_ok) {
                 (Some(password), true) => {
                     let started = Instant::now();
-                    let outcome = self.authenticate(login, password).await.map(|user| {
-                        let mut detail = format!("password accepted; {} group(s)", user.groups.len());
+                    let outcome = self.authenticate_with_detail(login, password).await.map(|(user, how)| {
+                        let mut detail = format!("{how}; {} group(s)", user.groups.len());
                         for w in user.warnings.iter() {
                             detail.push_str("; ");
                             detail.push_str(w);
@@ -164,13 +166,58 @@ impl Directory {
                         }
                         detail
                     });
-                    st.push("user-bind", dn.as_deref().unwrap_or(login), started, outcome);
+                    st.push(self.login_stage(), dn.as_deref().unwrap_or(login), started, outcome);
                 }
-                (Some(_), false) => st.skip("user-bind", login, "the user was not found"),
+                (Some(_), false) => st.skip(self.login_stage(), login, "the user was not found"),
                 (None, _) => {}
             }
         }
         TestReport { stages: st.list.into() }
+    }
+
+    /// The name of the stage that checks a test login's password: `user-bind`, `user-kerberos`, `user-pam`.
+    fn login_stage(&self) -> &'static str {
+        match self.settings().password_check {
+            PasswordCheck::Bind => "user-bind",
+            PasswordCheck::Kerberos(_) => "user-kerberos",
+            PasswordCheck::Pam(_) => "user-pam",
+        }
+    }
+
+    /// The stages of a Kerberos or PAM password check: `kdc` (each KDC reached and serving the realm, its
+    /// clock), `keytab` (readable, holding the service's key, and that key the realm's), `pam` (the service
+    /// file found).
+    async fn check_stages(&self, st: &mut Stages) {
+        match &self.settings().password_check {
+            PasswordCheck::Bind => {}
+            PasswordCheck::Kerberos(check) => {
+                let started = Instant::now();
+                for probe in check.realm.probe().await {
+                    let outcome = probe.outcome.map(|serves| match probe.offset {
+                        Some(o) => format!("{serves}; its clock is {o:+} s from this machine's"),
+                        None => serves,
+                    });
+                    st.push("kdc", &probe.kdc, started, outcome.map_err(Error::from));
+                }
+                let started = Instant::now();
+                let target = match &check.realm.settings().validation {
+                    Some(v) => format!("{} ({})", v.keytab.display(), v.service),
+                    None => "(none)".to_owned(),
+                };
+                let outcome = match check.realm.settings().validation {
+                    Some(_) => check.realm.check_keytab().await.map_err(Error::from),
+                    None => Ok("kerberos_validate = false: tickets are not validated, so a spoofed KDC could \
+                                accept any password"
+                        .to_owned()),
+                };
+                st.push("keytab", &target, started, outcome);
+            }
+            PasswordCheck::Pam(pam) => {
+                let started = Instant::now();
+                let outcome = pam.check_service().map(|path| format!("{} exists", path.display()));
+                st.push("pam", &pam.settings().service, started, outcome.map_err(Error::from));
+            }
+        }
     }
 
     /// The URL-level stages; returns a connection bound as the service account when all passed.

@@ -8,7 +8,7 @@ use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValu
 use ldap3::{LdapResult, Scope, SearchEntry};
 
 use crate::{
-    Error, Flavor, GroupIndex, LdapSettings, LdapUrl,
+    Error, Flavor, GroupIndex, LdapSettings, LdapUrl, PasswordCheck,
     ad::{self, AccountState, SubCode},
     conn::{self, Connector, Query, ServicePool},
     error::describe_result,
@@ -214,9 +214,15 @@ impl Directory {
         }
     }
 
-    /// Checks a login and password: the service account finds the entry, then a bind as that entry on its
-    /// own connection checks the password, with the password policy control.
+    /// Checks a login and password: the service account finds the entry, then the domain's password check
+    /// (a bind as that entry on its own connection, the Kerberos realm, or a PAM service) checks the
+    /// password.
     pub async fn authenticate(&self, login: &str, password: &str) -> Result<UserEntry, Error> {
+        self.authenticate_with_detail(login, password).await.map(|(user, _)| user)
+    }
+
+    /// [`Directory::authenticate`], also saying how the password was checked (the connection test shows it).
+    pub async fn authenticate_with_detail(&self, login: &str, password: &str) -> Result<(UserEntry, String), Error> {
         if password.is_empty() {
             return Err(Error::EmptyPassword);
         }
@@ -225,6 +231,53 @@ impl Directory {
         let mut attrs = self.user_attributes();
         attrs.retain(|a| a != COMPUTED_STATE);
         let found = self.find_user_with(login, &attrs).await?;
+        let s = self.settings();
+        let (user, detail) = match &s.password_check {
+            PasswordCheck::Bind => {
+                let detail = format!("password accepted by a bind as {}", found.entry.dn);
+                (self.bind_check(found, password).await?, detail)
+            }
+            PasswordCheck::Kerberos(check) => {
+                let principal = check.principal_for(&found.entry)?;
+                let verified = check.realm.check_password(&principal, password).await?;
+                let mut user = self.user_entry(found).await?;
+                if let Some(expires) = verified.password_expires {
+                    let days = (expires - chrono::Utc::now()).num_days();
+                    if (0..=14).contains(&days) {
+                        user.warnings.push(RString::from(format!("The password expires in {} day(s).", days.max(1))));
+                    }
+                }
+                let validation = match &check.realm.settings().validation {
+                    Some(v) => format!("its ticket for {} validated with the keytab", v.service),
+                    None => "its ticket NOT validated (kerberos_validate = false)".to_owned(),
+                };
+                let detail = format!(
+                    "password accepted by the Kerberos realm {} for {principal} (KDC {}), {validation}",
+                    check.realm.settings().realm,
+                    verified.kdc
+                );
+                (user, detail)
+            }
+            PasswordCheck::Pam(pam) => {
+                let name = first_text(&found.entry, &s.login_attribute).ok_or_else(|| Error::Unexpected {
+                    what: "the PAM check".into(),
+                    diagnostic: format!("the entry {} has no {} value to give PAM", found.entry.dn, s.login_attribute),
+                })?;
+                pam.check(&name, password, None).await?;
+                let detail = format!(
+                    "password accepted by the PAM service `{}` for `{name}` ({})",
+                    pam.settings().service,
+                    pam.service_file().display()
+                );
+                (self.user_entry(found).await?, detail)
+            }
+        };
+        tracing::info!(dn = %user.dn, check = s.password_check.kind().as_str(), "user authenticated");
+        Ok((user, detail))
+    }
+
+    /// The bind check: a bind as the entry on its own connection, with the password policy control.
+    async fn bind_check(&self, found: UserFound, password: &str) -> Result<UserEntry, Error> {
         let dn = found.entry.dn.clone();
         let controls = match self.settings().flavor {
             Flavor::Generic => vec![ppolicy::request()],
@@ -263,7 +316,6 @@ impl Directory {
         if let Some(n) = policy.grace_logins_remaining {
             user.warnings.push(RString::from(format!("The password has expired; {n} grace login(s) left.")));
         }
-        tracing::info!(dn = %user.dn, "user authenticated");
         Ok(user)
     }
 

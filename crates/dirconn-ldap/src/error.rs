@@ -334,6 +334,12 @@ pub enum Error {
         /// The server's answer.
         diagnostic: String,
     },
+    /// The Kerberos check refused the password or could not run (DC-9xx, DC-201).
+    #[error(transparent)]
+    Kerberos(#[from] dirconn_kerberos::Error),
+    /// The PAM check refused the password or could not run (DC-95x, DC-201).
+    #[error(transparent)]
+    Pam(#[from] dirconn_pam::Error),
     /// The service account's password has expired (DC-408).
     #[error("The service account {dn} cannot bind: its password has expired.")]
     ServicePasswordExpired {
@@ -423,6 +429,8 @@ impl Error {
             Error::ServiceBindHeld { .. } => "DC-401",
             Error::ServiceMustChange { .. } => "DC-407",
             Error::ServicePasswordExpired { .. } => "DC-408",
+            Error::Kerberos(e) => e.code(),
+            Error::Pam(e) => e.code(),
         }
     }
 
@@ -458,6 +466,8 @@ impl Error {
             Error::ServiceBindHeld { .. } | Error::ServiceMustChange { .. } | Error::ServicePasswordExpired { .. } => {
                 ErrorKind::Configuration
             }
+            Error::Kerberos(e) => e.kind(),
+            Error::Pam(e) => e.kind(),
         }
     }
 
@@ -590,6 +600,8 @@ impl Error {
                 bind_password_file; for a service account, make the password never expire (AD: \"Password never \
                 expires\"; OpenLDAP: a password policy with pwdMaxAge 0 through pwdPolicySubentry)."
                 .into(),
+            Error::Kerberos(e) => e.fix(),
+            Error::Pam(e) => e.fix(),
         }
     }
 
@@ -619,6 +631,8 @@ impl Error {
             | Error::ServicePasswordExpired { diagnostic, .. } => Some(diagnostic.clone()),
             Error::Resolve { reason, .. } => Some(reason.clone()),
             Error::AllUrlsFailed { last, .. } => last.diagnostic(),
+            Error::Kerberos(e) => e.diagnostic(),
+            Error::Pam(e) => e.diagnostic(),
             _ => None,
         }
     }

@@ -47,6 +47,19 @@ const PROVOKED: &[(&str, &[(&str, &str)])] = &[
     ("ldap", &[("search_base", r#""people""#)]),
     ("ldap", &[("service_bind_backoff", r#""0s""#)]),
     ("ldap", &[("urls", r#"["ldaps://ldap.example.org"]"#), ("starttls", "true")]),
+    ("ldap", &[("pam_service", r#""dirconn""#)]),
+    ("ldap", &[("password_check", r#""kerberos""#)]),
+    ("ldap", &[("password_check", r#""kerberos""#), ("kerberos_realm", r#""example.org""#)]),
+    ("ldap", &[("password_check", r#""kerberos""#), ("kerberos_realm", r#""EXAMPLE.ORG""#)]),
+    (
+        "ldap",
+        &[
+            ("password_check", r#""kerberos""#),
+            ("kerberos_realm", r#""EXAMPLE.ORG""#),
+            ("kdc", r#"["kdc1.example.org"]"#),
+        ],
+    ),
+    ("ldap", &[("password_check", r#""pam""#)]),
 ];
 
 /// Every failure of the engine, once (settings failures once per way of provoking them), as the host

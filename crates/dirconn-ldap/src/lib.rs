@@ -8,6 +8,7 @@
 //! ABI's [`dirconn_abi::ConnectorError`] with a stable code.
 
 pub mod ad;
+mod check;
 mod conn;
 #[cfg(feature = "plugin")]
 mod connector;
@@ -27,6 +28,7 @@ mod tls;
 mod url;
 mod usn;
 
+pub use check::{CheckKind, KerberosCheck, PasswordCheck};
 #[cfg(feature = "plugin")]
 pub use connector::DirectoryConnector;
 pub use directory::{Directory, UserFound};

@@ -156,6 +156,21 @@ struct Raw {
     group_cache_ttl: Duration,
     #[serde(default = "default_service_bind_backoff", with = "humantime_serde")]
     service_bind_backoff: Duration,
+    password_check: Option<crate::check::CheckKind>,
+    kerberos_realm: Option<String>,
+    kdc: Option<Vec<String>>,
+    kdc_udp: Option<bool>,
+    #[serde(default, with = "humantime_serde")]
+    kdc_timeout: Option<Duration>,
+    keytab: Option<PathBuf>,
+    service_principal: Option<String>,
+    kerberos_principal: Option<String>,
+    kerberos_validate: Option<bool>,
+    pam_service: Option<String>,
+    pam_confdir: Option<PathBuf>,
+    pam_max_concurrent: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    pam_timeout: Option<Duration>,
 }
 
 /// How a user's groups are found (`group_membership`).
@@ -304,6 +319,8 @@ pub struct LdapSettings {
     pub full_sync_interval: Duration,
     /// How long a group's parent groups are remembered at login (`nested-member-of`; zero: never).
     pub group_cache_ttl: Duration,
+    /// What checks passwords (`password_check`): a bind, the Kerberos realm or a PAM service.
+    pub password_check: crate::PasswordCheck,
 }
 
 impl LdapSettings {
@@ -521,6 +538,27 @@ impl LdapSettings {
                 "Use a page size from 1 to 100000 (500 suits most servers; AD caps pages at 1000).",
             ));
         }
+        let password_check = crate::check::CheckKeys {
+            password_check: raw.password_check,
+            kerberos_realm: raw.kerberos_realm,
+            kdc: raw.kdc,
+            kdc_udp: raw.kdc_udp,
+            kdc_timeout: raw.kdc_timeout,
+            keytab: raw.keytab,
+            service_principal: raw.service_principal,
+            kerberos_principal: raw.kerberos_principal,
+            kerberos_validate: raw.kerberos_validate,
+            pam_service: raw.pam_service,
+            pam_confdir: raw.pam_confdir,
+            pam_max_concurrent: raw.pam_max_concurrent,
+            pam_timeout: raw.pam_timeout,
+        }
+        .build(crate::check::Context {
+            flavor: d.flavor,
+            urls: &urls,
+            dns_domain: &dns_domain_of(&raw.search_base),
+            config_dir,
+        })?;
         let ca_file = raw.ca_file.map(|p| config_dir.join(p));
         if let Some(path) = &ca_file
             && !path.is_file()
@@ -566,6 +604,7 @@ impl LdapSettings {
             range_size,
             full_sync_interval: raw.full_sync_interval.unwrap_or_else(default_full_sync_interval),
             group_cache_ttl: raw.group_cache_ttl,
+            password_check,
         })
     }
 }

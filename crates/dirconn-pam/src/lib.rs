@@ -4,6 +4,7 @@
 //! [`Pam`] is the entry point; [`Error`] maps every PAM code a login must tell apart to a stable code.
 
 mod error;
+pub mod examples;
 mod ffi;
 mod session;
 

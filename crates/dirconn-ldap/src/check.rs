@@ -1,0 +1,525 @@
+//! How a domain checks passwords (`password_check`): an LDAP bind as the user (the default), the Kerberos
+//! realm (`dirconn-kerberos`: AS exchange, ticket validated with a keytab) or a PAM service
+//! (`dirconn-pam`). Identity stays on LDAP either way: the user is found, mapped and grouped by the
+//! service account first; only the password goes elsewhere, as SSSD pairs `id_provider = ldap` with
+//! `auth_provider = krb5`. This file turns the settings' keys into a [`PasswordCheck`] (every bad
+//! combination refused when the configuration is read, naming the key) and forms a user's principal.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use dirconn_kerberos::{KdcAddress, Principal, Realm, RealmSettings, Validation};
+use dirconn_pam::{Pam, PamSettings};
+use ldap3::SearchEntry;
+use serde::Deserialize;
+
+use crate::{Error, Flavor, LdapUrl, directory::first_text};
+
+/// `password_check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    /// A bind as the user's entry.
+    #[default]
+    Bind,
+    /// The Kerberos realm.
+    Kerberos,
+    /// A PAM service.
+    Pam,
+}
+
+impl CheckKind {
+    /// The value as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Bind => "bind",
+            CheckKind::Kerberos => "kerberos",
+            CheckKind::Pam => "pam",
+        }
+    }
+}
+
+/// What checks a domain's passwords.
+#[derive(Debug, Clone, Default)]
+pub enum PasswordCheck {
+    /// A bind as the user's entry, with the password policy control.
+    #[default]
+    Bind,
+    /// The Kerberos realm.
+    Kerberos(KerberosCheck),
+    /// A PAM service.
+    Pam(Pam),
+}
+
+impl PasswordCheck {
+    /// The kind.
+    pub fn kind(&self) -> CheckKind {
+        match self {
+            PasswordCheck::Bind => CheckKind::Bind,
+            PasswordCheck::Kerberos(_) => CheckKind::Kerberos,
+            PasswordCheck::Pam(_) => CheckKind::Pam,
+        }
+    }
+}
+
+/// A domain's realm and how its users' principals are named.
+#[derive(Debug, Clone)]
+pub struct KerberosCheck {
+    /// The realm and its KDCs.
+    pub realm: Arc<Realm>,
+    /// `kerberos_principal`: `{attribute}` placeholders over the user's entry, and `{realm}`.
+    pub principal_template: String,
+}
+
+impl KerberosCheck {
+    /// The principal of a user's entry: each `{attribute}` is the entry's first value of it, escaped so
+    /// that it stays one name component (a `/` or `@` in a value cannot make another principal).
+    pub fn principal_for(&self, entry: &SearchEntry) -> Result<Principal, dirconn_kerberos::Error> {
+        let realm = &self.realm.settings().realm;
+        let mut out = String::new();
+        let mut rest = self.principal_template.as_str();
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').map(|e| start + e).unwrap_or(rest.len() - 1);
+            let name = &rest[start + 1..end];
+            if name == "realm" {
+                out.push_str(realm);
+            } else {
+                let value = first_text(entry, name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                    dirconn_kerberos::Error::BadPrincipal {
+                        principal: self.principal_template.clone(),
+                        problem: format!("the entry {} has no `{name}` value", entry.dn),
+                    }
+                })?;
+                for c in value.chars() {
+                    if matches!(c, '/' | '@' | '\\') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Principal::parse(&out, realm)
+            .map_err(|bad| dirconn_kerberos::Error::BadPrincipal { principal: out.clone(), problem: bad.0 })
+    }
+}
+
+/// The password-check keys as written.
+#[derive(Debug, Default)]
+pub(crate) struct CheckKeys {
+    pub password_check: Option<CheckKind>,
+    pub kerberos_realm: Option<String>,
+    pub kdc: Option<Vec<String>>,
+    pub kdc_udp: Option<bool>,
+    pub kdc_timeout: Option<Duration>,
+    pub keytab: Option<std::path::PathBuf>,
+    pub service_principal: Option<String>,
+    pub kerberos_principal: Option<String>,
+    pub kerberos_validate: Option<bool>,
+    pub pam_service: Option<String>,
+    pub pam_confdir: Option<std::path::PathBuf>,
+    pub pam_max_concurrent: Option<usize>,
+    pub pam_timeout: Option<Duration>,
+}
+
+/// What the connector kind and directory give the check's defaults.
+pub(crate) struct Context<'a> {
+    pub flavor: Flavor,
+    pub urls: &'a [LdapUrl],
+    pub dns_domain: &'a str,
+    pub config_dir: &'a Path,
+}
+
+const KERBEROS_KEYS: [&str; 8] = [
+    "kerberos_realm",
+    "kdc",
+    "kdc_udp",
+    "kdc_timeout",
+    "keytab",
+    "service_principal",
+    "kerberos_principal",
+    "kerberos_validate",
+];
+const PAM_KEYS: [&str; 4] = ["pam_service", "pam_confdir", "pam_max_concurrent", "pam_timeout"];
+
+fn bad(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Error {
+    Error::config("DC-115", key, problem, fix)
+}
+
+impl CheckKeys {
+    fn given(&self) -> Vec<&'static str> {
+        let k = self;
+        let flags = [
+            k.kerberos_realm.is_some(),
+            k.kdc.is_some(),
+            k.kdc_udp.is_some(),
+            k.kdc_timeout.is_some(),
+            k.keytab.is_some(),
+            k.service_principal.is_some(),
+            k.kerberos_principal.is_some(),
+            k.kerberos_validate.is_some(),
+        ];
+        let pam =
+            [k.pam_service.is_some(), k.pam_confdir.is_some(), k.pam_max_concurrent.is_some(), k.pam_timeout.is_some()];
+        KERBEROS_KEYS.iter().zip(flags).chain(PAM_KEYS.iter().zip(pam)).filter(|(_, g)| *g).map(|(n, _)| *n).collect()
+    }
+
+    /// The check these keys describe; every key of another check, and every bad value, refused.
+    pub(crate) fn build(self, cx: Context<'_>) -> Result<PasswordCheck, Error> {
+        let kind = self.password_check.unwrap_or_default();
+        for key in self.given() {
+            let belongs = if KERBEROS_KEYS.contains(&key) { CheckKind::Kerberos } else { CheckKind::Pam };
+            if belongs != kind {
+                return Err(Error::config(
+                    "DC-114",
+                    key,
+                    format!(
+                        "this key belongs to password_check = \"{}\", and this domain's is \"{}\"",
+                        belongs.as_str(),
+                        kind.as_str()
+                    ),
+                    format!("Set password_check = \"{}\", or remove {key}.", belongs.as_str()),
+                ));
+            }
+        }
+        match kind {
+            CheckKind::Bind => Ok(PasswordCheck::Bind),
+            CheckKind::Kerberos => self.kerberos(cx).map(PasswordCheck::Kerberos),
+            CheckKind::Pam => self.pam(cx).map(PasswordCheck::Pam),
+        }
+    }
+
+    fn kerberos(self, cx: Context<'_>) -> Result<KerberosCheck, Error> {
+        let ad = cx.flavor == Flavor::ActiveDirectory;
+        let realm = match self.kerberos_realm {
+            Some(realm) => realm,
+            None if ad && !cx.dns_domain.is_empty() => cx.dns_domain.to_ascii_uppercase(),
+            None => {
+                return Err(bad(
+                    "kerberos_realm",
+                    "password_check = \"kerberos\" needs the realm",
+                    "Set kerberos_realm = \"EXAMPLE.ORG\" (in capitals, as krb5.conf's default_realm).",
+                ));
+            }
+        };
+        if realm.is_empty() || realm != realm.to_ascii_uppercase() || realm.contains(['@', '/', ' ']) {
+            return Err(bad(
+                "kerberos_realm",
+                format!("`{realm}` is not a realm name in capitals"),
+                format!("Write the realm in capitals: kerberos_realm = \"{}\".", realm.to_ascii_uppercase()),
+            ));
+        }
+        let kdc_texts = match self.kdc {
+            Some(list) if !list.is_empty() => list,
+            Some(_) => {
+                return Err(bad("kdc", "the list is empty", "List the realm's KDCs: kdc = [\"kdc1.example.org\"]."));
+            }
+            // Every AD domain controller is a KDC.
+            None if ad => cx.urls.iter().map(|u| KdcAddress { host: u.host.clone(), port: 88 }.to_string()).collect(),
+            None => {
+                return Err(bad(
+                    "kdc",
+                    "password_check = \"kerberos\" needs the realm's KDCs",
+                    "Set kdc = [\"kdc1.example.org\", \"kdc2.example.org:88\"] (tried in order).",
+                ));
+            }
+        };
+        let kdcs = kdc_texts
+            .iter()
+            .map(|t| {
+                KdcAddress::parse(t).map_err(|p| bad("kdc", format!("`{t}`: {p}"), "Write host[:port], [v6]:port."))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout = self.kdc_timeout.unwrap_or(Duration::from_secs(5));
+        if timeout.is_zero() || timeout > Duration::from_secs(120) {
+            return Err(bad(
+                "kdc_timeout",
+                "it is out of range",
+                "Use a timeout from \"1s\" to \"2m\" (default \"5s\").",
+            ));
+        }
+        let validate = self.kerberos_validate.unwrap_or(true);
+        let validation = match (validate, self.keytab, self.service_principal) {
+            (false, None, None) => {
+                tracing::warn!(realm, "kerberos_validate = false: a spoofed KDC could accept any password");
+                None
+            }
+            (false, _, _) => {
+                return Err(bad(
+                    "kerberos_validate",
+                    "it is false, and a keytab or service principal is given",
+                    "Remove kerberos_validate (tickets are then validated with the keytab), or remove keytab and \
+                     service_principal.",
+                ));
+            }
+            (true, None, _) => {
+                return Err(bad(
+                    "keytab",
+                    "Kerberos passwords are checked only with ticket validation, which needs a keytab",
+                    "Export the key of a service principal (imap/mail.example.org) into a keytab and set keytab \
+                     and service_principal; only where no keytab can exist, set kerberos_validate = false (then a \
+                     spoofed KDC can accept any password).",
+                ));
+            }
+            (true, Some(_), None) => {
+                return Err(bad(
+                    "service_principal",
+                    "a keytab is given without the service principal whose key validates tickets",
+                    "Set service_principal = \"imap/mail.example.org\" (a principal in the keytab).",
+                ));
+            }
+            (true, Some(keytab), Some(service)) => {
+                let keytab = cx.config_dir.join(keytab);
+                let read = dirconn_kerberos::Keytab::read(&keytab).map_err(|p| {
+                    bad(
+                        "keytab",
+                        format!("{}: {p}", keytab.display()),
+                        "Point keytab at the service's MIT keytab, readable by dirconn (`klist -k -e FILE` lists it).",
+                    )
+                })?;
+                let service = Principal::parse(&service, &realm).map_err(|p| {
+                    bad(
+                        "service_principal",
+                        format!("`{service}`: {p}"),
+                        "Write it as imap/mail.example.org or imap/mail.example.org@REALM.",
+                    )
+                })?;
+                if service.realm != realm {
+                    return Err(bad(
+                        "service_principal",
+                        format!("`{service}` is not in the realm {realm}"),
+                        "Use a service principal of kerberos_realm.",
+                    ));
+                }
+                if read.entries_for(&service.to_string()).next().is_none() {
+                    return Err(bad(
+                        "service_principal",
+                        format!("the keytab {} holds no key of {service}", keytab.display()),
+                        "Set service_principal to a principal the keytab holds (`klist -k FILE`), or export its key into it.",
+                    ));
+                }
+                Some(Validation { keytab, service })
+            }
+        };
+        let default_template = if ad { "{sAMAccountName}@{realm}" } else { "{uid}@{realm}" };
+        let principal_template = self.kerberos_principal.unwrap_or_else(|| default_template.to_owned());
+        check_principal_template(&principal_template, &realm)?;
+        let settings = RealmSettings {
+            realm,
+            kdcs,
+            udp: self.kdc_udp.unwrap_or(false),
+            connect_timeout: timeout,
+            read_timeout: timeout,
+            max_skew: Duration::from_secs(300),
+            validation,
+        };
+        Ok(KerberosCheck { realm: Arc::new(Realm::new(settings)), principal_template })
+    }
+
+    fn pam(self, cx: Context<'_>) -> Result<Pam, Error> {
+        let service = self.pam_service.ok_or_else(|| {
+            bad(
+                "pam_service",
+                "password_check = \"pam\" needs the service name",
+                "Set pam_service = \"dirconn\" and write /etc/pam.d/dirconn (examples on the PAM page).",
+            )
+        })?;
+        if service.is_empty() || service.contains(['/', '\0']) || service.starts_with('.') {
+            return Err(bad(
+                "pam_service",
+                format!("`{service}` is not a service name"),
+                "Give the file's name only, e.g. \"dirconn\".",
+            ));
+        }
+        let confdir = self.pam_confdir.map(|d| cx.config_dir.join(d));
+        if let Some(dir) = &confdir
+            && !dir.is_dir()
+        {
+            return Err(bad(
+                "pam_confdir",
+                format!("{} is not a folder", dir.display()),
+                "Point pam_confdir at the folder of PAM service files, or remove it (/etc/pam.d).",
+            ));
+        }
+        let max_concurrent = self.pam_max_concurrent.unwrap_or(8);
+        if max_concurrent == 0 || max_concurrent > 256 {
+            return Err(bad(
+                "pam_max_concurrent",
+                format!("{max_concurrent} is out of range"),
+                "Use 1 to 256 (8 by default).",
+            ));
+        }
+        let timeout = self.pam_timeout.unwrap_or(Duration::from_secs(30));
+        if timeout.is_zero() || timeout > Duration::from_secs(300) {
+            return Err(bad(
+                "pam_timeout",
+                "it is out of range",
+                "Use a timeout from \"1s\" to \"5m\" (default \"30s\").",
+            ));
+        }
+        Ok(Pam::new(PamSettings { service, confdir, max_concurrent, timeout }))
+    }
+}
+
+/// `kerberos_principal` must name the user with an attribute, in the domain's realm.
+fn check_principal_template(template: &str, realm: &str) -> Result<(), Error> {
+    let fix = "Write it as {sAMAccountName}@{realm} or {uid}@{realm}: attribute names in braces, and the realm.";
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            return Err(bad("kerberos_principal", format!("`{template}` has an unclosed `{{`"), fix));
+        };
+        let name = &rest[start + 1..start + len];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';') {
+            return Err(bad("kerberos_principal", format!("`{{{name}}}` is not an attribute name"), fix));
+        }
+        names.push(name);
+        rest = &rest[start + len + 1..];
+    }
+    if !names.iter().any(|n| *n != "realm") {
+        return Err(bad("kerberos_principal", format!("`{template}` names no attribute of the user"), fix));
+    }
+    if let Some((_, after)) = template.rsplit_once('@')
+        && after != "{realm}"
+        && after != realm
+    {
+        return Err(bad("kerberos_principal", format!("`{template}` names another realm than {realm}"), fix));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(attrs: &[(&str, &str)]) -> SearchEntry {
+        SearchEntry {
+            dn: "uid=x,dc=example,dc=org".into(),
+            attrs: attrs.iter().map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()])).collect(),
+            bin_attrs: Default::default(),
+        }
+    }
+
+    #[test]
+    fn principals_are_formed_from_the_entry_and_escaped() {
+        let realm = Realm::new(RealmSettings {
+            realm: "EXAMPLE.ORG".into(),
+            kdcs: vec![],
+            udp: false,
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            max_skew: Duration::from_secs(300),
+            validation: None,
+        });
+        let check = KerberosCheck { realm: Arc::new(realm), principal_template: "{uid}@{realm}".into() };
+        assert_eq!(check.principal_for(&entry(&[("uid", "alice")])).unwrap().to_string(), "alice@EXAMPLE.ORG");
+        let tricky = check.principal_for(&entry(&[("uid", "admin/root@EVIL.ORG")])).unwrap();
+        assert_eq!(tricky.components, vec!["admin/root@EVIL.ORG".to_owned()], "one component, our realm");
+        assert_eq!(tricky.realm, "EXAMPLE.ORG");
+        assert!(check.principal_for(&entry(&[("cn", "x")])).is_err());
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        assert!(check_principal_template("{uid}@{realm}", "R").is_ok());
+        assert!(check_principal_template("{sAMAccountName}@R", "R").is_ok());
+        assert!(check_principal_template("{uid}", "R").is_ok());
+        for bad in ["{realm}", "alice@{realm}", "{uid}@OTHER", "{uid", "{u id}@{realm}"] {
+            assert!(check_principal_template(bad, "R").is_err(), "{bad}");
+        }
+    }
+
+    fn settings(defaults: crate::LdapDefaults, extra: &str) -> Result<crate::LdapSettings, Error> {
+        let json = format!(
+            r#"{{"urls":["ldap://dc1.example.test"],"bind_dn":"cn=s","bind_password":"p","search_base":"DC=example,DC=test"{extra}}}"#
+        );
+        crate::LdapSettings::from_json("example.test", &json, Path::new("/nonexistent"), defaults)
+    }
+
+    #[test]
+    fn bad_combinations_are_refused_naming_the_key() {
+        let generic = crate::LdapDefaults::GENERIC;
+        let ad = crate::LdapDefaults::ACTIVE_DIRECTORY;
+        let refused = |d, extra: &str| {
+            let err = settings(d, extra).unwrap_err();
+            match &err {
+                Error::Config { code, key, .. } => format!("{code} {key}"),
+                other => panic!("{other}"),
+            }
+        };
+        assert_eq!(refused(generic, r#","pam_service":"x""#), "DC-114 pam_service");
+        assert_eq!(refused(generic, r#","password_check":"pam","kdc":["k"],"pam_service":"x""#), "DC-114 kdc");
+        assert_eq!(refused(generic, r#","password_check":"kerberos""#), "DC-115 kerberos_realm");
+        assert_eq!(
+            refused(generic, r#","password_check":"kerberos","kerberos_realm":"example.org""#),
+            "DC-115 kerberos_realm"
+        );
+        assert_eq!(refused(generic, r#","password_check":"kerberos","kerberos_realm":"EXAMPLE.ORG""#), "DC-115 kdc");
+        assert_eq!(
+            refused(generic, r#","password_check":"kerberos","kerberos_realm":"E","kdc":["k"]"#),
+            "DC-115 keytab"
+        );
+        assert_eq!(
+            refused(
+                generic,
+                r#","password_check":"kerberos","kerberos_realm":"E","kdc":["k:0"],"kerberos_validate":false"#
+            ),
+            "DC-115 kdc"
+        );
+        assert_eq!(
+            refused(
+                generic,
+                r#","password_check":"kerberos","kerberos_realm":"E","kdc":["k"],"kerberos_validate":false,"keytab":"x""#
+            ),
+            "DC-115 kerberos_validate"
+        );
+        assert_eq!(
+            refused(
+                generic,
+                r#","password_check":"kerberos","kerberos_realm":"E","kdc":["k"],"keytab":"/nonexistent/k""#
+            ),
+            "DC-115 service_principal"
+        );
+        assert_eq!(
+            refused(
+                generic,
+                r#","password_check":"kerberos","kerberos_realm":"E","kdc":["k"],"keytab":"/nonexistent/k","service_principal":"imap/x""#
+            ),
+            "DC-115 keytab"
+        );
+        assert_eq!(
+            refused(ad, r#","password_check":"kerberos","kerberos_validate":false,"kerberos_principal":"{uid}@OTHER""#),
+            "DC-115 kerberos_principal"
+        );
+        assert_eq!(refused(generic, r#","password_check":"pam""#), "DC-115 pam_service");
+        assert_eq!(refused(generic, r#","password_check":"pam","pam_service":"../x""#), "DC-115 pam_service");
+        assert_eq!(
+            refused(generic, r#","password_check":"pam","pam_service":"x","pam_confdir":"/nonexistent""#),
+            "DC-115 pam_confdir"
+        );
+        assert_eq!(
+            refused(generic, r#","password_check":"pam","pam_service":"x","pam_max_concurrent":0"#),
+            "DC-115 pam_max_concurrent"
+        );
+        assert!(refused(generic, r#","password_check":"radius""#).starts_with("DC-101 password_check"));
+    }
+
+    #[test]
+    fn active_directory_fills_the_realm_and_kdcs_from_the_directory() {
+        let s = settings(
+            crate::LdapDefaults::ACTIVE_DIRECTORY,
+            r#","password_check":"kerberos","kerberos_validate":false"#,
+        )
+        .unwrap();
+        let PasswordCheck::Kerberos(check) = &s.password_check else { panic!("kerberos") };
+        let realm = check.realm.settings();
+        assert_eq!(realm.realm, "EXAMPLE.TEST");
+        assert_eq!(realm.kdcs, vec![KdcAddress { host: "dc1.example.test".into(), port: 88 }]);
+        assert_eq!(check.principal_template, "{sAMAccountName}@{realm}");
+        let s = settings(crate::LdapDefaults::GENERIC, r#","password_check":"pam","pam_service":"dirconn""#).unwrap();
+        assert_eq!(s.password_check.kind(), CheckKind::Pam);
+        assert_eq!(settings(crate::LdapDefaults::GENERIC, "").unwrap().password_check.kind(), CheckKind::Bind);
+    }
+}
