@@ -14,6 +14,7 @@
 pub mod daemon;
 pub mod dovecot;
 pub mod host;
+pub mod hostile;
 pub mod http;
 pub mod imap;
 pub mod kdc;

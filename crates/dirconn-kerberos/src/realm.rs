@@ -164,7 +164,10 @@ impl Realm {
     /// `kadmin/changepw` ticket (as pam_krb5 asks) before the password is called expired.
     async fn confirm_expired(&self, client: &Principal, password: &str, first: &KdcError) -> Error {
         let principal = client.to_string();
-        let diagnostic = first.describe();
+        let diagnostic = match first.ntstatus() {
+            Some(status) => format!("{}; NTSTATUS {status:#010X}", first.describe()),
+            None => first.describe(),
+        };
         let changepw = Principal::changepw(&self.settings.realm);
         match self.as_exchange(client, &changepw, ClientKey::Password(password)).await {
             Ok(_) => match first.ntstatus() {

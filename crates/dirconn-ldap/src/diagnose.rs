@@ -204,7 +204,20 @@ impl Directory {
                     Some(v) => format!("{} ({})", v.keytab.display(), v.service),
                     None => "(none)".to_owned(),
                 };
-                let outcome = match check.realm.settings().validation {
+                let ad = self.settings().flavor == Flavor::ActiveDirectory;
+                let outcome = match &check.realm.settings().validation {
+                    // AD issues no ticket to an SPN as a client (KDC error 6, measured on Samba 4.17): the key
+                    // is then proven by the first login's validation (a test login with a password does it).
+                    Some(v) if ad => match check.realm.check_keytab().await {
+                        Err(dirconn_kerberos::Error::ServiceUnknown { .. }) => Ok(format!(
+                            "{} holds keys of {}; Active Directory issues no ticket to an SPN as a client, so the \
+                             key is checked by each login's ticket validation (give --login and a password to \
+                             check it now)",
+                            v.keytab.display(),
+                            v.service
+                        )),
+                        other => other.map_err(Error::from),
+                    },
                     Some(_) => check.realm.check_keytab().await.map_err(Error::from),
                     None => Ok("kerberos_validate = false: tickets are not validated, so a spoofed KDC could \
                                 accept any password"
