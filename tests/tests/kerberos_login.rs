@@ -138,3 +138,33 @@ async fn pam_krb5_checks_the_password_through_pam() {
     let gone = login(&h, "alice@example.org", KDC_PASSWORD).await;
     assert!(code(&gone).starts_with("DC-958"), "{}", code(&gone));
 }
+
+#[test]
+fn through_the_service_a_dead_realm_is_a_temporary_failure() {
+    use dirconn_tests::serve::{Serve, ServeSpec};
+    let (slapd, kdc, keytab) = realm();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let body = serde_json::json!({ "login": "alice", "password": KDC_PASSWORD });
+    let live = kerberos_domain(&slapd, &kdc, &keytab).set("kdc", &format!("[\"{dead}\", \"{}\"]", kdc.address()));
+    let serve = Serve::start(ServeSpec::new(vec![live]));
+    let r = serve.client().post_json("/v1/auth", &body);
+    assert_eq!(r.status, 200, "failover to the live KDC: {}", r.text());
+    drop(serve);
+    let down = kerberos_domain(&slapd, &kdc, &keytab).set("kdc", &format!("[\"{dead}\"]"));
+    let serve = Serve::start(ServeSpec::new(vec![down]));
+    let r = serve.client().post_json("/v1/auth", &body);
+    assert_eq!(r.status, 503, "{}", r.text());
+    // The host's offline path (DC-703: no cached password) wraps the realm's failure.
+    assert_eq!(r.json()["code"], "DC-703", "{}", r.text());
+    assert!(r.json()["diagnostic"].as_str().unwrap().contains("DC-913"), "{}", r.text());
+    let wrong = serve.client().post_json("/v1/auth", &serde_json::json!({ "login": "nobody", "password": "x" }));
+    assert_eq!(
+        (wrong.status, wrong.json()["code"].as_str()),
+        (401, Some("DC-207")),
+        "the directory answers: {}",
+        wrong.text()
+    );
+}
