@@ -217,6 +217,27 @@ impl MitKdc {
         self.kadmin(&format!("addprinc -pw {password} {name}"));
     }
 
+    /// Adds many user principals in one `kadmin.local` run (its commands read from standard input).
+    pub fn add_users(&self, users: &[(String, String)]) {
+        use std::io::Write as _;
+        let mut child = self
+            .command(SBIN, "kadmin.local")
+            .args(["-r", &self.realm])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run kadmin.local ({INSTALL_HINT}): {e}"));
+        let mut stdin = child.stdin.take().expect("stdin");
+        for (name, password) in users {
+            writeln!(stdin, "addprinc -pw {password} {name}").expect("kadmin.local's input");
+        }
+        drop(stdin);
+        let out = child.wait_with_output().expect("kadmin.local");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !text.contains("while creating"), "kadmin.local: {text}");
+    }
+
     /// Adds a service principal with a random key and writes its keys to `$W/<file name>.keytab`; the path.
     pub fn add_service(&self, principal: &str) -> PathBuf {
         self.kadmin(&format!("addprinc -randkey {principal}"));

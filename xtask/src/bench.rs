@@ -59,6 +59,20 @@ pub enum Which {
         #[arg(long, default_value_t = 20_000)]
         keys: usize,
     },
+    /// Logins with the password checked by an MIT KDC: `password_check = "kerberos"` (the ticket validated
+    /// with a keytab) vs pam_krb5 through `password_check = "pam"` (validating with the same keytab), same
+    /// slapd, KDC and users; the LDAP bind check printed beside.
+    Kerberos {
+        /// Generated users in the directory and the realm.
+        #[arg(long, default_value_t = 1_000)]
+        users: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Logins per round and side.
+        #[arg(long, default_value_t = 2_000)]
+        logins: usize,
+    },
     /// A trivial async call through the ABI vs the same call in-process, many in flight.
     Abi {
         /// Calls per round and side.
@@ -127,6 +141,14 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
             args.extend(["--binary".into(), binary.display().to_string()]);
             args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
             args.extend(["--keys".into(), keys.to_string()]);
+        }
+        Which::Kerberos { users, clients, logins } => {
+            ensure_slapd()?;
+            crate::ensure_kdc()?;
+            crate::ensure_pam()?;
+            args.extend(["kerberos".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
+            args.extend(["--logins".into(), logins.to_string()]);
         }
         Which::Abi { calls, in_flight } => {
             args.extend(["abi".into(), "--plugin-dir".into(), staged.fixture_dir.display().to_string()]);

@@ -158,6 +158,7 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
     ensure_slapd()?;
     ensure_postgres()?;
     ensure_kdc()?;
+    ensure_pam()?;
     // A Samba AD DC needs root (its fixed ports live in a private network namespace); without root the
     // Active Directory tests say so and skip.
     if is_root() {
@@ -302,8 +303,20 @@ pub fn ensure_mail_servers() -> Result<(), Error> {
 /// Makes sure an MIT Kerberos KDC (`krb5kdc`, `kdb5_util`, `kadmin.local`) and its client tools are installed
 /// (as root with apt-get; the packages start no daemon here, and the harness runs its own).
 pub fn ensure_kdc() -> Result<(), Error> {
-    let present = dirconn_tests::kdc::available() && have("kinit");
-    ensure_packages("an MIT Kerberos KDC", &["krb5-kdc", "krb5-admin-server", "krb5-user"], present)
+    let present = dirconn_tests::kdc::available() && have("kinit") && have("faketime");
+    ensure_packages("an MIT Kerberos KDC", &["krb5-kdc", "krb5-admin-server", "krb5-user", "faketime"], present)
+}
+
+/// Makes sure pam_krb5 is installed for the PAM tests (pam_debug and pam_exec come with libpam-modules).
+/// Installing libpam-krb5 runs pam-auth-update, which adds pam_krb5 to /etc/pam.d/common-*: that change is
+/// undone at once (the tests read their own service files from a temp folder).
+pub fn ensure_pam() -> Result<(), Error> {
+    let present = Path::new("/usr/lib/x86_64-linux-gnu/security/pam_krb5.so").is_file();
+    ensure_packages("pam_krb5", &["libpam-krb5", "libpam0g-dev"], present)?;
+    if !present && have("pam-auth-update") {
+        run("pam-auth-update", &["--package", "--disable", "krb5"])?;
+    }
+    Ok(())
 }
 
 /// Makes sure PostgreSQL's `initdb` and `postgres` are installed (in PATH or Debian's

@@ -227,8 +227,8 @@ impl Realm {
         let nonce = wire::nonce();
         let Answer { kdc, reply } =
             self.transport.send(&wire::as_req(client, service, nonce, None, Utc::now())).await?;
-        let (hints, rep, nonce, kdc) = match reply {
-            Reply::As(rep) => (Vec::new(), rep, nonce, kdc),
+        let (hints, rep, nonce, kdc, preauth) = match reply {
+            Reply::As(rep) => (Vec::new(), rep, nonce, kdc, None),
             Reply::Error(e) if e.code == 25 => {
                 let hints = e.etype_info2();
                 let preauth = client_key(client, &key, &hints, None)?;
@@ -236,7 +236,7 @@ impl Realm {
                 let request = wire::as_req(client, service, nonce, Some(&preauth), Utc::now());
                 let Answer { kdc, reply } = self.transport.send(&request).await?;
                 match reply {
-                    Reply::As(rep) => (hints, rep, nonce, kdc),
+                    Reply::As(rep) => (hints, rep, nonce, kdc, Some(preauth)),
                     Reply::Error(e) => return Err(Refusal::Kdc(e, kdc)),
                     Reply::Tgs(_) => return Err(protocol(&kdc, "it answered an AS-REQ with a TGS-REP").into()),
                 }
@@ -244,7 +244,7 @@ impl Realm {
             Reply::Error(e) => return Err(Refusal::Kdc(e, kdc)),
             Reply::Tgs(_) => return Err(protocol(&kdc, "it answered an AS-REQ with a TGS-REP").into()),
         };
-        Ok(self.open_as_rep(client, service, &key, &hints, &rep, nonce, kdc)?)
+        Ok(self.open_as_rep(client, service, &key, preauth, &hints, &rep, nonce, kdc)?)
     }
 
     /// Decrypts an AS-REP and checks it: the client, the nonce, the service, the clock.
@@ -254,6 +254,7 @@ impl Realm {
         client: &Principal,
         service: &Principal,
         key: &ClientKey<'_>,
+        preauth: Option<Key>,
         hints: &[EtypeInfo2Entry],
         rep: &AsRep,
         nonce: u32,
@@ -267,12 +268,24 @@ impl Realm {
         }
         // The reply's own ETYPE-INFO2 (KDCs send it with a reply that needed no pre-authentication) comes
         // before the one of the pre-authentication round.
-        let mut all = wire::etype_info2_of(rep.padata.as_deref().unwrap_or_default());
-        all.extend_from_slice(hints);
-        let key = client_key(client, key, &all, Some(rep.enc_part.etype)).map_err(|r| match r {
-            Refusal::Other(e) => e,
-            Refusal::Kdc(e, kdc) => self.refusal(client, &e, &kdc),
-        })?;
+        let own = wire::etype_info2_of(rep.padata.as_deref().unwrap_or_default());
+        let etype = rep.enc_part.etype;
+        // The pre-authentication key serves again unless the reply names another type or salt (PBKDF2 is
+        // the costliest step of a login: derive once).
+        let salt_of = |entries: &[EtypeInfo2Entry]| entries.iter().find(|h| h.etype == etype).map(|h| h.salt.clone());
+        let reusable =
+            preauth.filter(|k| k.etype() == etype && salt_of(&own).is_none_or(|s| Some(s) == salt_of(hints)));
+        let key = match reusable {
+            Some(key) => key,
+            None => {
+                let mut all = own;
+                all.extend_from_slice(hints);
+                client_key(client, key, &all, Some(etype)).map_err(|r| match r {
+                    Refusal::Other(e) => e,
+                    Refusal::Kdc(e, kdc) => self.refusal(client, &e, &kdc),
+                })?
+            }
+        };
         let plain = key.decrypt(usage::AS_REP_ENC_PART, &rep.enc_part.cipher).ok_or_else(|| Error::WrongPassword {
             principal: client.to_string(),
             diagnostic: "the KDC's reply does not decrypt with the key of this password".into(),

@@ -71,7 +71,9 @@ pub const PAM_TEXT_INFO: c_int = 4;
 /// The type of a `PAM_FAIL_DELAY` function.
 pub type FailDelay = unsafe extern "C" fn(c_int, c_uint, *mut c_void);
 
-#[link(name = "pam")]
+// The runtime library itself (`libpam0g`, which every Debian system has), not the `libpam.so` link of the
+// -dev package: a fresh machine builds without libpam0g-dev.
+#[link(name = "libpam.so.0", kind = "dylib", modifiers = "+verbatim")]
 unsafe extern "C" {
     pub fn pam_start_confdir(
         service: *const c_char,

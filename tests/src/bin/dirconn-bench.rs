@@ -18,6 +18,9 @@
 //!   child process, `sync-child`), a re-sync with nothing changed, and an incremental sync after 1,000
 //!   changes.
 //!
+//! - `kerberos`: full logins with the password checked by an MIT KDC, dirconn-kerberos vs pam_krb5
+//!   (`bench/kerberos.rs`).
+//!
 //! Each benchmark ends with `bench <name>: ours=<value><unit> reference=<value><unit> ratio=<ours/reference>`
 //! (`auth` with two: `bench auth` and `bench auth-member-search`).
 
@@ -44,6 +47,8 @@ use ldap3::{
     adapters::{Adapter, EntriesOnly, PagedResults},
 };
 
+#[path = "bench/kerberos.rs"]
+mod kerberos;
 #[path = "bench/service.rs"]
 mod service;
 
@@ -96,6 +101,13 @@ fn main() {
             runtime.block_on(abi(&plugin_dir, arg(&args, "--calls", 500_000), arg(&args, "--in-flight", 256)))
         }
         Some("sync") => runtime.block_on(sync(&plugin_dir, arg(&args, "--users", 100_000))),
+        Some("kerberos") => runtime.block_on(kerberos::run(
+            &plugin_dir,
+            arg(&args, "--users", 1_000),
+            arg(&args, "--clients", 16),
+            arg(&args, "--logins", 2_000),
+            arg(&args, "--rounds", 5),
+        )),
         Some("service") => {
             let binary =
                 args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)).expect("--binary FILE");
@@ -115,7 +127,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: dirconn-bench auth|auth-ad|abi|sync|service --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
+                "usage: dirconn-bench auth|auth-ad|abi|sync|service|kerberos --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
             );
             std::process::exit(2);
         }
