@@ -17,6 +17,7 @@ fn settings(kdcs: &[String], keytab: Option<&Path>) -> RealmSettings {
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(2),
         max_skew: Duration::from_secs(300),
+        max_in_flight: 4,
         validation: keytab
             .map(|k| Validation { keytab: k.to_owned(), service: Principal::parse(SERVICE, "EXAMPLE.ORG").unwrap() }),
     }

@@ -41,6 +41,8 @@ pub struct RealmSettings {
     pub read_timeout: Duration,
     /// The clock difference allowed.
     pub max_skew: Duration,
+    /// Requests to the realm in flight at once (`kdc_max_concurrent`).
+    pub max_in_flight: usize,
     /// The keytab and the service principal that validate tickets; `None`: no validation (a spoofed KDC
     /// can then accept any password).
     pub validation: Option<Validation>,
@@ -117,8 +119,8 @@ pub struct Realm {
 impl Realm {
     /// Prepares a realm (no network call).
     pub fn new(settings: RealmSettings) -> Realm {
-        let transport =
-            Transport::new(settings.kdcs.clone(), settings.udp, settings.connect_timeout, settings.read_timeout);
+        let s = &settings;
+        let transport = Transport::new(s.kdcs.clone(), s.udp, s.connect_timeout, s.read_timeout, s.max_in_flight);
         Realm { settings, transport }
     }
 

@@ -113,6 +113,7 @@ pub(crate) struct CheckKeys {
     pub kdc: Option<Vec<String>>,
     pub kdc_udp: Option<bool>,
     pub kdc_timeout: Option<Duration>,
+    pub kdc_max_concurrent: Option<usize>,
     pub keytab: Option<std::path::PathBuf>,
     pub service_principal: Option<String>,
     pub kerberos_principal: Option<String>,
@@ -131,11 +132,12 @@ pub(crate) struct Context<'a> {
     pub config_dir: &'a Path,
 }
 
-const KERBEROS_KEYS: [&str; 8] = [
+const KERBEROS_KEYS: [&str; 9] = [
     "kerberos_realm",
     "kdc",
     "kdc_udp",
     "kdc_timeout",
+    "kdc_max_concurrent",
     "keytab",
     "service_principal",
     "kerberos_principal",
@@ -155,6 +157,7 @@ impl CheckKeys {
             k.kdc.is_some(),
             k.kdc_udp.is_some(),
             k.kdc_timeout.is_some(),
+            k.kdc_max_concurrent.is_some(),
             k.keytab.is_some(),
             k.service_principal.is_some(),
             k.kerberos_principal.is_some(),
@@ -239,6 +242,14 @@ impl CheckKeys {
                 "Use a timeout from \"1s\" to \"2m\" (default \"5s\").",
             ));
         }
+        let max_in_flight = self.kdc_max_concurrent.unwrap_or(4);
+        if max_in_flight == 0 || max_in_flight > 256 {
+            return Err(bad(
+                "kdc_max_concurrent",
+                format!("{max_in_flight} is out of range"),
+                "Use 1 to 256 (4 by default).",
+            ));
+        }
         let validate = self.kerberos_validate.unwrap_or(true);
         let validation = match (validate, self.keytab, self.service_principal) {
             (false, None, None) => {
@@ -312,6 +323,7 @@ impl CheckKeys {
             connect_timeout: timeout,
             read_timeout: timeout,
             max_skew: Duration::from_secs(300),
+            max_in_flight: 4,
             validation,
         };
         Ok(KerberosCheck { realm: Arc::new(Realm::new(settings)), principal_template })
@@ -411,6 +423,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
             max_skew: Duration::from_secs(300),
+            max_in_flight: 4,
             validation: None,
         });
         let check = KerberosCheck { realm: Arc::new(realm), principal_template: "{uid}@{realm}".into() };

@@ -328,6 +328,13 @@ pub const KEYS: &[Key] = &[
         meaning: "Per KDC, the limit for the connection and for its answer, from `\"1s\"` to `\"2m\"`.",
     },
     Key {
+        name: "kdc_max_concurrent",
+        ty: "integer",
+        default: Default::Text("`4`"),
+        only: None,
+        meaning: "Requests to the realm's KDCs in flight at once, from 1 to 256; more wait in dirconn. MIT's krb5kdc listens with a backlog of 5: a burst of connections beyond it loses SYNs, and each lost one waits a second for its retransmission.",
+    },
+    Key {
         name: "keytab",
         ty: "path",
         default: Default::Text("required unless `kerberos_validate = false`"),

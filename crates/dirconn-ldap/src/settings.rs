@@ -162,6 +162,7 @@ struct Raw {
     kdc_udp: Option<bool>,
     #[serde(default, with = "humantime_serde")]
     kdc_timeout: Option<Duration>,
+    kdc_max_concurrent: Option<usize>,
     keytab: Option<PathBuf>,
     service_principal: Option<String>,
     kerberos_principal: Option<String>,
@@ -544,6 +545,7 @@ impl LdapSettings {
             kdc: raw.kdc,
             kdc_udp: raw.kdc_udp,
             kdc_timeout: raw.kdc_timeout,
+            kdc_max_concurrent: raw.kdc_max_concurrent,
             keytab: raw.keytab,
             service_principal: raw.service_principal,
             kerberos_principal: raw.kerberos_principal,
