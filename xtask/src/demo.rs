@@ -1,8 +1,10 @@
 //! `cargo xtask demo`: a throwaway OpenLDAP on loopback (or, with `--connector active-directory`, a Samba AD
 //! DC in a private network namespace), the plugins built and staged, a configuration written, and the
 //! `dirconn` command line run against it as an administrator would; then `dirconn serve` on the same
-//! configuration with, as root, a real Dovecot logging users in through it ([`service`]).
+//! configuration with, as root, a real Dovecot logging users in through it ([`service`]). Between the two,
+//! the same domain with its passwords checked by a throwaway MIT KDC ([`kerberos`]).
 
+mod kerberos;
 mod service;
 
 use std::{
@@ -31,6 +33,7 @@ pub fn run(keep: bool) -> Result<(), Error> {
     // Dovecot runs only as root (its processes switch users); without root that part is skipped.
     if is_root() {
         ensure_mail()?;
+        crate::ensure_kdc()?;
     }
     build_plugins(false, false)?;
     run_cmd(&["build", "--quiet", "-p", "dirconn"])?;
@@ -164,6 +167,16 @@ pub fn run(keep: bool) -> Result<(), Error> {
         },
     ];
     let mut surprises = run_steps(&steps, "alice logs in")?;
+    // The same domain with its passwords checked by a Kerberos realm.
+    let kdc = if dirconn_tests::kdc::available() {
+        let (kdc, kerberos_config) = kerberos::start(&config)?;
+        surprises.extend(run_steps(&kerberos::steps(&kerberos_config), "Kerberos: alice logs in")?);
+        Some(kdc)
+    } else {
+        println!("\n(no MIT KDC here: the Kerberos chapter is skipped; apt-get install krb5-kdc krb5-admin-server)");
+        None
+    };
+    drop(kdc);
     let mut running = service::start(&config)?;
     surprises.extend(running.show()?);
     if keep {
