@@ -34,6 +34,22 @@ impl DomainSpec {
             .raw("operation_timeout", "\"3s\"")
     }
 
+    /// The `example.com` domain on a Samba AD DC of the harness over LDAPS with the harness's CA: the service
+    /// account with its password file, the base DN, the NT domain, 5 s / 10 s timeouts.
+    pub fn active_directory(dc: &crate::samba::SambaDc) -> DomainSpec {
+        DomainSpec::new()
+            .set("name", "example.com")
+            .set("connector", "active-directory")
+            .set("urls", &format!("[\"{}\"]", dc.ldaps_url()))
+            .set("ca_file", &dc.ca_file().display().to_string())
+            .set("bind_dn", dc.service_dn())
+            .set("bind_password_file", &dc.service_password_file().display().to_string())
+            .set("search_base", dc.base_dn())
+            .set("nt_domain", dc.nt_domain())
+            .raw("connect_timeout", "\"5s\"")
+            .raw("operation_timeout", "\"10s\"")
+    }
+
     /// Sets a string key (quoted for TOML).
     pub fn set(self, key: &str, value: &str) -> DomainSpec {
         if value.starts_with('[') {

@@ -18,17 +18,7 @@ const MAIL_DOMAIN: &str = "example.com";
 
 /// The AD domain over LDAPS with the harness's CA, as the service account.
 fn spec(dc: &SambaDc) -> DomainSpec {
-    DomainSpec::new()
-        .set("name", MAIL_DOMAIN)
-        .set("connector", "active-directory")
-        .set("urls", &format!("[\"{}\"]", dc.ldaps_url()))
-        .set("ca_file", &dc.ca_file().display().to_string())
-        .set("bind_dn", dc.service_dn())
-        .set("bind_password_file", &dc.service_password_file().display().to_string())
-        .set("search_base", dc.base_dn())
-        .set("nt_domain", dc.nt_domain())
-        .raw("connect_timeout", "\"5s\"")
-        .raw("operation_timeout", "\"10s\"")
+    DomainSpec::active_directory(dc)
 }
 
 fn host(spec: DomainSpec) -> TestHost {

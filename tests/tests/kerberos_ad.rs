@@ -18,15 +18,7 @@ fn password(sam: &str) -> String {
 }
 
 fn spec(dc: &SambaDc, keytab: &std::path::Path) -> DomainSpec {
-    DomainSpec::new()
-        .set("name", MAIL_DOMAIN)
-        .set("connector", "active-directory")
-        .set("urls", &format!("[\"{}\"]", dc.ldaps_url()))
-        .set("ca_file", &dc.ca_file().display().to_string())
-        .set("bind_dn", dc.service_dn())
-        .set("bind_password_file", &dc.service_password_file().display().to_string())
-        .set("search_base", dc.base_dn())
-        .set("nt_domain", dc.nt_domain())
+    DomainSpec::active_directory(dc)
         .set("password_check", "kerberos")
         .set("keytab", &keytab.display().to_string())
         .set("service_principal", SPN)

@@ -243,17 +243,7 @@ async fn an_expired_service_password_is_dc_408() {
 }
 
 fn ad_host(dc: &SambaDc, password_file: &Path) -> TestHost {
-    let spec = DomainSpec::new()
-        .set("name", "example.com")
-        .set("connector", "active-directory")
-        .set("urls", &format!("[\"{}\"]", dc.ldaps_url()))
-        .set("ca_file", &dc.ca_file().display().to_string())
-        .set("bind_dn", dc.service_dn())
-        .set("bind_password_file", &password_file.display().to_string())
-        .set("search_base", dc.base_dn())
-        .set("nt_domain", dc.nt_domain())
-        .raw("connect_timeout", "\"5s\"")
-        .raw("operation_timeout", "\"10s\"");
+    let spec = DomainSpec::active_directory(dc).set("bind_password_file", &password_file.display().to_string());
     TestHost::start(&[stage::for_tests().active_directory()], &[spec]).expect("host loads")
 }
 

@@ -128,6 +128,21 @@ impl ConnectorError {
         self.diagnostic = ROption::RSome(RString::from(diagnostic.into()));
         self
     }
+
+    /// An error from the parts every crate's error exposes; an empty diagnostic is left out.
+    pub fn from_parts(
+        kind: ErrorKind,
+        code: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+        diagnostic: Option<String>,
+    ) -> Self {
+        let base = ConnectorError::new(kind, code, message, fix);
+        match diagnostic {
+            Some(diag) if !diag.is_empty() => base.with_diagnostic(diag),
+            _ => base,
+        }
+    }
 }
 
 impl fmt::Display for ConnectorError {

@@ -234,22 +234,8 @@ impl CheckKeys {
                 KdcAddress::parse(t).map_err(|p| bad("kdc", format!("`{t}`: {p}"), "Write host[:port], [v6]:port."))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let timeout = self.kdc_timeout.unwrap_or(Duration::from_secs(5));
-        if timeout.is_zero() || timeout > Duration::from_secs(120) {
-            return Err(bad(
-                "kdc_timeout",
-                "it is out of range",
-                "Use a timeout from \"1s\" to \"2m\" (default \"5s\").",
-            ));
-        }
-        let max_in_flight = self.kdc_max_concurrent.unwrap_or(4);
-        if max_in_flight == 0 || max_in_flight > 256 {
-            return Err(bad(
-                "kdc_max_concurrent",
-                format!("{max_in_flight} is out of range"),
-                "Use 1 to 256 (4 by default).",
-            ));
-        }
+        let timeout = duration("kdc_timeout", self.kdc_timeout, 5, 120)?;
+        let max_in_flight = count("kdc_max_concurrent", self.kdc_max_concurrent, 4)?;
         let validate = self.kerberos_validate.unwrap_or(true);
         let validation = match (validate, self.keytab, self.service_principal) {
             (false, None, None) => {
@@ -323,7 +309,7 @@ impl CheckKeys {
             connect_timeout: timeout,
             read_timeout: timeout,
             max_skew: Duration::from_secs(300),
-            max_in_flight: 4,
+            max_in_flight,
             validation,
         };
         Ok(KerberosCheck { realm: Arc::new(Realm::new(settings)), principal_template })
@@ -354,24 +340,36 @@ impl CheckKeys {
                 "Point pam_confdir at the folder of PAM service files, or remove it (/etc/pam.d).",
             ));
         }
-        let max_concurrent = self.pam_max_concurrent.unwrap_or(8);
-        if max_concurrent == 0 || max_concurrent > 256 {
-            return Err(bad(
-                "pam_max_concurrent",
-                format!("{max_concurrent} is out of range"),
-                "Use 1 to 256 (8 by default).",
-            ));
-        }
-        let timeout = self.pam_timeout.unwrap_or(Duration::from_secs(30));
-        if timeout.is_zero() || timeout > Duration::from_secs(300) {
-            return Err(bad(
-                "pam_timeout",
-                "it is out of range",
-                "Use a timeout from \"1s\" to \"5m\" (default \"30s\").",
-            ));
-        }
+        let max_concurrent = count("pam_max_concurrent", self.pam_max_concurrent, 8)?;
+        let timeout = duration("pam_timeout", self.pam_timeout, 30, 300)?;
         Ok(Pam::new(PamSettings { service, confdir, max_concurrent, timeout }))
     }
+}
+
+/// A count from 1 to 256 (`default` when not given).
+fn count(key: &str, value: Option<usize>, default: usize) -> Result<usize, Error> {
+    match value.unwrap_or(default) {
+        n @ 1..=256 => Ok(n),
+        n => Err(bad(key, format!("{n} is out of range"), format!("Use 1 to 256 ({default} by default)."))),
+    }
+}
+
+/// A duration from 1 s to `max_secs` (`default_secs` when not given).
+fn duration(key: &str, value: Option<Duration>, default_secs: u64, max_secs: u64) -> Result<Duration, Error> {
+    let d = value.unwrap_or(Duration::from_secs(default_secs));
+    if d < Duration::from_secs(1) || d > Duration::from_secs(max_secs) {
+        let (max, default) = (Duration::from_secs(max_secs), Duration::from_secs(default_secs));
+        return Err(bad(
+            key,
+            format!("{} is out of range", humantime::format_duration(d)),
+            format!(
+                "Use a duration from \"1s\" to \"{}\" (default \"{}\").",
+                humantime::format_duration(max),
+                humantime::format_duration(default)
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 /// `kerberos_principal` must name the user with an attribute, in the domain's realm.
@@ -531,6 +529,17 @@ mod tests {
         assert_eq!(realm.realm, "EXAMPLE.TEST");
         assert_eq!(realm.kdcs, vec![KdcAddress { host: "dc1.example.test".into(), port: 88 }]);
         assert_eq!(check.principal_template, "{sAMAccountName}@{realm}");
+        assert_eq!(realm.max_in_flight, 4);
+        let s = settings(
+            crate::LdapDefaults::ACTIVE_DIRECTORY,
+            r#","password_check":"kerberos","kerberos_validate":false,"kdc_max_concurrent":16,"kdc_timeout":"2s""#,
+        )
+        .unwrap();
+        let PasswordCheck::Kerberos(check) = &s.password_check else { panic!("kerberos") };
+        assert_eq!(
+            (check.realm.settings().max_in_flight, check.realm.settings().read_timeout),
+            (16, Duration::from_secs(2))
+        );
         let s = settings(crate::LdapDefaults::GENERIC, r#","password_check":"pam","pam_service":"dirconn""#).unwrap();
         assert_eq!(s.password_check.kind(), CheckKind::Pam);
         assert_eq!(settings(crate::LdapDefaults::GENERIC, "").unwrap().password_check.kind(), CheckKind::Bind);

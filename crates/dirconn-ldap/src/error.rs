@@ -674,11 +674,7 @@ impl Error {
 
 impl From<Error> for ConnectorError {
     fn from(err: Error) -> ConnectorError {
-        let base = ConnectorError::new(err.kind(), err.code(), err.to_string(), err.fix());
-        match err.diagnostic() {
-            Some(diag) if !diag.is_empty() => base.with_diagnostic(diag),
-            _ => base,
-        }
+        ConnectorError::from_parts(err.kind(), err.code(), err.to_string(), err.fix(), err.diagnostic())
     }
 }
 
