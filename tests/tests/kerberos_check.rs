@@ -114,6 +114,10 @@ fn a_spoofed_kdc_is_refused_with_validation_and_not_without() {
         assert_eq!(got, "ok validated=false", "without a keytab the spoofed KDC is believed");
         let real = Realm::new(settings(&[genuine.address()], Some(&keytab)));
         assert!(code(real.check_password(&user("alice"), "guessed").await).starts_with("DC-901"));
+        // A KDC's answer is final: the first KDC's "wrong password" is not tried again on the next one.
+        let both = Realm::new(settings(&[spoof.address(), genuine.address()], Some(&keytab)));
+        let got = code(both.check_password(&user("alice"), "alice-pass").await);
+        assert!(got.starts_with("DC-901"), "{got}");
     });
 }
 
@@ -129,6 +133,12 @@ fn failover_udp_too_big_and_a_stale_keytab() {
     block(async {
         let realm = Realm::new(settings(&[dead.clone(), kdc.address()], Some(&keytab)));
         let ok = realm.check_password(&user("alice"), "alice-pass").await.expect("failover");
+        assert_eq!(ok.kdc, kdc.address());
+        // A KDC that takes the connection and never answers: the next one after the read timeout.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut slow = settings(&[silent.local_addr().unwrap().to_string(), kdc.address()], Some(&keytab));
+        slow.read_timeout = Duration::from_millis(300);
+        let ok = Realm::new(slow).check_password(&user("alice"), "alice-pass").await.expect("failover after a timeout");
         assert_eq!(ok.kdc, kdc.address());
         let all_dead = Realm::new(settings(std::slice::from_ref(&dead), Some(&keytab)));
         let got = code(all_dead.check_password(&user("alice"), "alice-pass").await);

@@ -316,6 +316,15 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             let started = std::time::Instant::now();
             let outcome = domain.authenticate(login, &password, cli_client()).await;
             output::auth(domain, login, &outcome, started.elapsed(), cli.json);
+            if !cli.json {
+                // Which check answered: the connector's `password_check` (the LDAP-based connectors' key).
+                let settings = host.config().domains.iter().find(|d| d.name == domain.name).map(|d| &d.settings);
+                let check = settings.and_then(|s| s.get("password_check")).and_then(|v| v.as_str()).unwrap_or("bind");
+                println!(
+                    "  password check: {check} (`dirconn test-connection {} --login {login}` shows each stage)",
+                    domain.name
+                );
+            }
             Ok(outcome.map_or_else(|e| e.kind().into(), |_| Exit::Ok))
         }
         Command::Login { login, password_stdin } => {
