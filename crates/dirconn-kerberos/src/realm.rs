@@ -166,10 +166,7 @@ impl Realm {
     /// `kadmin/changepw` ticket (as pam_krb5 asks) before the password is called expired.
     async fn confirm_expired(&self, client: &Principal, password: &str, first: &KdcError) -> Error {
         let principal = client.to_string();
-        let diagnostic = match first.ntstatus() {
-            Some(status) => format!("{}; NTSTATUS {status:#010X}", first.describe()),
-            None => first.describe(),
-        };
+        let diagnostic = first.describe();
         let changepw = Principal::changepw(&self.settings.realm);
         match self.as_exchange(client, &changepw, ClientKey::Password(password)).await {
             Ok(_) => match first.ntstatus() {
@@ -184,10 +181,7 @@ impl Realm {
     /// The error a KDC's refusal of a client stands for.
     fn refusal(&self, client: &Principal, e: &KdcError, kdc: &str) -> Error {
         let principal = client.to_string();
-        let diagnostic = match e.ntstatus() {
-            Some(status) => format!("{}; NTSTATUS {status:#010X}", e.describe()),
-            None => e.describe(),
-        };
+        let diagnostic = e.describe();
         let text = e.e_text.as_deref().unwrap_or_default();
         match e.code {
             6 => Error::UnknownPrincipal { principal, diagnostic },

@@ -72,13 +72,17 @@ pub struct KdcError {
 }
 
 impl KdcError {
-    /// `24 (KDC_ERR_PREAUTH_FAILED): text`.
+    /// `24 (KDC_ERR_PREAUTH_FAILED): text`, and Samba's NTSTATUS when there is one.
     pub fn describe(&self) -> String {
         let name = crate::error::error_name(self.code);
-        match self.e_text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let mut out = match self.e_text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             Some(text) => format!("{} ({name}): {text}", self.code),
             None => format!("{} ({name})", self.code),
+        };
+        if let Some(status) = self.ntstatus() {
+            out.push_str(&format!("; NTSTATUS {status:#010X}"));
         }
+        out
     }
 
     /// The ETYPE-INFO2 entries of the e-data (a METHOD-DATA), in the KDC's order.
@@ -261,7 +265,7 @@ mod tests {
         err.e_data = Some(data.build());
         let Reply::Error(parsed) = parse_reply(&err.build()).unwrap() else { panic!("not an error") };
         assert_eq!(parsed.ntstatus(), Some(0xC000_0234));
-        assert_eq!(parsed.describe(), "18 (KDC_ERR_CLIENT_REVOKED)");
+        assert_eq!(parsed.describe(), "18 (KDC_ERR_CLIENT_REVOKED); NTSTATUS 0xC0000234");
     }
 
     #[test]
