@@ -252,15 +252,7 @@ fn active_directory_users_log_in_to_dovecot_through_dirconn_serve() {
     }
     with_dc(|mut dc| {
         let homes = Homes::new();
-        let domain = DomainSpec::new()
-            .set("name", "example.com")
-            .set("connector", "active-directory")
-            .set("urls", &format!("[\"{}\"]", dc.ldaps_url()))
-            .set("ca_file", &dc.ca_file().display().to_string())
-            .set("bind_dn", dc.service_dn())
-            .set("bind_password_file", &dc.service_password_file().display().to_string())
-            .set("search_base", dc.base_dn())
-            .set("nt_domain", dc.nt_domain())
+        let domain = DomainSpec::active_directory(&dc)
             .raw("login_suffixes", r#"["example.test"]"#)
             .raw("connect_timeout", "\"3s\"")
             .raw("operation_timeout", "\"5s\"")
