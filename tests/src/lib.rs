@@ -9,6 +9,8 @@
 //!   [`imap`] and [`smtp`].
 //! * [`kdc::MitKdc`] runs an MIT Kerberos KDC for a realm of its own (principals and keytabs by
 //!   `kadmin.local`).
+//! * [`open_directory`] loads the project's LDIF of Apple's schema into a slapd, with an Open
+//!   Directory-shaped layout and data (issue 11's connector is tested on it).
 //! * [`serve::Serve`] runs the built `dirconn serve` on a generated configuration; [`http::Http`] talks to it.
 
 pub mod daemon;
@@ -20,6 +22,7 @@ pub mod imap;
 pub mod kdc;
 pub mod net;
 pub mod nginx;
+pub mod open_directory;
 pub mod postfix;
 pub mod postgres;
 pub mod process;

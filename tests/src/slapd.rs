@@ -262,6 +262,9 @@ pub struct SlapdOptions {
     pub syncprov: bool,
     /// Serve `cn=Monitor` (readable by the rootdn only), for [`Slapd::operations`]. Default `false`.
     pub monitor: bool,
+    /// Schema files (cn=config LDIF) included after core, cosine, inetorgperson and nis (Apple's Open
+    /// Directory schema: [`crate::open_directory`]). Default none.
+    pub extra_schema: Vec<PathBuf>,
 }
 
 impl Default for SlapdOptions {
@@ -275,6 +278,7 @@ impl Default for SlapdOptions {
             sessionlog: Some(100_000),
             syncprov: true,
             monitor: false,
+            extra_schema: Vec::new(),
         }
     }
 }
@@ -796,7 +800,7 @@ include: file:///etc/ldap/schema/cosine.ldif
 include: file:///etc/ldap/schema/inetorgperson.ldif
 
 include: file:///etc/ldap/schema/nis.ldif
-
+{extra_schema}
 dn: olcDatabase={{-1}}frontend,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcFrontendConfig
@@ -804,6 +808,8 @@ olcDatabase: {{-1}}frontend
 olcAccess: {{0}}to dn.base=\"\" by * read
 olcAccess: {{1}}to dn.base=\"cn=Subschema\" by * read
 ",
+        extra_schema =
+            opts.extra_schema.iter().map(|p| format!("\ninclude: file://{}\n", p.display())).collect::<String>(),
         tls_lines = if opts.tls {
             format!(
                 "olcTLSCACertificateFile: {}\nolcTLSCertificateFile: {}\nolcTLSCertificateKeyFile: {}\n",

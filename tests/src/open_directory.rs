@@ -1,0 +1,297 @@
+//! An Apple Open Directory-shaped directory on a real slapd: the project's LDIF of Apple's schema
+//! (`tests/fixtures/open-directory/apple-schema.ldif`) and OD's layout under the base: `cn=users` (users with
+//! several short names, GUIDs, `authAuthority`, disabled two ways), `cn=groups` (members by GUID and by
+//! `memberUid`, nesting by GUID two levels deep, a dangling GUID, a cycle) and `cn=KerberosKDC,cn=config`
+//! with the realm.
+
+use std::path::PathBuf;
+
+use crate::{Slapd, SlapdOptions, slapd::ssha};
+
+/// The base the OD layout lies under (the harness's suffix).
+pub const BASE_DN: &str = crate::slapd::BASE_DN;
+/// `cn=users,<base>`.
+pub const USERS_DN: &str = "cn=users,dc=example,dc=org";
+/// `cn=groups,<base>`.
+pub const GROUPS_DN: &str = "cn=groups,dc=example,dc=org";
+/// The Kerberos realm in `cn=KerberosKDC,cn=config,<base>`.
+pub const REALM: &str = "EXAMPLE.ORG";
+/// A nested group's GUID that resolves to nothing (another directory's group).
+pub const DANGLING_GUID: &str = "0BADC0DE-0000-4000-8000-00000000DEAD";
+
+/// How a user is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disabled {
+    /// Not disabled.
+    No,
+    /// `;DisabledUser;` before the old `authAuthority` value.
+    AuthAuthority,
+    /// A member of `com.apple.access_disabled`.
+    AccessGroup,
+}
+
+/// A user under `cn=users`.
+#[derive(Debug, Clone, Copy)]
+pub struct OdUser {
+    /// Short names (`uid` values): the first is the RDN, the others aliases of the same account.
+    pub short_names: &'static [&'static str],
+    /// `apple-generateduid`, uppercase.
+    pub guid: &'static str,
+    /// The password.
+    pub password: &'static str,
+    /// `mail` values, the primary first.
+    pub mail: &'static [&'static str],
+    /// `cn`.
+    pub cn: &'static str,
+    /// `uidNumber`.
+    pub uid_number: u32,
+    /// How it is disabled.
+    pub disabled: Disabled,
+}
+
+impl OdUser {
+    /// The entry's DN.
+    pub fn dn(&self) -> String {
+        format!("uid={},{USERS_DN}", self.short_names[0])
+    }
+}
+
+/// A group under `cn=groups`.
+#[derive(Debug, Clone, Copy)]
+pub struct OdGroup {
+    /// `cn` (the short name).
+    pub name: &'static str,
+    /// `apple-generateduid`.
+    pub guid: &'static str,
+    /// `apple-group-memberguid`: the members' GUIDs.
+    pub member_guids: &'static [&'static str],
+    /// `memberUid`: members' short names.
+    pub member_uids: &'static [&'static str],
+    /// `apple-group-nestedgroup`: the child groups' GUIDs.
+    pub nested: &'static [&'static str],
+    /// `gidNumber`.
+    pub gid_number: u32,
+}
+
+impl OdGroup {
+    /// The entry's DN.
+    pub fn dn(&self) -> String {
+        format!("cn={},{GROUPS_DN}", self.name)
+    }
+}
+
+const ALICE_GUID: &str = "5A1C3E7B-91D2-4F60-8B3A-0C4D2E6F8A10";
+const BOB_GUID: &str = "B0B0B0B0-1111-4222-8333-444455556666";
+const CAROL_GUID: &str = "CA201000-AAAA-4BBB-8CCC-DDDDEEEEFFFF";
+const DORA_GUID: &str = "D0AD0AD0-2222-4333-8444-555566667777";
+const EVE_GUID: &str = "E5E5E5E5-3333-4444-8555-666677778888";
+const STAFF_GUID: &str = "57AFF000-0001-4000-8000-000000000001";
+const DEVS_GUID: &str = "DE550000-0002-4000-8000-000000000002";
+const CORE_GUID: &str = "C02E0000-0003-4000-8000-000000000003";
+const CYCLE_A_GUID: &str = "CCCC0000-000A-4000-8000-00000000000A";
+const CYCLE_B_GUID: &str = "CCCC0000-000B-4000-8000-00000000000B";
+const DISABLED_GUID: &str = "D15AB1ED-0000-4000-8000-0000000000D1";
+
+/// The users.
+pub const USERS: [OdUser; 5] = [
+    OdUser {
+        short_names: &["alice", "liddell"],
+        guid: ALICE_GUID,
+        password: "alice-od-pass",
+        mail: &["alice@example.org", "a.liddell@example.org"],
+        cn: "Alice Liddell",
+        uid_number: 1025,
+        disabled: Disabled::No,
+    },
+    OdUser {
+        short_names: &["bob"],
+        guid: BOB_GUID,
+        password: "bob-od-pass",
+        mail: &["bob@example.org"],
+        cn: "Bob Builder",
+        uid_number: 1026,
+        disabled: Disabled::No,
+    },
+    OdUser {
+        short_names: &["carol"],
+        guid: CAROL_GUID,
+        password: "carol-od-pass",
+        mail: &["carol@example.org"],
+        cn: "Carol Danvers",
+        uid_number: 1027,
+        disabled: Disabled::No,
+    },
+    OdUser {
+        short_names: &["dora"],
+        guid: DORA_GUID,
+        password: "dora-od-pass",
+        mail: &["dora@example.org"],
+        cn: "Dora Explorer",
+        uid_number: 1028,
+        disabled: Disabled::AuthAuthority,
+    },
+    OdUser {
+        short_names: &["eve"],
+        guid: EVE_GUID,
+        password: "eve-od-pass",
+        mail: &["eve@example.org"],
+        cn: "Eve Moneypenny",
+        uid_number: 1029,
+        disabled: Disabled::AccessGroup,
+    },
+];
+
+/// The groups: `core` ⊂ `devs` ⊂ `staff` by GUID nesting; `legacy` by `memberUid` only; `cycle-a` and
+/// `cycle-b` nest each other; `dangling` nests a GUID nothing has; `com.apple.access_disabled`.
+pub const GROUPS: [OdGroup; 8] = [
+    OdGroup {
+        name: "staff",
+        guid: STAFF_GUID,
+        member_guids: &[BOB_GUID],
+        member_uids: &["bob"],
+        nested: &[DEVS_GUID],
+        gid_number: 1100,
+    },
+    OdGroup {
+        name: "devs",
+        guid: DEVS_GUID,
+        member_guids: &[ALICE_GUID],
+        member_uids: &["alice"],
+        nested: &[CORE_GUID],
+        gid_number: 1101,
+    },
+    OdGroup {
+        name: "core",
+        guid: CORE_GUID,
+        member_guids: &[CAROL_GUID],
+        member_uids: &["carol"],
+        nested: &[],
+        gid_number: 1102,
+    },
+    OdGroup {
+        name: "legacy",
+        guid: "1E6AC700-0004-4000-8000-000000000004",
+        member_guids: &[],
+        member_uids: &["carol"],
+        nested: &[],
+        gid_number: 1103,
+    },
+    OdGroup {
+        name: "cycle-a",
+        guid: CYCLE_A_GUID,
+        member_guids: &[BOB_GUID],
+        member_uids: &["bob"],
+        nested: &[CYCLE_B_GUID],
+        gid_number: 1104,
+    },
+    OdGroup {
+        name: "cycle-b",
+        guid: CYCLE_B_GUID,
+        member_guids: &[],
+        member_uids: &[],
+        nested: &[CYCLE_A_GUID],
+        gid_number: 1105,
+    },
+    OdGroup {
+        name: "dangling",
+        guid: "DA000000-0006-4000-8000-000000000006",
+        member_guids: &[ALICE_GUID],
+        member_uids: &["alice"],
+        nested: &[DANGLING_GUID],
+        gid_number: 1106,
+    },
+    OdGroup {
+        name: "com.apple.access_disabled",
+        guid: DISABLED_GUID,
+        member_guids: &[EVE_GUID],
+        member_uids: &["eve"],
+        nested: &[],
+        gid_number: 1107,
+    },
+];
+
+/// The schema file.
+pub fn schema_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/open-directory/apple-schema.ldif")
+}
+
+/// Options of a slapd with Apple's schema.
+pub fn options() -> SlapdOptions {
+    SlapdOptions { extra_schema: vec![schema_file()], ..SlapdOptions::default() }
+}
+
+/// A slapd with Apple's schema and the OD layout and data added.
+pub fn start() -> Slapd {
+    let slapd = Slapd::start_with(options());
+    slapd.ldapmodify(&ldif());
+    slapd
+}
+
+/// The OD layout and data, as `ldapmodify` add records.
+pub fn ldif() -> String {
+    let mut out = String::new();
+    for cn in ["users", "groups", "computers", "config"] {
+        out.push_str(&format!("dn: cn={cn},{BASE_DN}\nchangetype: add\nobjectClass: container\ncn: {cn}\n\n"));
+    }
+    out.push_str(&format!(
+        "dn: cn=KerberosKDC,cn=config,{BASE_DN}\nchangetype: add\nobjectClass: apple-configuration\ncn: KerberosKDC\n\
+         apple-config-realname: {REALM}\n\n"
+    ));
+    for u in USERS {
+        let first = u.short_names[0];
+        let mut e = format!(
+            "dn: {}\nchangetype: add\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: shadowAccount\n\
+             objectClass: apple-user\nobjectClass: extensibleObject\n",
+            u.dn()
+        );
+        for name in u.short_names {
+            e.push_str(&format!("uid: {name}\n"));
+        }
+        let sn = u.cn.rsplit(' ').next().unwrap_or(u.cn);
+        let given = u.cn.split(' ').next().unwrap_or(u.cn);
+        e.push_str(&format!(
+            "cn: {}\nsn: {sn}\ngivenName: {given}\nuidNumber: {}\ngidNumber: 20\nhomeDirectory: /Users/{first}\n\
+             loginShell: /bin/zsh\napple-generateduid: {}\nuserPassword: {}\n",
+            u.cn,
+            u.uid_number,
+            u.guid,
+            ssha(u.password)
+        ));
+        for m in u.mail {
+            e.push_str(&format!("mail: {m}\n"));
+        }
+        let kerberos = format!(";Kerberosv5;;{first}@{REALM};{REALM};");
+        match u.disabled {
+            Disabled::AuthAuthority => e.push_str(&format!("authAuthority: ;DisabledUser;{kerberos}\n")),
+            _ => e.push_str(&format!("authAuthority: {kerberos}\n")),
+        }
+        e.push_str(&format!(
+            "apple-user-mailattribute: <?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>kMailAccountState</key>\
+             <string>Enabled</string></dict></plist>\n\n"
+        ));
+        out.push_str(&e);
+    }
+    for g in GROUPS {
+        let mut e = format!(
+            "dn: {}\nchangetype: add\nobjectClass: posixGroup\nobjectClass: apple-group\nobjectClass: extensibleObject\n\
+             cn: {}\ngidNumber: {}\napple-generateduid: {}\napple-group-realname: {}\n",
+            g.dn(),
+            g.name,
+            g.gid_number,
+            g.guid,
+            g.name
+        );
+        for m in g.member_guids {
+            e.push_str(&format!("apple-group-memberguid: {m}\n"));
+        }
+        for m in g.member_uids {
+            e.push_str(&format!("memberUid: {m}\n"));
+        }
+        for n in g.nested {
+            e.push_str(&format!("apple-group-nestedgroup: {n}\n"));
+        }
+        e.push('\n');
+        out.push_str(&e);
+    }
+    out
+}
