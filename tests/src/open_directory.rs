@@ -265,10 +265,10 @@ pub fn ldif() -> String {
             Disabled::AuthAuthority => e.push_str(&format!("authAuthority: ;DisabledUser;{kerberos}\n")),
             _ => e.push_str(&format!("authAuthority: {kerberos}\n")),
         }
-        e.push_str(&format!(
+        e.push_str(
             "apple-user-mailattribute: <?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>kMailAccountState</key>\
-             <string>Enabled</string></dict></plist>\n\n"
-        ));
+             <string>Enabled</string></dict></plist>\n\n",
+        );
         out.push_str(&e);
     }
     for g in GROUPS {
