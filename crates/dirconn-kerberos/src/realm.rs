@@ -79,6 +79,8 @@ pub struct Probe {
     pub outcome: Result<String, Error>,
     /// The KDC's clock minus this machine's, when it answered.
     pub offset: Option<i64>,
+    /// How long the KDC took.
+    pub elapsed: std::time::Duration,
 }
 
 /// Where a client key comes from.
@@ -359,6 +361,7 @@ impl Realm {
         let mut probes = Vec::new();
         for kdc in self.transport.kdcs() {
             let name = kdc.to_string();
+            let started = std::time::Instant::now();
             let (outcome, offset) = match self.transport.exchange(kdc, &request).await {
                 Err(failure) => {
                     let why = match failure {
@@ -382,10 +385,7 @@ impl Realm {
                     };
                     (outcome, offset)
                 }
-                Ok(Reply::As(rep)) => (Ok(format!("serves {realm} (issued a ticket at once)")), {
-                    let _ = rep;
-                    None
-                }),
+                Ok(Reply::As(_)) => (Ok(format!("serves {realm} (issued a ticket at once)")), None),
                 Ok(Reply::Tgs(_)) => (Err(protocol(&name, "it answered an AS-REQ with a TGS-REP")), None),
             };
             let outcome = match (outcome, offset) {
@@ -394,7 +394,7 @@ impl Realm {
                 }
                 (other, _) => other,
             };
-            probes.push(Probe { kdc: name, outcome, offset });
+            probes.push(Probe { kdc: name, outcome, offset, elapsed: started.elapsed() });
         }
         probes
     }

@@ -3,7 +3,7 @@
 //! NTSTATUS). Everything read from the network is parsed behind [`guarded`]: a malformed answer is an error,
 //! never a panic.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use kerberos_asn1::{
     ApReq, AsRep, AsReq, Asn1Object, Authenticator, Checksum, EncAsRepPart, EncKdcRepPart, EncTgsRepPart,
     EncTicketPart, EncryptedData, EtypeInfo2, EtypeInfo2Entry, KdcReqBody, KerbErrorData, KerberosTime, KrbError,
@@ -176,9 +176,9 @@ pub fn nonce() -> u32 {
     rand::random::<u32>() & 0x7fff_ffff
 }
 
-/// A time as Kerberos carries it (whole seconds).
-pub fn kerberos_time(t: DateTime<Utc>) -> KerberosTime {
-    KerberosTime::from(Utc.timestamp_opt(t.timestamp(), 0).single().unwrap_or(t))
+/// A time as Kerberos carries it (`KerberosTime` encodes whole seconds).
+fn kerberos_time(t: DateTime<Utc>) -> KerberosTime {
+    KerberosTime::from(t)
 }
 
 fn body(client: Option<&Principal>, service: &Principal, nonce: u32, now: DateTime<Utc>) -> KdcReqBody {

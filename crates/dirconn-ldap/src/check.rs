@@ -68,38 +68,54 @@ pub struct KerberosCheck {
     pub realm: Arc<Realm>,
     /// `kerberos_principal`: `{attribute}` placeholders over the user's entry, and `{realm}`.
     pub principal_template: String,
+    /// The template, parsed once when the settings load.
+    pieces: Vec<Piece>,
+}
+
+/// A part of `kerberos_principal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    /// Text as written.
+    Text(String),
+    /// `{attribute}`: the entry's first value of it.
+    Attribute(String),
+    /// `{realm}`.
+    Realm,
 }
 
 impl KerberosCheck {
+    /// A realm and a principal template, checked (`DC-115`): it must name an attribute of the user, and no
+    /// other realm.
+    pub fn new(realm: Realm, principal_template: String) -> Result<KerberosCheck, Error> {
+        let pieces = parse_principal_template(&principal_template, &realm.settings().realm)?;
+        Ok(KerberosCheck { realm: Arc::new(realm), principal_template, pieces })
+    }
+
     /// The principal of a user's entry: each `{attribute}` is the entry's first value of it, escaped so
     /// that it stays one name component (a `/` or `@` in a value cannot make another principal).
     pub fn principal_for(&self, entry: &SearchEntry) -> Result<Principal, dirconn_kerberos::Error> {
         let realm = &self.realm.settings().realm;
         let mut out = String::new();
-        let mut rest = self.principal_template.as_str();
-        while let Some(start) = rest.find('{') {
-            out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').map(|e| start + e).unwrap_or(rest.len() - 1);
-            let name = &rest[start + 1..end];
-            if name == "realm" {
-                out.push_str(realm);
-            } else {
-                let value = first_text(entry, name).filter(|v| !v.is_empty()).ok_or_else(|| {
-                    dirconn_kerberos::Error::BadPrincipal {
-                        principal: self.principal_template.clone(),
-                        problem: format!("the entry {} has no `{name}` value", entry.dn),
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Realm => out.push_str(realm),
+                Piece::Attribute(name) => {
+                    let value = first_text(entry, name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                        dirconn_kerberos::Error::BadPrincipal {
+                            principal: self.principal_template.clone(),
+                            problem: format!("the entry {} has no `{name}` value", entry.dn),
+                        }
+                    })?;
+                    for c in value.chars() {
+                        if matches!(c, '/' | '@' | '\\') {
+                            out.push('\\');
+                        }
+                        out.push(c);
                     }
-                })?;
-                for c in value.chars() {
-                    if matches!(c, '/' | '@' | '\\') {
-                        out.push('\\');
-                    }
-                    out.push(c);
                 }
             }
-            rest = &rest[end + 1..];
         }
-        out.push_str(rest);
         Principal::parse(&out, realm)
             .map_err(|bad| dirconn_kerberos::Error::BadPrincipal { principal: out.clone(), problem: bad.0 })
     }
@@ -301,7 +317,6 @@ impl CheckKeys {
         };
         let default_template = if ad { "{sAMAccountName}@{realm}" } else { "{uid}@{realm}" };
         let principal_template = self.kerberos_principal.unwrap_or_else(|| default_template.to_owned());
-        check_principal_template(&principal_template, &realm)?;
         let settings = RealmSettings {
             realm,
             kdcs,
@@ -312,7 +327,7 @@ impl CheckKeys {
             max_in_flight,
             validation,
         };
-        Ok(KerberosCheck { realm: Arc::new(Realm::new(settings)), principal_template })
+        KerberosCheck::new(Realm::new(settings), principal_template)
     }
 
     fn pam(self, cx: Context<'_>) -> Result<Pam, Error> {
@@ -372,10 +387,10 @@ fn duration(key: &str, value: Option<Duration>, default_secs: u64, max_secs: u64
     Ok(d)
 }
 
-/// `kerberos_principal` must name the user with an attribute, in the domain's realm.
-fn check_principal_template(template: &str, realm: &str) -> Result<(), Error> {
+/// Parses `kerberos_principal`: it must name the user with an attribute, in the domain's realm.
+fn parse_principal_template(template: &str, realm: &str) -> Result<Vec<Piece>, Error> {
     let fix = "Write it as {sAMAccountName}@{realm} or {uid}@{realm}: attribute names in braces, and the realm.";
-    let mut names = Vec::new();
+    let mut pieces = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         let Some(len) = rest[start..].find('}') else {
@@ -385,10 +400,16 @@ fn check_principal_template(template: &str, realm: &str) -> Result<(), Error> {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';') {
             return Err(bad("kerberos_principal", format!("`{{{name}}}` is not an attribute name"), fix));
         }
-        names.push(name);
+        if start > 0 {
+            pieces.push(Piece::Text(rest[..start].to_owned()));
+        }
+        pieces.push(if name == "realm" { Piece::Realm } else { Piece::Attribute(name.to_owned()) });
         rest = &rest[start + len + 1..];
     }
-    if !names.iter().any(|n| *n != "realm") {
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.to_owned()));
+    }
+    if !pieces.iter().any(|p| matches!(p, Piece::Attribute(_))) {
         return Err(bad("kerberos_principal", format!("`{template}` names no attribute of the user"), fix));
     }
     if let Some((_, after)) = template.rsplit_once('@')
@@ -397,7 +418,7 @@ fn check_principal_template(template: &str, realm: &str) -> Result<(), Error> {
     {
         return Err(bad("kerberos_principal", format!("`{template}` names another realm than {realm}"), fix));
     }
-    Ok(())
+    Ok(pieces)
 }
 
 #[cfg(test)]
@@ -424,7 +445,7 @@ mod tests {
             max_in_flight: 4,
             validation: None,
         });
-        let check = KerberosCheck { realm: Arc::new(realm), principal_template: "{uid}@{realm}".into() };
+        let check = KerberosCheck::new(realm, "{uid}@{realm}".into()).unwrap();
         assert_eq!(check.principal_for(&entry(&[("uid", "alice")])).unwrap().to_string(), "alice@EXAMPLE.ORG");
         let tricky = check.principal_for(&entry(&[("uid", "admin/root@EVIL.ORG")])).unwrap();
         assert_eq!(tricky.components, vec!["admin/root@EVIL.ORG".to_owned()], "one component, our realm");
@@ -434,11 +455,11 @@ mod tests {
 
     #[test]
     fn templates_are_checked() {
-        assert!(check_principal_template("{uid}@{realm}", "R").is_ok());
-        assert!(check_principal_template("{sAMAccountName}@R", "R").is_ok());
-        assert!(check_principal_template("{uid}", "R").is_ok());
+        assert!(parse_principal_template("{uid}@{realm}", "R").is_ok());
+        assert!(parse_principal_template("{sAMAccountName}@R", "R").is_ok());
+        assert!(parse_principal_template("{uid}", "R").is_ok());
         for bad in ["{realm}", "alice@{realm}", "{uid}@OTHER", "{uid", "{u id}@{realm}"] {
-            assert!(check_principal_template(bad, "R").is_err(), "{bad}");
+            assert!(parse_principal_template(bad, "R").is_err(), "{bad}");
         }
     }
 

@@ -191,8 +191,8 @@ impl Directory {
         match &self.settings().password_check {
             PasswordCheck::Bind => {}
             PasswordCheck::Kerberos(check) => {
-                let started = Instant::now();
                 for probe in check.realm.probe().await {
+                    let started = Instant::now().checked_sub(probe.elapsed).unwrap_or_else(Instant::now);
                     let outcome = probe.outcome.map(|serves| match probe.offset {
                         Some(o) => format!("{serves}; its clock is {o:+} s from this machine's"),
                         None => serves,
