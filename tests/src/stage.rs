@@ -13,9 +13,10 @@ use std::{
 };
 
 /// The cdylib plugins staged for production use (crate names).
-pub const PLUGINS: [&str; 2] = ["dirconn-plugin-ldap", "dirconn-plugin-active-directory"];
+pub const PLUGINS: [&str; 3] =
+    ["dirconn-plugin-ldap", "dirconn-plugin-active-directory", "dirconn-plugin-open-directory"];
 /// The fixture plugins staged for tests, built as they are.
-pub const FIXTURES: [&str; 1] = ["dirconn-fixture-echo"];
+pub const FIXTURES: [&str; 2] = ["dirconn-fixture-echo", "dirconn-fixture-stale"];
 /// The fixture built against a skewed ABI.
 pub const SKEWED: &str = "dirconn-fixture-skewed";
 
@@ -57,6 +58,14 @@ impl Staged {
     /// The staged Active Directory plugin.
     pub fn active_directory(&self) -> PathBuf {
         self.plugin_dir.join(library_file_name("dirconn-plugin-active-directory"))
+    }
+    /// The staged Open Directory plugin.
+    pub fn open_directory(&self) -> PathBuf {
+        self.plugin_dir.join(library_file_name("dirconn-plugin-open-directory"))
+    }
+    /// The fixture whose metadata names ABI 3.
+    pub fn stale(&self) -> PathBuf {
+        self.fixture_dir.join(library_file_name("dirconn-fixture-stale"))
     }
     /// The staged echo fixture.
     pub fn echo(&self) -> PathBuf {

@@ -5,7 +5,7 @@
 
 use dirconn_abi::{ClientContext, ErrorKind, StageStatus};
 use dirconn_host::{Error, MailMap, SyncOptions, sync_domain};
-use dirconn_ldap::{Directory, LdapDefaults, LdapSettings, ad};
+use dirconn_ldap::{Directory, LdapSettings, ad};
 use dirconn_store::{Field, Store, SyncReport, Value};
 use dirconn_tests::{
     DomainSpec, TestHost,
@@ -56,9 +56,13 @@ fn directory(dc: &SambaDc, extra: &str) -> Directory {
         dc.service_password_file().display(),
         dc.base_dn()
     );
-    let settings =
-        LdapSettings::from_json(MAIL_DOMAIN, &json, std::path::Path::new("/"), LdapDefaults::ACTIVE_DIRECTORY)
-            .expect("settings");
+    let settings = LdapSettings::from_json(
+        MAIL_DOMAIN,
+        &json,
+        std::path::Path::new("/"),
+        dirconn_plugin_active_directory::DEFAULTS,
+    )
+    .expect("settings");
     Directory::new(settings).expect("directory")
 }
 

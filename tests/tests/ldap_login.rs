@@ -81,7 +81,7 @@ fn engine(slapd: &Slapd, url: &str) -> dirconn_ldap::Directory {
         "example.org",
         &json,
         std::path::Path::new("/"),
-        dirconn_ldap::LdapDefaults::GENERIC,
+        dirconn_plugin_ldap::DEFAULTS,
     )
     .expect("settings");
     dirconn_ldap::Directory::new(settings).expect("directory")

@@ -34,7 +34,7 @@ pub use connector::{Connector, Connector_TO, ConnectorBox};
 pub use dn::{Ava, dc_components, dn_is_within, normalize_dn, parse_dn, split_rdns};
 pub use error::{ConnectorError, ErrorKind};
 pub use log::{LogLevel, LogRecord, LogSink};
-pub use module::{PluginMetadata, PluginMod, PluginModRef};
+pub use module::{DefaultMapping, PluginMetadata, PluginMod, PluginModRef};
 pub use names::{SECRET_ATTRIBUTES, is_secret_attribute};
 pub use sync::{ChangeKind, SyncBatch, SyncChange, SyncEnd, SyncRequest, SyncStream, SyncStream_TO, SyncStreamBox};
 pub use types::{
@@ -52,4 +52,8 @@ pub use abi_stable;
 ///   implement `open_sync` answers DC-503 (unsupported).
 /// - 3: [`Connector::set_password`] with [`PasswordRequest`], and [`UserEntry::state`] (account state from
 ///   the directory: disabled, locked, expired…). Plugins built for 2 are refused at load, like those for 1.
-pub const ABI_VERSION: u32 = 3;
+/// - 4: [`PluginMod::default_mapping`] ([`DefaultMapping`]): the plugin says how its kinds' attributes fill
+///   account fields, so that the host names no kind. The field is appended to the prefix type, which
+///   abi_stable's layout check accepts from a plugin built for 3; the host therefore reads the metadata's
+///   `abi_version` first and refuses any plugin built for another version, saying which.
+pub const ABI_VERSION: u32 = 4;

@@ -8,7 +8,7 @@ use abi_stable::{
     std_types::{RResult, RString, RVec},
 };
 
-use crate::{ConnectorBox, ConnectorConfig, ConnectorError, LogSink};
+use crate::{ConnectorBox, ConnectorConfig, ConnectorError, LogSink, NamedValue};
 
 /// What a plugin says about itself.
 #[repr(C)]
@@ -32,6 +32,18 @@ pub struct PluginMetadata {
     pub capabilities: RVec<RString>,
 }
 
+/// How a connector kind's directory attributes fill account fields when a domain has no `[mapping]`
+/// table (ABI 4): the plugin owns this, as it owns its filters and attribute names.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, PartialEq, Eq, Default)]
+pub struct DefaultMapping {
+    /// Account field (`first_name`, `photo`, `custom1`…, as the `[mapping]` table's keys) → attribute.
+    pub fields: RVec<NamedValue>,
+    /// The attributes whose values are the account's mail addresses, in order (the first value of the
+    /// first is the primary).
+    pub addresses: RVec<RString>,
+}
+
 /// The root module of a connector plugin.
 #[repr(C)]
 #[derive(StableAbi)]
@@ -45,6 +57,9 @@ pub struct PluginMod {
     /// Builds a connector for one domain, validating its settings (ABI 1).
     #[sabi(last_prefix_field)]
     pub new_connector: extern "C" fn(ConnectorConfig) -> RResult<ConnectorBox, ConnectorError>,
+    /// The default mapping of one of its kinds (ABI 4). Older plugins lack it: the host refuses any plugin
+    /// whose metadata names another ABI version before it reads this field.
+    pub default_mapping: extern "C" fn(RString) -> DefaultMapping,
 }
 
 impl RootModule for PluginModRef {

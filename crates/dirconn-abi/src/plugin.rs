@@ -287,7 +287,9 @@ impl Visit for MessageText {
 }
 
 /// Exports a plugin's root module: its metadata (name and version from the plugin's Cargo.toml), the
-/// log sink installer, and a constructor run under [`guard_in`].
+/// log sink installer, a constructor run under [`guard_in`], and the default mapping of its kinds (ABI 4).
+/// `claimed_abi_version: 3` (test fixtures only) makes the metadata name another version than the one
+/// built, as an old build would.
 ///
 /// ```ignore
 /// dirconn_abi::export_plugin! {
@@ -295,6 +297,7 @@ impl Visit for MessageText {
 ///     kinds: ["ldap"],
 ///     capabilities: ["ppolicy"],
 ///     new: |config| Ok(ConnectorBox::from_value(MyConnector::new(config)?, TD_Opaque)),
+///     default_mapping: |_kind| dirconn_abi::DefaultMapping::default(),
 /// }
 /// ```
 #[macro_export]
@@ -303,7 +306,9 @@ macro_rules! export_plugin {
         description: $description:expr,
         kinds: [$($kind:expr),+ $(,)?],
         capabilities: [$($capability:expr),* $(,)?],
-        new: $new:expr $(,)?
+        new: $new:expr,
+        default_mapping: $mapping:expr
+        $(, claimed_abi_version: $claimed:expr)? $(,)?
     ) => {
         /// The plugin's root module, found by the host's loader.
         #[$crate::abi_stable::export_root_module]
@@ -318,7 +323,7 @@ macro_rules! export_plugin {
                     version: env!("CARGO_PKG_VERSION").into(),
                     description: $description.into(),
                     kinds: vec![$($crate::abi_stable::std_types::RString::from($kind)),+].into(),
-                    abi_version: $crate::ABI_VERSION.into(),
+                    abi_version: { $crate::ABI_VERSION $(; $claimed)? }.into(),
                     capabilities: vec![$($crate::abi_stable::std_types::RString::from($capability)),*].into(),
                 }
             }
@@ -334,7 +339,12 @@ macro_rules! export_plugin {
                 $crate::plugin::guard_in(config.domain.as_str(), || build(&config))
             }
 
-            $crate::PluginMod { metadata, set_log_sink, new_connector }.leak_into_prefix()
+            extern "C" fn default_mapping(kind: $crate::abi_stable::std_types::RString) -> $crate::DefaultMapping {
+                let mapping: fn(&str) -> $crate::DefaultMapping = $mapping;
+                mapping(kind.as_str())
+            }
+
+            $crate::PluginMod { metadata, set_log_sink, new_connector, default_mapping }.leak_into_prefix()
         }
     };
 }

@@ -44,7 +44,7 @@ pub fn catalog() -> Result<BTreeMap<String, Entry>, Problem> {
     for e in dirconn_abi::failures::examples() {
         all.push((e.code.to_string(), e.kind, e.message.to_string(), e.fix.to_string()));
     }
-    for e in dirconn_ldap::examples::examples() {
+    for e in dirconn_ldap::examples::examples(&crate::keys::KINDS) {
         all.push((e.code().to_owned(), e.kind(), e.to_string(), e.fix()));
     }
     for e in dirconn_kerberos::examples::examples() {

@@ -3,11 +3,15 @@
 
 use dirconn_ldap::{LdapDefaults, keys::KEYS};
 
+/// Every connector kind's defaults, from the plugin crates that own them.
+pub const KINDS: [LdapDefaults; 3] =
+    [dirconn_plugin_ldap::DEFAULTS, dirconn_plugin_active_directory::DEFAULTS, dirconn_plugin_open_directory::DEFAULTS];
+
 use crate::markdown::cell;
 
 /// Every key, with a default column per connector kind.
 pub fn all_connectors() -> String {
-    let kinds = LdapDefaults::ALL;
+    let kinds = KINDS;
     let mut out = String::from("| Key | Type |");
     for d in &kinds {
         out.push_str(&format!(" `{}` default |", d.kind));
@@ -18,7 +22,8 @@ pub fn all_connectors() -> String {
     for key in KEYS {
         out.push_str(&format!("| `{}` | {} |", key.name, cell(key.ty)));
         for d in &kinds {
-            let default = if key.accepted_by(d) { key.default_for(d) } else { "refused (`DC-101`)".to_owned() };
+            let default =
+                if key.accepted_by(&*(d.dialect)()) { key.default_for(d) } else { "refused (`DC-101`)".to_owned() };
             out.push_str(&format!(" {} |", cell(&default)));
         }
         out.push_str(&format!(" {} |\n", cell(key.meaning)));
@@ -28,9 +33,9 @@ pub fn all_connectors() -> String {
 
 /// The keys only the connector `kind` reads.
 pub fn only(kind: &str) -> String {
-    let d = LdapDefaults::ALL.into_iter().find(|d| d.kind == kind).expect("a connector kind of the engine");
+    let d = KINDS.into_iter().find(|d| d.kind == kind).expect("a connector kind of a plugin");
     let mut out = String::from("| Key | Type | Default | Meaning |\n| --- | --- | --- | --- |\n");
-    for key in KEYS.iter().filter(|k| k.only == Some(d.flavor)) {
+    for key in KEYS.iter().filter(|k| k.only == Some(d.kind)) {
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             key.name,

@@ -649,7 +649,8 @@ mod tests {
 
     #[test]
     fn addresses_come_from_mail_and_smtp_proxy_addresses_the_primary_first() {
-        let policy = AccountPolicy::from_tables("active-directory", None, None, None).unwrap();
+        let mut policy = AccountPolicy::from_tables(None, None, None).unwrap();
+        policy.mapping.addresses = vec!["mail".into(), "proxyAddresses".into()];
         let text = |t: &str| AttrValue::Text(t.into());
         let e = entry(&[
             ("proxyAddresses", text("smtp:A.Old@Legacy.example.com")),

@@ -303,20 +303,15 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             "Write bind_ip = [\"192.0.2.10\", \"2001:db8::10\"]: addresses of this host the mail server listens on.",
         )
     })?;
-    let policy = AccountPolicy::from_tables(
-        &connector,
-        table.remove("accounts"),
-        table.remove("mapping"),
-        table.remove("groups"),
-    )
-    .map_err(|(key, problem)| {
-        key_error(
-            &name,
-            &key,
-            &format!("{problem}."),
-            "See the accounts page of the docs (docs/src/accounts.md) for the keys and their values.",
-        )
-    })?;
+    let policy = AccountPolicy::from_tables(table.remove("accounts"), table.remove("mapping"), table.remove("groups"))
+        .map_err(|(key, problem)| {
+            key_error(
+                &name,
+                &key,
+                &format!("{problem}."),
+                "See the accounts page of the docs (docs/src/accounts.md) for the keys and their values.",
+            )
+        })?;
     let userdb = match table.remove("userdb") {
         None => Userdb::default(),
         Some(toml::Value::Table(t)) => Userdb::from_table(t).map_err(|(key, problem)| {

@@ -102,7 +102,12 @@ impl Host {
                 kind: d.connector.clone(),
                 display_name: d.display_name.clone(),
                 plugin: plugin.metadata.name.to_string(),
-                policy: d.policy.clone(),
+                policy: {
+                    let mut policy = d.policy.clone();
+                    let default = (plugin.module.default_mapping())(d.connector.as_str().into());
+                    policy.mapping = policy.mapping.with_defaults(&default);
+                    policy
+                },
                 login_suffixes: d.login_suffixes.clone(),
                 userdb: d.userdb.clone(),
                 bind_ip: d.bind_ip.clone(),

@@ -103,9 +103,20 @@ impl PluginRegistry {
     }
 }
 
+/// Loads a library's root module: the layout checked by abi_stable, then the ABI version its metadata
+/// names (an appended root-module field passes the layout check of an older build, which lacks it).
 fn load(path: &Path) -> Result<PluginModRef, String> {
     let header = lib_header_from_path(path).map_err(|err| reason(&err))?;
-    header.init_root_module::<PluginModRef>().map_err(|err| reason(&err))
+    let module = header.init_root_module::<PluginModRef>().map_err(|err| reason(&err))?;
+    let built_for = (module.metadata())().abi_version;
+    if u64::from(built_for) != u64::from(dirconn_abi::ABI_VERSION) {
+        return Err(format!(
+            "built for ABI {built_for} of the dirconn connector ABI, and this host offers ABI {}; rebuild the \
+             plugin against this host's dirconn-abi (or install the plugin of this release)",
+            dirconn_abi::ABI_VERSION
+        ));
+    }
+    Ok(module)
 }
 
 /// Says why a library was refused, shortly; the full layout report goes to the debug log.
@@ -117,8 +128,9 @@ fn reason(err: &LibraryError) -> String {
         }
         LibraryError::AbiInstability(details) => {
             tracing::debug!(%details, "plugin layout mismatch");
-            "built against an incompatible version of the dirconn connector ABI (layout check failed); rebuild \
-             it against this host's dirconn-abi"
+            "built against an incompatible version of the dirconn connector ABI (layout check failed: a plugin \
+             built for ABI 1 or 2, or against a changed dirconn-abi); rebuild it against this host's \
+             dirconn-abi"
                 .to_owned()
         }
         LibraryError::IncompatibleVersionNumber { library_name, expected_version, actual_version } => format!(

@@ -101,33 +101,35 @@ pub struct Mapping {
     pub addresses: Vec<String>,
     /// Log every attribute of the entry at login (secrets redacted), to find attribute names.
     pub debug: bool,
+    /// Whether the domain's `[mapping]` table gave the fields (else the plugin's default ones apply).
+    pub fields_given: bool,
+    /// Whether it gave `addresses`.
+    pub addresses_given: bool,
 }
 
 impl Mapping {
-    /// The mapping a connector kind gets when the domain has no `[mapping]` table: Active Directory maps
-    /// its usual attributes (company, l, st, co, thumbnailPhoto, and the UPN and display name into the free
-    /// fields custom1 and custom2); others the common four.
-    pub fn for_connector(kind: &str) -> Mapping {
-        match kind {
-            "active-directory" => Mapping {
-                fields: vec![
-                    (Field::FirstName, "givenName".into()),
-                    (Field::LastName, "sn".into()),
-                    (Field::Email, "mail".into()),
-                    (Field::Phone, "telephoneNumber".into()),
-                    (Field::Organization, "company".into()),
-                    (Field::City, "l".into()),
-                    (Field::State, "st".into()),
-                    (Field::Country, "co".into()),
-                    (Field::Photo, "thumbnailPhoto".into()),
-                    (Field::Custom1, "userPrincipalName".into()),
-                    (Field::Custom2, "displayName".into()),
-                ],
-                addresses: vec!["mail".into(), "proxyAddresses".into()],
-                debug: false,
-            },
-            _ => Mapping::default(),
+    /// This mapping with the plugin's default fields and addresses wherever the domain's table did not
+    /// give them (ABI 4: the plugin owns its kinds' default mapping; the host names no kind). A field name
+    /// this host does not know is skipped with a warning.
+    pub fn with_defaults(mut self, default: &dirconn_abi::DefaultMapping) -> Mapping {
+        if !self.fields_given {
+            self.fields = default
+                .fields
+                .iter()
+                .filter_map(|pair| match pair.name.parse::<Field>() {
+                    Ok(field) => Some((field, pair.value.to_string())),
+                    Err(problem) => {
+                        tracing::warn!(field = %pair.name, %problem, "the plugin's default mapping names an unknown field");
+                        None
+                    }
+                })
+                .collect();
+            self.fields.sort_by_key(|(f, _)| *f);
         }
+        if !self.addresses_given {
+            self.addresses = default.addresses.iter().map(|a| a.to_string()).collect();
+        }
+        self
     }
 }
 
@@ -142,6 +144,8 @@ impl Default for Mapping {
             ],
             addresses: vec!["mail".into()],
             debug: false,
+            fields_given: false,
+            addresses_given: false,
         }
     }
 }
@@ -237,15 +241,15 @@ enum OneOrMany {
 pub type KeyProblem = (String, String);
 
 impl AccountPolicy {
-    /// Reads the `accounts`, `mapping` and `groups` tables of a domain section (each optional), for a domain
-    /// served by the connector `kind` (which gives the default mapping).
+    /// Reads the `accounts`, `mapping` and `groups` tables of a domain section (each optional). What the
+    /// mapping table leaves out is the plugin's default, filled in when the plugin is known
+    /// ([`Mapping::with_defaults`]).
     pub fn from_tables(
-        kind: &str,
         accounts: Option<toml::Value>,
         mapping: Option<toml::Value>,
         groups: Option<toml::Value>,
     ) -> Result<AccountPolicy, KeyProblem> {
-        let mut policy = AccountPolicy { mapping: Mapping::for_connector(kind), ..AccountPolicy::default() };
+        let mut policy = AccountPolicy::default();
         if let Some(value) = accounts {
             let raw: RawAccounts = value.try_into().map_err(|e: toml::de::Error| ("accounts".into(), one_line(&e)))?;
             policy.login_policy = match raw.login_policy.as_deref() {
@@ -287,9 +291,16 @@ impl AccountPolicy {
             let toml::Value::Table(table) = value else {
                 return Err(("mapping".into(), "expected a table of field = \"attribute\"".into()));
             };
-            let mut m = Mapping { fields: Vec::new(), addresses: policy.mapping.addresses.clone(), debug: false };
+            let mut m = Mapping {
+                fields: Vec::new(),
+                addresses: policy.mapping.addresses.clone(),
+                debug: false,
+                fields_given: true,
+                addresses_given: false,
+            };
             for (key, value) in table {
                 if key == "addresses" {
+                    m.addresses_given = true;
                     m.addresses = attribute_list(value).ok_or((
                         "mapping.addresses".to_owned(),
                         "expected a list of directory attribute names, e.g. [\"mail\", \"proxyAddresses\"]".to_owned(),
@@ -368,7 +379,7 @@ mod tests {
 
     fn policy(text: &str) -> Result<AccountPolicy, KeyProblem> {
         let mut t: toml::Table = toml::from_str(text).unwrap();
-        AccountPolicy::from_tables("ldap", t.remove("accounts"), t.remove("mapping"), t.remove("groups"))
+        AccountPolicy::from_tables(t.remove("accounts"), t.remove("mapping"), t.remove("groups"))
     }
 
     #[test]
@@ -383,11 +394,17 @@ mod tests {
 
     #[test]
     fn address_attributes_default_per_connector_and_survive_a_mapping_table() {
-        let ad = AccountPolicy::from_tables("active-directory", None, None, None).unwrap();
-        assert_eq!(ad.mapping.addresses, ["mail", "proxyAddresses"]);
+        let plugin = dirconn_abi::DefaultMapping {
+            fields: vec![dirconn_abi::NamedValue { name: "photo".into(), value: "thumbnailPhoto".into() }].into(),
+            addresses: vec!["mail".into(), "proxyAddresses".into()].into(),
+        };
+        let ad = AccountPolicy::from_tables(None, None, None).unwrap().mapping.with_defaults(&plugin);
+        assert_eq!(ad.addresses, ["mail", "proxyAddresses"]);
+        assert_eq!(ad.fields, [(Field::Photo, "thumbnailPhoto".to_owned())]);
         let mapping: toml::Value = toml::from_str("first_name = \"givenName\"").unwrap();
-        let ad = AccountPolicy::from_tables("active-directory", None, Some(mapping), None).unwrap();
-        assert_eq!(ad.mapping.addresses, ["mail", "proxyAddresses"], "a [mapping] without `addresses` keeps them");
+        let ad = AccountPolicy::from_tables(None, Some(mapping), None).unwrap().mapping.with_defaults(&plugin);
+        assert_eq!(ad.addresses, ["mail", "proxyAddresses"], "a [mapping] without `addresses` keeps them");
+        assert_eq!(ad.fields, [(Field::FirstName, "givenName".to_owned())], "the table's fields replace the plugin's");
         let p = policy("[mapping]\naddresses = [\"mail\", \" mailAlternateAddress \"]").unwrap();
         assert_eq!(p.mapping.addresses, ["mail", "mailAlternateAddress"]);
         assert_eq!(policy("[mapping]\naddresses = []").unwrap().mapping.addresses, Vec::<String>::new());

@@ -12,7 +12,11 @@ use dirconn_pam::{Pam, PamSettings};
 use ldap3::SearchEntry;
 use serde::Deserialize;
 
-use crate::{Error, Flavor, LdapUrl, directory::first_text};
+use crate::{
+    Error, LdapUrl,
+    dialect::{KerberosDefaults, RealmSource},
+    directory::first_text,
+};
 
 /// `password_check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -45,7 +49,7 @@ pub enum PasswordCheck {
     #[default]
     Bind,
     /// The Kerberos realm.
-    Kerberos(KerberosCheck),
+    Kerberos(Kerberos),
     /// A PAM service.
     Pam(Pam),
 }
@@ -58,6 +62,65 @@ impl PasswordCheck {
             PasswordCheck::Kerberos(_) => CheckKind::Kerberos,
             PasswordCheck::Pam(_) => CheckKind::Pam,
         }
+    }
+}
+
+/// A domain's Kerberos check: known when the settings load, or once the realm has been read from the
+/// directory (Open Directory names it in `cn=KerberosKDC,cn=config`).
+#[derive(Debug, Clone)]
+pub struct Kerberos {
+    known: Arc<tokio::sync::OnceCell<KerberosCheck>>,
+    /// The keys, kept to finish the check with the realm the directory names.
+    pending: Option<Arc<Pending>>,
+}
+
+/// A check waiting for its realm.
+#[derive(Debug)]
+struct Pending {
+    keys: CheckKeys,
+    urls: Vec<LdapUrl>,
+    config_dir: std::path::PathBuf,
+    defaults: KerberosDefaults,
+}
+
+impl Kerberos {
+    fn known(check: KerberosCheck) -> Kerberos {
+        Kerberos { known: Arc::new(tokio::sync::OnceCell::new_with(Some(check))), pending: None }
+    }
+
+    /// The check, the realm read with `read_realm` first when the settings did not name it (once: every
+    /// later call answers at once). A realm that cannot be read is the error of this call only.
+    pub async fn check<F, Fut>(&self, read_realm: F) -> Result<&KerberosCheck, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String, Error>>,
+    {
+        self.known
+            .get_or_try_init(|| async {
+                let pending = self.pending.as_ref().ok_or_else(|| Error::Unexpected {
+                    what: "the Kerberos check".into(),
+                    diagnostic: "neither a realm nor a way to read it".into(),
+                })?;
+                let realm = read_realm().await?;
+                let cx = Context {
+                    kerberos: pending.defaults,
+                    urls: &pending.urls,
+                    dns_domain: "",
+                    config_dir: &pending.config_dir,
+                };
+                let mut keys = pending.keys.clone();
+                keys.kerberos_realm = Some(realm);
+                keys.kerberos(cx)?.known.get().cloned().ok_or_else(|| Error::Unexpected {
+                    what: "the Kerberos check".into(),
+                    diagnostic: "the realm read from the directory left it pending".into(),
+                })
+            })
+            .await
+    }
+
+    /// The check when it is known already (the realm in the settings, or read before).
+    pub fn now(&self) -> Option<&KerberosCheck> {
+        self.known.get()
     }
 }
 
@@ -122,7 +185,7 @@ impl KerberosCheck {
 }
 
 /// The password-check keys as written.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct CheckKeys {
     pub password_check: Option<CheckKind>,
     pub kerberos_realm: Option<String>,
@@ -142,7 +205,7 @@ pub(crate) struct CheckKeys {
 
 /// What the connector kind and directory give the check's defaults.
 pub(crate) struct Context<'a> {
-    pub flavor: Flavor,
+    pub kerberos: KerberosDefaults,
     pub urls: &'a [LdapUrl],
     pub dns_domain: &'a str,
     pub config_dir: &'a Path,
@@ -209,11 +272,21 @@ impl CheckKeys {
         }
     }
 
-    fn kerberos(self, cx: Context<'_>) -> Result<KerberosCheck, Error> {
-        let ad = cx.flavor == Flavor::ActiveDirectory;
-        let realm = match self.kerberos_realm {
+    fn kerberos(self, cx: Context<'_>) -> Result<Kerberos, Error> {
+        let defaults = cx.kerberos;
+        let realm = match self.kerberos_realm.clone() {
             Some(realm) => realm,
-            None if ad && !cx.dns_domain.is_empty() => cx.dns_domain.to_ascii_uppercase(),
+            None if defaults.realm == RealmSource::SearchBase && !cx.dns_domain.is_empty() => {
+                cx.dns_domain.to_ascii_uppercase()
+            }
+            None if defaults.realm == RealmSource::Directory => {
+                let pending =
+                    Pending { keys: self, urls: cx.urls.to_vec(), config_dir: cx.config_dir.to_owned(), defaults };
+                return Ok(Kerberos {
+                    known: Arc::new(tokio::sync::OnceCell::new()),
+                    pending: Some(Arc::new(pending)),
+                });
+            }
             None => {
                 return Err(bad(
                     "kerberos_realm",
@@ -235,7 +308,9 @@ impl CheckKeys {
                 return Err(bad("kdc", "the list is empty", "List the realm's KDCs: kdc = [\"kdc1.example.org\"]."));
             }
             // Every AD domain controller is a KDC.
-            None if ad => cx.urls.iter().map(|u| KdcAddress { host: u.host.clone(), port: 88 }.to_string()).collect(),
+            None if defaults.kdcs_are_directory_servers => {
+                cx.urls.iter().map(|u| KdcAddress { host: u.host.clone(), port: 88 }.to_string()).collect()
+            }
             None => {
                 return Err(bad(
                     "kdc",
@@ -315,8 +390,7 @@ impl CheckKeys {
                 Some(Validation { keytab, service })
             }
         };
-        let default_template = if ad { "{sAMAccountName}@{realm}" } else { "{uid}@{realm}" };
-        let principal_template = self.kerberos_principal.unwrap_or_else(|| default_template.to_owned());
+        let principal_template = self.kerberos_principal.unwrap_or_else(|| defaults.principal.to_owned());
         let settings = RealmSettings {
             realm,
             kdcs,
@@ -327,7 +401,7 @@ impl CheckKeys {
             max_in_flight,
             validation,
         };
-        KerberosCheck::new(Realm::new(settings), principal_template)
+        KerberosCheck::new(Realm::new(settings), principal_template).map(Kerberos::known)
     }
 
     fn pam(self, cx: Context<'_>) -> Result<Pam, Error> {
@@ -472,8 +546,8 @@ mod tests {
 
     #[test]
     fn bad_combinations_are_refused_naming_the_key() {
-        let generic = crate::LdapDefaults::GENERIC;
-        let ad = crate::LdapDefaults::ACTIVE_DIRECTORY;
+        let generic = crate::dialect::generic::TEST_DEFAULTS;
+        let ad = crate::dialect::ad::TEST_DEFAULTS;
         let refused = |d, extra: &str| {
             let err = settings(d, extra).unwrap_err();
             match &err {
@@ -540,29 +614,45 @@ mod tests {
 
     #[test]
     fn active_directory_fills_the_realm_and_kdcs_from_the_directory() {
-        let s = settings(
-            crate::LdapDefaults::ACTIVE_DIRECTORY,
-            r#","password_check":"kerberos","kerberos_validate":false"#,
-        )
-        .unwrap();
+        let s =
+            settings(crate::dialect::ad::TEST_DEFAULTS, r#","password_check":"kerberos","kerberos_validate":false"#)
+                .unwrap();
         let PasswordCheck::Kerberos(check) = &s.password_check else { panic!("kerberos") };
+        let check = check.now().expect("the realm is known at load");
         let realm = check.realm.settings();
         assert_eq!(realm.realm, "EXAMPLE.TEST");
         assert_eq!(realm.kdcs, vec![KdcAddress { host: "dc1.example.test".into(), port: 88 }]);
         assert_eq!(check.principal_template, "{sAMAccountName}@{realm}");
         assert_eq!(realm.max_in_flight, 4);
         let s = settings(
-            crate::LdapDefaults::ACTIVE_DIRECTORY,
+            crate::dialect::ad::TEST_DEFAULTS,
             r#","password_check":"kerberos","kerberos_validate":false,"kdc_max_concurrent":16,"kdc_timeout":"2s""#,
         )
         .unwrap();
         let PasswordCheck::Kerberos(check) = &s.password_check else { panic!("kerberos") };
+        let check = check.now().expect("the realm is known at load");
         assert_eq!(
             (check.realm.settings().max_in_flight, check.realm.settings().read_timeout),
             (16, Duration::from_secs(2))
         );
-        let s = settings(crate::LdapDefaults::GENERIC, r#","password_check":"pam","pam_service":"dirconn""#).unwrap();
+        let s = settings(crate::dialect::generic::TEST_DEFAULTS, r#","password_check":"pam","pam_service":"dirconn""#)
+            .unwrap();
         assert_eq!(s.password_check.kind(), CheckKind::Pam);
-        assert_eq!(settings(crate::LdapDefaults::GENERIC, "").unwrap().password_check.kind(), CheckKind::Bind);
+        assert_eq!(
+            settings(crate::dialect::generic::TEST_DEFAULTS, "").unwrap().password_check.kind(),
+            CheckKind::Bind
+        );
+        // Open Directory: the realm waits for the directory; the KDCs are the directory servers.
+        let s =
+            settings(crate::dialect::od::TEST_DEFAULTS, r#","password_check":"kerberos","kerberos_validate":false"#)
+                .unwrap();
+        let PasswordCheck::Kerberos(check) = &s.password_check else { panic!("kerberos") };
+        assert!(check.now().is_none(), "read from cn=KerberosKDC,cn=config at first use");
+        let err = settings(
+            crate::dialect::generic::TEST_DEFAULTS,
+            r#","password_check":"kerberos","kerberos_validate":false"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("kerberos_realm"), "{err}");
     }
 }

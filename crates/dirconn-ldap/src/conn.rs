@@ -18,12 +18,7 @@ use ldap3::{
 };
 use rustls::ClientConfig;
 
-use crate::{
-    ClosedDuring, Error, Flavor, LdapSettings, LdapUrl, TlsProblem,
-    error::describe_result,
-    guard::{self, BindGuard},
-    ppolicy, tls,
-};
+use crate::{ClosedDuring, Error, LdapSettings, LdapUrl, TlsProblem, error::describe_result, guard::BindGuard, tls};
 
 /// Opens connections to a domain's servers.
 #[derive(Debug)]
@@ -160,10 +155,7 @@ impl Connector {
     /// The controls sent with a service bind: the password policy request on generic LDAP, so that the
     /// service account's own state (must change, expired) is told.
     fn service_controls(&self) -> Vec<RawControl> {
-        match self.settings.flavor {
-            Flavor::Generic => vec![ppolicy::request()],
-            Flavor::ActiveDirectory => Vec::new(),
-        }
+        self.settings.dialect.bind_controls()
     }
 
     /// Connects with failover and binds as the service account, through the service-bind guard.
@@ -171,7 +163,7 @@ impl Connector {
         let s = &self.settings;
         let ticket = self.guard.admit().await?;
         let (ldap, result) = self.open(&s.bind_dn, ticket.secret(), self.service_controls()).await?;
-        self.guard.settle(ticket, guard::judge(&s.bind_dn, s.flavor, &result))?;
+        self.guard.settle(ticket, s.dialect.service_bind(&s.bind_dn, &result))?;
         Ok(ldap)
     }
 
@@ -180,7 +172,7 @@ impl Connector {
         let s = &self.settings;
         let ticket = self.guard.admit().await?;
         let result = self.bind(ldap, url, &s.bind_dn, ticket.secret(), self.service_controls()).await?;
-        self.guard.settle(ticket, guard::judge(&s.bind_dn, s.flavor, &result))
+        self.guard.settle(ticket, s.dialect.service_bind(&s.bind_dn, &result))
     }
 
     /// A simple bind on a fresh connection; the first operation on it.

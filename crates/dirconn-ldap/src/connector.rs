@@ -5,11 +5,20 @@ use std::{path::Path, sync::Arc};
 
 use abi_stable::std_types::{RResult, RString};
 use dirconn_abi::{
-    AttributeReport, AuthRequest, Connector, ConnectorConfig, ConnectorError, FfiFuture, FfiFutureExt, FilterReport,
-    PasswordRequest, StageStatus, SyncChange, SyncRequest, SyncStreamBox, TestReport, TestRequest, UserEntry, plugin,
+    AttributeReport, AuthRequest, Connector, ConnectorConfig, ConnectorError, DefaultMapping, FfiFuture, FfiFutureExt,
+    FilterReport, NamedValue, PasswordRequest, StageStatus, SyncChange, SyncRequest, SyncStreamBox, TestReport,
+    TestRequest, UserEntry, plugin,
 };
 
 use crate::{ChangeSink, Directory, Error, LdapDefaults, LdapSettings};
+
+/// A plugin's default mapping from its data: `(account field, attribute)` pairs and the address attributes.
+pub fn default_mapping(fields: &[(&str, &str)], addresses: &[&str]) -> DefaultMapping {
+    DefaultMapping {
+        fields: fields.iter().map(|(f, a)| NamedValue { name: (*f).into(), value: (*a).into() }).collect(),
+        addresses: addresses.iter().map(|a| RString::from(*a)).collect(),
+    }
+}
 
 /// The connector for one domain, over the engine.
 #[derive(Debug, Clone)]

@@ -5,26 +5,25 @@
 use std::{sync::Arc, time::Instant};
 
 use abi_stable::std_types::ROption;
-use dirconn_abi::{ConnectorError, StageResult, StageStatus, TestReport, dn_is_within};
+use dirconn_abi::{ConnectorError, StageResult, StageStatus, TestReport};
 use ldap3::{Ldap, Scope};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use crate::{
-    ClosedDuring, Directory, Error, Flavor, LdapUrl, PasswordCheck,
+    ClosedDuring, Directory, Error, LdapUrl, PasswordCheck,
     conn::{Query, classify_io},
-    directory::{first_text, raw_values},
     error::describe_result,
     tls,
 };
 
 /// Collects stages as they run.
-struct Stages {
+pub struct Stages {
     list: Vec<StageResult>,
 }
 
 impl Stages {
-    fn push(&mut self, stage: &str, target: &str, started: Instant, outcome: Result<String, Error>) -> bool {
+    pub(crate) fn push(&mut self, stage: &str, target: &str, started: Instant, outcome: Result<String, Error>) -> bool {
         let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let (status, detail, error) = match outcome {
             Ok(detail) => (StageStatus::Passed, detail, ROption::RNone),
@@ -42,7 +41,7 @@ impl Stages {
         passed
     }
 
-    fn skip(&mut self, stage: &str, target: &str, why: &str) {
+    pub(crate) fn skip(&mut self, stage: &str, target: &str, why: &str) {
         self.list.push(StageResult {
             stage: stage.into(),
             target: target.into(),
@@ -140,9 +139,7 @@ impl Directory {
         } else {
             st.skip("user-filter", &target, "the search base failed");
         }
-        if s.flavor == Flavor::ActiveDirectory {
-            self.ad_stages(&mut st, &mut ldap, &url).await;
-        }
+        s.dialect.extra_stages(self, &mut st, &mut ldap, &url).await;
         let _ = ldap.unbind().await;
         self.check_stages(&mut st).await;
         if let Some(login) = login {
@@ -190,7 +187,15 @@ impl Directory {
     async fn check_stages(&self, st: &mut Stages) {
         match &self.settings().password_check {
             PasswordCheck::Bind => {}
-            PasswordCheck::Kerberos(check) => {
+            PasswordCheck::Kerberos(kerberos) => {
+                let started = Instant::now();
+                let check = match self.kerberos_check(kerberos).await {
+                    Ok(check) => check,
+                    Err(err) => {
+                        st.push("realm", "cn=KerberosKDC,cn=config", started, Err(err));
+                        return;
+                    }
+                };
                 for probe in check.realm.probe().await {
                     let started = Instant::now().checked_sub(probe.elapsed).unwrap_or_else(Instant::now);
                     let outcome = probe.outcome.map(|serves| match probe.offset {
@@ -204,7 +209,7 @@ impl Directory {
                     Some(v) => format!("{} ({})", v.keytab.display(), v.service),
                     None => "(none)".to_owned(),
                 };
-                let ad = self.settings().flavor == Flavor::ActiveDirectory;
+                let ad = self.settings().dialect.spn_gets_no_client_ticket();
                 let outcome = match &check.realm.settings().validation {
                     // AD issues no ticket to an SPN as a client (KDC error 6, measured on Samba 4.17): the key
                     // is then proven by the first login's validation (a test login with a password does it).
@@ -310,100 +315,6 @@ impl Directory {
         // back-off (the stage says when), unless the password file changed, which is read again here.
         let bound = self.connector.bind_service(&mut ldap, url).await.map(|()| format!("bound as {}", s.bind_dn));
         st.push("service-bind", &target, started, bound).then_some(ldap)
-    }
-
-    /// Active Directory's stages: the naming context from the rootDSE, whether the service account can read
-    /// the users' attributes, and the NT domain name on the server against the configured one.
-    async fn ad_stages(&self, st: &mut Stages, ldap: &mut Ldap, url: &LdapUrl) {
-        let s = self.settings();
-        let started = Instant::now();
-        let attrs = ["defaultNamingContext".to_owned(), "configurationNamingContext".to_owned()];
-        let dse = self.connector.search(ldap, url, &Query::root_dse(&attrs)).await.map(|(e, _)| e.into_iter().next());
-        let get = |name: &str| dse.as_ref().ok().and_then(|e| e.as_ref()).and_then(|e| first_text(e, name));
-        let (nc, config_nc) = (get("defaultNamingContext"), get("configurationNamingContext"));
-        let outcome = match (&dse, &nc) {
-            (Err(e), _) => Err(Error::Unexpected { what: "the rootDSE read".into(), diagnostic: e.to_string() }),
-            (Ok(_), None) => Err(Error::Unexpected {
-                what: "the rootDSE read".into(),
-                diagnostic: "no defaultNamingContext: this does not look like an Active Directory domain controller"
-                    .into(),
-            }),
-            (Ok(_), Some(nc)) if !dn_is_within(&s.search_base, nc) => {
-                Err(Error::outside_naming_context(&s.search_base, nc))
-            }
-            (Ok(_), Some(nc)) => Ok(format!("{nc}; the search base is inside it")),
-        };
-        st.push("naming-context", &url.to_string(), started, outcome);
-
-        let started = Instant::now();
-        let wanted = ["sAMAccountName", "userAccountControl", "objectGUID"];
-        let attrs: Vec<String> = wanted.iter().map(|a| (*a).to_owned()).collect();
-        let filter = self.filter_matching_any_user();
-        let query = Query {
-            base: &s.search_base,
-            scope: self.scope(),
-            filter: &filter,
-            attrs: &attrs,
-            size_limit: 100,
-            what: "user container read",
-        };
-        let outcome = self.connector.search(ldap, url, &query).await.and_then(|(entries, res)| {
-            if !matches!(res.rc, 0 | 4) {
-                return Err(crate::directory::search_error(res.rc, &res, &s.search_base, "read the user container"));
-            }
-            let unreadable: Vec<&str> =
-                wanted.iter().filter(|a| entries.iter().any(|e| raw_values(e, a).is_empty())).copied().collect();
-            match (entries.len(), unreadable.is_empty()) {
-                (0, _) => Err(Error::AccessDenied {
-                    what: "list the users in the search base".into(),
-                    diagnostic: describe_result(&res),
-                }),
-                (n, true) => Ok(format!(
-                    "{n}{} user(s) readable with sAMAccountName, userAccountControl and objectGUID",
-                    if res.rc == 4 { "+" } else { "" }
-                )),
-                (_, false) => Err(Error::AccessDenied {
-                    what: format!("read {} of the users", unreadable.join(", ")),
-                    diagnostic: "the entries came back without them: the service account lacks read rights".into(),
-                }),
-            }
-        });
-        st.push("user-container", &s.search_base, started, outcome);
-
-        let started = Instant::now();
-        let outcome = match (&nc, &config_nc) {
-            (Some(nc), Some(config_nc)) => {
-                let base = format!("CN=Partitions,{config_nc}");
-                let filter = format!("(&(objectClass=crossRef)(nCName={}))", crate::escape::filter_value(nc));
-                let attrs = ["nETBIOSName".to_owned()];
-                let query = Query {
-                    base: &base,
-                    scope: Scope::OneLevel,
-                    filter: &filter,
-                    attrs: &attrs,
-                    size_limit: 1,
-                    what: "NT domain name read",
-                };
-                match self.connector.search(ldap, url, &query).await {
-                    Err(err) => Err(err),
-                    Ok((entries, res)) => match entries.first().and_then(|e| first_text(e, "nETBIOSName")) {
-                        None => Err(Error::AccessDenied {
-                            what: "read the domain's NT name (nETBIOSName under CN=Partitions)".into(),
-                            diagnostic: describe_result(&res),
-                        }),
-                        Some(name) if name.eq_ignore_ascii_case(&s.nt_domain) => {
-                            Ok(format!("{name}, as configured: {name}\\user logins are accepted"))
-                        }
-                        Some(name) => Err(Error::nt_domain_differs(&name, &s.nt_domain)),
-                    },
-                }
-            }
-            _ => Err(Error::Unexpected {
-                what: "the NT domain name read".into(),
-                diagnostic: "the rootDSE names no configuration naming context".into(),
-            }),
-        };
-        st.push("nt-domain", &s.nt_domain, started, outcome);
     }
 
     async fn tls_handshake(&self, url: &LdapUrl, stream: TcpStream) -> Result<String, Error> {

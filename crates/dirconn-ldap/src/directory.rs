@@ -8,19 +8,12 @@ use dirconn_abi::{AttrValue, Attribute, AttributeReport, FilterReport, NamedValu
 use ldap3::{LdapResult, Scope, SearchEntry};
 
 use crate::{
-    Error, Flavor, GroupIndex, LdapSettings, LdapUrl, PasswordCheck,
-    ad::{self, AccountState, SubCode},
+    Error, GroupIndex, LdapSettings, LdapUrl, PasswordCheck, ad,
     conn::{self, Connector, Query, ServicePool},
+    dialect::{Dialect, ad::COMPUTED_STATE},
     error::describe_result,
     escape::{self, TemplateValues},
-    ppolicy::{self, PolicyError},
 };
-
-/// The pwdAccountLockedTime value of an administrative lock that never expires.
-const PERMANENT_LOCK: &str = "000001010000Z";
-
-/// AD's constructed account state (LOCKOUT, PASSWORD_EXPIRED flags).
-const COMPUTED_STATE: &str = "msDS-User-Account-Control-Computed";
 
 /// Logins longer than this are refused before any network call.
 const MAX_LOGIN_BYTES: usize = 256;
@@ -30,18 +23,10 @@ const MAX_LOGIN_BYTES: usize = 256;
 pub struct Directory {
     pub(crate) connector: Arc<Connector>,
     pub(crate) pool: ServicePool,
-    pub(crate) ad: AdMemory,
-}
-
-/// What a domain teaches the engine as it goes (most of it Active Directory's).
-#[derive(Debug, Default)]
-pub(crate) struct AdMemory {
-    /// The server refused the matching rule in chain: walk groups instead.
-    pub chain_unavailable: std::sync::atomic::AtomicBool,
-    /// Primary group SID → when read, and its DN (None: not under the group base).
-    pub primary_groups: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<String>)>>,
     /// Normalized group DN → when read, and its parent groups (memberOf), for `nested-member-of`.
-    pub parents: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Arc<crate::groups::Parents>)>>,
+    pub(crate) group_parents: crate::groups::ParentCache,
+    /// entryUUID → key of the entries seen since the last full pass, where keys are not entryUUIDs.
+    pub(crate) sync_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A service connection checked out of the pool.
@@ -59,12 +44,17 @@ impl Directory {
     pub fn new(settings: LdapSettings) -> Result<Directory, Error> {
         let connector = Arc::new(Connector::new(Arc::new(settings))?);
         let pool = conn::service_pool(Arc::clone(&connector));
-        Ok(Directory { connector, pool, ad: AdMemory::default() })
+        Ok(Directory { connector, pool, group_parents: Default::default(), sync_keys: Default::default() })
     }
 
     /// The domain's settings.
     pub fn settings(&self) -> &LdapSettings {
         &self.connector.settings
+    }
+
+    /// The domain's dialect: what its directory kind does its own way.
+    pub fn dialect(&self) -> &dyn Dialect {
+        &*self.connector.settings.dialect
     }
 
     pub(crate) fn scope(&self) -> Scope {
@@ -82,51 +72,14 @@ impl Directory {
 
     /// The attributes the account state is read from (some are operational: never in `*`).
     pub(crate) fn state_attributes(&self) -> &'static [&'static str] {
-        match self.settings().flavor {
-            Flavor::Generic => &["pwdAccountLockedTime"],
-            Flavor::ActiveDirectory => &[
-                "userAccountControl",
-                COMPUTED_STATE,
-                "accountExpires",
-                "pwdLastSet",
-                "lockoutTime",
-                "objectSid",
-                "primaryGroupID",
-            ],
-        }
+        self.dialect().state_attributes()
     }
 
     /// A login as the filter sees it: `(login, user)`, where `user` is the account part when the login
-    /// names this domain (`EXAMPLE\alice`, `alice@example.org`), else the login itself. Active Directory
-    /// only; other flavors take logins as they are.
+    /// names this domain in the dialect's own forms (AD: `EXAMPLE\alice`, `alice@example.org`), else the
+    /// login itself.
     pub fn login_form<'a>(&self, login: &'a str) -> Result<(&'a str, &'a str), Error> {
-        let s = self.settings();
-        if s.flavor != Flavor::ActiveDirectory {
-            return Ok((login, login));
-        }
-        if let Some((domain, user)) = login.split_once('\\') {
-            if s.nt_domain.is_empty() {
-                return Err(Error::NtLogin {
-                    reason: "it names an NT domain, and this domain has none configured (nt_domain)".into(),
-                });
-            }
-            if !domain.eq_ignore_ascii_case(&s.nt_domain) {
-                return Err(Error::NtLogin {
-                    reason: format!("it names the NT domain `{domain}`, and this domain's is `{}`", s.nt_domain),
-                });
-            }
-            if user.is_empty() || user.contains('\\') {
-                return Err(Error::NtLogin { reason: "it has no account name after the NT domain".into() });
-            }
-            return Ok((user, user));
-        }
-        if let Some((user, suffix)) = login.rsplit_once('@')
-            && !user.is_empty()
-            && s.upn_suffixes.iter().any(|own| own.eq_ignore_ascii_case(suffix))
-        {
-            return Ok((login, user));
-        }
-        Ok((login, login))
+        self.dialect().login_form(self.settings(), login)
     }
 
     /// Fills the user filter for a login.
@@ -237,14 +190,13 @@ impl Directory {
                 let detail = format!("password accepted by a bind as {}", found.entry.dn);
                 (self.bind_check(found, password).await?, detail)
             }
-            PasswordCheck::Kerberos(check) => {
+            PasswordCheck::Kerberos(kerberos) => {
+                let check = self.kerberos_check(kerberos).await?;
                 let principal = check.principal_for(&found.entry)?;
                 let verified = match check.realm.check_password(&principal, password).await {
                     Ok(verified) => verified,
-                    Err(dirconn_kerberos::Error::Revoked { principal, diagnostic })
-                        if s.flavor == Flavor::ActiveDirectory =>
-                    {
-                        return Err(self.revoked_by_state(login, principal, diagnostic).await);
+                    Err(dirconn_kerberos::Error::Revoked { principal, diagnostic }) => {
+                        return Err(self.dialect().kerberos_revoked(self, login, principal, diagnostic).await);
                     }
                     Err(e) => return Err(e.into()),
                 };
@@ -280,71 +232,37 @@ impl Directory {
                 (self.user_entry(found).await?, detail)
             }
         };
+        if let Some(refused) = self.dialect().refuse_after_password(&user) {
+            return Err(refused);
+        }
         tracing::info!(dn = %user.dn, check = s.password_check.kind().as_str(), "user authenticated");
         Ok((user, detail))
     }
 
-    /// KDC error 18 without an NTSTATUS (Samba sends none for a lockout, measured on 4.17): the entry's
-    /// computed account state tells locked from disabled from expired.
-    async fn revoked_by_state(&self, login: &str, principal: String, diagnostic: String) -> Error {
-        let state = match self.find_user(login).await {
-            Ok(found) => AccountState::read(|n| first_text(&found.entry, n), unix_now()),
-            Err(_) => return dirconn_kerberos::Error::Revoked { principal, diagnostic }.into(),
-        };
-        let diagnostic = format!("{diagnostic}; the directory's account state: {}", state.names().join(", "));
-        let e = if state.locked {
-            dirconn_kerberos::Error::Locked { principal, diagnostic }
-        } else if state.disabled {
-            dirconn_kerberos::Error::Disabled { principal, diagnostic }
-        } else if state.account_expired {
-            dirconn_kerberos::Error::PrincipalExpired { principal, diagnostic }
-        } else {
-            dirconn_kerberos::Error::Revoked { principal, diagnostic }
-        };
-        e.into()
+    /// The domain's Kerberos check, its realm read from the directory at first use where the dialect
+    /// says it names it.
+    pub(crate) async fn kerberos_check<'a>(
+        &self,
+        kerberos: &'a crate::Kerberos,
+    ) -> Result<&'a crate::KerberosCheck, Error> {
+        kerberos.check(|| self.dialect().read_realm(self)).await
     }
 
     /// The bind check: a bind as the entry on its own connection, with the password policy control.
     async fn bind_check(&self, found: UserFound, password: &str) -> Result<UserEntry, Error> {
         let dn = found.entry.dn.clone();
-        let controls = match self.settings().flavor {
-            Flavor::Generic => vec![ppolicy::request()],
-            Flavor::ActiveDirectory => Vec::new(),
-        };
-        let (mut ldap, result) = self.connector.open(&dn, password, controls).await?;
+        let (mut ldap, result) = self.connector.open(&dn, password, self.dialect().bind_controls()).await?;
         let _ = ldap.unbind().await;
-        if result.rc != 0
-            && self.settings().flavor == Flavor::ActiveDirectory
-            && let Some(sub) = SubCode::parse(&result.text)
-        {
-            return Err(Error::from_sub_code(sub, dn, describe_result(&result)));
-        }
-        let policy = ppolicy::find(&result.ctrls).unwrap_or_default();
-        let mut diagnostic = describe_result(&result);
-        if let Some(error) = policy.error {
-            diagnostic.push_str(&format!("; password policy: {}", error.name()));
-        }
-        // OpenLDAP keeps pwdAccountLockedTime after a timed lockout expires (until the next good bind), so
-        // only its permanent value (an administrator's lock) proves a lock on its own.
-        let locked_attr = text_values(&found.entry, "pwdAccountLockedTime").iter().any(|v| v == PERMANENT_LOCK);
-        match (result.rc, policy.error) {
-            (0, Some(PolicyError::ChangeAfterReset)) => return Err(Error::MustChangePassword { dn, diagnostic }),
-            (0, _) => {}
-            (_, Some(PolicyError::AccountLocked)) => return Err(Error::AccountLocked { dn, diagnostic }),
-            (_, Some(PolicyError::PasswordExpired)) => return Err(Error::PasswordExpired { dn, diagnostic }),
-            (49, _) if locked_attr => return Err(Error::AccountLocked { dn, diagnostic }),
-            (49, _) | (48, _) | (53, _) => return Err(Error::InvalidCredentials { dn, diagnostic }),
-            (51 | 52, _) => return Err(Error::Unavailable { what: "the user bind".into(), diagnostic }),
-            _ => return Err(Error::Unexpected { what: "the user bind".into(), diagnostic }),
-        }
+        let warnings = self.dialect().user_bind(&dn, &result, &found.entry)?;
         let mut user = self.user_entry(found).await?;
-        if let Some(secs) = policy.time_before_expiration {
-            user.warnings.push(RString::from(format!("The password expires in {} day(s).", secs.div_ceil(86_400))));
-        }
-        if let Some(n) = policy.grace_logins_remaining {
-            user.warnings.push(RString::from(format!("The password has expired; {n} grace login(s) left.")));
-        }
+        user.warnings.extend(warnings.into_iter().map(RString::from));
         Ok(user)
+    }
+
+    /// Changes a user's password (`old` given) or resets it with the service account (`old` None), where
+    /// the directory kind has the operation (`DC-507` otherwise). Returns the user's DN.
+    pub async fn set_password(&self, login: &str, old: Option<&str>, new: &str) -> Result<String, Error> {
+        self.dialect().set_password(self, login, old, new).await
     }
 
     /// Finds a user and returns the entry with groups, without a password.
@@ -363,18 +281,19 @@ impl Directory {
     pub fn to_user_entry(&self, entry: SearchEntry, index: &GroupIndex) -> UserEntry {
         let s = self.settings();
         let login = first_text(&entry, &s.login_attribute).unwrap_or_default();
-        let primary = crate::groups::primary_group_sid(&entry).map(|(sid, _)| sid);
-        let groups =
-            index.groups_of(&entry.dn, &login, &text_values(&entry, &s.member_of_attribute), primary.as_deref());
+        let key = entry_id(&entry, &s.id_attribute).unwrap_or_default();
+        let primary = self.dialect().primary_group_key(&entry);
+        let groups = index.groups_of(
+            (&entry.dn, &login, &key),
+            &text_values(&entry, &s.member_of_attribute),
+            primary.as_deref(),
+        );
         self.build_user_entry(entry, groups)
     }
 
     fn build_user_entry(&self, entry: SearchEntry, groups: Vec<String>) -> UserEntry {
         let s = self.settings();
-        let state = match s.flavor {
-            Flavor::Generic => Vec::new(),
-            Flavor::ActiveDirectory => AccountState::read(|n| first_text(&entry, n), unix_now()).names(),
-        };
+        let state = self.dialect().account_state(&entry, &groups);
         let id = match entry_id(&entry, &s.id_attribute) {
             Some(id) => id,
             None => {
@@ -481,26 +400,25 @@ impl Directory {
             )),
             (_, crate::GroupMembership::NestedMemberOf) => items.push((
                 "groups_from",
-                match s.flavor {
-                    Flavor::ActiveDirectory => {
+                match s.dialect.has_primary_groups() {
+                    true => {
                         format!("{0} and the primary group, then each group's own {0}, upward", s.member_of_attribute)
                     }
-                    Flavor::Generic => format!("{0}, then each group's own {0}, upward", s.member_of_attribute),
+                    false => format!("{0}, then each group's own {0}, upward", s.member_of_attribute),
                 },
             )),
             (Some(g), _) => items.push(("group_filter", g.clone())),
             (None, _) => items.push((
                 "groups_from",
-                format!("{}, member / uniqueMember / memberUid of groups", s.member_of_attribute),
+                format!(
+                    "{}, {} of groups",
+                    s.member_of_attribute,
+                    s.dialect.member_links().all().collect::<Vec<_>>().join(" / ")
+                ),
             )),
         }
         items.push(("nested_group_depth", s.nested_group_depth.to_string()));
-        if s.flavor == Flavor::ActiveDirectory {
-            items.push(("nt_domain", s.nt_domain.clone()));
-            items.push(("upn_suffixes", s.upn_suffixes.join(" ")));
-            items.push(("range_size", s.range_size.to_string()));
-            items.push(("full_sync_interval", humantime::format_duration(s.full_sync_interval).to_string()));
-        }
+        items.extend(s.dialect.describe(s));
         items.push((
             "group_membership",
             match s.group_membership {
@@ -509,7 +427,7 @@ impl Directory {
                 crate::GroupMembership::Chain => {
                     "chain (matching rule in chain 1.2.840.113556.1.4.1941, plus the primary group)"
                 }
-                crate::GroupMembership::NestedMemberOf if s.flavor == Flavor::Generic => {
+                crate::GroupMembership::NestedMemberOf if !s.dialect.has_primary_groups() => {
                     "nested-member-of (memberOf, then the groups' memberOf upward)"
                 }
                 crate::GroupMembership::NestedMemberOf => {
@@ -671,13 +589,9 @@ mod tests {
         let json = format!(
             r#"{{"urls":["ldaps://dc1.example.org"],"bind_dn":"cn=s","bind_password":"p","search_base":"OU=Staff,DC=ad,DC=example,DC=org"{extra}}}"#
         );
-        let settings = LdapSettings::from_json(
-            "example.com",
-            &json,
-            std::path::Path::new("/"),
-            crate::LdapDefaults::ACTIVE_DIRECTORY,
-        )
-        .unwrap();
+        let settings =
+            LdapSettings::from_json("example.com", &json, std::path::Path::new("/"), crate::dialect::ad::TEST_DEFAULTS)
+                .unwrap();
         Directory::new(settings).unwrap()
     }
 

@@ -273,6 +273,19 @@ pub enum Error {
         /// The server's answer.
         diagnostic: String,
     },
+    /// The directory is not laid out as the connector kind expects (DC-409): Open Directory's
+    /// containers, schema or realm entry are missing.
+    #[error("The directory does not look like {kind}: {missing}.")]
+    NotThisKind {
+        /// The kind expected (`Open Directory`).
+        kind: String,
+        /// What is missing.
+        missing: String,
+        /// How to fix it.
+        fix: String,
+        /// The server's answer.
+        diagnostic: String,
+    },
     /// The service account may not do what was asked (DC-403).
     #[error("The service account is not allowed to {what}.")]
     AccessDenied {
@@ -422,6 +435,7 @@ impl Error {
             Error::StartTlsRefused { .. } => "DC-314",
             Error::ServiceBind { .. } => "DC-401",
             Error::SearchBaseMissing { .. } => "DC-402",
+            Error::NotThisKind { .. } => "DC-409",
             Error::AccessDenied { .. } => "DC-403",
             Error::Unavailable { .. } => "DC-404",
             Error::Unexpected { .. } => "DC-405",
@@ -437,9 +451,10 @@ impl Error {
     /// The kind the host acts on.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Config { .. } | Error::ServiceBind { .. } | Error::SearchBaseMissing { .. } => {
-                ErrorKind::Configuration
-            }
+            Error::Config { .. }
+            | Error::ServiceBind { .. }
+            | Error::SearchBaseMissing { .. }
+            | Error::NotThisKind { .. } => ErrorKind::Configuration,
             Error::AccessDenied { .. } => ErrorKind::Configuration,
             Error::EmptyPassword | Error::InvalidLogin { .. } | Error::NtLogin { .. } => ErrorKind::InvalidInput,
             Error::InvalidCredentials { .. } => ErrorKind::InvalidCredentials,
@@ -569,6 +584,7 @@ impl Error {
             Error::ServiceBind { .. } => "Check bind_dn and the service password (file or environment \
                                           variable) and that the account is not locked."
                 .into(),
+            Error::NotThisKind { fix, .. } => fix.clone(),
             Error::SearchBaseMissing { .. } => "Set search_base to an existing entry, such as the naming \
                                                 context (dc=example,dc=org)."
                 .into(),
@@ -623,6 +639,7 @@ impl Error {
             | Error::StartTlsRefused { diagnostic, .. }
             | Error::ServiceBind { diagnostic, .. }
             | Error::SearchBaseMissing { diagnostic, .. }
+            | Error::NotThisKind { diagnostic, .. }
             | Error::AccessDenied { diagnostic, .. }
             | Error::Unavailable { diagnostic, .. }
             | Error::Unexpected { diagnostic, .. }

@@ -64,10 +64,10 @@ const PROVOKED: &[(&str, &[(&str, &str)])] = &[
 
 /// Every failure of the engine, once (settings failures once per way of provoking them), as the host
 /// would show it. The settings are read as if the configuration were in `/etc/dirconn`.
-pub fn examples() -> Vec<Error> {
+pub fn examples(kinds: &[LdapDefaults]) -> Vec<Error> {
     let mut out = Vec::new();
     for (kind, changes) in PROVOKED {
-        let defaults = LdapDefaults::ALL.into_iter().find(|d| d.kind == *kind).expect("a connector kind");
+        let defaults = *kinds.iter().find(|d| d.kind == *kind).expect("a connector kind");
         let mut settings: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(GOOD).expect("the good settings are JSON");
         for (key, value) in *changes {
@@ -144,6 +144,14 @@ pub fn examples() -> Vec<Error> {
         Error::ServiceMustChange { dn: field("bind_dn"), diagnostic: field("diagnostic") },
         Error::ServicePasswordExpired { dn: field("bind_dn"), diagnostic: field("diagnostic") },
         Error::SearchBaseMissing { base: field("search_base"), diagnostic: field("diagnostic") },
+        Error::NotThisKind {
+            kind: "Open Directory".into(),
+            missing: field("missing"),
+            fix: "Point the URL at the Open Directory master or replica; for another LDAP server use connector = \
+                  \"ldap\"."
+                .into(),
+            diagnostic: field("diagnostic"),
+        },
         Error::AccessDenied { what: field("operation"), diagnostic: field("diagnostic") },
         Error::Unavailable { what: field("operation"), diagnostic: field("diagnostic") },
         Error::Unexpected { what: field("operation"), diagnostic: field("diagnostic") },
@@ -159,7 +167,7 @@ mod tests {
 
     #[test]
     fn every_provoked_example_fails_as_a_setting() {
-        let all = examples();
+        let all = examples(&[crate::dialect::generic::TEST_DEFAULTS, crate::dialect::ad::TEST_DEFAULTS]);
         assert!(all.len() > PROVOKED.len());
         for err in &all[..PROVOKED.len()] {
             assert!(err.code().starts_with("DC-1"), "{err}");

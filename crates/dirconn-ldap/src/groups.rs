@@ -1,56 +1,63 @@
-//! Group membership: a user's direct groups (memberOf, member / uniqueMember DNs, posixGroup memberUid) and
-//! the groups above them, followed transitively with a depth limit and a cycle guard.
+//! Group membership: a user's direct groups (memberOf, and the groups naming the user the ways the
+//! dialect's [`MemberLinks`] say: by DN, by login, by key) and the groups above them, followed
+//! transitively with a depth limit and a cycle guard.
 //!
-//! Logins resolve groups online, one search per nesting level (Active Directory: one search with the
-//! matching rule in chain, plus the primary group named by primaryGroupID); a sync loads every group once
-//! into a [`GroupIndex`] and resolves each user in memory. Member lists longer than AD returns at once
-//! (`member;range=0-1499`) are read range by range.
+//! Logins resolve groups online, one search per nesting level (the dialect may add a primary group, or
+//! answer every group in one search: AD's matching rule in chain); a sync loads every group once into a
+//! [`GroupIndex`] and resolves each user in memory. Ranged member lists (`member;range=0-1499`) are read
+//! range by range.
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, atomic::Ordering},
+    sync::Arc,
 };
 
 use dirconn_abi::{dn_is_within, normalize_dn};
 use ldap3::{Scope, SearchEntry};
 
 use crate::{
-    Directory, Error, Flavor, GroupMembership, LdapSettings, ad,
+    Directory, Error, GroupMembership, LdapSettings, ad,
     conn::Query,
-    directory::{first_text, raw_values, search_error, text_values},
+    dialect::MemberLinks,
+    directory::{entry_id, first_text, raw_values, search_error, text_values},
     escape,
 };
 
 /// The OID of AD's LDAP_MATCHING_RULE_IN_CHAIN (transitive membership).
 pub const MATCHING_RULE_IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
 
-/// Result codes of a server that does not know the matching rule in chain (protocolError for an unknown
-/// extensible match, unavailableCriticalExtension, inappropriateMatching). A busy or unwilling server is not
-/// taken for one that lacks the rule.
-const RC_NO_CHAIN_RULE: [u32; 3] = [2, 12, 18];
-
-/// The attributes of a group that name its members.
-const MEMBER_ATTRIBUTES: [&str; 2] = ["member", "uniqueMember"];
-/// The posixGroup attribute naming members by login.
-const MEMBER_UID: &str = "memberUid";
 /// Groups named in one parent search.
 const PARENT_CHUNK: usize = 32;
 
 /// A group's parents: each normalized DN with the DN as the directory spells it.
 pub(crate) type Parents = Vec<(String, String)>;
 
+/// Normalized group DN → when read, and its parent groups (memberOf), for `nested-member-of`.
+pub(crate) type ParentCache = std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<Parents>)>>;
+
 /// Every group of the directory with its members, for resolving many users without a search each.
 ///
-/// Two shapes, one per way of finding groups: member lists (`search`: groups naming the user in member,
-/// uniqueMember or memberUid, and groups naming those) or the member-of graph (`nested-member-of`: the
-/// user's memberOf values, then each group's own memberOf), so that a sync finds what a login finds.
-#[derive(Debug, Default)]
+/// Two shapes, one per way of finding groups: member lists (`search`: groups naming the user by DN, login
+/// or key, and groups naming those) or the member-of graph (`nested-member-of`: the user's memberOf values,
+/// then each group's own memberOf), so that a sync finds what a login finds.
+#[derive(Debug)]
 pub struct GroupIndex {
     dns: Vec<String>,
+    /// Each group's own key (its id attribute), where groups name members by key.
+    keys: Vec<Option<String>>,
     by_dn: HashMap<String, u32>,
     by_member: HashMap<String, Vec<u32>>,
     by_uid: HashMap<String, Vec<u32>>,
+    /// Member keys (case-exact) → the groups naming them.
+    by_key: HashMap<String, Vec<u32>>,
+    /// Group keys → the group.
+    by_own_key: HashMap<String, u32>,
     by_sid: HashMap<String, u32>,
+    links: MemberLinks,
+    /// The attribute holding a group's key (the domain's id attribute), when links go by key.
+    key_attribute: Option<String>,
+    /// Nested-group keys → the groups naming them as children.
+    nested: HashMap<String, Vec<u32>>,
     /// The member-of graph: a group's normalized DN → its parents' DNs, when `graph`.
     parents: HashMap<String, Vec<String>>,
     member_of: Option<String>,
@@ -58,29 +65,66 @@ pub struct GroupIndex {
 }
 
 impl GroupIndex {
-    /// An empty index of member lists that follows nesting `depth` levels up.
-    pub fn new(depth: u32) -> GroupIndex {
-        GroupIndex { depth, ..GroupIndex::default() }
-    }
-
-    /// An empty index of a domain's groups, shaped by its `group_membership`.
-    pub fn for_settings(s: &LdapSettings) -> GroupIndex {
-        let member_of = (s.group_membership == GroupMembership::NestedMemberOf).then(|| s.member_of_attribute.clone());
-        GroupIndex { depth: s.nested_group_depth, member_of, ..GroupIndex::default() }
-    }
-
-    /// The attributes read from group entries: member lists (AD's by range), or the groups' own memberOf
-    /// for the member-of graph; AD adds the group's SID (for primary groups).
-    pub fn attributes(&self, s: &LdapSettings) -> Vec<String> {
-        let mut attrs: Vec<String> = match (&self.member_of, s.flavor) {
-            (Some(member_of), _) => vec![member_of.clone()],
-            (None, Flavor::Generic) => MEMBER_ATTRIBUTES.iter().chain([&MEMBER_UID]).map(|a| (*a).to_owned()).collect(),
-            (None, Flavor::ActiveDirectory) => vec![format!("member;range=0-{}", s.range_size - 1)],
-        };
-        if s.flavor == Flavor::ActiveDirectory {
-            attrs.push("objectSid".to_owned());
+    /// An empty index of member lists (`links`) that follows nesting `depth` levels up.
+    pub fn new(depth: u32, links: MemberLinks) -> GroupIndex {
+        GroupIndex {
+            dns: Vec::new(),
+            keys: Vec::new(),
+            by_dn: HashMap::new(),
+            by_member: HashMap::new(),
+            by_uid: HashMap::new(),
+            by_key: HashMap::new(),
+            by_own_key: HashMap::new(),
+            by_sid: HashMap::new(),
+            nested: HashMap::new(),
+            links,
+            key_attribute: None,
+            parents: HashMap::new(),
+            member_of: None,
+            depth,
         }
+    }
+
+    /// An empty index of a domain's groups, shaped by its `group_membership` and its dialect's links.
+    pub fn for_settings(s: &LdapSettings) -> GroupIndex {
+        let links = s.dialect.member_links();
+        let mut index = GroupIndex::new(s.nested_group_depth, links);
+        index.member_of =
+            (s.group_membership == GroupMembership::NestedMemberOf).then(|| s.member_of_attribute.clone());
+        index.key_attribute =
+            (!links.by_key.is_empty() || links.nested_by_key.is_some()).then(|| s.id_attribute.clone());
+        index
+    }
+
+    /// Makes the index read each group's key from `attribute` (links by key).
+    pub fn set_key_attribute(&mut self, attribute: &str) {
+        self.key_attribute = Some(attribute.to_owned());
+    }
+
+    /// The attributes read from group entries: member lists (as the dialect asks for them: AD by range),
+    /// or the groups' own memberOf for the member-of graph; the group's key where links go by key, and the
+    /// dialect's extras (AD: the SID, for primary groups).
+    pub fn attributes(&self, s: &LdapSettings) -> Vec<String> {
+        let mut attrs: Vec<String> = match &self.member_of {
+            Some(member_of) => vec![member_of.clone()],
+            None => s.dialect.group_list_attributes(s),
+        };
+        attrs.extend(self.key_attribute.iter().cloned());
+        attrs.extend(s.dialect.group_extra_attributes().iter().map(|a| (*a).to_owned()));
         attrs
+    }
+
+    /// The nested-group keys that name no group of the index (another directory's groups, or deleted
+    /// ones), as `(group DN, key)`: noted by a sync, not fatal.
+    pub fn dangling(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .nested
+            .iter()
+            .filter(|(key, _)| !self.by_own_key.contains_key(*key))
+            .flat_map(|(key, groups)| groups.iter().map(move |&g| (self.dns[g as usize].clone(), key.clone())))
+            .collect();
+        out.sort();
+        out
     }
 
     /// Adds one group entry (its ranged attributes completed).
@@ -92,17 +136,34 @@ impl GroupIndex {
             self.by_sid.insert(sid, idx);
         }
         self.dns.push(entry.dn.clone());
+        let own_key = self.key_attribute.as_deref().and_then(|a| first_text(entry, a));
+        if let Some(k) = &own_key {
+            self.by_own_key.insert(k.clone(), idx);
+        }
+        self.keys.push(own_key);
         if let Some(member_of) = &self.member_of {
             self.parents.insert(key, text_values(entry, member_of));
             return;
         }
-        for attr in MEMBER_ATTRIBUTES {
+        for attr in self.links.by_dn {
             for member in text_values(entry, attr) {
                 self.by_member.entry(normalize_dn(&member)).or_default().push(idx);
             }
         }
-        for uid in text_values(entry, MEMBER_UID) {
-            self.by_uid.entry(uid.to_lowercase()).or_default().push(idx);
+        for attr in self.links.by_login {
+            for uid in text_values(entry, attr) {
+                self.by_uid.entry(uid.to_lowercase()).or_default().push(idx);
+            }
+        }
+        for attr in self.links.by_key {
+            for member in text_values(entry, attr) {
+                self.by_key.entry(member).or_default().push(idx);
+            }
+        }
+        if let Some(attr) = self.links.nested_by_key {
+            for child in text_values(entry, attr) {
+                self.nested.entry(child).or_default().push(idx);
+            }
         }
     }
 
@@ -116,9 +177,10 @@ impl GroupIndex {
         self.dns.is_empty()
     }
 
-    /// The groups of a user, direct ones first (then the primary group, by its SID), then parents level by
-    /// level; DNs as the directory spells them.
-    pub fn groups_of(&self, dn: &str, login: &str, member_of: &[String], primary_sid: Option<&str>) -> Vec<String> {
+    /// The groups of a user (its DN, login and key), direct ones first (then the primary group, by its
+    /// SID), then parents level by level; DNs as the directory spells them.
+    pub fn groups_of(&self, user: (&str, &str, &str), member_of: &[String], primary_sid: Option<&str>) -> Vec<String> {
+        let (dn, login, user_key) = user;
         if self.dns.is_empty() && member_of.is_empty() {
             return Vec::new();
         }
@@ -144,6 +206,7 @@ impl GroupIndex {
             .get(&normalize_dn(dn))
             .into_iter()
             .chain(self.by_uid.get(&login.to_lowercase()))
+            .chain((!user_key.is_empty()).then(|| self.by_key.get(user_key)).flatten())
             .flatten()
             .copied();
         for i in direct {
@@ -155,7 +218,9 @@ impl GroupIndex {
         for _ in 0..self.depth {
             let mut next = Vec::new();
             for i in frontier {
-                for &p in self.by_member.get(&normalize_dn(&self.dns[i as usize])).into_iter().flatten() {
+                let by_dn = self.by_member.get(&normalize_dn(&self.dns[i as usize]));
+                let by_key = self.keys[i as usize].as_ref().and_then(|k| self.nested.get(k));
+                for &p in by_dn.into_iter().chain(by_key).flatten() {
                     if seen.insert(normalize_dn(&self.dns[p as usize])) {
                         out.push(self.dns[p as usize].clone());
                         next.push(p);
@@ -193,14 +258,6 @@ impl GroupIndex {
     }
 }
 
-/// The SID of an AD user's primary group, from its objectSid and primaryGroupID: text and bytes.
-pub(crate) fn primary_group_sid(entry: &SearchEntry) -> Option<(String, Vec<u8>)> {
-    let user_sid = raw_values(entry, "objectSid").into_iter().next()?;
-    let rid: u32 = first_text(entry, "primaryGroupID")?.trim().parse().ok()?;
-    let bytes = ad::sid_with_rid(&user_sid, rid)?;
-    Some((ad::sid_text(&bytes)?, bytes))
-}
-
 impl Directory {
     /// The groups of one user, resolved online: memberOf values, groups naming the user as a member, and
     /// their parents up to the configured depth, each group once (a cycle ends there). Active Directory:
@@ -214,9 +271,9 @@ impl Directory {
         let mut frontier = Vec::new();
         let mut direct = text_values(entry, &s.member_of_attribute);
         // AD keeps the primary group out of memberOf and member: it is added here, as a sync's index does.
-        let primary = match (s.flavor, s.group_membership) {
-            (_, GroupMembership::MemberOf) | (Flavor::Generic, _) => None,
-            (Flavor::ActiveDirectory, _) => self.primary_group(entry).await?,
+        let primary = match s.group_membership {
+            GroupMembership::MemberOf => None,
+            _ => s.dialect.primary_group(self, entry).await?,
         };
         direct.extend(primary.iter().cloned());
         for value in direct {
@@ -231,8 +288,8 @@ impl Directory {
                 self.walk_up(frontier, &mut seen, &mut out).await?;
                 return Ok(out);
             }
-            GroupMembership::Chain if !self.ad.chain_unavailable.load(Ordering::Relaxed) => {
-                if let Some(found) = self.chain_groups(&s.group_base(), &entry.dn, primary.as_deref()).await? {
+            GroupMembership::Chain => {
+                if let Some(found) = s.dialect.chain_groups(self, &entry.dn, primary.as_deref()).await? {
                     for dn in found {
                         if seen.insert(normalize_dn(&dn)) {
                             out.push(dn);
@@ -241,8 +298,9 @@ impl Directory {
                     return Ok(out);
                 }
             }
-            _ => {}
+            GroupMembership::Search => {}
         }
+        let links = s.dialect.member_links();
         let base = s.group_base();
         let direct_filter = match &s.group_filter {
             Some(template) => escape::fill(
@@ -251,32 +309,43 @@ impl Directory {
             ),
             None => {
                 let dn = escape::filter_value(&entry.dn);
-                let mut any = format!("(member={dn})(uniqueMember={dn})");
+                let mut any: String = links.by_dn.iter().map(|a| format!("({a}={dn})")).collect();
                 if !login.is_empty() {
-                    any.push_str(&format!("(memberUid={})", escape::filter_value(&login)));
+                    let login = escape::filter_value(&login);
+                    any.extend(links.by_login.iter().map(|a| format!("({a}={login})")));
+                }
+                if let Some(key) = entry_id(entry, &s.id_attribute) {
+                    let key = escape::filter_value(&key);
+                    any.extend(links.by_key.iter().map(|a| format!("({a}={key})")));
                 }
                 format!("(&{}(|{any}))", s.group_object_filter)
             }
         };
-        for dn in self.group_search(&base, &direct_filter).await? {
+        // Each group with its key, where parents name their children by key.
+        let mut frontier: Vec<(String, Option<String>)> = frontier.into_iter().map(|g| (g, None)).collect();
+        for (dn, key) in self.group_search(&base, &direct_filter).await? {
             if seen.insert(normalize_dn(&dn)) {
-                frontier.push(dn.clone());
+                frontier.push((dn.clone(), key));
                 out.push(dn);
             }
         }
         for level in 0..s.nested_group_depth {
             let mut next = Vec::new();
             for chunk in frontier.chunks(PARENT_CHUNK) {
-                let any: String = chunk
-                    .iter()
-                    .map(|g| {
-                        let g = escape::filter_value(g);
-                        format!("(member={g})(uniqueMember={g})")
-                    })
-                    .collect();
-                for dn in self.group_search(&base, &format!("(&{}(|{any}))", s.group_object_filter)).await? {
+                let mut any = String::new();
+                for (g, key) in chunk {
+                    let g = escape::filter_value(g);
+                    any.extend(links.by_dn.iter().map(|a| format!("({a}={g})")));
+                    if let (Some(attr), Some(key)) = (links.nested_by_key, key) {
+                        any.push_str(&format!("({attr}={})", escape::filter_value(key)));
+                    }
+                }
+                if any.is_empty() {
+                    continue;
+                }
+                for (dn, key) in self.group_search(&base, &format!("(&{}(|{any}))", s.group_object_filter)).await? {
                     if seen.insert(normalize_dn(&dn)) {
-                        next.push(dn.clone());
+                        next.push((dn.clone(), key));
                         out.push(dn);
                     }
                 }
@@ -290,32 +359,6 @@ impl Directory {
             frontier = next;
         }
         Ok(out)
-    }
-
-    /// Every group a user is in, nested ones included, in one search with the matching rule in chain (the
-    /// primary group's parents too). None when the server does not know the rule (remembered: later
-    /// logins walk).
-    async fn chain_groups(&self, base: &str, dn: &str, primary: Option<&str>) -> Result<Option<Vec<String>>, Error> {
-        let s = self.settings();
-        let mut any = format!("(member:{MATCHING_RULE_IN_CHAIN}:={})", escape::filter_value(dn));
-        if let Some(primary) = primary {
-            any.push_str(&format!("(member:{MATCHING_RULE_IN_CHAIN}:={})", escape::filter_value(primary)));
-        }
-        let filter = format!("(&{}(|{any}))", s.group_object_filter);
-        let (found, result) =
-            self.service_search(base, Scope::Subtree, &filter, &["1.1".to_owned()], 0, "group search").await?;
-        match result.rc {
-            0 | 32 => Ok(Some(found.into_iter().map(|g| g.dn).collect())),
-            rc if RC_NO_CHAIN_RULE.contains(&rc) => {
-                tracing::warn!(
-                    diagnostic = %crate::error::describe_result(&result),
-                    "the directory refused the matching rule in chain; groups are walked level by level from now on"
-                );
-                self.ad.chain_unavailable.store(true, Ordering::Relaxed);
-                Ok(None)
-            }
-            rc => Err(search_error(rc, &result, base, "search groups")),
-        }
     }
 
     /// Adds the parents of `frontier`'s groups, level by level up to the depth limit, from each group's own
@@ -338,7 +381,7 @@ impl Directory {
             let mut parents_of: HashMap<String, Arc<Parents>> = HashMap::new();
             let mut unknown = Vec::new();
             {
-                let cache = self.ad.parents.lock().map_err(|_| poisoned())?;
+                let cache = self.group_parents.lock().map_err(|_| poisoned())?;
                 for (key, g) in &frontier {
                     match cache.get(key) {
                         Some((at, parents)) if at.elapsed() < ttl => {
@@ -361,7 +404,8 @@ impl Directory {
                     found.insert(normalize_dn(&dn), parents.into_iter().map(|p| (normalize_dn(&p), p)).collect());
                 }
                 let now = std::time::Instant::now();
-                let mut cache = (!ttl.is_zero()).then(|| self.ad.parents.lock()).transpose().map_err(|_| poisoned())?;
+                let mut cache =
+                    (!ttl.is_zero()).then(|| self.group_parents.lock()).transpose().map_err(|_| poisoned())?;
                 // Unreadable or missing groups have no parents we can see: remembered too.
                 for (key, _) in chunk {
                     let parents = Arc::new(found.remove(key).unwrap_or_default());
@@ -392,8 +436,8 @@ impl Directory {
     async fn read_parents(&self, base: &str, groups: &[String]) -> Result<Vec<(String, Vec<String>)>, Error> {
         let s = self.settings();
         let member_of = std::slice::from_ref(&s.member_of_attribute);
-        let found = match s.flavor {
-            Flavor::ActiveDirectory => {
+        let found = match s.dialect.finds_entries_by_dn() {
+            true => {
                 let any: String =
                     groups.iter().map(|g| format!("(distinguishedName={})", escape::filter_value(g))).collect();
                 let (found, result) = self
@@ -404,7 +448,7 @@ impl Directory {
                 }
                 found
             }
-            Flavor::Generic => {
+            false => {
                 // distinguishedName is a supertype of member on these servers, not the entry's own name:
                 // each group is read by a base search, all of them in flight on one pooled connection.
                 self.with_service(true, |ldap, url| async move {
@@ -441,31 +485,6 @@ impl Directory {
                 (entry.dn, parents)
             })
             .collect())
-    }
-
-    /// The DN of an AD user's primary group (primaryGroupID, which memberOf never lists), found by SID
-    /// once per group and remembered.
-    pub(crate) async fn primary_group(&self, entry: &SearchEntry) -> Result<Option<String>, Error> {
-        let Some((sid, bytes)) = primary_group_sid(entry) else { return Ok(None) };
-        let ttl = self.settings().group_cache_ttl;
-        if let Some((at, known)) = self.ad.primary_groups.lock().map_err(|_| poisoned())?.get(&sid)
-            && at.elapsed() < ttl
-        {
-            return Ok(known.clone());
-        }
-        let base = self.settings().group_base();
-        let filter = format!("(objectSid={})", ad::filter_bytes(&bytes));
-        let (found, result) =
-            self.service_search(&base, Scope::Subtree, &filter, &["1.1".to_owned()], 2, "primary group search").await?;
-        if !matches!(result.rc, 0 | 4 | 32) {
-            return Err(search_error(result.rc, &result, &base, "find the primary group"));
-        }
-        let dn = found.into_iter().next().map(|e| e.dn);
-        if dn.is_none() {
-            tracing::debug!(sid = %sid, base = %base, "the primary group is not under the group base");
-        }
-        self.ad.primary_groups.lock().map_err(|_| poisoned())?.insert(sid, (std::time::Instant::now(), dn.clone()));
-        Ok(dn)
     }
 
     /// Completes an entry's ranged attributes (`member;range=0-1499`): reads the next ranges until the
@@ -508,23 +527,33 @@ impl Directory {
         Ok(())
     }
 
-    async fn group_search(&self, base: &str, filter: &str) -> Result<Vec<String>, Error> {
-        let (found, result) =
-            self.service_search(base, Scope::Subtree, filter, &["1.1".to_owned()], 0, "group search").await?;
+    /// The groups matching a filter, each with its key where groups name their children by key.
+    async fn group_search(&self, base: &str, filter: &str) -> Result<Vec<(String, Option<String>)>, Error> {
+        let s = self.settings();
+        let by_key = s.dialect.member_links().nested_by_key.is_some();
+        let attrs = [if by_key { s.id_attribute.clone() } else { "1.1".to_owned() }];
+        let (found, result) = self.service_search(base, Scope::Subtree, filter, &attrs, 0, "group search").await?;
         if !matches!(result.rc, 0 | 32) {
             return Err(search_error(result.rc, &result, base, "search groups"));
         }
-        Ok(found.into_iter().map(|g| g.dn).collect())
+        Ok(found
+            .into_iter()
+            .map(|g| {
+                let key = if by_key { first_text(&g, &s.id_attribute) } else { None };
+                (g.dn, key)
+            })
+            .collect())
     }
 }
 
-fn poisoned() -> Error {
+pub(crate) fn poisoned() -> Error {
     Error::Unexpected { what: "a group cache".into(), diagnostic: "a lock was poisoned".into() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::Dialect as _;
 
     fn group(dn: &str, members: &[&str], uids: &[&str]) -> SearchEntry {
         let mut attrs = HashMap::new();
@@ -535,12 +564,12 @@ mod tests {
 
     #[test]
     fn nesting_is_followed_and_cycles_end() {
-        let mut index = GroupIndex { depth: 10, ..GroupIndex::default() };
+        let mut index = GroupIndex::new(10, crate::dialect::Generic.member_links());
         index.add(&group("cn=a,dc=x", &["uid=u,dc=x", "cn=c,dc=x"], &[]));
         index.add(&group("cn=b,dc=x", &["CN=A, DC=X"], &[]));
         index.add(&group("cn=c,dc=x", &["cn=b,dc=x"], &[]));
         index.add(&group("cn=p,dc=x", &[], &["u"]));
-        let groups = index.groups_of("uid=u,dc=x", "u", &[], None);
+        let groups = index.groups_of(("uid=u,dc=x", "u", ""), &[], None);
         assert_eq!(groups, ["cn=a,dc=x", "cn=p,dc=x", "cn=b,dc=x", "cn=c,dc=x"]);
     }
 
@@ -552,29 +581,32 @@ mod tests {
 
     #[test]
     fn the_member_of_graph_is_walked_by_meaning() {
-        let mut index = GroupIndex { depth: 10, member_of: Some("memberOf".into()), ..GroupIndex::default() };
+        let mut index = GroupIndex::new(10, crate::dialect::Generic.member_links());
+        index.member_of = Some("memberOf".into());
         index.add(&graph_group(r"cn=M\C3\BCller\2C J\C3\BCrgen,ou=groups,dc=x", &[r"CN=Sales\, EMEA,OU=Groups,DC=X"]));
         index.add(&graph_group(r"cn=Sales\2c EMEA,ou=groups,dc=x", &["cn=loop,ou=groups,dc=x"]));
         index.add(&graph_group("cn=loop,ou=groups,dc=x", &[r"cn = sales\, emea , ou=groups,dc=x"]));
         // Member lists are not read in this shape: a user is in the groups its memberOf names.
-        let groups = index.groups_of("uid=u,dc=x", "u", &[r"CN=Müller\, Jürgen,OU=Groups,DC=x".into()], None);
+        let groups = index.groups_of(("uid=u,dc=x", "u", ""), &[r"CN=Müller\, Jürgen,OU=Groups,DC=x".into()], None);
         assert_eq!(
             groups,
             [r"CN=Müller\, Jürgen,OU=Groups,DC=x", r"CN=Sales\, EMEA,OU=Groups,DC=X", "cn=loop,ou=groups,dc=x"]
         );
         index.depth = 1;
         assert_eq!(
-            index.groups_of("uid=u,dc=x", "u", &[r"cn=m\c3\bcller\, j\c3\bcrgen,ou=groups,dc=x".into()], None).len(),
+            index
+                .groups_of(("uid=u,dc=x", "u", ""), &[r"cn=m\c3\bcller\, j\c3\bcrgen,ou=groups,dc=x".into()], None)
+                .len(),
             2
         );
     }
 
     #[test]
     fn depth_limits_the_walk() {
-        let mut index = GroupIndex { depth: 1, ..GroupIndex::default() };
+        let mut index = GroupIndex::new(1, crate::dialect::Generic.member_links());
         index.add(&group("cn=l0,dc=x", &["uid=u,dc=x"], &[]));
         index.add(&group("cn=l1,dc=x", &["cn=l0,dc=x"], &[]));
         index.add(&group("cn=l2,dc=x", &["cn=l1,dc=x"], &[]));
-        assert_eq!(index.groups_of("uid=u,dc=x", "u", &[], None), ["cn=l0,dc=x", "cn=l1,dc=x"]);
+        assert_eq!(index.groups_of(("uid=u,dc=x", "u", ""), &[], None), ["cn=l0,dc=x", "cn=l1,dc=x"]);
     }
 }

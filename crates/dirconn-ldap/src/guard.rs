@@ -23,12 +23,7 @@ use std::{
 
 use ldap3::LdapResult;
 
-use crate::{
-    Error, Flavor, LdapSettings, Secret,
-    ad::SubCode,
-    error::describe_result,
-    ppolicy::{self, PolicyError},
-};
+use crate::{Error, LdapSettings, Secret};
 
 /// The longest back-off: one bind a day with a rejected secret.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
@@ -40,7 +35,7 @@ const TRUSTED_FOR: Duration = Duration::from_secs(30);
 
 /// What the directory's answer to a service bind means.
 #[derive(Debug)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Bound: the secret is right.
     Bound,
     /// The directory rejected the secret (invalid credentials): more binds with it could lock the account.
@@ -50,41 +45,6 @@ pub(crate) enum Verdict {
     },
     /// Another failure, which says nothing against the secret (must change, expired, unavailable…).
     Failed(Error),
-}
-
-/// Reads a service bind's result. `Rejected` is a definite invalid-credentials answer: `49`, for Active
-/// Directory with the sub-code `52e` (or `775`, locked, or none); answers that come only with the right
-/// password (AD `773`, `532`, `533`…, ppolicy `passwordExpired`, `changeAfterReset`) are not.
-pub(crate) fn judge(dn: &str, flavor: Flavor, result: &LdapResult) -> Verdict {
-    let policy = match flavor {
-        Flavor::Generic => ppolicy::find(&result.ctrls).unwrap_or_default().error,
-        Flavor::ActiveDirectory => None,
-    };
-    let mut diagnostic = describe_result(result);
-    if let Some(error) = policy {
-        diagnostic.push_str(&format!("; password policy: {}", error.name()));
-    }
-    let dn = dn.to_owned();
-    match (result.rc, flavor) {
-        (0, _) => match policy {
-            Some(PolicyError::ChangeAfterReset) => Verdict::Failed(Error::ServiceMustChange { dn, diagnostic }),
-            _ => Verdict::Bound,
-        },
-        (49, Flavor::ActiveDirectory) => match SubCode::parse(&result.text) {
-            Some(SubCode::MustChangePassword) => Verdict::Failed(Error::ServiceMustChange { dn, diagnostic }),
-            Some(SubCode::PasswordExpired) => Verdict::Failed(Error::ServicePasswordExpired { dn, diagnostic }),
-            Some(SubCode::InvalidCredentials | SubCode::AccountLocked) | None => Verdict::Rejected { diagnostic },
-            Some(_) => Verdict::Failed(Error::ServiceBind { dn, diagnostic }),
-        },
-        (49, Flavor::Generic) => match policy {
-            Some(PolicyError::PasswordExpired) => Verdict::Failed(Error::ServicePasswordExpired { dn, diagnostic }),
-            Some(PolicyError::ChangeAfterReset) => Verdict::Failed(Error::ServiceMustChange { dn, diagnostic }),
-            _ => Verdict::Rejected { diagnostic },
-        },
-        (48 | 53, _) => Verdict::Failed(Error::ServiceBind { dn, diagnostic }),
-        (51 | 52, _) => Verdict::Failed(Error::Unavailable { what: "the service bind".into(), diagnostic }),
-        _ => Verdict::Failed(Error::Unexpected { what: "the service bind".into(), diagnostic }),
-    }
 }
 
 /// Whether a search was refused because the bound account must change its password first (OpenLDAP's
@@ -305,8 +265,9 @@ mod tests {
         let json = format!(
             r#"{{"urls":["ldap://127.0.0.1:1"],"bind_dn":"cn=svc","bind_password":"first","search_base":"dc=x","service_bind_backoff":"{backoff}"}}"#
         );
-        let mut s = LdapSettings::from_json("x.org", &json, std::path::Path::new("/"), crate::LdapDefaults::GENERIC)
-            .expect("settings");
+        let mut s =
+            LdapSettings::from_json("x.org", &json, std::path::Path::new("/"), crate::dialect::generic::TEST_DEFAULTS)
+                .expect("settings");
         s.bind_password_file = file;
         BindGuard::new(&s)
     }
@@ -349,47 +310,15 @@ mod tests {
         assert_eq!((st.rejected, st.held.is_none()), (0, true));
     }
 
-    fn answer(rc: u32, text: &str, policy: Option<&[u8]>) -> LdapResult {
-        let ctrls = policy
-            .map(|v| {
-                vec![ldap3::controls::Control(
-                    None,
-                    ldap3::controls::RawControl { ctype: ppolicy::OID.into(), crit: false, val: Some(v.to_vec()) },
-                )]
-            })
-            .unwrap_or_default();
-        LdapResult { rc, matched: String::new(), text: text.into(), refs: Vec::new(), ctrls }
-    }
-
-    fn verdict(flavor: Flavor, result: &LdapResult) -> String {
-        match judge("cn=svc", flavor, result) {
-            Verdict::Bound => "bound".into(),
-            Verdict::Rejected { .. } => "rejected".into(),
-            Verdict::Failed(err) => err.code().into(),
-        }
-    }
-
     #[test]
-    fn only_definite_rejections_are_held_back() {
-        let ad = |data: &str| {
-            answer(49, &format!("80090308: LdapErr: AcceptSecurityContext error, data {data}, v4563"), None)
-        };
-        let ad_cases =
-            [("52e", "rejected"), ("775", "rejected"), ("773", "DC-407"), ("532", "DC-408"), ("533", "DC-401")];
-        for (data, expected) in ad_cases {
-            assert_eq!(verdict(Flavor::ActiveDirectory, &ad(data)), expected, "data {data}");
-        }
-        assert_eq!(verdict(Flavor::ActiveDirectory, &answer(49, "", None)), "rejected");
-        let change = [0x30, 0x03, 0x81, 0x01, 0x02];
-        let expired = [0x30, 0x03, 0x81, 0x01, 0x00];
-        assert_eq!(verdict(Flavor::Generic, &answer(0, "", Some(&change))), "DC-407");
-        assert_eq!(verdict(Flavor::Generic, &answer(49, "", Some(&expired))), "DC-408");
-        assert_eq!(verdict(Flavor::Generic, &answer(49, "", None)), "rejected");
-        assert_eq!(verdict(Flavor::Generic, &answer(0, "", None)), "bound");
-        assert_eq!(verdict(Flavor::Generic, &answer(52, "", None)), "DC-404");
-        let restricted = answer(50, "Operations are restricted to bind/unbind/abandon/StartTLS/modify password", None);
+    fn a_search_restricted_until_the_password_changes_is_told() {
+        let restricted = crate::dialect::table::answer(
+            50,
+            "Operations are restricted to bind/unbind/abandon/StartTLS/modify password",
+            None,
+        );
         assert!(restricted_until_changed(&restricted));
-        assert!(!restricted_until_changed(&answer(50, "no read access", None)));
+        assert!(!restricted_until_changed(&crate::dialect::table::answer(50, "no read access", None)));
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! settings are checked against (a key a connector does not use is refused by it) and the configuration
 //! pages are generated from (`cargo xtask docs`).
 
-use crate::{Flavor, LdapDefaults};
+use crate::{LdapDefaults, dialect::Dialect};
 
 /// A key's default.
 #[derive(Debug, Clone, Copy)]
@@ -10,7 +10,7 @@ pub enum Default {
     /// The same for every connector kind (Markdown).
     Text(&'static str),
     /// The connector kind's own ([`LdapDefaults`]).
-    Flavor,
+    Kind,
 }
 
 /// One key of the `[[domain]]` section that the connector reads.
@@ -22,16 +22,17 @@ pub struct Key {
     pub ty: &'static str,
     /// Its default.
     pub default: Default,
-    /// The one server family that uses it (`None`: every connector).
-    pub only: Option<Flavor>,
+    /// The one connector kind that reads it, its dialect listing it among its own keys (`None`: every
+    /// kind).
+    pub only: Option<&'static str>,
     /// What it does (Markdown).
     pub meaning: &'static str,
 }
 
 impl Key {
-    /// Whether a connector with these defaults reads this key (the others refuse it).
-    pub fn accepted_by(&self, defaults: &LdapDefaults) -> bool {
-        self.only.is_none_or(|f| f == defaults.flavor)
+    /// Whether a connector of this dialect reads this key (the others refuse it).
+    pub fn accepted_by(&self, dialect: &dyn Dialect) -> bool {
+        self.only.is_none() || dialect.own_keys().contains(&self.name)
     }
 
     /// The default for a connector kind, in Markdown.
@@ -39,7 +40,7 @@ impl Key {
         let code = |v: &str| format!("`{v}`");
         match self.default {
             Default::Text(text) => text.to_owned(),
-            Default::Flavor => match self.name {
+            Default::Kind => match self.name {
                 "user_filter" => code(d.user_filter),
                 "login_attribute" => code(d.login_attribute),
                 "id_attribute" => code(d.id_attribute),
@@ -162,7 +163,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "user_filter",
         ty: "string",
-        default: Default::Flavor,
+        default: Default::Kind,
         only: None,
         meaning: "The filter that finds one user. It must contain `{login}`, `{user}` or `{email}`. See [placeholders](ldap.md#5-the-user-filter).",
     },
@@ -183,7 +184,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "group_object_filter",
         ty: "string",
-        default: Default::Flavor,
+        default: Default::Kind,
         only: None,
         meaning: "What a group entry is: for the group searches at login, for nested groups, and for the list of groups that a sync loads.",
     },
@@ -197,7 +198,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "group_membership",
         ty: "string",
-        default: Default::Flavor,
+        default: Default::Kind,
         only: None,
         meaning: "How a user's groups are found ([the LDAP page](ldap.md#6-group-membership) compares them). `\"search\"`: memberOf plus the groups naming the user (member, uniqueMember, memberUid) and their parents, one search per login and nesting level; works on any server. `\"nested-member-of\"`: the user's memberOf (read in the user search), then each group's own memberOf upward, the group → parent links cached for `group_cache_ttl`; with warm links a login costs no group search. It needs a server that keeps memberOf (OpenLDAP's `memberof` overlay, 389 DS's memberOf plug-in) and sees only the groups memberOf covers. `\"member-of\"`: the user's memberOf values only, no nesting. `\"chain\"` is for Active Directory only.",
     },
@@ -225,35 +226,35 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "login_attribute",
         ty: "string",
-        default: Default::Flavor,
+        default: Default::Kind,
         only: None,
         meaning: "The attribute that holds the user's login.",
     },
     Key {
         name: "id_attribute",
         ty: "string",
-        default: Default::Flavor,
+        default: Default::Kind,
         only: None,
         meaning: "The attribute that holds the entry's stable key. If an entry lacks it, its DN is used and a warning is logged.",
     },
     Key {
         name: "email_attribute",
         ty: "string",
-        default: Default::Flavor,
+        default: Default::Kind,
         only: None,
         meaning: "The attribute that holds the email address.",
     },
     Key {
         name: "display_name_attribute",
         ty: "string",
-        default: Default::Flavor,
+        default: Default::Kind,
         only: None,
         meaning: "The attribute that holds the display name. When an entry lacks it, `cn` is used.",
     },
     Key {
         name: "member_of_attribute",
         ty: "string",
-        default: Default::Flavor,
+        default: Default::Kind,
         only: None,
         meaning: "The attribute of the user entry that lists its groups.",
     },
@@ -268,28 +269,28 @@ pub const KEYS: &[Key] = &[
         name: "nt_domain",
         ty: "string",
         default: Default::Text("the first `DC=` part of `search_base`, in capitals"),
-        only: Some(Flavor::ActiveDirectory),
+        only: Some("active-directory"),
         meaning: "The NetBIOS domain name accepted in `DOMAIN\\user` logins. It must not be empty or contain `\\`, `@`, `.` or a space.",
     },
     Key {
         name: "upn_suffixes",
         ty: "list of strings",
         default: Default::Text("`[]`"),
-        only: Some(Flavor::ActiveDirectory),
+        only: Some("active-directory"),
         meaning: "More suffixes whose `user@suffix` logins also match on `sAMAccountName`. The mail domain and the DNS name of `search_base` always count. A leading `@` is ignored.",
     },
     Key {
         name: "range_size",
         ty: "integer",
         default: Default::Text("`1500`"),
-        only: Some(Flavor::ActiveDirectory),
+        only: Some("active-directory"),
         meaning: "How many `member` values a sync asks for in its first read of each group, from 10 to 100000. The rest is read range by range, as many as the DC returns at once (its `MaxValRange`, 1500 by default).",
     },
     Key {
         name: "full_sync_interval",
         ty: "duration",
         default: Default::Text("`\"1d\"`"),
-        only: Some(Flavor::ActiveDirectory),
+        only: Some("active-directory"),
         meaning: "The longest time between two full sync passes. A sync after that is full on its own. `\"0s\"` makes every sync a full pass.",
     },
     Key {
@@ -402,7 +403,7 @@ mod tests {
             "example.org",
             r#"{"no_such_key_at_all": 1}"#,
             std::path::Path::new("/"),
-            LdapDefaults::GENERIC,
+            crate::dialect::generic::TEST_DEFAULTS,
         )
         .unwrap_err()
         .to_string();
@@ -425,9 +426,25 @@ mod tests {
     #[test]
     fn every_per_kind_default_renders() {
         for k in KEYS {
-            for d in LdapDefaults::ALL {
+            for d in [crate::dialect::generic::TEST_DEFAULTS, crate::dialect::ad::TEST_DEFAULTS] {
                 assert!(!k.default_for(&d).is_empty(), "{}", k.name);
             }
+        }
+    }
+
+    #[test]
+    fn a_kind_s_own_keys_are_those_the_table_gives_it() {
+        let dialects: [(&str, &dyn Dialect); 3] = [
+            ("ldap", &crate::dialect::Generic),
+            ("active-directory", &crate::dialect::ActiveDirectory::default()),
+            ("open-directory", &crate::dialect::OpenDirectory),
+        ];
+        for (kind, dialect) in dialects {
+            let mut table: Vec<&str> = KEYS.iter().filter(|k| k.only == Some(kind)).map(|k| k.name).collect();
+            let mut own = dialect.own_keys().to_vec();
+            table.sort();
+            own.sort();
+            assert_eq!(table, own, "{kind}");
         }
     }
 }

@@ -8,25 +8,18 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::{Error, LdapUrl, escape};
+use std::sync::Arc;
 
-/// Which directory server family a domain talks to: the engine's few behaviours that are not data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// Any LDAP v3 server: password policy control, syncrepl.
-    Generic,
-    /// Microsoft Active Directory (and Samba AD): bind sub-codes, objectGUID keys, the matching rule in
-    /// chain, primary groups, ranged attributes, account state, `unicodePwd`, uSNChanged sync.
-    ActiveDirectory,
-}
+use crate::{Error, LdapUrl, dialect::Dialect, escape};
 
-/// The defaults a connector kind gives its settings (generic LDAP, AD and OD differ here).
+/// The defaults a connector kind gives its settings: data its plugin crate owns (each plugin writes one
+/// constant), with the dialect that does what the kind does its own way.
 #[derive(Debug, Clone, Copy)]
 pub struct LdapDefaults {
     /// The connector kind these are the defaults of (`connector = "ldap"`).
     pub kind: &'static str,
-    /// The server family.
-    pub flavor: Flavor,
+    /// Makes the domain's dialect (one instance per domain: AD's remembers what it learns).
+    pub dialect: fn() -> Arc<dyn Dialect>,
     /// The user filter.
     pub user_filter: &'static str,
     /// The attribute that holds the login.
@@ -43,46 +36,6 @@ pub struct LdapDefaults {
     pub group_object_filter: &'static str,
     /// How a user's groups are found.
     pub group_membership: GroupMembership,
-}
-
-impl LdapDefaults {
-    /// Defaults for a generic LDAP server (OpenLDAP, 389 DS…).
-    pub const GENERIC: LdapDefaults = LdapDefaults {
-        kind: "ldap",
-        flavor: Flavor::Generic,
-        user_filter: "(&(objectClass=inetOrgPerson)(uid={login}))",
-        login_attribute: "uid",
-        id_attribute: "entryUUID",
-        email_attribute: "mail",
-        display_name_attribute: "displayName",
-        member_of_attribute: "memberOf",
-        group_object_filter: DEFAULT_GROUP_OBJECT_FILTER,
-        group_membership: GroupMembership::Search,
-    };
-
-    /// Defaults for Active Directory: person objects matched on sAMAccountName, userPrincipalName or mail,
-    /// keyed by objectGUID, groups by the matching rule in chain.
-    pub const ACTIVE_DIRECTORY: LdapDefaults = LdapDefaults {
-        kind: "active-directory",
-        flavor: Flavor::ActiveDirectory,
-        user_filter: "(&(objectCategory=person)(objectClass=user)(|(sAMAccountName={user})\
-                      (userPrincipalName={login})(mail={login})(userPrincipalName={email})(mail={email})))",
-        login_attribute: "sAMAccountName",
-        id_attribute: "objectGUID",
-        email_attribute: "mail",
-        display_name_attribute: "displayName",
-        member_of_attribute: "memberOf",
-        group_object_filter: "(objectClass=group)",
-        group_membership: GroupMembership::NestedMemberOf,
-    };
-
-    /// Every connector kind's defaults.
-    pub const ALL: [LdapDefaults; 2] = [LdapDefaults::GENERIC, LdapDefaults::ACTIVE_DIRECTORY];
-
-    /// The defaults of a server family.
-    pub fn of(flavor: Flavor) -> LdapDefaults {
-        LdapDefaults::ALL.into_iter().find(|d| d.flavor == flavor).unwrap_or(LdapDefaults::GENERIC)
-    }
 }
 
 /// A secret that never prints.
@@ -307,8 +260,10 @@ pub struct LdapSettings {
     pub page_size: u32,
     /// How a user's groups are found.
     pub group_membership: GroupMembership,
-    /// The server family.
-    pub flavor: Flavor,
+    /// The connector kind (`ldap`, `active-directory`, `open-directory`).
+    pub kind: &'static str,
+    /// What the kind does its own way.
+    pub dialect: Arc<dyn Dialect>,
     /// AD: the NT (NetBIOS) domain name accepted in `DOMAIN\user` logins.
     pub nt_domain: String,
     /// AD: the UPN and mail suffixes whose `user@suffix` logins also match on sAMAccountName (the mail
@@ -325,12 +280,20 @@ pub struct LdapSettings {
 }
 
 impl LdapSettings {
-    /// Where groups are searched: `group_base`, else the `dc=` suffix of the search base (the whole naming
-    /// context, since groups rarely live beside users), else the search base.
+    /// Where groups are searched: `group_base`, else the naming context (groups rarely live beside
+    /// users), under the dialect's group container if it has one (`cn=groups` on Open Directory).
     pub fn group_base(&self) -> String {
         if let Some(base) = &self.group_base {
             return base.clone();
         }
+        match self.dialect.group_container() {
+            Some(container) => format!("{container},{}", self.naming_context()),
+            None => self.naming_context(),
+        }
+    }
+
+    /// The `dc=` suffix of the search base (its naming context, as a rule), else the search base.
+    pub fn naming_context(&self) -> String {
         let Some(parts) = dirconn_abi::split_rdns(&self.search_base) else { return self.search_base.clone() };
         let is_dc = |rdn: &str| dirconn_abi::dc_components(rdn).len() == 1;
         match parts.iter().position(|p| is_dc(p)) {
@@ -348,10 +311,11 @@ impl LdapSettings {
         defaults: LdapDefaults,
     ) -> Result<LdapSettings, Error> {
         let de = &mut serde_json::Deserializer::from_str(json);
+        let dialect = (defaults.dialect)();
         if let Ok(serde_json::Value::Object(given)) = serde_json::from_str::<serde_json::Value>(json) {
-            let refused = given.keys().filter_map(|name| crate::keys::key(name)).find(|k| !k.accepted_by(&defaults));
+            let refused = given.keys().filter_map(|name| crate::keys::key(name)).find(|k| !k.accepted_by(&*dialect));
             if let Some(key) = refused {
-                return Err(only_for(key.name, key.only.unwrap_or(defaults.flavor)));
+                return Err(only_for(key.name, key.only.unwrap_or(defaults.kind)));
             }
         }
         let raw: Raw = serde_path_to_error::deserialize(de).map_err(|err| {
@@ -369,10 +333,16 @@ impl LdapSettings {
                 "Fix or remove that key; the configuration page of the docs lists every key with its type.",
             )
         })?;
-        Self::validate(domain, raw, config_dir, defaults)
+        Self::validate(domain, raw, config_dir, defaults, dialect)
     }
 
-    fn validate(domain: &str, raw: Raw, config_dir: &Path, d: LdapDefaults) -> Result<LdapSettings, Error> {
+    fn validate(
+        domain: &str,
+        raw: Raw,
+        config_dir: &Path,
+        d: LdapDefaults,
+        dialect: Arc<dyn Dialect>,
+    ) -> Result<LdapSettings, Error> {
         let mut url_texts = raw.urls;
         if let Some(url) = raw.url {
             url_texts.insert(0, url);
@@ -491,8 +461,10 @@ impl LdapSettings {
             ));
         }
         // `chain` rests on AD's matching rule in chain.
-        if d.flavor != Flavor::ActiveDirectory && matches!(raw.group_membership, Some(GroupMembership::Chain)) {
-            return Err(only_for("group_membership", Flavor::ActiveDirectory));
+        if let Some(m) = raw.group_membership
+            && !crate::dialect::allows_membership(&*dialect, m)
+        {
+            return Err(only_for("group_membership", "active-directory"));
         }
         let range_size = raw.range_size.unwrap_or_else(default_range_size);
         if !(10..=100_000).contains(&range_size) {
@@ -503,11 +475,14 @@ impl LdapSettings {
                 "Use a range size from 10 to 100000; AD returns 1500 values at most (MaxValRange).",
             ));
         }
-        if d.flavor == Flavor::ActiveDirectory && raw.page_size > 1000 {
+        if let Some(max) = dialect.max_page_size()
+            && raw.page_size > max
+        {
             tracing::warn!(
                 domain,
                 page_size = raw.page_size,
-                "Active Directory returns at most 1000 entries per page (MaxPageSize); pages will be smaller"
+                max,
+                "the directory returns fewer entries per page (its MaxPageSize); pages will be smaller"
             );
         }
         let dns_domain = dns_domain_of(&raw.search_base);
@@ -556,7 +531,7 @@ impl LdapSettings {
             pam_timeout: raw.pam_timeout,
         }
         .build(crate::check::Context {
-            flavor: d.flavor,
+            kerberos: dialect.kerberos_defaults(),
             urls: &urls,
             dns_domain: &dns_domain_of(&raw.search_base),
             config_dir,
@@ -600,7 +575,8 @@ impl LdapSettings {
             sync_filter: raw.sync_filter,
             page_size: raw.page_size,
             group_membership: raw.group_membership.unwrap_or(d.group_membership),
-            flavor: d.flavor,
+            kind: d.kind,
+            dialect,
             nt_domain,
             upn_suffixes,
             range_size,
@@ -612,8 +588,7 @@ impl LdapSettings {
 }
 
 /// A key (or value) given to a connector that does not use it.
-fn only_for(key: &str, flavor: Flavor) -> Error {
-    let kind = LdapDefaults::of(flavor).kind;
+fn only_for(key: &str, kind: &str) -> Error {
     Error::config(
         "DC-101",
         key,
@@ -705,7 +680,7 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<LdapSettings, Error> {
-        LdapSettings::from_json("example.org", json, Path::new("/nonexistent"), LdapDefaults::GENERIC)
+        LdapSettings::from_json("example.org", json, Path::new("/nonexistent"), crate::dialect::generic::TEST_DEFAULTS)
     }
 
     #[test]
@@ -714,7 +689,7 @@ mod tests {
             r#"{"urls":["ldap://127.0.0.1:389"],"bind_dn":"cn=svc,dc=x","bind_password":"pw","search_base":"dc=x"}"#,
         )
         .unwrap();
-        assert_eq!(s.user_filter, LdapDefaults::GENERIC.user_filter);
+        assert_eq!(s.user_filter, crate::dialect::generic::TEST_DEFAULTS.user_filter);
         assert_eq!(s.connect_timeout, Duration::from_secs(5));
         assert_eq!(s.service_bind_backoff, Duration::from_secs(900));
         assert!(s.subtree);

@@ -20,7 +20,11 @@ use ldap3::{
     },
 };
 
-use crate::{ClosedDuring, Directory, Error, Flavor, GroupIndex, GroupMembership, LdapUrl, directory::search_error};
+use crate::{
+    ClosedDuring, Directory, Error, GroupIndex, GroupMembership, LdapUrl,
+    dialect::Incremental,
+    directory::{first_text, search_error},
+};
 
 /// Where a sync's batches go: the plugin's channel to the host.
 pub trait ChangeSink: Send + Sync {
@@ -62,10 +66,32 @@ impl Directory {
         .chain(self.state_attributes().iter().map(|a| (*a).to_owned()))
         .chain(s.attributes.iter().cloned())
         .chain(mapped.iter().cloned())
+        .chain(self.uuid_mapped().then(|| "entryUUID".to_owned()))
         .collect();
         let mut seen = std::collections::HashSet::new();
         attrs.retain(|a| seen.insert(a.to_ascii_lowercase()));
         attrs
+    }
+
+    /// Whether content syncs name entries by an entryUUID that is not the key (Open Directory's GUIDs):
+    /// the engine then keeps entryUUID → key for the entries it has seen since its last full pass.
+    fn uuid_mapped(&self) -> bool {
+        !self.settings().id_attribute.eq_ignore_ascii_case("entryUUID")
+    }
+
+    /// The key of the entry a content sync names by entryUUID; None when it is not known.
+    fn key_of_uuid(&self, uuid: &str) -> Option<String> {
+        if !self.uuid_mapped() {
+            return Some(uuid.to_owned());
+        }
+        self.sync_keys.lock().ok()?.get(uuid).cloned()
+    }
+
+    /// Remembers an entry's key under its entryUUID (when keys are not entryUUIDs).
+    fn remember_uuid(&self, uuid: Option<String>, key: &str) {
+        if let (true, Some(uuid), Ok(mut keys)) = (self.uuid_mapped(), uuid, self.sync_keys.lock()) {
+            keys.insert(uuid, key.to_owned());
+        }
     }
 
     /// The filter a sync lists users with.
@@ -87,15 +113,15 @@ impl Directory {
         let url = self.connector.preferred_url().clone();
         // AD: the DC's USN is read before the groups, so that a change made while they load is seen again
         // by the next pass rather than lost between the two.
-        let dse = match s.flavor {
-            Flavor::ActiveDirectory => Some(self.dc_state(&mut ldap, &url).await?),
-            Flavor::Generic => None,
+        let dse = match s.dialect.incremental() {
+            Incremental::UsnChanged => Some(self.dc_state(&mut ldap, &url).await?),
+            Incremental::Syncrepl => None,
         };
         let groups = match s.group_membership {
             GroupMembership::Search | GroupMembership::Chain | GroupMembership::NestedMemberOf => {
                 self.load_group_index(&mut ldap, &url).await?
             }
-            GroupMembership::MemberOf => GroupIndex::new(0),
+            GroupMembership::MemberOf => GroupIndex::new(0, s.dialect.member_links()),
         };
         let batch = batch.clamp(1, 10_000);
         if let Some(dse) = dse {
@@ -103,10 +129,14 @@ impl Directory {
             let _ = ldap.unbind().await;
             return end;
         }
-        let mut notes = Vec::new();
-        let incremental_keys = s.id_attribute.eq_ignore_ascii_case("entryUUID");
+        let mut notes: Vec<RString> = groups
+            .dangling()
+            .into_iter()
+            .map(|(group, key)| RString::from(format!("the nested group {key} of {group} is not in the directory")))
+            .collect();
+        let known_keys = !self.uuid_mapped() || self.sync_keys.lock().is_ok_and(|k| !k.is_empty());
         if let Some(cookie) = cookie {
-            if incremental_keys {
+            if known_keys {
                 match self.refresh(&mut ldap, &url, cookie, &groups, batch, &attrs, sink).await? {
                     Refresh::Done(end) => {
                         let _ = ldap.unbind().await;
@@ -116,12 +146,13 @@ impl Directory {
                 }
             } else {
                 notes.push(RString::from(format!(
-                    "full pass: incremental sync needs id_attribute = entryUUID (it is {})",
+                    "full pass: the entries' {} keys are learned by a full pass after the service starts \
+                     (content sync names entries by entryUUID)",
                     s.id_attribute
                 )));
             }
         }
-        let cookie = if incremental_keys { self.fresh_cookie(&mut ldap, &url, &mut notes).await? } else { None };
+        let cookie = self.fresh_cookie(&mut ldap, &url, &mut notes).await?;
         self.full_pass(&mut ldap, &url, &groups, batch, &attrs, sink).await?;
         let _ = ldap.unbind().await;
         Ok(SyncEnd { cookie: cookie.map(RVec::from).into(), complete: true, full: true, notes: notes.into() })
@@ -231,9 +262,16 @@ impl Directory {
         let filter = self.sync_filter();
         let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), &filter, attrs).await?;
         let mut changes = Vec::with_capacity(batch);
+        if self.uuid_mapped()
+            && let Ok(mut keys) = self.sync_keys.lock()
+        {
+            keys.clear();
+        }
         while let Some(entry) = self.next_entry(&mut stream, url, "user listing").await? {
             let entry = SearchEntry::construct(entry);
+            let uuid = self.uuid_mapped().then(|| first_text(&entry, "entryUUID")).flatten();
             let user = self.to_user_entry(entry, groups);
+            self.remember_uuid(uuid, &user.id);
             changes.push(SyncChange { kind: ChangeKind::Upsert, key: user.id.clone(), entry: ROption::RSome(user) });
             if changes.len() >= batch && !sink.send(std::mem::replace(&mut changes, Vec::with_capacity(batch))).await {
                 return Err(Error::SyncCancelled);
@@ -284,11 +322,12 @@ impl Directory {
                     SyncInfo::SyncIdSet { refresh_deletes, sync_uuids, .. } => {
                         let kind = if refresh_deletes { ChangeKind::Delete } else { ChangeKind::Present };
                         present_phase |= !refresh_deletes;
-                        produced.extend(sync_uuids.iter().map(|u| SyncChange {
-                            kind,
-                            key: uuid_text(u).into(),
-                            entry: ROption::RNone,
-                        }));
+                        for u in &sync_uuids {
+                            let Some(key) = self.key_of_uuid(&uuid_text(u)) else {
+                                return Ok(Refresh::FullNeeded(unknown_uuid(u)));
+                            };
+                            produced.push(SyncChange { kind, key: key.into(), entry: ROption::RNone });
+                        }
                     }
                     SyncInfo::RefreshPresent { .. } => present_phase = true,
                     SyncInfo::RefreshDelete { .. } | SyncInfo::NewCookie(_) => {}
@@ -297,21 +336,23 @@ impl Directory {
                 let state = sync_state(&item.1);
                 let entry = SearchEntry::construct(item);
                 match state {
-                    Some(SyncState { state: EntryState::Delete, entry_uuid, .. }) => produced.push(SyncChange {
-                        kind: ChangeKind::Delete,
-                        key: uuid_text(&entry_uuid).into(),
-                        entry: ROption::RNone,
-                    }),
-                    Some(SyncState { state: EntryState::Present, entry_uuid, .. }) => {
-                        present_phase = true;
-                        produced.push(SyncChange {
-                            kind: ChangeKind::Present,
-                            key: uuid_text(&entry_uuid).into(),
-                            entry: ROption::RNone,
-                        })
+                    Some(SyncState {
+                        state: state @ (EntryState::Delete | EntryState::Present), entry_uuid, ..
+                    }) => {
+                        let Some(key) = self.key_of_uuid(&uuid_text(&entry_uuid)) else {
+                            return Ok(Refresh::FullNeeded(unknown_uuid(&entry_uuid)));
+                        };
+                        let kind = if matches!(state, EntryState::Delete) {
+                            ChangeKind::Delete
+                        } else {
+                            present_phase = true;
+                            ChangeKind::Present
+                        };
+                        produced.push(SyncChange { kind, key: key.into(), entry: ROption::RNone });
                     }
-                    _ => {
+                    other => {
                         let user = self.to_user_entry(entry, groups);
+                        self.remember_uuid(other.map(|s| uuid_text(&s.entry_uuid)), &user.id);
                         produced.push(SyncChange {
                             kind: ChangeKind::Upsert,
                             key: user.id.clone(),
@@ -355,6 +396,11 @@ impl Directory {
             notes: RVec::new(),
         }))
     }
+}
+
+/// Why a refresh that names an entry by an unknown entryUUID gives way to a full pass.
+fn unknown_uuid(uuid: &[u8]) -> String {
+    format!("the entry {} was not seen by a full pass of this service (its key is not known)", uuid_text(uuid))
 }
 
 fn sync_state(controls: &[Control]) -> Option<SyncState> {

@@ -1,4 +1,4 @@
-//! Password changes and resets. Active Directory: `unicodePwd` modifications over TLS only, a reset by the
+//! Active Directory's password changes and resets: `unicodePwd` modifications over TLS only, a reset by the
 //! service account (Replace) or a change by whoever knows the old password (Delete old + Add new, which AD
 //! allows on any authenticated connection: a user whose password expired or must change cannot bind, and
 //! can still change it this way).
@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use ldap3::Mod;
 
-use crate::{ClosedDuring, Directory, Error, Flavor, ad, error::describe_result};
+use crate::{ClosedDuring, Directory, Error, ad, error::describe_result};
 
 /// What a password operation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,11 +21,8 @@ enum Operation {
 impl Directory {
     /// Changes a user's password (`old` given) or resets it with the service account (`old` None).
     /// Returns the user's DN. Refused before any network call without TLS or through a Global Catalog.
-    pub async fn set_password(&self, login: &str, old: Option<&str>, new: &str) -> Result<String, Error> {
+    pub(crate) async fn ad_set_password(&self, login: &str, old: Option<&str>, new: &str) -> Result<String, Error> {
         let s = self.settings();
-        if s.flavor != Flavor::ActiveDirectory {
-            return Err(Error::PasswordUnsupported);
-        }
         if new.is_empty() || old == Some("") {
             return Err(Error::EmptyPassword);
         }
