@@ -50,6 +50,12 @@ impl DomainSpec {
             .raw("operation_timeout", "\"10s\"")
     }
 
+    /// The `example.org` domain on an Open Directory-shaped slapd ([`crate::open_directory`]): the
+    /// `open-directory` connector, the service account, `cn=users` as the search base.
+    pub fn open_directory(slapd: &Slapd) -> DomainSpec {
+        DomainSpec::ldap(slapd).set("connector", "open-directory").set("search_base", crate::open_directory::USERS_DN)
+    }
+
     /// Sets a string key (quoted for TOML).
     pub fn set(self, key: &str, value: &str) -> DomainSpec {
         if value.starts_with('[') {

@@ -227,6 +227,53 @@ pub fn start() -> Slapd {
     slapd
 }
 
+/// Makes the slapd answer a user bind with a wrong password as Open Directory does since OS X 10.9: 50
+/// (insufficientAccess), not 49. slapd's own `sock` overlay hands every bind to a socket served here, which
+/// answers `CONTINUE` (slapd checks the password itself) unless the DN is one of `USERS` and the password
+/// is not theirs. Returns the serving thread (it ends with the process).
+pub fn answer_wrong_passwords_with_50(slapd: &Slapd) -> std::thread::JoinHandle<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let path = slapd.dir().join("od-bind.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind the sock overlay's socket");
+    let serve = std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone the socket"));
+            let (mut dn, mut cred) = (String::new(), Vec::new());
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let n = reader.read_until(b'\n', &mut line).unwrap_or(0);
+                if n == 0 || line == b"\n" {
+                    break;
+                }
+                if let Some(v) = line.strip_prefix(b"dn: ") {
+                    dn = String::from_utf8_lossy(v).trim_end().to_owned();
+                } else if let Some(v) = line.strip_prefix(b"cred: ") {
+                    cred = v.strip_suffix(b"\n").unwrap_or(v).to_vec();
+                }
+            }
+            let wrong = USERS.iter().any(|u| u.dn().eq_ignore_ascii_case(&dn) && u.password.as_bytes() != cred);
+            let answer: &[u8] = if wrong {
+                b"RESULT\ncode: 50\ninfo: Authentication failed (checked through Kerberos, as Open Directory)\n\n"
+            } else {
+                b"CONTINUE\n"
+            };
+            let _ = stream.write_all(answer);
+        }
+    });
+    slapd.config_modify(&format!(
+        // back-sock asks for `auth` access to the entry before it forwards a bind (else it answers 50 itself).
+        "dn: cn=module{{0}},cn=config\nchangetype: modify\nadd: olcModuleLoad\nolcModuleLoad: back_sock\n\n\
+         dn: olcDatabase={{1}}mdb,cn=config\nchangetype: modify\nadd: olcAccess\n\
+         olcAccess: {{0}}to attrs=entry by anonymous auth by * break\n\n\
+         dn: olcOverlay=sock,olcDatabase={{1}}mdb,cn=config\nchangetype: add\nobjectClass: olcOvSocketConfig\n\
+         olcOverlay: sock\nolcDbSocketPath: {}\nolcOvSocketOps: bind\n",
+        path.display()
+    ));
+    serve
+}
+
 /// The OD layout and data, as `ldapmodify` add records.
 pub fn ldif() -> String {
     let mut out = String::new();

@@ -488,6 +488,22 @@ impl Slapd {
         }
     }
 
+    /// Runs `ldapmodify -Y EXTERNAL` over ldapi on `cn=config` (as the local root, whom the config database
+    /// lets manage it). Panics with the tool's output on failure, or when the instance has no ldapi.
+    pub fn config_modify(&self, ldif: &str) {
+        let url = self.ldapi_url.clone().expect("cn=config is changed over ldapi");
+        let mut cmd = Command::new("ldapmodify");
+        cmd.args(["-Q", "-Y", "EXTERNAL", "-H", &url]);
+        let out = run_with_stdin(&mut cmd, ldif.as_bytes(), "ldapmodify");
+        if !out.status.success() {
+            panic!(
+                "ldapmodify on cn=config failed ({}):\n{}\nLDIF:\n{ldif}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
     /// Runs `ldapsearch -x -LLL -o ldif-wrap=no` as the rootdn (over ldapi when available) with `args`
     /// (base, filter, attributes…) and returns its LDIF. Panics with the tool's output on failure.
     pub fn ldapsearch(&self, args: &[&str]) -> String {

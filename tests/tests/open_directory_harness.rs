@@ -49,3 +49,20 @@ fn apple_schema_and_an_od_layout_on_stock_slapd() {
     let kdc = slapd.ldapsearch(&["-b", "cn=KerberosKDC,cn=config,dc=example,dc=org", "-s", "base", "(objectClass=*)"]);
     assert!(kdc.contains(&format!("apple-config-realname: {REALM}")), "{kdc}");
 }
+
+#[test]
+fn wrong_passwords_are_answered_50_as_on_open_directory() {
+    let slapd = open_directory::start();
+    let _serve = open_directory::answer_wrong_passwords_with_50(&slapd);
+    let carol = &USERS[2];
+    let bind = |password: &str| {
+        std::process::Command::new("ldapwhoami")
+            .args(["-x", "-H", &slapd.ldap_url(), "-D", &carol.dn(), "-w", password])
+            .output()
+            .unwrap()
+    };
+    let wrong = bind("not-carols");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("Insufficient access (50)"), "{wrong:?}");
+    let right = bind(carol.password);
+    assert!(right.status.success(), "the right password still binds: {right:?}");
+}

@@ -48,6 +48,7 @@ fn files_that_are_not_plugins_are_reported_and_skipped() {
         ("libforeign.so", &foreign),
         ("README.txt", &text),
         ("libskewed.so", &staged.skewed()),
+        ("libstale.so", &staged.stale()),
     ]);
     let registry = PluginRegistry::load_dir(dir.path(), log_sink()).expect("the directory loads");
     assert_eq!(registry.loaded.len(), 1, "{registry:?}");
@@ -63,6 +64,12 @@ fn files_that_are_not_plugins_are_reported_and_skipped() {
     };
     assert!(reason("libforeign.so").contains("not a dirconn connector plugin"), "{}", reason("libforeign.so"));
     assert!(reason("README.txt").contains("not a loadable shared library"), "{}", reason("README.txt"));
+    // Built for ABI 3 (its layout passes abi_stable's check: ABI 4 appended a root-module field).
+    assert!(
+        reason("libstale.so").contains("built for ABI 3") && reason("libstale.so").contains("offers ABI 4"),
+        "{}",
+        reason("libstale.so")
+    );
     assert!(
         reason("libskewed.so").contains("incompatible version of the dirconn connector ABI"),
         "{}",

@@ -53,7 +53,9 @@ pub use abi_stable;
 /// - 3: [`Connector::set_password`] with [`PasswordRequest`], and [`UserEntry::state`] (account state from
 ///   the directory: disabled, locked, expired…). Plugins built for 2 are refused at load, like those for 1.
 /// - 4: [`PluginMod::default_mapping`] ([`DefaultMapping`]): the plugin says how its kinds' attributes fill
-///   account fields, so that the host names no kind. The field is appended to the prefix type, which
-///   abi_stable's layout check accepts from a plugin built for 3; the host therefore reads the metadata's
-///   `abi_version` first and refuses any plugin built for another version, saying which.
+///   account fields, so that the host names no kind; and the C symbol `dirconn_abi_version`, which the host
+///   reads before abi_stable's layout check to refuse a plugin of another version by its number. Appending
+///   the field to the root module does not let ABI 3 builds load (measured: abi_stable refuses the root
+///   module with "too many fields"); an ABI 3 build has no version symbol and is refused as "built before
+///   ABI 4".
 pub const ABI_VERSION: u32 = 4;

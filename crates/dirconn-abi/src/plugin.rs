@@ -310,6 +310,13 @@ macro_rules! export_plugin {
         default_mapping: $mapping:expr
         $(, claimed_abi_version: $claimed:expr)? $(,)?
     ) => {
+        /// The ABI version this plugin was built for, as a plain C symbol (ABI 4): the host reads it before
+        /// abi_stable's layout check, so that a plugin of another version is refused by its number.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn dirconn_abi_version() -> u32 {
+            $crate::ABI_VERSION $(; $claimed)?
+        }
+
         /// The plugin's root module, found by the host's loader.
         #[$crate::abi_stable::export_root_module]
         pub fn root_module() -> $crate::PluginModRef {

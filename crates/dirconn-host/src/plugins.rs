@@ -103,20 +103,45 @@ impl PluginRegistry {
     }
 }
 
-/// Loads a library's root module: the layout checked by abi_stable, then the ABI version its metadata
-/// names (an appended root-module field passes the layout check of an older build, which lacks it).
+/// Loads a library's root module: the ABI version it names first (its `dirconn_abi_version` symbol, ABI 4
+/// on), then the layout checked by abi_stable, then the version its metadata names.
 fn load(path: &Path) -> Result<PluginModRef, String> {
+    let named = named_version(path);
+    if let Some(n) = named
+        && n != dirconn_abi::ABI_VERSION
+    {
+        return Err(other_version(&n.to_string()));
+    }
     let header = lib_header_from_path(path).map_err(|err| reason(&err))?;
-    let module = header.init_root_module::<PluginModRef>().map_err(|err| reason(&err))?;
+    let module = header.init_root_module::<PluginModRef>().map_err(|err| match (&err, named) {
+        (LibraryError::AbiInstability(_), None) => {
+            tracing::debug!(details = %err, "plugin layout mismatch");
+            other_version("3 or older (before plugins named their version)")
+        }
+        _ => reason(&err),
+    })?;
     let built_for = (module.metadata())().abi_version;
     if u64::from(built_for) != u64::from(dirconn_abi::ABI_VERSION) {
-        return Err(format!(
-            "built for ABI {built_for} of the dirconn connector ABI, and this host offers ABI {}; rebuild the \
-             plugin against this host's dirconn-abi (or install the plugin of this release)",
-            dirconn_abi::ABI_VERSION
-        ));
+        return Err(other_version(&built_for.to_string()));
     }
     Ok(module)
+}
+
+/// The version a library's `dirconn_abi_version` symbol names, if it has one.
+fn named_version(path: &Path) -> Option<u32> {
+    let lib = abi_stable::library::RawLibrary::load_at(path).ok()?;
+    // SAFETY: the symbol is the `extern "C" fn() -> u32` that `export_plugin!` defines; a library that
+    // exports another thing under this name is not a dirconn plugin and is refused by the checks after.
+    let version = unsafe { lib.get::<extern "C" fn() -> u32>(b"dirconn_abi_version\0") }.ok()?;
+    Some((*version)())
+}
+
+fn other_version(built_for: &str) -> String {
+    format!(
+        "built for ABI {built_for} of the dirconn connector ABI, and this host offers ABI {}; rebuild the plugin \
+         against this host's dirconn-abi (or install the plugin of this release)",
+        dirconn_abi::ABI_VERSION
+    )
 }
 
 /// Says why a library was refused, shortly; the full layout report goes to the debug log.
@@ -128,8 +153,8 @@ fn reason(err: &LibraryError) -> String {
         }
         LibraryError::AbiInstability(details) => {
             tracing::debug!(%details, "plugin layout mismatch");
-            "built against an incompatible version of the dirconn connector ABI (layout check failed: a plugin \
-             built for ABI 1 or 2, or against a changed dirconn-abi); rebuild it against this host's \
+            "built against an incompatible version of the dirconn connector ABI (layout check failed: it names \
+             this host's version but was built against a changed dirconn-abi); rebuild it against this host's \
              dirconn-abi"
                 .to_owned()
         }

@@ -19,7 +19,7 @@ pub const KIND: &str = "open-directory";
 pub const DEFAULTS: LdapDefaults = LdapDefaults {
     kind: KIND,
     dialect: OpenDirectory::new_dialect,
-    user_filter: "(&(objectClass=apple-user)(|(uid={login})(mail={login})))",
+    user_filter: "(&(objectClass=apple-user)(|(uid={login})(mail={login})(mail={email})))",
     login_attribute: "uid",
     id_attribute: "apple-generateduid",
     email_attribute: "mail",

@@ -162,7 +162,7 @@ pub(crate) async fn read_realm(dir: &Directory) -> Result<String, Error> {
 pub(crate) const TEST_DEFAULTS: crate::LdapDefaults = crate::LdapDefaults {
     kind: "open-directory",
     dialect: OpenDirectory::new_dialect,
-    user_filter: "(&(objectClass=apple-user)(|(uid={login})(mail={login})))",
+    user_filter: "(&(objectClass=apple-user)(|(uid={login})(mail={login})(mail={email})))",
     login_attribute: "uid",
     id_attribute: "apple-generateduid",
     email_attribute: "mail",
