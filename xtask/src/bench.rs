@@ -18,8 +18,9 @@ pub enum Which {
         /// Logins per round and side.
         #[arg(long, default_value_t = 4_000)]
         logins: usize,
-        /// Connector to measure: `ldap` (a slapd) or `active-directory` (a Samba AD DC with its 2,500
-        /// fixture users; needs root, for the DC's private network namespace).
+        /// Connector to measure: `ldap` (a slapd), `active-directory` (a Samba AD DC with its 2,500
+        /// fixture users; needs root, for the DC's private network namespace) or `open-directory` (a slapd
+        /// with Apple's schema and generated OD users).
         #[arg(long, default_value = "ldap")]
         connector: String,
     },
@@ -108,6 +109,10 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
                 "active-directory" => {
                     ensure_samba()?;
                     "auth-ad"
+                }
+                "open-directory" => {
+                    ensure_slapd()?;
+                    "auth-od"
                 }
                 other => return Err(Error::Check(format!("no benchmark for the `{other}` connector"))),
             };

@@ -49,6 +49,8 @@ use ldap3::{
 
 #[path = "bench/kerberos.rs"]
 mod kerberos;
+#[path = "bench/od.rs"]
+mod od;
 #[path = "bench/service.rs"]
 mod service;
 
@@ -97,6 +99,13 @@ fn main() {
             arg(&args, "--logins", 4_000),
             arg(&args, "--rounds", 5),
         )),
+        Some("auth-od") => runtime.block_on(od::run(
+            &plugin_dir,
+            arg(&args, "--users", 2_000),
+            arg(&args, "--clients", 16),
+            arg(&args, "--logins", 4_000),
+            arg(&args, "--rounds", 5),
+        )),
         Some("abi") => {
             runtime.block_on(abi(&plugin_dir, arg(&args, "--calls", 500_000), arg(&args, "--in-flight", 256)))
         }
@@ -127,7 +136,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: dirconn-bench auth|auth-ad|abi|sync|service|kerberos --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
+                "usage: dirconn-bench auth|auth-ad|auth-od|abi|sync|service|kerberos --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
             );
             std::process::exit(2);
         }
