@@ -5,6 +5,7 @@
 //! the same domain with its passwords checked by a throwaway MIT KDC ([`kerberos`]).
 
 mod kerberos;
+mod open_directory;
 mod service;
 
 use std::{
@@ -177,6 +178,9 @@ pub fn run(keep: bool) -> Result<(), Error> {
         None
     };
     drop(kdc);
+    let (od, od_config) = open_directory::start()?;
+    surprises.extend(run_steps(&open_directory::steps(&od_config), "Open Directory: dora")?);
+    drop(od);
     let mut running = service::start(&config)?;
     surprises.extend(running.show()?);
     if keep {
