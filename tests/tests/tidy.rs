@@ -97,9 +97,10 @@ fn the_help_and_the_docs_agree_on_what_is_supported() {
         .collect::<Vec<_>>()
         .join(" ");
     let intro = std::fs::read_to_string(workspace_root().join("docs/src/introduction.md")).unwrap();
-    let planned_in_docs = intro.contains("Open Directory is planned");
-    let planned_in_help = about.contains("Open Directory is planned");
-    assert_eq!(planned_in_docs, planned_in_help, "help: {about:?}; the introduction must agree about Open Directory");
+    for kind in ["Active Directory", "Open Directory", "LDAP"] {
+        assert!(about.contains(kind) && intro.contains(kind), "help: {about:?}; both name {kind}");
+    }
+    assert!(!about.contains("planned") && !intro.contains("Open Directory is planned"), "help: {about:?}");
 }
 
 #[test]

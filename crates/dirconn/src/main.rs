@@ -18,8 +18,8 @@ use dirconn_abi::{ClientContext, ErrorKind};
 use dirconn_host::{Error, Host, HostConfig, PluginRegistry, SyncOptions, log_sink, sync_domain};
 use zeroize::Zeroizing;
 
-/// Connects a mail server's domains to their directories (Active Directory and any LDAP server; Open
-/// Directory is planned).
+/// Connects a mail server's domains to their directories (Active Directory, Apple Open Directory and any
+/// LDAP server).
 #[derive(Debug, Parser)]
 #[command(name = "dirconn", version, about, long_about = None)]
 struct Cli {
