@@ -185,21 +185,10 @@ pub async fn run(plugin_dir: &std::path::Path, users: usize, clients: usize, log
         DomainSpec::open_directory(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
     let plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-open-directory"));
     let host = Arc::new(TestHost::start(&[plugin], &[spec]).expect("host"));
-    let (url, svc_dn, svc_pw) =
-        (server.ldap_url(), server.service_dn().to_owned(), server.service_password().to_owned());
-    let target = url.clone();
-    let service = reference_runtime()
-        .spawn(async move {
-            let mut service = Vec::new();
-            for _ in 0..pool {
-                let mut ldap = Reference::connect(&target).await;
-                ldap.simple_bind(&svc_dn, &svc_pw).await.unwrap().success().unwrap();
-                service.push(ldap);
-            }
-            service
-        })
-        .await
-        .expect("the reference's service connections");
+    // The service connections as the other auth benchmarks make them (on the reference's runtime).
+    let (url, base) = (server.ldap_url(), open_directory::USERS_DN.to_owned());
+    let service =
+        Reference::new(&url, server.service_dn(), server.service_password(), base, "", Vec::new(), pool).await.service;
     let reference = Arc::new(OdReference { url, service, next: AtomicUsize::new(0) });
     for n in [1, users / 2, users] {
         let theirs = reference.login(&uid(n), &password(n)).await.expect("the reference logs in");

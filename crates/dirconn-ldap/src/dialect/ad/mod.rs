@@ -17,7 +17,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use ldap3::{Ldap, LdapResult, SearchEntry, controls::RawControl};
 
-use super::{Dialect, Incremental, KerberosDefaults, MemberLinks, RealmSource};
+use super::{Dialect, Incremental, KerberosDefaults, RealmSource};
 use crate::{
     Directory, Error, LdapSettings, LdapUrl,
     diagnose::Stages,
@@ -165,10 +165,6 @@ impl Dialect for ActiveDirectory {
             };
             e.into()
         })
-    }
-
-    fn member_links(&self) -> MemberLinks {
-        MemberLinks { by_dn: &["member", "uniqueMember"], by_login: &["memberUid"], by_key: &[], nested_by_key: None }
     }
 
     /// Member lists by range (`member;range=0-1499`): AD returns at most MaxValRange values at once.
