@@ -508,8 +508,10 @@ impl Error {
                                             unlock the account (OpenLDAP: pwdAccountLockedTime; AD: Unlock \
                                             account, lockoutTime = 0)."
                 .into(),
-            Error::AccountDisabled { .. } => "A directory administrator must enable the account (AD: Enable \
-                                              Account) if it should log in."
+            Error::AccountDisabled { .. } => "A directory administrator must enable the account if it should log \
+                                              in (AD: Enable Account; Open Directory: enable the user's access, \
+                                              which removes ;DisabledUser; and the com.apple.access_disabled \
+                                              membership)."
                 .into(),
             Error::AccountExpired { .. } => "A directory administrator must extend the account's end date \
                                              (AD: Account expires) if it should log in."
