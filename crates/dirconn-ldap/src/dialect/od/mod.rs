@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use dirconn_abi::{AttrValue, UserEntry, parse_dn, state};
 use futures::future::BoxFuture;
-use ldap3::{Ldap, LdapResult, Scope, SearchEntry};
+use ldap3::{Ldap, LdapResult, Scope, SearchEntry, controls::RawControl};
 
 use super::{Dialect, KerberosDefaults, MemberLinks, RealmSource};
 use crate::{
@@ -55,6 +55,12 @@ impl Dialect for OpenDirectory {
 
     fn group_container(&self) -> Option<&'static str> {
         Some("cn=groups")
+    }
+
+    /// No password policy control: OD's policies live in its Password Server and KDC, not in slapd's
+    /// ppolicy overlay (asking for it would only make a slapd that has the overlay do its work).
+    fn bind_controls(&self) -> Vec<RawControl> {
+        Vec::new()
     }
 
     /// 50 (insufficientAccess) is OD's answer to a wrong password: invalid credentials.
@@ -190,6 +196,7 @@ mod tests {
         assert_eq!(table::user(d.user_bind("uid=u", &answer(49, "", None), &entry)), "DC-203");
         assert_eq!(table::user(d.user_bind("uid=u", &answer(0, "", None), &entry)), "ok");
         assert_eq!(table::service(d.service_bind("cn=s", &answer(52, "", None))), "DC-404");
+        assert!(d.bind_controls().is_empty(), "no ppolicy control");
     }
 
     fn entry(dn: &str, attrs: &[(&str, &[&str])]) -> SearchEntry {
