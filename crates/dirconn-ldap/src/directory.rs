@@ -274,27 +274,29 @@ impl Directory {
     /// Turns a found entry into the ABI's user entry, with its groups resolved online.
     pub async fn user_entry(&self, found: UserFound) -> Result<UserEntry, Error> {
         let groups = self.groups_online(&found.entry).await?;
-        Ok(self.build_user_entry(found.entry, groups))
+        let id = entry_id(&found.entry, &self.settings().id_attribute);
+        Ok(self.build_user_entry(found.entry, groups, id))
     }
 
     /// Turns a listed entry into the ABI's user entry, with its groups resolved from an index.
     pub fn to_user_entry(&self, entry: SearchEntry, index: &GroupIndex) -> UserEntry {
         let s = self.settings();
         let login = first_text(&entry, &s.login_attribute).unwrap_or_default();
-        let key = entry_id(&entry, &s.id_attribute).unwrap_or_default();
+        let id = entry_id(&entry, &s.id_attribute);
         let primary = self.dialect().primary_group_key(&entry);
         let groups = index.groups_of(
-            (&entry.dn, &login, &key),
+            (&entry.dn, &login, id.as_deref().unwrap_or_default()),
             &text_values(&entry, &s.member_of_attribute),
             primary.as_deref(),
         );
-        self.build_user_entry(entry, groups)
+        self.build_user_entry(entry, groups, id)
     }
 
-    fn build_user_entry(&self, entry: SearchEntry, groups: Vec<String>) -> UserEntry {
+    /// The ABI's user entry from an entry, its groups and its key (`entry_id`, read once by the caller).
+    fn build_user_entry(&self, entry: SearchEntry, groups: Vec<String>, id: Option<String>) -> UserEntry {
         let s = self.settings();
         let state = self.dialect().account_state(&entry, &groups);
-        let id = match entry_id(&entry, &s.id_attribute) {
+        let id = match id {
             Some(id) => id,
             None => {
                 tracing::warn!(dn = %entry.dn, attribute = %s.id_attribute, "entry has no stable id attribute; using its DN");

@@ -144,14 +144,7 @@ pub fn examples(kinds: &[LdapDefaults]) -> Vec<Error> {
         Error::ServiceMustChange { dn: field("bind_dn"), diagnostic: field("diagnostic") },
         Error::ServicePasswordExpired { dn: field("bind_dn"), diagnostic: field("diagnostic") },
         Error::SearchBaseMissing { base: field("search_base"), diagnostic: field("diagnostic") },
-        Error::NotThisKind {
-            kind: "Open Directory".into(),
-            missing: field("missing"),
-            fix: "Point the URL at the Open Directory master or replica; for another LDAP server use connector = \
-                  \"ldap\"."
-                .into(),
-            diagnostic: field("diagnostic"),
-        },
+        crate::dialect::od::not_od(field("missing"), field("diagnostic")),
         Error::AccessDenied { what: field("operation"), diagnostic: field("diagnostic") },
         Error::Unavailable { what: field("operation"), diagnostic: field("diagnostic") },
         Error::Unexpected { what: field("operation"), diagnostic: field("diagnostic") },

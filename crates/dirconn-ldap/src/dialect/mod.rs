@@ -275,11 +275,7 @@ const PERMANENT_LOCK: &str = "000001010000Z";
 /// A user bind's answer on a generic LDAP server: the result code with the password policy response.
 pub(crate) fn generic_user_bind(dn: &str, result: &LdapResult, entry: &SearchEntry) -> Result<Vec<String>, Error> {
     let dn = dn.to_owned();
-    let policy = ppolicy::find(&result.ctrls).unwrap_or_default();
-    let mut diagnostic = describe_result(result);
-    if let Some(error) = policy.error {
-        diagnostic.push_str(&format!("; password policy: {}", error.name()));
-    }
+    let (policy, diagnostic) = policy_answer(result);
     // OpenLDAP keeps pwdAccountLockedTime after a timed lockout expires (until the next good bind), so
     // only its permanent value (an administrator's lock) proves a lock on its own.
     let locked_attr = crate::directory::text_values(entry, "pwdAccountLockedTime").iter().any(|v| v == PERMANENT_LOCK);
@@ -303,16 +299,22 @@ pub(crate) fn generic_user_bind(dn: &str, result: &LdapResult, entry: &SearchEnt
     Ok(warnings)
 }
 
+/// A bind answer's password policy response, and its diagnostic naming the policy error if any.
+fn policy_answer(result: &LdapResult) -> (ppolicy::Response, String) {
+    let policy = ppolicy::find(&result.ctrls).unwrap_or_default();
+    let mut diagnostic = describe_result(result);
+    if let Some(error) = policy.error {
+        diagnostic.push_str(&format!("; password policy: {}", error.name()));
+    }
+    (policy, diagnostic)
+}
+
 /// The service bind's answer on a generic LDAP server. `Rejected` is a definite invalid-credentials
 /// answer (49 without a policy error that comes only with the right password).
 pub(crate) fn generic_service_bind(dn: &str, result: &LdapResult) -> Verdict {
-    let policy = ppolicy::find(&result.ctrls).unwrap_or_default().error;
-    let mut diagnostic = describe_result(result);
-    if let Some(error) = policy {
-        diagnostic.push_str(&format!("; password policy: {}", error.name()));
-    }
+    let (policy, diagnostic) = policy_answer(result);
     let dn = dn.to_owned();
-    match (result.rc, policy) {
+    match (result.rc, policy.error) {
         (0, Some(PolicyError::ChangeAfterReset)) => Verdict::Failed(Error::ServiceMustChange { dn, diagnostic }),
         (0, _) => Verdict::Bound,
         (49, Some(PolicyError::PasswordExpired)) => Verdict::Failed(Error::ServicePasswordExpired { dn, diagnostic }),

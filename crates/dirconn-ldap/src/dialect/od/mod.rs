@@ -133,6 +133,18 @@ impl Dialect for OpenDirectory {
     }
 }
 
+/// The server is not Open Directory (`DC-409`): `missing` says what the connection test did not find.
+pub(crate) fn not_od(missing: String, diagnostic: String) -> Error {
+    Error::NotThisKind {
+        kind: "Open Directory".into(),
+        missing,
+        fix: "Point the URL at the Open Directory master or replica; for another LDAP server use connector = \
+              \"ldap\"."
+            .into(),
+        diagnostic,
+    }
+}
+
 /// Whether a group DN is `com.apple.access_disabled`'s (its first RDN's value, by meaning).
 fn is_access_disabled(dn: &str) -> bool {
     parse_dn(dn).and_then(|rdns| rdns.into_iter().next()).is_some_and(|rdn| {

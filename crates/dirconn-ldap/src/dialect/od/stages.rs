@@ -6,19 +6,8 @@ use std::time::Instant;
 
 use ldap3::{Ldap, Scope};
 
-use super::KDC_CONFIG_RDNS;
-use crate::{Directory, Error, LdapUrl, conn::Query, diagnose::Stages, directory::text_values, error::describe_result};
-
-fn not_od(missing: String, diagnostic: String) -> Error {
-    Error::NotThisKind {
-        kind: "Open Directory".into(),
-        missing,
-        fix: "Point the URL at the Open Directory master or replica; for another LDAP server use connector = \
-              \"ldap\"."
-            .into(),
-        diagnostic,
-    }
-}
+use super::{KDC_CONFIG_RDNS, not_od};
+use crate::{Directory, LdapUrl, conn::Query, diagnose::Stages, directory::text_values, error::describe_result};
 
 pub(super) async fn stages(dir: &Directory, st: &mut Stages, ldap: &mut Ldap, url: &LdapUrl) {
     let s = dir.settings();
