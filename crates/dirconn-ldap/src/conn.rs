@@ -11,7 +11,6 @@ use std::{
     time::Duration,
 };
 
-use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use ldap3::{
     Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, SearchEntry, SearchOptions, StdStream,
     controls::RawControl,
@@ -300,39 +299,4 @@ impl<'a> Query<'a> {
     pub fn root_dse(attrs: &'a [String]) -> Query<'a> {
         Query { base: "", scope: Scope::Base, filter: "(objectClass=*)", attrs, size_limit: 1, what: "rootDSE read" }
     }
-}
-
-/// Builds and checks the pool's service connections.
-#[derive(Debug)]
-pub(crate) struct ServiceManager {
-    pub connector: Arc<Connector>,
-}
-
-impl managed::Manager for ServiceManager {
-    type Type = Ldap;
-    type Error = Error;
-
-    async fn create(&self) -> Result<Ldap, Error> {
-        self.connector.open_service().await
-    }
-
-    async fn recycle(&self, ldap: &mut Ldap, _metrics: &Metrics) -> RecycleResult<Error> {
-        if ldap.is_closed() { Err(RecycleError::message("the connection was closed")) } else { Ok(()) }
-    }
-}
-
-/// The pool of service connections.
-pub(crate) type ServicePool = managed::Pool<ServiceManager>;
-
-/// Builds the pool; no connection is opened until the first operation.
-pub(crate) fn service_pool(connector: Arc<Connector>) -> ServicePool {
-    let s = &connector.settings;
-    let size = s.pool_size;
-    let wait = s.operation_timeout + s.connect_timeout * u32::try_from(s.urls.len()).unwrap_or(1);
-    managed::Pool::builder(ServiceManager { connector: Arc::clone(&connector) })
-        .max_size(size)
-        .runtime(deadpool::Runtime::Tokio1)
-        .wait_timeout(Some(wait))
-        .build()
-        .expect("a pool with a runtime and a size always builds")
 }

@@ -9,10 +9,11 @@ use ldap3::{LdapResult, Scope, SearchEntry};
 
 use crate::{
     Error, GroupIndex, LdapSettings, LdapUrl, PasswordCheck, ad,
-    conn::{self, Connector, Query, ServicePool},
+    conn::{Connector, Query},
     dialect::{Dialect, ad::COMPUTED_STATE},
     error::describe_result,
     escape::{self, TemplateValues},
+    pool::ServicePool,
 };
 
 /// Logins longer than this are refused before any network call.
@@ -29,9 +30,6 @@ pub struct Directory {
     pub(crate) sync_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
-/// A service connection checked out of the pool.
-pub(crate) type PooledLdap = deadpool::managed::Object<conn::ServiceManager>;
-
 /// A user entry found by the service account.
 #[derive(Debug, Clone)]
 pub struct UserFound {
@@ -43,7 +41,10 @@ impl Directory {
     /// Prepares a domain's directory. No connection is made until the first operation.
     pub fn new(settings: LdapSettings) -> Result<Directory, Error> {
         let connector = Arc::new(Connector::new(Arc::new(settings))?);
-        let pool = conn::service_pool(Arc::clone(&connector));
+        let s = &connector.settings;
+        // As long as an opener may take: a bind on each URL in turn.
+        let wait = s.operation_timeout + s.connect_timeout * u32::try_from(s.urls.len()).unwrap_or(1);
+        let pool = ServicePool::new(s.pool_size, wait);
         Ok(Directory { connector, pool, group_parents: Default::default(), sync_keys: Default::default() })
     }
 
@@ -102,32 +103,28 @@ impl Directory {
     ) -> Result<(Vec<SearchEntry>, LdapResult), Error> {
         let query = Query { base, scope, filter, attrs, size_limit, what };
         let query = &query;
-        self.with_service(true, |mut ldap, url| async move {
-            let found = self.connector.search(&mut ldap, &url, query).await;
-            (ldap, found)
-        })
-        .await
+        self.with_service(true, |mut ldap, url| async move { self.connector.search(&mut ldap, &url, query).await })
+            .await
     }
 
-    /// Runs `op` on a pooled service connection. With `retry`, once more on a fresh connection when the
-    /// pooled one has gone stale (server restarted, idle timeout, failover): only for operations that may
-    /// run twice.
+    /// Runs `op` on a service connection of the pool (shared with the operations in flight beside it). With
+    /// `retry`, once more on a fresh connection when the pooled one has gone stale (server restarted, idle
+    /// timeout, failover): only for operations that may run twice.
     pub(crate) async fn with_service<T, F, Fut>(&self, retry: bool, mut op: F) -> Result<T, Error>
     where
-        F: FnMut(PooledLdap, LdapUrl) -> Fut,
-        Fut: std::future::Future<Output = (PooledLdap, Result<T, Error>)>,
+        F: FnMut(ldap3::Ldap, LdapUrl) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
     {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let ldap = self.pool.get().await.map_err(|err| pool_error(err, self))?;
+            let (ldap, lease) = self.pool.get(&self.connector).await?;
             let url = self.connector.preferred_url().clone();
-            let (ldap, outcome) = op(ldap, url).await;
-            match outcome {
+            match op(ldap, url).await {
                 Ok(found) => return Ok(found),
                 Err(err) => {
-                    // A connection that failed or timed out is not returned to the pool.
-                    let _ = deadpool::managed::Object::take(ldap);
+                    // A connection an operation failed or timed out on is not handed out again.
+                    self.pool.discard(lease);
                     if retry && attempt == 1 && matches!(err, Error::Closed { .. }) {
                         tracing::debug!(error = %err, "pooled service connection was stale; retrying on a new one");
                         continue;
@@ -392,7 +389,7 @@ impl Directory {
             ("email_attribute", s.email_attribute.clone()),
         ];
         items.push(("sync_filter", self.sync_filter()));
-        items.push(("group_base", s.group_base()));
+        items.push(("group_base", s.group_base().to_owned()));
         items.push(("group_object_filter", s.group_object_filter.clone()));
         match (&s.group_filter, s.group_membership) {
             (_, crate::GroupMembership::MemberOf) => items.push(("groups_from", s.member_of_attribute.clone())),
@@ -456,19 +453,6 @@ pub fn validate_login(login: &str) -> Result<(), Error> {
         return Ok(());
     };
     Err(Error::InvalidLogin { reason: reason.to_owned() })
-}
-
-pub(crate) fn pool_error(err: deadpool::managed::PoolError<Error>, dir: &Directory) -> Error {
-    use deadpool::managed::PoolError;
-    match err {
-        PoolError::Backend(e) => e,
-        PoolError::Timeout(_) => Error::OperationTimeout {
-            addr: dir.connector.preferred_url().authority(),
-            what: "wait for a free service connection".into(),
-            after: dir.settings().operation_timeout,
-        },
-        other => Error::Unexpected { what: "the service connection pool".into(), diagnostic: other.to_string() },
-    }
 }
 
 pub(crate) fn search_error(rc: u32, result: &LdapResult, base: &str, what: &str) -> Error {

@@ -323,7 +323,7 @@ impl Directory {
         };
         // Each group with its key, where parents name their children by key.
         let mut frontier: Vec<(String, Option<String>)> = frontier.into_iter().map(|g| (g, None)).collect();
-        for (dn, key) in self.group_search(&base, &direct_filter).await? {
+        for (dn, key) in self.group_search(base, &direct_filter).await? {
             if seen.insert(normalize_dn(&dn)) {
                 frontier.push((dn.clone(), key));
                 out.push(dn);
@@ -343,7 +343,7 @@ impl Directory {
                 if any.is_empty() {
                     continue;
                 }
-                for (dn, key) in self.group_search(&base, &format!("(&{}(|{any}))", s.group_object_filter)).await? {
+                for (dn, key) in self.group_search(base, &format!("(&{}(|{any}))", s.group_object_filter)).await? {
                     if seen.insert(normalize_dn(&dn)) {
                         next.push((dn.clone(), key));
                         out.push(dn);
@@ -453,7 +453,7 @@ impl Directory {
                 // each group is read by a base search, all of them in flight on one pooled connection.
                 self.with_service(true, |ldap, url| async move {
                     let reads = groups.iter().map(|g| {
-                        let mut conn: ldap3::Ldap = (*ldap).clone();
+                        let mut conn = ldap.clone();
                         let url = &url;
                         async move {
                             let query = Query {
@@ -473,7 +473,7 @@ impl Directory {
                     });
                     let found: Result<Vec<Vec<SearchEntry>>, Error> =
                         futures::future::join_all(reads).await.into_iter().collect();
-                    (ldap, found.map(|f| f.into_iter().flatten().collect::<Vec<_>>()))
+                    found.map(|f| f.into_iter().flatten().collect::<Vec<_>>())
                 })
                 .await?
             }

@@ -109,7 +109,7 @@ pub const KEYS: &[Key] = &[
         ty: "integer",
         default: Default::Text("`8`"),
         only: None,
-        meaning: "The most service-account connections kept open at once, from 1 to 256. They are opened when first needed.",
+        meaning: "The number of service-account connections, from 1 to 256. Each is shared by the operations in flight (LDAP multiplexes them); they are opened when first needed.",
     },
     Key {
         name: "bind_dn",

@@ -20,6 +20,7 @@ pub mod examples;
 mod groups;
 mod guard;
 pub mod keys;
+mod pool;
 mod ppolicy;
 mod settings;
 mod sync;

@@ -236,8 +236,10 @@ pub struct LdapSettings {
     pub user_filter: String,
     /// The group filter template, if groups are searched (else the member-of attribute is read).
     pub group_filter: Option<String>,
-    /// Where groups are searched (the search base when absent).
+    /// Where groups are searched, as given (see [`LdapSettings::group_base`] for the one used).
     pub group_base: Option<String>,
+    /// [`LdapSettings::group_base`], resolved once.
+    resolved_group_base: String,
     /// The attribute that holds the login.
     pub login_attribute: String,
     /// The attribute that holds the stable key.
@@ -282,7 +284,11 @@ pub struct LdapSettings {
 impl LdapSettings {
     /// Where groups are searched: `group_base`, else the naming context (groups rarely live beside
     /// users), under the dialect's group container if it has one (`cn=groups` on Open Directory).
-    pub fn group_base(&self) -> String {
+    pub fn group_base(&self) -> &str {
+        &self.resolved_group_base
+    }
+
+    fn resolve_group_base(&self) -> String {
         if let Some(base) = &self.group_base {
             return base.clone();
         }
@@ -547,7 +553,7 @@ impl LdapSettings {
                 "Point ca_file at the PEM file of the CA that signed the directory's certificate.",
             ));
         }
-        Ok(LdapSettings {
+        let mut settings = LdapSettings {
             domain: domain.to_owned(),
             urls,
             starttls: raw.starttls,
@@ -564,6 +570,7 @@ impl LdapSettings {
             user_filter,
             group_filter: raw.group_filter,
             group_base: raw.group_base,
+            resolved_group_base: String::new(),
             login_attribute: raw.login_attribute.unwrap_or_else(|| d.login_attribute.to_owned()),
             id_attribute: raw.id_attribute.unwrap_or_else(|| d.id_attribute.to_owned()),
             email_attribute: raw.email_attribute.unwrap_or_else(|| d.email_attribute.to_owned()),
@@ -583,7 +590,9 @@ impl LdapSettings {
             full_sync_interval: raw.full_sync_interval.unwrap_or_else(default_full_sync_interval),
             group_cache_ttl: raw.group_cache_ttl,
             password_check,
-        })
+        };
+        settings.resolved_group_base = settings.resolve_group_base();
+        Ok(settings)
     }
 }
 
@@ -702,6 +711,7 @@ mod tests {
             parse(&format!(r#"{{"urls":["ldap://h"],"bind_dn":"cn=s","bind_password":"p","search_base":"{b}"}}"#))
                 .unwrap()
                 .group_base()
+                .to_owned()
         };
         assert_eq!(base("ou=people, DC=example,dc=org"), "DC=example,dc=org");
         assert_eq!(base(r"ou=a\\,dc=x,dc=example,dc=org"), "dc=example,dc=org", "an escaped comma splits nothing");

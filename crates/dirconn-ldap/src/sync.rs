@@ -163,7 +163,7 @@ impl Directory {
         let base = s.group_base();
         let mut index = GroupIndex::for_settings(s);
         let attrs = index.attributes(s);
-        let mut stream = self.paged(ldap, url, &base, Scope::Subtree, &s.group_object_filter, &attrs).await?;
+        let mut stream = self.paged(ldap, url, base, Scope::Subtree, &s.group_object_filter, &attrs).await?;
         while let Some(entry) = self.next_entry(&mut stream, url, "group listing").await? {
             let mut entry = SearchEntry::construct(entry);
             self.complete_ranges(&mut entry).await?;
@@ -172,7 +172,7 @@ impl Directory {
         let result = stream.finish().await;
         // A group base that does not exist means no groups, not a failed sync.
         if !matches!(result.rc, 0 | 32) {
-            return Err(search_error(result.rc, &result, &base, "list groups"));
+            return Err(search_error(result.rc, &result, base, "list groups"));
         }
         tracing::debug!(groups = index.len(), base = %base, "group index loaded");
         Ok(index)

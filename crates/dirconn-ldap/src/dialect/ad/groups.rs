@@ -92,9 +92,9 @@ impl Memory {
         let base = dir.settings().group_base();
         let filter = format!("(objectSid={})", ad::filter_bytes(&bytes));
         let (found, result) =
-            dir.service_search(&base, Scope::Subtree, &filter, &["1.1".to_owned()], 2, "primary group search").await?;
+            dir.service_search(base, Scope::Subtree, &filter, &["1.1".to_owned()], 2, "primary group search").await?;
         if !matches!(result.rc, 0 | 4 | 32) {
-            return Err(search_error(result.rc, &result, &base, "find the primary group"));
+            return Err(search_error(result.rc, &result, base, "find the primary group"));
         }
         let dn = found.into_iter().next().map(|e| e.dn);
         if dn.is_none() {

@@ -54,10 +54,7 @@ impl Directory {
         let result = self
             .with_service(op == Operation::Reset, |mut ldap, url| {
                 let (mods, dn) = (mods.clone(), dn.as_str());
-                async move {
-                    let result = self.connector.run(&url, what, ClosedDuring::Operation, ldap.modify(dn, mods)).await;
-                    (ldap, result)
-                }
+                async move { self.connector.run(&url, what, ClosedDuring::Operation, ldap.modify(dn, mods)).await }
             })
             .await?;
         let diagnostic = describe_result(&result);

@@ -194,14 +194,14 @@ impl Directory {
         let base = s.group_base();
         let filter = format!("(&{}(uSNChanged>={}))", s.group_object_filter, usn + 1);
         let none = ["1.1".to_owned()];
-        let mut stream = self.paged(ldap, url, &base, Scope::Subtree, &filter, &none).await?;
+        let mut stream = self.paged(ldap, url, base, Scope::Subtree, &filter, &none).await?;
         let mut changed = Vec::new();
         while let Some(entry) = self.next_entry(&mut stream, url, "changed group listing").await? {
             changed.push(SearchEntry::construct(entry).dn);
         }
         let result = stream.finish().await;
         if !matches!(result.rc, 0 | 32) {
-            return Err(search_error(result.rc, &result, &base, "list changed groups"));
+            return Err(search_error(result.rc, &result, base, "list changed groups"));
         }
         for dn in changed {
             let filter =
