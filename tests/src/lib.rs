@@ -12,7 +12,9 @@
 //! * [`open_directory`] loads the project's LDIF of Apple's schema into a slapd, with an Open
 //!   Directory-shaped layout and data (issue 11's connector is tested on it).
 //! * [`serve::Serve`] runs the built `dirconn serve` on a generated configuration; [`http::Http`] talks to it.
+//! * [`browser::Browser`] drives a headless Chromium through chromedriver, with waits, screenshots and axe-core.
 
+pub mod browser;
 pub mod daemon;
 pub mod dovecot;
 pub mod host;

@@ -116,6 +116,12 @@ impl Serve {
         let ldap = spec.plugin.clone().unwrap_or_else(|| stage::for_tests().ldap());
         let target = ldap.canonicalize().unwrap_or_else(|e| panic!("plugin {}: {e}", ldap.display()));
         std::os::unix::fs::symlink(target, plugin_dir.join(ldap.file_name().expect("a file"))).expect("symlink");
+        // The Active Directory plugin too, when a domain needs it.
+        if spec.domains.iter().any(|d| d.toml().contains("connector = \"active-directory\"")) {
+            let ad = stage::for_tests().active_directory();
+            let target = ad.canonicalize().unwrap_or_else(|e| panic!("plugin {}: {e}", ad.display()));
+            std::os::unix::fs::symlink(target, plugin_dir.join(ad.file_name().expect("a file"))).expect("symlink");
+        }
         let mut failures = Vec::new();
         loop {
             let api = SocketAddr::from(([127, 0, 0, 1], free_port()));

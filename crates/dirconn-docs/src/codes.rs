@@ -62,6 +62,9 @@ pub fn catalog() -> Result<BTreeMap<String, Entry>, Problem> {
     for e in dirconn_service::examples::examples() {
         all.push((e.code().to_owned(), e.kind(), e.message(), e.fix()));
     }
+    for e in dirconn_web::examples() {
+        all.push((e.code().to_owned(), e.kind(), e.message(), e.fix()));
+    }
     let mut map: BTreeMap<String, Entry> = BTreeMap::new();
     for (code, kind, message, fix) in all {
         let entry = map.entry(code.clone()).or_insert_with(|| Entry { code: code.clone(), kind, cases: Vec::new() });

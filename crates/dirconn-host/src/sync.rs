@@ -424,7 +424,9 @@ impl Run<'_> {
                 }
                 account.updated_at = now;
                 if self.opts.dry_run {
-                    self.details.push(format!("update {}", account.login));
+                    let changes = account.changes(&before);
+                    let what = if changes.is_empty() { "mapping".to_owned() } else { changes.join(", ") };
+                    self.details.push(format!("update {}: {what}", account.login));
                 }
                 updates.push((account, before));
                 updated_from.push((i, first));

@@ -24,4 +24,4 @@ mod testing;
 pub use config::ServiceConfig;
 pub use core::Service;
 pub use error::Error;
-pub use run::{Options, StartError, run};
+pub use run::{Options, Reloader, StartError, WebRoutes, run};

@@ -1,13 +1,14 @@
 //! `dirconn serve`: loads the configuration, opens every listener, and runs until SIGTERM or SIGINT
 //! (drain, flush the audit, stop). SIGHUP reloads the configuration: a new one that fails to load is refused,
-//! logged, and the old one keeps serving; listener addresses take effect at the next start.
+//! logged, and the old one keeps serving; listener addresses take effect at the next start. A [`Reloader`]
+//! (handed to the web pages) asks for the same reload and hears how it went.
 
 use std::{path::PathBuf, sync::Arc};
 
 use dirconn_host::{Error as HostError, Host};
 use tokio::{
     signal::unix::{SignalKind, signal},
-    sync::watch,
+    sync::{mpsc, oneshot, watch},
 };
 
 use crate::{
@@ -21,6 +22,25 @@ pub struct Options {
     pub config: PathBuf,
     /// Plugins from here instead of the configuration's `plugin_dir`.
     pub plugin_dir: Option<PathBuf>,
+    /// More routes served on the API's listeners (the administrator's web pages), built over the service
+    /// and a [`Reloader`]. They must not set a fallback: the API's answers every other path.
+    pub web: Option<WebRoutes>,
+}
+
+/// Builds routes served beside the API (see [`Options::web`]).
+pub type WebRoutes = fn(Arc<Service>, Reloader) -> axum::Router;
+
+/// Asks the running service to reload its configuration, as SIGHUP does, and hears the outcome.
+#[derive(Debug, Clone)]
+pub struct Reloader(mpsc::Sender<oneshot::Sender<Result<(), String>>>);
+
+impl Reloader {
+    /// Reloads; the error is the reload's message (the old configuration keeps serving).
+    pub async fn reload(&self) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.0.send(tx).await.map_err(|_| "the service is stopping".to_owned())?;
+        rx.await.map_err(|_| "the service is stopping".to_owned())?
+    }
 }
 
 /// Why the service could not start.
@@ -89,7 +109,12 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
     let metrics_listener = http::serve::bind(config.metrics_listen.as_slice()).await?;
 
     let mut tasks = tokio::task::JoinSet::new();
+    let (reload_asks, mut reload_asked) = mpsc::channel::<oneshot::Sender<Result<(), String>>>(4);
     let (router, _) = http::router(service.clone());
+    let router = match opts.web {
+        Some(web) => router.merge(web(service.clone(), Reloader(reload_asks))),
+        None => router,
+    };
     for (listener, address) in http_listeners.into_iter().zip(&config.listen) {
         tracing::info!(%address, tls = tls.is_some(), "HTTP API listening");
         tasks.spawn(http::serve::serve(listener, router.clone(), tls.clone(), stop_rx.clone(), config.drain_timeout));
@@ -136,25 +161,10 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                let old = service.live();
-                match load(&opts, Some(&old)).await {
-                    Ok(new) => {
-                        if new.config.listen != old.config.listen || new.config.dovecot_auth != old.config.dovecot_auth
-                            || new.config.postfix_socketmap != old.config.postfix_socketmap
-                            || new.config.metrics_listen != old.config.metrics_listen || new.config.tls != old.config.tls {
-                            tracing::warn!("listener addresses and TLS files changed: they take effect at the next start");
-                        }
-                        let _ = store_tx.send(new.store.clone());
-                        service.replace(new);
-                        service.metrics.reloads_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        reload_tx.send_modify(|n| *n += 1);
-                        tracing::info!("configuration reloaded");
-                    }
-                    Err(err) => {
-                        service.metrics.reloads_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tracing::error!("{}", crate::core::reload_error(&err));
-                    }
-                }
+                let _ = reload(&opts, &service, &store_tx, &reload_tx).await;
+            }
+            Some(answer) = reload_asked.recv() => {
+                let _ = answer.send(reload(&opts, &service, &store_tx, &reload_tx).await);
             }
         }
     }
@@ -177,6 +187,41 @@ pub async fn run(opts: Options) -> Result<(), StartError> {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), service.live().store.close()).await;
     tracing::info!("dirconn serve stopped");
     Ok(())
+}
+
+/// Loads the configuration again and puts it in force; a configuration that fails to load is refused (the old
+/// one keeps serving) and its message returned.
+async fn reload(
+    opts: &Options,
+    service: &Service,
+    store_tx: &watch::Sender<dirconn_store::Store>,
+    reload_tx: &watch::Sender<u64>,
+) -> Result<(), String> {
+    let old = service.live();
+    match load(opts, Some(&old)).await {
+        Ok(new) => {
+            if new.config.listen != old.config.listen
+                || new.config.dovecot_auth != old.config.dovecot_auth
+                || new.config.postfix_socketmap != old.config.postfix_socketmap
+                || new.config.metrics_listen != old.config.metrics_listen
+                || new.config.tls != old.config.tls
+            {
+                tracing::warn!("listener addresses and TLS files changed: they take effect at the next start");
+            }
+            let _ = store_tx.send(new.store.clone());
+            service.replace(new);
+            service.metrics.reloads_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            reload_tx.send_modify(|n| *n += 1);
+            tracing::info!("configuration reloaded");
+            Ok(())
+        }
+        Err(err) => {
+            service.metrics.reloads_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let message = crate::core::reload_error(&err);
+            tracing::error!("{message}");
+            Err(message)
+        }
+    }
 }
 
 /// The scheduled syncs of the configuration in force, restarted on each reload, until the stop.

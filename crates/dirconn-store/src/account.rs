@@ -315,6 +315,31 @@ impl Account {
             || self.sync_digest != other.sync_digest
             || self.directory_disabled != other.directory_disabled
     }
+
+    /// What differs from `other`, by name (`email`, `groups`, `active`…), for a dry run's diff; the
+    /// digest is left out (it changes with what it digests).
+    pub fn changes(&self, other: &Account) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut put = |differs: bool, name: &'static str| {
+            if differs {
+                out.push(name);
+            }
+        };
+        put(self.login != other.login, "login");
+        put(self.auth_name != other.auth_name, "auth_name");
+        put(self.source != other.source, "source");
+        put(self.directory_key != other.directory_key, "directory_key");
+        put(self.dn != other.dn, "dn");
+        put(self.active != other.active, "active");
+        for field in Field::ALL {
+            put(self.fields.get(field) != other.fields.get(field), field.name());
+        }
+        put(self.groups != other.groups, "groups");
+        put(self.app_groups != other.app_groups, "app_groups");
+        put(self.all_addresses() != other.all_addresses(), "addresses");
+        put(self.directory_disabled != other.directory_disabled, "directory_disabled");
+        out
+    }
 }
 
 /// The lowest free account name for `base`: `base` itself, else `base` followed by the smallest number

@@ -458,7 +458,11 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
             Ok(outcome.map_or_else(|e| e.kind().into(), |()| Exit::Ok))
         }
         Command::Serve => {
-            let opts = dirconn_service::Options { config: cli.config.clone(), plugin_dir: cli.plugin_dir.clone() };
+            let opts = dirconn_service::Options {
+                config: cli.config.clone(),
+                plugin_dir: cli.plugin_dir.clone(),
+                web: Some(dirconn_web::router),
+            };
             match dirconn_service::run(opts).await {
                 Ok(()) => Ok(Exit::Ok),
                 Err(dirconn_service::StartError::Host(e)) => Err(e),

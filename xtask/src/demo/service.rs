@@ -239,6 +239,7 @@ impl Running {
         }
 
         surprises.extend(self.show_postmap());
+        surprises.extend(self.show_web());
 
         // The service writes audit rows in batches, a moment after each answer.
         if !self.wait_audit_written(attempts) {
@@ -339,11 +340,46 @@ impl Running {
     }
 
     /// What to try by hand while it runs (`--keep`).
+    /// The administrator's web pages: a sign-in as the demo's local administrator, and the domains page.
+    fn show_web(&self) -> Vec<String> {
+        println!(
+            "\n== The administrator's web pages: http://{}/ui/ (sign in as postmaster@example.org, password \
+             postmaster-pass) ==",
+            self.api
+        );
+        let form = b"login=postmaster%40example.org&password=postmaster-pass";
+        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+        let r = match Http::new(self.api).send("POST", "/ui/signin", &headers, Some(form)) {
+            Ok(r) => r,
+            Err(e) => return vec![format!("POST /ui/signin failed: {e}")],
+        };
+        let cookie = r.header("set-cookie").and_then(|c| c.split(';').next()).unwrap_or_default().to_owned();
+        println!(
+            "POST /ui/signin as postmaster@example.org: HTTP {} (a session cookie: {})",
+            r.status,
+            !cookie.is_empty()
+        );
+        if r.status != 303 || !cookie.starts_with("__Host-dirconn=") {
+            return vec![format!("the sign-in to the web pages answered {} without a session cookie", r.status)];
+        }
+        let page = match Http::new(self.api).send("GET", "/ui/domains", &[("Cookie", &cookie)], None) {
+            Ok(r) => r,
+            Err(e) => return vec![format!("GET /ui/domains failed: {e}")],
+        };
+        let shown = page.text().contains("example.org");
+        println!("GET /ui/domains: HTTP {} (lists example.org: {shown})", page.status);
+        if page.status != 200 || !shown {
+            return vec![format!("the domains page answered {} and does not list example.org", page.status)];
+        }
+        Vec::new()
+    }
+
     pub fn hint(&self) -> String {
         let mut s = format!(
-            "  curl -s http://{}/metrics | grep ^dirconn_auth\n  curl -s -H \"Authorization: Bearer $(cat {})\" \
+            "  open http://{}/ui/ in a browser: postmaster@example.org, password postmaster-pass\n  curl -s http://{}/metrics | grep ^dirconn_auth\n  curl -s -H \"Authorization: Bearer $(cat {})\" \
              -H 'Content-Type: application/json' -d '{{\"login\":\"bob\",\"password\":\"bob-pass\"}}' \
              http://{}/v1/auth",
+            self.api,
             self.metrics,
             self.tokens.path().join("dovecot.token").display(),
             self.api

@@ -74,7 +74,14 @@ pub async fn serve(
             () = stopped(&mut stop) => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer's address, for handlers that throttle by it (`ConnectInfo`).
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        ));
         match &tls {
             None => {
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();

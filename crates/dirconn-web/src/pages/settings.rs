@@ -1,0 +1,611 @@
+//! A domain's settings: the form in sections (each field with its help and default), saved into the
+//! configuration file in place; "Test connection" and "Test authentication" on the form's values, unsaved;
+//! the effective filters previewed as the fields change; the attribute picker.
+//!
+//! The form's values become a draft configuration (the file with the form applied) loaded as the host
+//! would, with the domain enabled; the tests run on the draft's domain. A stored bind password is never
+//! sent to the browser; when the URLs or the bind DN differ from the file's, a test or a save needs the
+//! password typed again (DC-834), so that a stored secret never goes to a server it was not set for.
+
+use std::{collections::BTreeMap, path::Path, time::Instant};
+
+use askama::Template;
+use axum::{
+    extract::{Path as UrlPath, Query},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use dirconn_abi::{ClientContext, ErrorKind};
+use dirconn_host::{Host, HostConfig, accounts::apply_entry};
+use dirconn_store::{Account, Source};
+use dirconn_views::{AttributesView, AuthView, Problem, Refusal, StageStatusView, TestReportView};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use super::{Frame, Page, html, render_problem};
+use crate::{
+    Admin, Change, Error, Fail, State, Web,
+    edit::{self, Document},
+    fields::{self, Field, Input, Section},
+};
+
+/// The keys whose change needs the service password typed again.
+const TARGET_KEYS: [&str; 3] = ["urls", "url", "bind_dn"];
+/// The keys a bind password can come from.
+const SECRET_KEYS: [&str; 3] = ["bind_password", "bind_password_file", "bind_password_env"];
+
+/// One field as the page shows it.
+pub(crate) struct FieldView {
+    pub key: String,
+    pub input: Input,
+    pub value: String,
+    pub help: String,
+    pub default: String,
+    pub error: Option<String>,
+    /// Whether it names a directory attribute (the picker's list applies).
+    pub attribute: bool,
+}
+
+impl FieldView {
+    pub fn id(&self) -> String {
+        format!("f-{}", self.key.replace('.', "-"))
+    }
+    pub fn name(&self) -> String {
+        format!("k.{}", self.key)
+    }
+    pub fn is(&self, kind: &str) -> bool {
+        matches!(
+            (self.input, kind),
+            (Input::Text, "text")
+                | (Input::Number, "number")
+                | (Input::Bool, "bool")
+                | (Input::List, "list")
+                | (Input::Secret, "secret")
+        )
+    }
+}
+
+pub(crate) struct SectionView {
+    pub title: &'static str,
+    pub anchor: &'static str,
+    pub fields: Vec<FieldView>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    frame: Frame,
+    domain: String,
+    kind: String,
+    sections: Vec<SectionView>,
+    secret_set: bool,
+    secret_source: String,
+    rev: String,
+    read_only: Option<String>,
+    result: String,
+    preview: String,
+    notice: Option<String>,
+    problem: String,
+}
+
+/// The domain's file section, its index, and the file.
+struct Loaded {
+    doc: Document,
+    text: String,
+    index: usize,
+    kind: String,
+}
+
+fn loaded(web: &Web, domain: &str) -> Result<Loaded, Fail> {
+    let live = web.service.live();
+    let path = live.host.config().path.clone();
+    let (doc, text) = Document::read(&path)?;
+    let config = HostConfig::parse(&path, &text)?;
+    let name = live.host.domain(domain)?.name.clone();
+    let index = config.domains.iter().position(|d| d.name == name).ok_or(Fail::Host(
+        StatusCode::NOT_FOUND,
+        Problem {
+            code: "DC-010".into(),
+            kind: ErrorKind::NotFound.into(),
+            message: format!("The domain {name} is not in {} any more.", path.display()),
+            fix: "Reload the service (SIGHUP) or add the domain back.".into(),
+            diagnostic: None,
+        },
+    ))?;
+    let kind = config.domains[index].connector.clone();
+    Ok(Loaded { doc, text, index, kind })
+}
+
+/// The effective values of the domain in force (defaults of the connector kind shown in the form).
+fn effective(web: &Web, domain: &str) -> BTreeMap<String, String> {
+    let live = web.service.live();
+    live.host
+        .domain(domain)
+        .ok()
+        .and_then(|d| d.filter().ok())
+        .map(|r| r.items.iter().map(|i| (i.name.to_string(), i.value.to_string())).collect())
+        .unwrap_or_default()
+}
+
+fn is_attribute(key: &str) -> bool {
+    key.starts_with("mapping.") || key.ends_with("_attribute") || key == "attributes"
+}
+
+/// The page's sections: the values of `posted` where posted, else the file's.
+fn sections(
+    l: &Loaded,
+    all: &[Field],
+    posted: Option<&[(String, String)]>,
+    errors: &BTreeMap<String, String>,
+) -> Vec<SectionView> {
+    let table = l.doc.domain(l.index);
+    Section::ALL
+        .iter()
+        .map(|&section| SectionView {
+            title: section.title(),
+            anchor: section.anchor(),
+            fields: all
+                .iter()
+                .filter(|f| f.section == section)
+                .map(|f| {
+                    let name = format!("k.{}", f.key);
+                    let posted = posted.and_then(|p| p.iter().find(|(k, _)| *k == name)).map(|(_, v)| v.clone());
+                    let value = match f.input {
+                        Input::Secret => String::new(),
+                        _ => posted.unwrap_or_else(|| {
+                            table.and_then(|t| fields::item(t, &f.key)).map(fields::shown).unwrap_or_default()
+                        }),
+                    };
+                    FieldView {
+                        key: f.key.clone(),
+                        input: f.input,
+                        value,
+                        help: f.help.clone(),
+                        default: f.default.clone(),
+                        error: errors.get(&f.key).cloned(),
+                        attribute: is_attribute(&f.key),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn secret_source(l: &Loaded) -> Option<&'static str> {
+    let table = l.doc.domain(l.index)?;
+    SECRET_KEYS.into_iter().find(|k| table.contains_key(k))
+}
+
+/// What a page render needs beyond the file.
+#[derive(Default)]
+struct Extra<'a> {
+    posted: Option<&'a [(String, String)]>,
+    errors: BTreeMap<String, String>,
+    result: String,
+    notice: Option<String>,
+    problem: String,
+}
+
+fn render(web: &Web, admin: &Admin, domain: &str, extra: Extra<'_>, status: StatusCode) -> Page {
+    let l = loaded(web, domain)?;
+    let name = web.service.live().host.domain(domain)?.name.clone();
+    let all = fields::fields(&l.kind, &effective(web, &name));
+    let source = secret_source(&l);
+    let page = SettingsPage {
+        frame: Frame::new(admin, "Domains"),
+        domain: name.clone(),
+        kind: l.kind.clone(),
+        sections: sections(&l, &all, extra.posted, &extra.errors),
+        secret_set: source.is_some(),
+        secret_source: source.unwrap_or_default().to_owned(),
+        rev: edit::revision(&l.text),
+        read_only: edit::writable(&l.doc.path).err().map(|e| e.message()),
+        preview: preview_of(web.service.live().host.domain(&name).ok()),
+        result: extra.result,
+        notice: extra.notice,
+        problem: extra.problem,
+    };
+    Ok((status, html(&page)).into_response())
+}
+
+/// The settings page.
+pub(crate) async fn page(
+    axum::extract::State(web): axum::extract::State<State>,
+    admin: Admin,
+    UrlPath(domain): UrlPath<String>,
+) -> Page {
+    render(&web, &admin, &domain, Extra::default(), StatusCode::OK)
+}
+
+/// A draft: the file with the form applied, and what the form changed.
+struct Draft {
+    l: Loaded,
+    changed: Vec<String>,
+    secret: Option<Zeroizing<String>>,
+}
+
+/// Applies the form to the file; refuses a changed target without the password typed again.
+fn draft(web: &Web, domain: &str, change: &Change) -> Result<Draft, Fail> {
+    let mut l = loaded(web, domain)?;
+    let all = fields::fields(&l.kind, &BTreeMap::new());
+    let had_secret = secret_source(&l).is_some();
+    let changed = l.doc.apply(l.index, &all, &change.form)?;
+    let secret = change.get("k.bind_password").filter(|p| !p.is_empty()).map(|p| Zeroizing::new(p.to_owned()));
+    let target: Vec<&str> = TARGET_KEYS.into_iter().filter(|k| changed.iter().any(|c| c == k)).collect();
+    if had_secret && secret.is_none() && !target.is_empty() {
+        return Err(Error::SecretNeeded { changed: target.join(" and ") }.into());
+    }
+    Ok(Draft { l, changed, secret })
+}
+
+/// The draft's host, with the domain enabled and the typed password in force (for tests only).
+fn test_host(web: &Web, d: &mut Draft) -> Result<Host, Fail> {
+    let index = d.l.index;
+    d.l.doc.set(index, "enabled", None);
+    if let Some(secret) = &d.secret {
+        for k in SECRET_KEYS {
+            d.l.doc.set(index, k, None);
+        }
+        d.l.doc.set(index, "bind_password", Some(secret.as_str().into()));
+    }
+    let live = web.service.live();
+    let config = live.host.config();
+    let text = Zeroizing::new(d.l.doc.text());
+    edit::load(&config.path, &text, &config.plugin_dir, live.host.registry()).map_err(|e| edit::invalid(&e).into())
+}
+
+/// A failure of a test or a save shown at its field (or above the form).
+fn shown_at(web: &Web, admin: &Admin, domain: &str, change: &Change, err: Fail) -> Page {
+    let Fail::Web(status, err) = err else { return Err(err) };
+    let mut extra = Extra { posted: Some(&change.form), ..Extra::default() };
+    if let Some(key) = err.field() {
+        extra.errors.insert(key.to_owned(), format!("[{}] {} {}", err.code(), err.message(), err.fix()));
+    }
+    extra.problem = render_problem(&err.problem());
+    if admin.htmx {
+        // htmx swaps only 2xx answers: the fragment with the problem is the answer.
+        return Ok(axum::response::Html(extra.problem).into_response());
+    }
+    render(web, admin, domain, extra, status)
+}
+
+/// The result of a test: the fragment for htmx, else the whole page with it.
+fn answer(web: &Web, admin: &Admin, domain: &str, change: &Change, result: String) -> Page {
+    if admin.htmx {
+        return Ok(axum::response::Html(result).into_response());
+    }
+    render(web, admin, domain, Extra { posted: Some(&change.form), result, ..Extra::default() }, StatusCode::OK)
+}
+
+#[derive(Template)]
+#[template(path = "stages.html")]
+struct Stages<'a> {
+    report: &'a TestReportView,
+}
+
+impl Stages<'_> {
+    fn status(s: &StageStatusView) -> &'static str {
+        match s {
+            StageStatusView::Passed => "passed",
+            StageStatusView::Failed => "failed",
+            StageStatusView::Skipped => "skipped",
+        }
+    }
+}
+
+/// Runs the staged connection test on the form's values.
+pub(crate) async fn test_connection(
+    axum::extract::State(web): axum::extract::State<State>,
+    UrlPath(domain): UrlPath<String>,
+    change: Change,
+) -> Page {
+    let admin = &change.admin;
+    let key = format!("service bind {domain}");
+    let wait = web.test_logins.wait(None, &key);
+    if wait > 0 {
+        return shown_at(
+            &web,
+            admin,
+            &domain,
+            &change,
+            Error::Throttled { what: "connection tests with a refused service password", retry_after: wait }.into(),
+        );
+    }
+    let mut d = match draft(&web, &domain, &change) {
+        Ok(d) => d,
+        Err(e) => return shown_at(&web, admin, &domain, &change, e),
+    };
+    let host = match test_host(&web, &mut d) {
+        Ok(h) => h,
+        Err(e) => return shown_at(&web, admin, &domain, &change, e),
+    };
+    let target = host.domain(&domain)?;
+    let report = target.test_connection(None, None).await?;
+    let view = TestReportView::new(&target.name, &report);
+    let refused_bind =
+        view.stages.iter().any(|s| s.error.as_ref().is_some_and(|e| e.kind == ErrorKind::InvalidCredentials.into()));
+    if refused_bind {
+        web.test_logins.failed(None, &key);
+    } else if view.ok {
+        web.test_logins.succeeded(&key);
+    }
+    web.last_tests
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(target.name.clone(), (dirconn_store::now(), view.ok));
+    tracing::info!(admin = %admin.session.who, domain = %target.name, ok = view.ok, changed = ?d.changed, "connection tested from the web pages");
+    let result = Stages { report: &view }.render().map_err(|e| {
+        Fail::Web(StatusCode::INTERNAL_SERVER_ERROR, Error::BadValue { key: "template".into(), problem: e.to_string() })
+    })?;
+    answer(&web, admin, &domain, &change, result)
+}
+
+/// One mapped field of a test login: the account field, the attribute, the value.
+pub(crate) struct Mapped {
+    pub field: String,
+    pub attribute: String,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth.html")]
+struct AuthResult<'a> {
+    view: Option<&'a AuthView>,
+    refusal: Option<&'a Refusal>,
+    mapped: Vec<Mapped>,
+    addresses: Vec<String>,
+    groups: Vec<String>,
+    app_groups: Vec<String>,
+    told: String,
+}
+
+/// Tests a login with known credentials on the form's values: the entry found, the mapped fields with
+/// their attributes, the groups and the app groups they map to, and what the user would be told.
+pub(crate) async fn test_auth(
+    axum::extract::State(web): axum::extract::State<State>,
+    UrlPath(domain): UrlPath<String>,
+    change: Change,
+) -> Page {
+    let admin = &change.admin;
+    let login = change.get("t.login").unwrap_or_default().trim().to_owned();
+    let password = Zeroizing::new(change.get("t.password").unwrap_or_default().to_owned());
+    if login.is_empty() || password.is_empty() {
+        let err =
+            Error::BadValue { key: "t.login".into(), problem: "a test login needs a login and its password".into() };
+        return shown_at(&web, admin, &domain, &change, err.into());
+    }
+    let key = format!("{domain} {login}");
+    let wait = web.test_logins.wait(change.client, &key);
+    if wait > 0 {
+        return shown_at(
+            &web,
+            admin,
+            &domain,
+            &change,
+            Error::Throttled { what: "test authentication", retry_after: wait }.into(),
+        );
+    }
+    let mut d = match draft(&web, &domain, &change) {
+        Ok(d) => d,
+        Err(e) => return shown_at(&web, admin, &domain, &change, e),
+    };
+    let host = match test_host(&web, &mut d) {
+        Ok(h) => h,
+        Err(e) => return shown_at(&web, admin, &domain, &change, e),
+    };
+    let target = host.domain(&domain)?;
+    let client = ClientContext {
+        address: abi_stable::std_types::ROption::RNone,
+        protocol: abi_stable::std_types::ROption::RSome("web".into()),
+    };
+    let started = Instant::now();
+    let outcome = target.authenticate(&login, &password, client).await;
+    let result = match outcome {
+        Ok(user) => {
+            web.test_logins.succeeded(&key);
+            let view = AuthView::new(&target.name, &login, started.elapsed(), &user);
+            let mut account = Account::new(&target.name, &login, &login, Source::Directory, dirconn_store::now());
+            let _notes = apply_entry(&mut account, &user, &target.policy);
+            let mapped = target
+                .policy
+                .mapping
+                .fields
+                .iter()
+                .map(|(field, attr)| Mapped {
+                    field: field.name().to_owned(),
+                    attribute: attr.clone(),
+                    value: match account.fields.get(*field) {
+                        Some(dirconn_store::Value::Text(t)) => t.clone(),
+                        Some(dirconn_store::Value::Bytes(b)) => format!("({} bytes)", b.len()),
+                        None => "(absent)".to_owned(),
+                    },
+                })
+                .collect();
+            AuthResult {
+                view: Some(&view),
+                refusal: None,
+                mapped,
+                addresses: account.all_addresses(),
+                groups: account.groups.iter().cloned().collect(),
+                app_groups: account.app_groups.iter().cloned().collect(),
+                told: "Nothing: the login is accepted.".into(),
+            }
+            .render()
+        }
+        Err(err) => {
+            if err.kind() == ErrorKind::InvalidCredentials {
+                web.test_logins.failed(change.client, &key);
+            }
+            let refusal = Refusal::new(target, &login, started.elapsed(), &err);
+            AuthResult {
+                view: None,
+                told: refusal.user_message.clone(),
+                refusal: Some(&refusal),
+                mapped: Vec::new(),
+                addresses: Vec::new(),
+                groups: Vec::new(),
+                app_groups: Vec::new(),
+            }
+            .render()
+        }
+    };
+    tracing::info!(admin = %admin.session.who, domain = %target.name, login = %login, "login tested from the web pages");
+    let result = result.map_err(|e| {
+        Fail::Web(StatusCode::INTERNAL_SERVER_ERROR, Error::BadValue { key: "template".into(), problem: e.to_string() })
+    })?;
+    answer(&web, admin, &domain, &change, result)
+}
+
+#[derive(Template)]
+#[template(path = "preview.html")]
+struct Preview {
+    items: Vec<(String, String)>,
+}
+
+/// The effective filters of a domain.
+fn preview_of(domain: Option<&dirconn_host::Domain>) -> String {
+    let items = domain
+        .and_then(|d| d.filter().ok())
+        .map(|r| r.items.iter().map(|i| (i.name.to_string(), i.value.to_string())).collect())
+        .unwrap_or_default();
+    Preview { items }.render().unwrap_or_default()
+}
+
+/// The filters the form's values make, as they change (no connection is opened).
+pub(crate) async fn preview(
+    axum::extract::State(web): axum::extract::State<State>,
+    UrlPath(domain): UrlPath<String>,
+    change: Change,
+) -> Page {
+    let mut l = loaded(&web, &domain)?;
+    let all = fields::fields(&l.kind, &BTreeMap::new());
+    let out = match l.doc.apply(l.index, &all, &change.form) {
+        Err(e) => render_problem(&e.problem()),
+        Ok(_) => {
+            l.doc.set(l.index, "enabled", None);
+            let live = web.service.live();
+            let config = live.host.config();
+            match edit::load(&config.path, &l.doc.text(), &config.plugin_dir, live.host.registry()) {
+                Ok(host) => preview_of(host.domain(&domain).ok()),
+                Err(e) => render_problem(&edit::invalid(&e).problem()),
+            }
+        }
+    };
+    Ok(axum::response::Html(out).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "picker.html")]
+struct Picker<'a> {
+    view: &'a AttributesView,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AttributesQuery {
+    #[serde(default)]
+    _x: Option<String>,
+}
+
+/// The attribute picker: the schema's attribute names and a sample entry, from the domain's server.
+pub(crate) async fn attributes(
+    axum::extract::State(web): axum::extract::State<State>,
+    _admin: Admin,
+    UrlPath(domain): UrlPath<String>,
+    Query(_q): Query<AttributesQuery>,
+) -> Page {
+    let live = web.service.live();
+    let d = live.host.domain(&domain)?;
+    let report = d.attributes().await?;
+    let view = AttributesView::new(&d.name, &report);
+    let body = Picker { view: &view }.render().unwrap_or_default();
+    Ok(axum::response::Html(body).into_response())
+}
+
+/// Saves the form into the configuration file: validated by loading it as the host would, written
+/// atomically with the previous file kept, then reloaded.
+pub(crate) async fn save(
+    axum::extract::State(web): axum::extract::State<State>,
+    UrlPath(domain): UrlPath<String>,
+    change: Change,
+) -> Page {
+    let admin = &change.admin;
+    match save_draft(&web, &domain, &change) {
+        Err(e) => shown_at(&web, admin, &domain, &change, e),
+        Ok(changed) if changed.is_empty() => render(
+            &web,
+            admin,
+            &domain,
+            Extra { notice: Some("Nothing changed.".into()), ..Extra::default() },
+            StatusCode::OK,
+        ),
+        Ok(changed) => {
+            tracing::info!(admin = %admin.session.who, domain = %domain, ?changed, "configuration saved from the web pages");
+            let notice = match web.reloader.reload().await {
+                Ok(()) => format!("Saved and reloaded: {}.", changed.join(", ")),
+                Err(message) => format!("Saved ({}), but the reload failed: {message}", changed.join(", ")),
+            };
+            render(&web, admin, &domain, Extra { notice: Some(notice), ..Extra::default() }, StatusCode::OK)
+        }
+    }
+}
+
+fn save_draft(web: &Web, domain: &str, change: &Change) -> Result<Vec<String>, Fail> {
+    let mut d = draft(web, domain, change)?;
+    let path = d.l.doc.path.clone();
+    edit::writable(&path)?;
+    if change.get("rev") != Some(edit::revision(&d.l.text).as_str()) {
+        return Err(Error::Changed { path: path.display().to_string() }.into());
+    }
+    let index = d.l.index;
+    let mut secret_file = None;
+    if let Some(secret) = &d.secret {
+        let table = d.l.doc.domain(index);
+        let file = table.and_then(|t| t.get("bind_password_file")).and_then(|i| i.as_str()).map(str::to_owned);
+        let env = table.and_then(|t| t.get("bind_password_env")).and_then(|i| i.as_str()).map(str::to_owned);
+        match (file, env) {
+            (Some(file), _) => secret_file = Some(file),
+            (None, Some(var)) => {
+                if std::env::var(&var).ok().as_deref() != Some(secret.as_str()) {
+                    return Err(Error::BadValue {
+                        key: "bind_password".into(),
+                        problem: format!("the password comes from the environment variable {var}, and this is not its value; set it there"),
+                    }
+                    .into());
+                }
+            }
+            (None, None) => {
+                d.l.doc.set(index, "bind_password", Some(secret.as_str().into()));
+                d.changed.push("bind_password".into());
+            }
+        }
+    }
+    let live = web.service.live();
+    let config = live.host.config();
+    let text = Zeroizing::new(d.l.doc.text());
+    let host = edit::load(&path, &text, &config.plugin_dir, live.host.registry())
+        .map_err(|e| Fail::from(edit::invalid(&e)))?;
+    dirconn_service::ServiceConfig::from_table(&host.config().service, &host.config().dir).map_err(|e| {
+        Fail::from(Error::Invalid { key: None, problem: format!("[{}] {}", e.code(), e.message()), fix: e.fix() })
+    })?;
+    drop(host);
+    if let (Some(file), Some(secret)) = (secret_file, &d.secret) {
+        let file = config.dir.join(file);
+        write_secret(&file, secret)?;
+        d.changed.push("bind_password_file".into());
+    }
+    if d.changed.is_empty() {
+        return Ok(d.changed);
+    }
+    edit::write(&path, &d.l.text, &text)?;
+    Ok(d.changed)
+}
+
+/// Replaces a password file (mode 0600) atomically.
+fn write_secret(file: &Path, secret: &str) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fail = |e: std::io::Error| Error::ReadOnly { path: file.display().to_string(), problem: e.to_string() };
+    let tmp = file.with_extension("dirconn-tmp");
+    std::fs::write(&tmp, format!("{secret}\n")).map_err(fail)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    std::fs::rename(&tmp, file).map_err(fail)
+}
