@@ -228,9 +228,14 @@ impl Browser {
         field.send_keys(value).await.unwrap_or_else(|e| panic!("cannot type into `{css}`: {e}"));
     }
 
-    /// Clicks the element matching `css`.
+    /// Clicks the element matching `css`, scrolled to the middle of the window first (WebDriver scrolls it
+    /// only just into view, where a sticky bar may cover it).
     pub async fn click(&self, css: &str) {
-        self.wait_for(css).await.click().await.unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
+        let element = self.wait_for(css).await;
+        let arg = serde_json::to_value(&element).expect("an element reference");
+        let scroll = "arguments[0].scrollIntoView({block: 'center'});";
+        self.client.execute(scroll, vec![arg]).await.unwrap_or_else(|e| panic!("cannot scroll to `{css}`: {e}"));
+        element.click().await.unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
     }
 
     /// The current page's cookies as `(name, value)`, `HttpOnly` ones included.

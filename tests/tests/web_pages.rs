@@ -76,6 +76,14 @@ async fn check_page(b: &Browser, name: &str) {
     b.screenshot(name).await;
 }
 
+/// The same, photographed with `css` at the top of the window.
+async fn check_page_at(b: &Browser, name: &str, css: &str) {
+    b.assert_accessible(name).await;
+    let script = format!("document.querySelector('{css}').scrollIntoView(); return true;");
+    b.client().execute(&script, vec![]).await.unwrap_or_else(|e| panic!("scroll to {css}: {e}"));
+    b.screenshot(name).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn settings_tests_and_saving_in_a_browser() {
     let slapd = Slapd::start();
@@ -108,7 +116,7 @@ async fn settings_tests_and_saving_in_a_browser() {
     b.click("#test-connection").await;
     wait_text(&b, "#result", "every stage passed").await;
     assert!(!b.source().await.contains("data-status=\"failed\""));
-    check_page(&b, "test-connection").await;
+    check_page_at(&b, "test-connection", "#tests").await;
 
     // A test login on the form's values: the entry, the mapped fields and their attributes, the groups.
     b.fill("#f-bind_password", "").await;
@@ -117,7 +125,15 @@ async fn settings_tests_and_saving_in_a_browser() {
     b.click("#test-auth").await;
     let shown = wait_text(&b, "#result", "Accepted").await;
     assert!(shown.contains("alice@example.org") && shown.contains("cn=staff"), "{shown}");
-    check_page(&b, "test-auth").await;
+    check_page_at(&b, "test-auth", "#tests").await;
+
+    // The effective filters follow the form as it is typed; the attribute picker asks the server.
+    b.fill("#f-user_filter", "(&(objectClass=inetOrgPerson)(employeeType=staff))").await;
+    wait_text(&b, "#preview", "employeeType=staff").await;
+    b.click("#picker-load").await;
+    let picker = wait_text(&b, "#picker", "attributes in the schema").await;
+    assert!(picker.contains("uid=") || picker.contains("mail"), "{picker}");
+    b.goto(&url(&serve, "/ui/domains/example.org")).await;
 
     // A changed URL without the password typed again: the test is refused at the password field.
     let other = format!("ldap://127.0.0.1:{}", dirconn_tests::net::refused_port());
@@ -133,7 +149,7 @@ async fn settings_tests_and_saving_in_a_browser() {
     let error = wait_text(&b, "[data-key=pool_size] .error", "DC-836").await;
     assert!(error.contains("pool_size"), "{error}");
     assert_eq!(std::fs::read_to_string(serve.config_path()).unwrap(), before, "a refused save wrote the file");
-    check_page(&b, "settings-error").await;
+    check_page_at(&b, "settings-error", "[data-key=pool_size]").await;
 
     // A good one is saved in place, comments kept, the previous file kept, and is in force.
     b.goto(&url(&serve, "/ui/domains/example.org")).await;
@@ -182,7 +198,7 @@ async fn groups_sync_accounts_audit_and_plugins_in_a_browser() {
     b.click("#dry-run").await;
     let diff = wait_text(&b, "#sync-result", "Dry run").await;
     assert!(diff.contains("Created") && diff.contains("alice"), "{diff}");
-    check_page(&b, "sync-dry-run").await;
+    check_page_at(&b, "sync-dry-run", "#sync-result").await;
     b.goto(&url(&serve, "/ui/accounts?domain=example.org&q=alice")).await;
     wait_text(&b, "#accounts", "No account matches").await;
     b.goto(&url(&serve, "/ui/domains/example.org/sync")).await;
@@ -231,7 +247,24 @@ fn an_active_directory_test_login_shows_mapped_fields_and_app_groups() {
         let groups = b.text_of("#auth-groups").await;
         assert!(groups.to_lowercase().contains("devs"), "{groups}");
         b.assert_accessible("test-auth (Active Directory)").await;
+        let scroll = "document.querySelector('#tests').scrollIntoView(); return true;";
+        b.client().execute(scroll, vec![]).await.unwrap();
         b.screenshot("test-auth-active-directory").await;
+
+        // Wrong passwords: two are tried, the third is refused before the DC sees it (the DC locks at three),
+        // and alice can still log in.
+        for _ in 0..2 {
+            b.fill("#t-password", "not-her-password").await;
+            b.click("#test-auth").await;
+            wait_text(&b, "#result", "Refused").await;
+            b.goto(&url(&serve, "/ui/domains/example.com")).await;
+            b.fill("#t-login", AdUser::ALICE.sam).await;
+        }
+        b.fill("#t-password", "not-her-password").await;
+        b.click("#test-auth").await;
+        wait_text(&b, "#result", "DC-831").await;
+        let r = serve.client().login(AdUser::ALICE.sam, AdUser::ALICE.password);
+        assert_eq!(r.status, 200, "alice was locked out by the tests: {}", r.text());
         b.close().await;
     });
 }
@@ -363,6 +396,43 @@ fn forged_changes_tokens_headers_and_the_stored_password() {
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(r.text().contains("DC-834") && r.text().contains("f-bind_password-error"), "{}", r.text());
     assert_eq!(std::fs::read_to_string(serve.config_path()).unwrap(), before);
+
+    // Values from the file and the directory are escaped.
+    let r = post(
+        &serve,
+        "/ui/domains/example.org",
+        &cookie,
+        &[],
+        &form(&[("csrf", &csrf), ("rev", &rev), ("k.display_name", "<b>bold</b>")]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = Http::new(serve.api_addr()).send("GET", "/ui/domains", &[("Cookie", &cookie)], None).unwrap().text();
+    assert!(list.contains("&#60;b&#62;bold") && !list.contains("<b>bold"), "{list}");
+
+    // A file without write permission: the pages are read-only, a save is refused, the file unchanged.
+    use std::os::unix::fs::PermissionsExt as _;
+    let saved = std::fs::read_to_string(serve.config_path()).unwrap();
+    std::fs::set_permissions(serve.config_path(), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let page = Http::new(serve.api_addr())
+        .send("GET", "/ui/domains/example.org", &[("Cookie", &cookie)], None)
+        .unwrap()
+        .text();
+    assert!(
+        page.contains("Read-only") && page.contains("id=\"save\" class=\"primary\" type=\"submit\" disabled"),
+        "{page}"
+    );
+    let rev = page.split("name=\"rev\" value=\"").nth(1).and_then(|t| t.split('"').next()).unwrap().to_owned();
+    let r = post(
+        &serve,
+        "/ui/domains/example.org",
+        &cookie,
+        &[],
+        &form(&[("csrf", &csrf), ("rev", &rev), ("k.display_name", "Refused")]),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("DC-835"), "{}", r.text());
+    assert_eq!(std::fs::read_to_string(serve.config_path()).unwrap(), saved);
+    std::fs::set_permissions(serve.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
 
     // Sign-in is throttled after five failures (DC-831).
     let mut last = 0;

@@ -1,4 +1,4 @@
-//! `cargo xtask`: the project's automation, in Rust: build-plugins, demo, test, bench.
+//! `cargo xtask`: the project's automation, in Rust: build-plugins, demo, test, bench, docs, screenshots.
 
 mod bench;
 mod demo;
@@ -60,6 +60,9 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Take the web pages' screenshots of the docs again (docs/src/web/*.png), by running their browser
+    /// tests (a headless Chromium: apt-get install chromium chromium-driver).
+    Screenshots,
 }
 
 /// What can stop a task.
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Task::Test { no_lint, rest } => test(no_lint, &rest),
         Task::Bench { which } => bench::run_bench(which),
         Task::Docs { check } => docs(check),
+        Task::Screenshots => screenshots(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -159,6 +163,7 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
     ensure_postgres()?;
     ensure_kdc()?;
     ensure_pam()?;
+    ensure_browser()?;
     // A Samba AD DC needs root (its fixed ports live in a private network namespace); without root the
     // Active Directory tests say so and skip.
     if is_root() {
@@ -182,6 +187,31 @@ fn test(no_lint: bool, rest: &[String]) -> Result<(), Error> {
     let status = without_cargo_vars(Command::new(&cargo))
         .args(&args)
         .env("DIRCONN_TEST_PLUGINS_STAGED", "1")
+        .current_dir(stage::workspace_root())
+        .status()
+        .map_err(|e| Error::Command { command: line.clone(), reason: e.to_string() })?;
+    if status.success() { Ok(()) } else { Err(Error::Command { command: line, reason: status.to_string() }) }
+}
+
+/// Runs the web pages' browser tests with their screenshots written into docs/src/web.
+fn screenshots() -> Result<(), Error> {
+    let cargo = cargo_bin();
+    ensure_slapd()?;
+    ensure_browser()?;
+    if is_root() {
+        ensure_samba()?;
+    }
+    build_plugins(false, true)?;
+    // The tests run the staged binary as it is: build it first.
+    run(&cargo, &["build", "--quiet", "-p", "dirconn"])?;
+    let dir = stage::workspace_root().join("docs/src/web");
+    let args = ["nextest", "run", "-p", "dirconn-tests", "--test", "web_pages", "--no-fail-fast"];
+    let line = format!("DIRCONN_SCREENSHOT_DIR={} {cargo} {}", dir.display(), args.join(" "));
+    println!("$ {line}");
+    let status = without_cargo_vars(Command::new(&cargo))
+        .args(args)
+        .env("DIRCONN_TEST_PLUGINS_STAGED", "1")
+        .env("DIRCONN_SCREENSHOT_DIR", &dir)
         .current_dir(stage::workspace_root())
         .status()
         .map_err(|e| Error::Command { command: line.clone(), reason: e.to_string() })?;
@@ -298,6 +328,16 @@ pub fn ensure_mail_servers() -> Result<(), Error> {
         let _ = debconf.wait();
     }
     ensure_packages("the mail servers", &MAIL_SERVER_PACKAGES, present)
+}
+
+/// Makes sure a headless Chromium and its WebDriver are installed, for the web pages' browser tests (as root
+/// with apt-get).
+pub fn ensure_browser() -> Result<(), Error> {
+    ensure_packages(
+        "a headless browser",
+        &["chromium", "chromium-driver"],
+        dirconn_tests::browser::Browser::available(),
+    )
 }
 
 /// Makes sure an MIT Kerberos KDC (`krb5kdc`, `kdb5_util`, `kadmin.local`) and its client tools are installed

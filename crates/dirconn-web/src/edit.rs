@@ -186,8 +186,18 @@ fn setting_named(message: &str) -> Option<String> {
     Some(rest.split_once('`')?.0.to_owned())
 }
 
-/// Why the file cannot be replaced, if it cannot: the file and its folder must be writable.
+/// Why the file cannot be replaced, if it cannot: the file and its folder must be writable by the service,
+/// and the file must have a write permission bit (a file made read-only, `chmod a-w`, is left alone even by
+/// root).
 pub fn writable(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o222 == 0
+    {
+        let problem =
+            format!("{} has no write permission (mode {:o})", path.display(), meta.permissions().mode() & 0o7777);
+        return Err(Error::ReadOnly { path: path.display().to_string(), problem });
+    }
     let check = |p: &Path| -> Result<(), String> {
         let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
         // SAFETY: a NUL-terminated path; access(2) only reads it.
@@ -309,5 +319,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.path().join("dirconn.toml.previous")).unwrap(), "old = 1\n");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "a temporary file was left");
         assert!(writable(&dir.path().join("missing.toml")).is_err());
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+        assert_eq!(writable(&path).unwrap_err().code(), "DC-835");
     }
 }

@@ -56,7 +56,7 @@ pub fn router(service: Arc<Service>, reloader: Reloader) -> Router {
         reloader,
         sessions: Sessions::default(),
         sign_ins: Throttle::new(5),
-        test_logins: Throttle::new(3),
+        test_logins: Throttle::strict(2),
         last_tests: Mutex::default(),
     });
     pages::routes().layer(axum::middleware::from_fn(headers)).with_state(web)

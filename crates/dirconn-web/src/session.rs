@@ -113,12 +113,13 @@ pub fn cookie_value(header: &str) -> Option<&str> {
     header.split(';').map(str::trim).find_map(|pair| pair.strip_prefix(COOKIE)?.strip_prefix('='))
 }
 
-/// Failed attempts by address and by login: after `free` failures within [`Throttle::WINDOW`],
-/// each further attempt waits twice as long as the last (from 2 s up to 5 minutes). A success clears the
-/// login's count.
+/// Failed attempts by address and by login: after `free` failures within [`Throttle::WINDOW`], each
+/// further attempt waits twice as long as the last (from 2 s up to 5 minutes), or, for a [`Throttle::strict`]
+/// one, is refused until the window has passed since the last failure. A success clears the login's count.
 #[derive(Debug)]
 pub struct Throttle {
     free: u32,
+    strict: bool,
     table: Mutex<HashMap<String, Failures>>,
 }
 
@@ -132,9 +133,15 @@ impl Throttle {
     /// Failures older than this are forgotten.
     pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
-    /// A throttle that takes `free` failures without a wait.
+    /// A throttle that takes `free` failures without a wait, then makes attempts wait longer and longer.
     pub fn new(free: u32) -> Throttle {
-        Throttle { free, table: Mutex::default() }
+        Throttle { free, strict: false, table: Mutex::default() }
+    }
+
+    /// A throttle that takes `free` failures, then refuses until the window has passed: for attempts
+    /// that reach a directory, which may lock the account out after a few failures.
+    pub fn strict(free: u32) -> Throttle {
+        Throttle { free, strict: true, table: Mutex::default() }
     }
 
     fn keys(ip: Option<IpAddr>, login: &str) -> impl Iterator<Item = String> {
@@ -149,7 +156,11 @@ impl Throttle {
             .filter_map(|k| table.get(&k).copied())
             .filter(|f| now.duration_since(f.last) < Throttle::WINDOW && f.count >= self.free)
             .map(|f| {
-                let delay = Duration::from_secs((2u64 << (f.count - self.free).min(8)).min(300));
+                let delay = if self.strict {
+                    Throttle::WINDOW
+                } else {
+                    Duration::from_secs((2u64 << (f.count - self.free).min(8)).min(300))
+                };
                 delay.saturating_sub(now.duration_since(f.last)).as_secs()
             })
             .max()
@@ -208,5 +219,15 @@ mod tests {
         assert!(t.wait(ip, "someone-else") >= 1);
         t.succeeded("admin");
         assert!(t.wait(None, "admin") == 0);
+    }
+
+    #[test]
+    fn a_strict_throttle_refuses_for_the_window() {
+        let t = Throttle::strict(2);
+        t.failed(None, "example.com alice");
+        assert_eq!(t.wait(None, "example.com alice"), 0);
+        t.failed(None, "example.com alice");
+        assert!(t.wait(None, "example.com alice") > 14 * 60);
+        assert_eq!(t.wait(None, "example.com bob"), 0);
     }
 }

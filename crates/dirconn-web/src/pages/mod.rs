@@ -2,6 +2,7 @@
 //! administrator, the CSRF token), the static files and the rendering of problems.
 
 mod accounts;
+mod checks;
 mod domains;
 mod groups;
 mod plugins;
@@ -30,10 +31,10 @@ pub(crate) fn routes() -> Router<State> {
         .route("/ui/signout", post(signin::signout))
         .route("/ui/domains", get(domains::list))
         .route("/ui/domains/{domain}", get(settings::page).post(settings::save))
-        .route("/ui/domains/{domain}/test-connection", post(settings::test_connection))
-        .route("/ui/domains/{domain}/test-auth", post(settings::test_auth))
-        .route("/ui/domains/{domain}/preview", post(settings::preview))
-        .route("/ui/domains/{domain}/attributes", get(settings::attributes))
+        .route("/ui/domains/{domain}/test-connection", post(checks::test_connection))
+        .route("/ui/domains/{domain}/test-auth", post(checks::test_auth))
+        .route("/ui/domains/{domain}/preview", post(checks::preview))
+        .route("/ui/domains/{domain}/attributes", get(checks::attributes))
         .route("/ui/domains/{domain}/groups", get(groups::page).post(groups::change))
         .route("/ui/domains/{domain}/sync", get(sync::page).post(sync::run))
         .route("/ui/accounts", get(accounts::list))

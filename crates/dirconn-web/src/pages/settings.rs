@@ -1,28 +1,21 @@
 //! A domain's settings: the form in sections (each field with its help and default), saved into the
-//! configuration file in place; "Test connection" and "Test authentication" on the form's values, unsaved;
-//! the effective filters previewed as the fields change; the attribute picker.
+//! configuration file in place; the drafts the tests of [`super::checks`] run on.
 //!
 //! The form's values become a draft configuration (the file with the form applied) loaded as the host
 //! would, with the domain enabled; the tests run on the draft's domain. A stored bind password is never
 //! sent to the browser; when the URLs or the bind DN differ from the file's, a test or a save needs the
 //! password typed again (DC-834), so that a stored secret never goes to a server it was not set for.
 
-use std::{collections::BTreeMap, path::Path, time::Instant};
+use std::{collections::BTreeMap, path::Path};
 
 use askama::Template;
-use axum::{
-    extract::{Path as UrlPath, Query},
-    http::StatusCode,
-    response::IntoResponse,
-};
-use dirconn_abi::{ClientContext, ErrorKind};
-use dirconn_host::{Host, HostConfig, accounts::apply_entry};
-use dirconn_store::{Account, Source};
-use dirconn_views::{AttributesView, AuthView, Problem, Refusal, StageStatusView, TestReportView};
-use serde::Deserialize;
+use axum::{extract::Path as UrlPath, http::StatusCode, response::IntoResponse};
+use dirconn_abi::ErrorKind;
+use dirconn_host::{Host, HostConfig};
+use dirconn_views::Problem;
 use zeroize::Zeroizing;
 
-use super::{Frame, Page, html, render_problem};
+use super::{Frame, Page, checks::preview_of, html, render_problem};
 use crate::{
     Admin, Change, Error, Fail, State, Web,
     edit::{self, Document},
@@ -53,6 +46,16 @@ impl FieldView {
     pub fn name(&self) -> String {
         format!("k.{}", self.key)
     }
+    /// The help, its `code` spans as `<code>`, everything escaped.
+    pub fn help_html(&self) -> String {
+        code_spans(&self.help)
+    }
+
+    /// The default, the same way.
+    pub fn default_html(&self) -> String {
+        code_spans(&self.default)
+    }
+
     pub fn is(&self, kind: &str) -> bool {
         matches!(
             (self.input, kind),
@@ -63,6 +66,25 @@ impl FieldView {
                 | (Input::Secret, "secret")
         )
     }
+}
+
+/// Markdown's code spans (`x`) as `<code>`; every other character escaped for HTML.
+fn code_spans(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, part) in text.split('`').enumerate() {
+        let escaped = part
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;");
+        if i % 2 == 1 {
+            out.push_str(&format!("<code>{escaped}</code>"));
+        } else {
+            out.push_str(&escaped);
+        }
+    }
+    out
 }
 
 pub(crate) struct SectionView {
@@ -89,14 +111,14 @@ struct SettingsPage {
 }
 
 /// The domain's file section, its index, and the file.
-struct Loaded {
-    doc: Document,
-    text: String,
-    index: usize,
-    kind: String,
+pub(super) struct Loaded {
+    pub doc: Document,
+    pub text: String,
+    pub index: usize,
+    pub kind: String,
 }
 
-fn loaded(web: &Web, domain: &str) -> Result<Loaded, Fail> {
+pub(super) fn loaded(web: &Web, domain: &str) -> Result<Loaded, Fail> {
     let live = web.service.live();
     let path = live.host.config().path.clone();
     let (doc, text) = Document::read(&path)?;
@@ -218,14 +240,14 @@ pub(crate) async fn page(
 }
 
 /// A draft: the file with the form applied, and what the form changed.
-struct Draft {
-    l: Loaded,
-    changed: Vec<String>,
-    secret: Option<Zeroizing<String>>,
+pub(super) struct Draft {
+    pub l: Loaded,
+    pub changed: Vec<String>,
+    pub secret: Option<Zeroizing<String>>,
 }
 
 /// Applies the form to the file; refuses a changed target without the password typed again.
-fn draft(web: &Web, domain: &str, change: &Change) -> Result<Draft, Fail> {
+pub(super) fn draft(web: &Web, domain: &str, change: &Change) -> Result<Draft, Fail> {
     let mut l = loaded(web, domain)?;
     let all = fields::fields(&l.kind, &BTreeMap::new());
     let had_secret = secret_source(&l).is_some();
@@ -239,7 +261,7 @@ fn draft(web: &Web, domain: &str, change: &Change) -> Result<Draft, Fail> {
 }
 
 /// The draft's host, with the domain enabled and the typed password in force (for tests only).
-fn test_host(web: &Web, d: &mut Draft) -> Result<Host, Fail> {
+pub(super) fn test_host(web: &Web, d: &mut Draft) -> Result<Host, Fail> {
     let index = d.l.index;
     d.l.doc.set(index, "enabled", None);
     if let Some(secret) = &d.secret {
@@ -255,11 +277,11 @@ fn test_host(web: &Web, d: &mut Draft) -> Result<Host, Fail> {
 }
 
 /// A failure of a test or a save shown at its field (or above the form).
-fn shown_at(web: &Web, admin: &Admin, domain: &str, change: &Change, err: Fail) -> Page {
+pub(super) fn shown_at(web: &Web, admin: &Admin, domain: &str, change: &Change, err: Fail) -> Page {
     let Fail::Web(status, err) = err else { return Err(err) };
     let mut extra = Extra { posted: Some(&change.form), ..Extra::default() };
     if let Some(key) = err.field() {
-        extra.errors.insert(key.to_owned(), format!("[{}] {} {}", err.code(), err.message(), err.fix()));
+        extra.errors.insert(key.to_owned(), format!("[{}] {} Fix: {}", err.code(), err.message(), err.fix()));
     }
     extra.problem = render_problem(&err.problem());
     if admin.htmx {
@@ -270,255 +292,11 @@ fn shown_at(web: &Web, admin: &Admin, domain: &str, change: &Change, err: Fail) 
 }
 
 /// The result of a test: the fragment for htmx, else the whole page with it.
-fn answer(web: &Web, admin: &Admin, domain: &str, change: &Change, result: String) -> Page {
+pub(super) fn answer(web: &Web, admin: &Admin, domain: &str, change: &Change, result: String) -> Page {
     if admin.htmx {
         return Ok(axum::response::Html(result).into_response());
     }
     render(web, admin, domain, Extra { posted: Some(&change.form), result, ..Extra::default() }, StatusCode::OK)
-}
-
-#[derive(Template)]
-#[template(path = "stages.html")]
-struct Stages<'a> {
-    report: &'a TestReportView,
-}
-
-impl Stages<'_> {
-    fn status(s: &StageStatusView) -> &'static str {
-        match s {
-            StageStatusView::Passed => "passed",
-            StageStatusView::Failed => "failed",
-            StageStatusView::Skipped => "skipped",
-        }
-    }
-}
-
-/// Runs the staged connection test on the form's values.
-pub(crate) async fn test_connection(
-    axum::extract::State(web): axum::extract::State<State>,
-    UrlPath(domain): UrlPath<String>,
-    change: Change,
-) -> Page {
-    let admin = &change.admin;
-    let key = format!("service bind {domain}");
-    let wait = web.test_logins.wait(None, &key);
-    if wait > 0 {
-        return shown_at(
-            &web,
-            admin,
-            &domain,
-            &change,
-            Error::Throttled { what: "connection tests with a refused service password", retry_after: wait }.into(),
-        );
-    }
-    let mut d = match draft(&web, &domain, &change) {
-        Ok(d) => d,
-        Err(e) => return shown_at(&web, admin, &domain, &change, e),
-    };
-    let host = match test_host(&web, &mut d) {
-        Ok(h) => h,
-        Err(e) => return shown_at(&web, admin, &domain, &change, e),
-    };
-    let target = host.domain(&domain)?;
-    let report = target.test_connection(None, None).await?;
-    let view = TestReportView::new(&target.name, &report);
-    let refused_bind =
-        view.stages.iter().any(|s| s.error.as_ref().is_some_and(|e| e.kind == ErrorKind::InvalidCredentials.into()));
-    if refused_bind {
-        web.test_logins.failed(None, &key);
-    } else if view.ok {
-        web.test_logins.succeeded(&key);
-    }
-    web.last_tests
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(target.name.clone(), (dirconn_store::now(), view.ok));
-    tracing::info!(admin = %admin.session.who, domain = %target.name, ok = view.ok, changed = ?d.changed, "connection tested from the web pages");
-    let result = Stages { report: &view }.render().map_err(|e| {
-        Fail::Web(StatusCode::INTERNAL_SERVER_ERROR, Error::BadValue { key: "template".into(), problem: e.to_string() })
-    })?;
-    answer(&web, admin, &domain, &change, result)
-}
-
-/// One mapped field of a test login: the account field, the attribute, the value.
-pub(crate) struct Mapped {
-    pub field: String,
-    pub attribute: String,
-    pub value: String,
-}
-
-#[derive(Template)]
-#[template(path = "auth.html")]
-struct AuthResult<'a> {
-    view: Option<&'a AuthView>,
-    refusal: Option<&'a Refusal>,
-    mapped: Vec<Mapped>,
-    addresses: Vec<String>,
-    groups: Vec<String>,
-    app_groups: Vec<String>,
-    told: String,
-}
-
-/// Tests a login with known credentials on the form's values: the entry found, the mapped fields with
-/// their attributes, the groups and the app groups they map to, and what the user would be told.
-pub(crate) async fn test_auth(
-    axum::extract::State(web): axum::extract::State<State>,
-    UrlPath(domain): UrlPath<String>,
-    change: Change,
-) -> Page {
-    let admin = &change.admin;
-    let login = change.get("t.login").unwrap_or_default().trim().to_owned();
-    let password = Zeroizing::new(change.get("t.password").unwrap_or_default().to_owned());
-    if login.is_empty() || password.is_empty() {
-        let err =
-            Error::BadValue { key: "t.login".into(), problem: "a test login needs a login and its password".into() };
-        return shown_at(&web, admin, &domain, &change, err.into());
-    }
-    let key = format!("{domain} {login}");
-    let wait = web.test_logins.wait(change.client, &key);
-    if wait > 0 {
-        return shown_at(
-            &web,
-            admin,
-            &domain,
-            &change,
-            Error::Throttled { what: "test authentication", retry_after: wait }.into(),
-        );
-    }
-    let mut d = match draft(&web, &domain, &change) {
-        Ok(d) => d,
-        Err(e) => return shown_at(&web, admin, &domain, &change, e),
-    };
-    let host = match test_host(&web, &mut d) {
-        Ok(h) => h,
-        Err(e) => return shown_at(&web, admin, &domain, &change, e),
-    };
-    let target = host.domain(&domain)?;
-    let client = ClientContext {
-        address: abi_stable::std_types::ROption::RNone,
-        protocol: abi_stable::std_types::ROption::RSome("web".into()),
-    };
-    let started = Instant::now();
-    let outcome = target.authenticate(&login, &password, client).await;
-    let result = match outcome {
-        Ok(user) => {
-            web.test_logins.succeeded(&key);
-            let view = AuthView::new(&target.name, &login, started.elapsed(), &user);
-            let mut account = Account::new(&target.name, &login, &login, Source::Directory, dirconn_store::now());
-            let _notes = apply_entry(&mut account, &user, &target.policy);
-            let mapped = target
-                .policy
-                .mapping
-                .fields
-                .iter()
-                .map(|(field, attr)| Mapped {
-                    field: field.name().to_owned(),
-                    attribute: attr.clone(),
-                    value: match account.fields.get(*field) {
-                        Some(dirconn_store::Value::Text(t)) => t.clone(),
-                        Some(dirconn_store::Value::Bytes(b)) => format!("({} bytes)", b.len()),
-                        None => "(absent)".to_owned(),
-                    },
-                })
-                .collect();
-            AuthResult {
-                view: Some(&view),
-                refusal: None,
-                mapped,
-                addresses: account.all_addresses(),
-                groups: account.groups.iter().cloned().collect(),
-                app_groups: account.app_groups.iter().cloned().collect(),
-                told: "Nothing: the login is accepted.".into(),
-            }
-            .render()
-        }
-        Err(err) => {
-            if err.kind() == ErrorKind::InvalidCredentials {
-                web.test_logins.failed(change.client, &key);
-            }
-            let refusal = Refusal::new(target, &login, started.elapsed(), &err);
-            AuthResult {
-                view: None,
-                told: refusal.user_message.clone(),
-                refusal: Some(&refusal),
-                mapped: Vec::new(),
-                addresses: Vec::new(),
-                groups: Vec::new(),
-                app_groups: Vec::new(),
-            }
-            .render()
-        }
-    };
-    tracing::info!(admin = %admin.session.who, domain = %target.name, login = %login, "login tested from the web pages");
-    let result = result.map_err(|e| {
-        Fail::Web(StatusCode::INTERNAL_SERVER_ERROR, Error::BadValue { key: "template".into(), problem: e.to_string() })
-    })?;
-    answer(&web, admin, &domain, &change, result)
-}
-
-#[derive(Template)]
-#[template(path = "preview.html")]
-struct Preview {
-    items: Vec<(String, String)>,
-}
-
-/// The effective filters of a domain.
-fn preview_of(domain: Option<&dirconn_host::Domain>) -> String {
-    let items = domain
-        .and_then(|d| d.filter().ok())
-        .map(|r| r.items.iter().map(|i| (i.name.to_string(), i.value.to_string())).collect())
-        .unwrap_or_default();
-    Preview { items }.render().unwrap_or_default()
-}
-
-/// The filters the form's values make, as they change (no connection is opened).
-pub(crate) async fn preview(
-    axum::extract::State(web): axum::extract::State<State>,
-    UrlPath(domain): UrlPath<String>,
-    change: Change,
-) -> Page {
-    let mut l = loaded(&web, &domain)?;
-    let all = fields::fields(&l.kind, &BTreeMap::new());
-    let out = match l.doc.apply(l.index, &all, &change.form) {
-        Err(e) => render_problem(&e.problem()),
-        Ok(_) => {
-            l.doc.set(l.index, "enabled", None);
-            let live = web.service.live();
-            let config = live.host.config();
-            match edit::load(&config.path, &l.doc.text(), &config.plugin_dir, live.host.registry()) {
-                Ok(host) => preview_of(host.domain(&domain).ok()),
-                Err(e) => render_problem(&edit::invalid(&e).problem()),
-            }
-        }
-    };
-    Ok(axum::response::Html(out).into_response())
-}
-
-#[derive(Template)]
-#[template(path = "picker.html")]
-struct Picker<'a> {
-    view: &'a AttributesView,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct AttributesQuery {
-    #[serde(default)]
-    _x: Option<String>,
-}
-
-/// The attribute picker: the schema's attribute names and a sample entry, from the domain's server.
-pub(crate) async fn attributes(
-    axum::extract::State(web): axum::extract::State<State>,
-    _admin: Admin,
-    UrlPath(domain): UrlPath<String>,
-    Query(_q): Query<AttributesQuery>,
-) -> Page {
-    let live = web.service.live();
-    let d = live.host.domain(&domain)?;
-    let report = d.attributes().await?;
-    let view = AttributesView::new(&d.name, &report);
-    let body = Picker { view: &view }.render().unwrap_or_default();
-    Ok(axum::response::Html(body).into_response())
 }
 
 /// Saves the form into the configuration file: validated by loading it as the host would, written
@@ -608,4 +386,12 @@ fn write_secret(file: &Path, secret: &str) -> Result<(), Error> {
     std::fs::write(&tmp, format!("{secret}\n")).map_err(fail)?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
     std::fs::rename(&tmp, file).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn code_spans_are_code_and_the_rest_is_escaped() {
+        assert_eq!(super::code_spans("use `<a>` & \"b\""), "use <code>&lt;a&gt;</code> &amp; &quot;b&quot;");
+    }
 }
