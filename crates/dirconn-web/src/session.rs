@@ -35,9 +35,19 @@ pub struct Session {
     seen: Instant,
 }
 
-/// The sessions in force.
-#[derive(Debug, Default)]
-pub struct Sessions(Mutex<HashMap<[u8; 32], Session>>);
+/// The sessions in force, and how long they last.
+#[derive(Debug)]
+pub struct Sessions {
+    table: Mutex<HashMap<[u8; 32], Session>>,
+    idle: Duration,
+    absolute: Duration,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions::with_limits(IDLE, ABSOLUTE)
+    }
+}
 
 fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -51,24 +61,39 @@ fn key(id: &str) -> [u8; 32] {
 }
 
 impl Sessions {
+    /// Sessions that end after `idle` without a request or `absolute` after sign-in.
+    pub fn with_limits(idle: Duration, absolute: Duration) -> Sessions {
+        Sessions { table: Mutex::default(), idle, absolute }
+    }
+
+    fn alive(&self, s: &Session, now: Instant) -> bool {
+        now.duration_since(s.seen) < self.idle && now.duration_since(s.started) < self.absolute
+    }
+
     /// Starts a session; returns its cookie value.
     pub fn start(&self, who: &str) -> String {
+        self.start_at(who, Instant::now())
+    }
+
+    fn start_at(&self, who: &str, now: Instant) -> String {
         let id = random_token();
-        let now = Instant::now();
         let session = Session { who: who.to_owned(), csrf: random_token(), started: now, seen: now };
-        let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        table.retain(|_, s| alive(s, now));
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        table.retain(|_, s| self.alive(s, now));
         table.insert(key(&id), session);
         id
     }
 
     /// The session of a cookie value, if it is alive (its idle clock restarts).
     pub fn get(&self, id: &str) -> Option<Session> {
-        let now = Instant::now();
-        let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.get_at(id, Instant::now())
+    }
+
+    fn get_at(&self, id: &str, now: Instant) -> Option<Session> {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let k = key(id);
         match table.get_mut(&k) {
-            Some(s) if alive(s, now) => {
+            Some(s) if self.alive(s, now) => {
                 s.seen = now;
                 Some(s.clone())
             }
@@ -82,17 +107,13 @@ impl Sessions {
 
     /// Ends the session of a cookie value.
     pub fn end(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&key(id));
+        self.table.lock().unwrap_or_else(|e| e.into_inner()).remove(&key(id));
     }
 
     /// Ends a session (found by its CSRF token, unique to it).
     pub fn end_for(&self, session: &Session) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| s.csrf != session.csrf);
+        self.table.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| s.csrf != session.csrf);
     }
-}
-
-fn alive(s: &Session, now: Instant) -> bool {
-    now.duration_since(s.seen) < IDLE && now.duration_since(s.started) < ABSOLUTE
 }
 
 /// Whether a submitted token is the session's (constant time).
@@ -203,6 +224,22 @@ mod tests {
         sessions.end(&id);
         assert!(sessions.get(&id).is_none());
         assert!(sessions.get("forged").is_none());
+    }
+
+    #[test]
+    fn sessions_time_out_idle_and_absolute() {
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let sessions = Sessions::with_limits(Duration::from_secs(30), Duration::from_secs(100));
+        let id = sessions.start_at("a@example.org", t0);
+        assert!(sessions.get_at(&id, at(20)).is_some(), "within the idle limit");
+        assert!(sessions.get_at(&id, at(45)).is_some(), "a request restarted the idle clock at 20 s");
+        assert!(sessions.get_at(&id, at(76)).is_none(), "idle for 31 s");
+        let id = sessions.start_at("a@example.org", t0);
+        for s in (20..=80).step_by(20) {
+            assert!(sessions.get_at(&id, at(s)).is_some(), "active at {s} s");
+        }
+        assert!(sessions.get_at(&id, at(100)).is_none(), "past the absolute limit, however active");
     }
 
     #[test]
