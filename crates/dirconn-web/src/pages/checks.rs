@@ -4,7 +4,7 @@
 //! fields change, and the attribute picker filled from the server. Test logins and refused service binds are
 //! throttled ([`crate::session::Throttle::strict`]) so that testing cannot lock a directory account out.
 
-use std::{collections::BTreeMap, time::Instant};
+use std::{collections::BTreeMap, net::IpAddr, time::Instant};
 
 use askama::Template;
 use axum::{
@@ -22,7 +22,9 @@ use super::{
     Page, render_problem,
     settings::{answer, draft, loaded, shown_at, test_host},
 };
-use crate::{Admin, Change, Error, Fail, State, edit, fields};
+use dirconn_host::Host;
+
+use crate::{Admin, Change, Error, Fail, State, Web, edit, fields};
 
 #[derive(Template)]
 #[template(path = "stages.html")]
@@ -40,6 +42,25 @@ impl Stages<'_> {
     }
 }
 
+/// The host of a test on the form's values, unless the throttle (`ip`, `key`, what is tested) holds it
+/// back.
+fn draft_host(
+    web: &Web,
+    domain: &str,
+    change: &Change,
+    throttle: (Option<IpAddr>, &str, &'static str),
+) -> Result<Host, Fail> {
+    let (ip, key, what) = throttle;
+    let wait = web.test_logins.wait(ip, key);
+    if wait > 0 {
+        return Err(Error::Throttled { what, retry_after: wait }.into());
+    }
+    let mut d = draft(web, domain, change)?;
+    let host = test_host(web, &mut d)?;
+    tracing::debug!(admin = %change.admin.session.who, domain, changed = ?d.changed, "a test on the form's values");
+    Ok(host)
+}
+
 /// Runs the staged connection test on the form's values.
 pub(crate) async fn test_connection(
     AxState(web): AxState<State>,
@@ -48,21 +69,8 @@ pub(crate) async fn test_connection(
 ) -> Page {
     let admin = &change.admin;
     let key = format!("service bind {domain}");
-    let wait = web.test_logins.wait(None, &key);
-    if wait > 0 {
-        return shown_at(
-            &web,
-            admin,
-            &domain,
-            &change,
-            Error::Throttled { what: "connection tests with a refused service password", retry_after: wait }.into(),
-        );
-    }
-    let mut d = match draft(&web, &domain, &change) {
-        Ok(d) => d,
-        Err(e) => return shown_at(&web, admin, &domain, &change, e),
-    };
-    let host = match test_host(&web, &mut d) {
+    let throttle = (None, key.as_str(), "connection tests with a refused service password");
+    let host = match draft_host(&web, &domain, &change, throttle) {
         Ok(h) => h,
         Err(e) => return shown_at(&web, admin, &domain, &change, e),
     };
@@ -80,7 +88,7 @@ pub(crate) async fn test_connection(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(target.name.clone(), (dirconn_store::now(), view.ok));
-    tracing::info!(admin = %admin.session.who, domain = %target.name, ok = view.ok, changed = ?d.changed, "connection tested from the web pages");
+    tracing::info!(admin = %admin.session.who, domain = %target.name, ok = view.ok, "connection tested from the web pages");
     let result = Stages { report: &view }.render().map_err(|e| {
         Fail::Web(StatusCode::INTERNAL_SERVER_ERROR, Error::BadValue { key: "template".into(), problem: e.to_string() })
     })?;
@@ -118,21 +126,7 @@ pub(crate) async fn test_auth(AxState(web): AxState<State>, UrlPath(domain): Url
         return shown_at(&web, admin, &domain, &change, err.into());
     }
     let key = format!("{domain} {login}");
-    let wait = web.test_logins.wait(change.client, &key);
-    if wait > 0 {
-        return shown_at(
-            &web,
-            admin,
-            &domain,
-            &change,
-            Error::Throttled { what: "test authentication", retry_after: wait }.into(),
-        );
-    }
-    let mut d = match draft(&web, &domain, &change) {
-        Ok(d) => d,
-        Err(e) => return shown_at(&web, admin, &domain, &change, e),
-    };
-    let host = match test_host(&web, &mut d) {
+    let host = match draft_host(&web, &domain, &change, (change.client, &key, "test authentication")) {
         Ok(h) => h,
         Err(e) => return shown_at(&web, admin, &domain, &change, e),
     };
