@@ -188,8 +188,15 @@ async fn groups_sync_accounts_audit_and_plugins_in_a_browser() {
     wait_text(&b, "#found", "cn=staff").await;
     b.fill("#group", dirconn_tests::slapd::STAFF_DN).await;
     b.fill("#apps", "mail-users").await;
-    b.click("button[value=map]").await;
+    b.click("#map").await;
     wait_text(&b, "#mappings", "mail-users").await;
+    // A group found on the server, mapped from its own row.
+    b.fill("#member", "alice").await;
+    b.click("form[method=get] button").await;
+    wait_text(&b, "#found", "cn=devs").await;
+    b.fill("#found tr:has(td:first-child:is(.mono)) input[name=apps]", "developers").await;
+    b.click("#found tr:has(td:first-child:is(.mono)) button").await;
+    wait_text(&b, "#mappings", "developers").await;
     check_page(&b, "groups").await;
     assert!(std::fs::read_to_string(serve.config_path()).unwrap().contains("mail-users"));
 

@@ -1,5 +1,5 @@
-//! The links between the pages of docs/: every relative link names a page that exists and, after `#`, a
-//! heading of that page, with the anchors mdBook gives headings (so a renamed heading breaks the build).
+//! The links between the pages of docs/: every relative link names a page (or, for an image, a file) that
+//! exists and, after `#`, a heading of that page, with the anchors mdBook gives headings (so a renamed heading breaks the build).
 
 use std::{
     collections::BTreeMap,
@@ -110,6 +110,13 @@ pub fn broken(src: &Path) -> Result<Vec<String>, Problem> {
             }
             let (file, fragment) = target.split_once('#').unwrap_or((&target, ""));
             let page = if file.is_empty() { path.clone() } else { src.join(file) };
+            // A link to a file that is not a page (an image) must name a file that exists.
+            if !file.is_empty() && !file.ends_with(".md") {
+                if !page.is_file() {
+                    bad.push(format!("{name}: {target} (no file {file})"));
+                }
+                continue;
+            }
             let Some(page_text) = pages.get(&page) else {
                 bad.push(format!("{name}: {target} (no page {file})"));
                 continue;
