@@ -299,6 +299,21 @@ fn post(serve: &Serve, path: &str, cookie: &str, extra: &[(&str, &str)], body: &
     Http::new(serve.api_addr()).send("POST", path, &headers, Some(body)).unwrap()
 }
 
+/// The value of a page's hidden field `name`.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    page.split(&marker)
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap_or_else(|| panic!("no {name}: {page}"))
+        .to_owned()
+}
+
+/// Posts the settings form of example.org with these fields.
+fn save(serve: &Serve, cookie: &str, pairs: &[(&str, &str)]) -> Response {
+    post(serve, "/ui/domains/example.org", cookie, &[], &form(pairs))
+}
+
 /// Signs in over HTTP: the cookie, and the CSRF token of the settings page.
 fn http_session(serve: &Serve) -> (String, String) {
     let r = post(serve, "/ui/signin", "", &[], &form(&[("login", ADMIN), ("password", ADMIN_PASSWORD)]));
@@ -308,9 +323,7 @@ fn http_session(serve: &Serve) -> (String, String) {
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let page =
         Http::new(serve.api_addr()).send("GET", "/ui/domains/example.org", &[("Cookie", &cookie)], None).unwrap();
-    let text = page.text();
-    let csrf = text.split("name=\"csrf\" value=\"").nth(1).and_then(|t| t.split('"').next()).unwrap().to_owned();
-    (cookie, csrf)
+    (cookie, hidden(&page.text(), "csrf"))
 }
 
 #[test]
@@ -353,7 +366,7 @@ fn forged_changes_tokens_headers_and_the_stored_password() {
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
 
-    // The stored password is in no page and no answer: pages, tests, previews, a save.
+    // The stored password is in no page and no answer: pages, tests, previews (and the saves below).
     let mut answers = Vec::new();
     for path in [
         "/ui/domains",
@@ -391,28 +404,18 @@ fn forged_changes_tokens_headers_and_the_stored_password() {
     }
 
     // A changed bind DN without the password typed again: refused at the password field, file unchanged.
-    let rev =
-        answers[1].1.text().split("name=\"rev\" value=\"").nth(1).and_then(|t| t.split('"').next()).unwrap().to_owned();
-    let r = post(
-        &serve,
-        "/ui/domains/example.org",
-        &cookie,
-        &[],
-        &form(&[("csrf", &csrf), ("rev", &rev), ("k.bind_dn", "cn=someone-else,dc=example,dc=org")]),
-    );
+    let rev = hidden(&answers[1].1.text(), "rev");
+    let r =
+        save(&serve, &cookie, &[("csrf", &csrf), ("rev", &rev), ("k.bind_dn", "cn=someone-else,dc=example,dc=org")]);
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(r.text().contains("DC-834") && r.text().contains("f-bind_password-error"), "{}", r.text());
+    assert!(!r.text().contains(secret), "a refused save sends the stored bind password");
     assert_eq!(std::fs::read_to_string(serve.config_path()).unwrap(), before);
 
     // Values from the file and the directory are escaped.
-    let r = post(
-        &serve,
-        "/ui/domains/example.org",
-        &cookie,
-        &[],
-        &form(&[("csrf", &csrf), ("rev", &rev), ("k.display_name", "<b>bold</b>")]),
-    );
+    let r = save(&serve, &cookie, &[("csrf", &csrf), ("rev", &rev), ("k.display_name", "<b>bold</b>")]);
     assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains(secret), "a save sends the stored bind password");
     let list = Http::new(serve.api_addr()).send("GET", "/ui/domains", &[("Cookie", &cookie)], None).unwrap().text();
     assert!(list.contains("&#60;b&#62;bold") && !list.contains("<b>bold"), "{list}");
 
@@ -428,14 +431,8 @@ fn forged_changes_tokens_headers_and_the_stored_password() {
         page.contains("Read-only") && page.contains("id=\"save\" class=\"primary\" type=\"submit\" disabled"),
         "{page}"
     );
-    let rev = page.split("name=\"rev\" value=\"").nth(1).and_then(|t| t.split('"').next()).unwrap().to_owned();
-    let r = post(
-        &serve,
-        "/ui/domains/example.org",
-        &cookie,
-        &[],
-        &form(&[("csrf", &csrf), ("rev", &rev), ("k.display_name", "Refused")]),
-    );
+    let rev = hidden(&page, "rev");
+    let r = save(&serve, &cookie, &[("csrf", &csrf), ("rev", &rev), ("k.display_name", "Refused")]);
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.text().contains("DC-835"), "{}", r.text());
     assert_eq!(std::fs::read_to_string(serve.config_path()).unwrap(), saved);
