@@ -133,6 +133,10 @@ async fn settings_tests_and_saving_in_a_browser() {
     b.click("#picker-load").await;
     let picker = wait_text(&b, "#picker", "attributes in the schema").await;
     assert!(picker.contains("uid=") || picker.contains("mail"), "{picker}");
+    // Without JavaScript, the attribute list is a page of its own.
+    b.goto(&url(&serve, "/ui/domains/example.org/attributes")).await;
+    wait_text(&b, "main", "attributes in the schema").await;
+    b.assert_accessible("attributes").await;
     b.goto(&url(&serve, "/ui/domains/example.org")).await;
 
     // A changed URL without the password typed again: the test is refused at the password field.

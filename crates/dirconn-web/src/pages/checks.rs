@@ -19,7 +19,7 @@ use dirconn_views::{AttributesView, AuthView, Refusal, StageStatusView, TestRepo
 use zeroize::Zeroizing;
 
 use super::{
-    Page, render_problem,
+    Frame, Page, html, render_problem,
     settings::{answer, draft, loaded, shown_at, test_host},
 };
 use dirconn_host::Host;
@@ -234,11 +234,23 @@ struct Picker<'a> {
 }
 
 /// The attribute picker: the schema's attribute names and a sample entry, from the domain's server.
-pub(crate) async fn attributes(AxState(web): AxState<State>, _admin: Admin, UrlPath(domain): UrlPath<String>) -> Page {
+/// (Without JavaScript, the list comes as a page of its own.)
+pub(crate) async fn attributes(AxState(web): AxState<State>, admin: Admin, UrlPath(domain): UrlPath<String>) -> Page {
     let live = web.service.live();
     let d = live.host.domain(&domain)?;
     let report = d.attributes().await?;
     let view = AttributesView::new(&d.name, &report);
     let body = Picker { view: &view }.render().unwrap_or_default();
-    Ok(Html(body).into_response())
+    if admin.htmx {
+        return Ok(Html(body).into_response());
+    }
+    Ok(html(&AttributesPage { frame: Frame::new(&admin, "Domains"), domain: d.name.clone(), body }))
+}
+
+#[derive(Template)]
+#[template(path = "attributes.html")]
+struct AttributesPage {
+    frame: Frame,
+    domain: String,
+    body: String,
 }
