@@ -212,10 +212,30 @@ async fn groups_sync_accounts_audit_and_plugins_in_a_browser() {
     check_page_at(&b, "sync-dry-run", "#sync-result").await;
     b.goto(&url(&serve, "/ui/accounts?domain=example.org&q=alice")).await;
     wait_text(&b, "#accounts", "No account matches").await;
+    // A local account with a directory entry of its login is migrated to the directory.
+    let out = serve.cli(&["local", "add", "dave@example.org", "--password-stdin"], Some("dave-local-pass"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    b.goto(&url(&serve, "/ui/accounts?domain=example.org")).await;
+    b.fill("#m-logins", "dave").await;
+    b.click("form[action='/ui/accounts/migrate'] button").await;
+    let migration = wait_text(&b, "#migration", "1 migrated").await;
+    assert!(migration.contains("uid=dave"), "{migration}");
     b.goto(&url(&serve, "/ui/domains/example.org/sync")).await;
     b.click("#run-now").await;
     let done = wait_text(&b, "#sync-result", "Sync: completed").await;
     assert!(!done.contains("Dry run"), "{done}");
+
+    // A sync that would deactivate most accounts: the dry run shows the guard's verdict.
+    b.goto(&url(&serve, "/ui/domains/example.org")).await;
+    b.fill("#f-sync_filter", "(&(objectClass=inetOrgPerson)(uid=alice))").await;
+    b.fill("#f-accounts-deactivation_guard_min", "1").await;
+    b.click("#save").await;
+    wait_text(&b, "#notice", "Saved and reloaded").await;
+    b.goto(&url(&serve, "/ui/domains/example.org/sync")).await;
+    b.click("#dry-run").await;
+    wait_text(&b, ".problem", "DC-705").await;
+    wait_text(&b, "details", "Deactivation guard: stopped").await;
+    check_page_at(&b, "sync-guard", "main").await;
 
     // The accounts now, with alice's app group from the mapping; the audit; the plugins.
     b.goto(&url(&serve, "/ui/accounts?domain=example.org")).await;
