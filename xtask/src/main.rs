@@ -2,9 +2,10 @@
 
 mod bench;
 mod demo;
+mod dist;
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, ExitCode},
 };
 
@@ -60,6 +61,19 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Build a release tarball and a `.deb` in target/dist (the binary, the plugins, a hardened systemd unit,
+    /// an example configuration, the mail-server snippets, the man page and completions).
+    Dist {
+        /// The debug profile instead of release (quicker; what the package's test installs).
+        #[arg(long)]
+        debug: bool,
+        /// The package's version (default: the workspace's).
+        #[arg(long)]
+        version: Option<String>,
+        /// Where the packages go (default: target/dist).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Take the web pages' screenshots of the docs again (docs/src/web/*.png), by running their browser
     /// tests (a headless Chromium: apt-get install chromium chromium-driver).
     Screenshots,
@@ -102,6 +116,7 @@ fn main() -> ExitCode {
         Task::Bench { which } => bench::run_bench(which),
         Task::Docs { check } => docs(check),
         Task::Screenshots => screenshots(),
+        Task::Dist { debug, version, out } => dist::dist(&dist::Dist { debug, version, out }).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,6 +32,11 @@ pub use crate::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The schema version this build migrates stores to (its newest migration).
+pub fn schema_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// Set on every SQLite connection. WAL lets readers run beside the one writer; NORMAL is durable with WAL
 /// except for the last transactions on power loss; writers of other processes wait up to 30 s; a 32 MiB page
 /// cache keeps a sync's transaction from spilling to disk early (a fixed bound: memory stays flat).

@@ -151,6 +151,15 @@ enum Command {
             value_parser = clap::value_parser!(i64).range(1..=dirconn_views::AUDIT_MAX_LAST))]
         last: i64,
     },
+    /// Bring the account store to this version's schema (the service and every command do it when they open
+    /// the store; packages run it at upgrade).
+    UpgradeStore,
+    /// Write the man page (`dirconn.1`) and the bash, zsh and fish completions into a folder (for packages).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The folder.
+        out: PathBuf,
+    },
     /// Run the service: the HTTP API, the Dovecot auth sockets, Postfix socketmap tables, nginx auth_http,
     /// metrics and scheduled syncs ([service] table), until SIGTERM; SIGHUP reloads the configuration.
     Serve,
@@ -249,6 +258,15 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    if let Command::GenerateDocs { out } = &cli.command {
+        return match generate_docs(out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("dirconn: writing the man page and completions into {}: {e}", out.display());
+                ExitCode::from(Exit::Internal as u8)
+            }
+        };
+    }
     init_logging(cli.verbose);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let exit = match runtime.block_on(run(&cli)) {
@@ -259,6 +277,19 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(exit as u8)
+}
+
+/// The man page and the shell completions, from the command line's definition.
+fn generate_docs(out: &std::path::Path) -> std::io::Result<()> {
+    use clap::CommandFactory as _;
+    std::fs::create_dir_all(out)?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    std::fs::write(out.join("dirconn.1"), page)?;
+    for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {
+        clap_complete::generate_to(shell, &mut Cli::command(), "dirconn", out)?;
+    }
+    Ok(())
 }
 
 fn init_logging(verbose: u8) {
@@ -284,6 +315,8 @@ fn load(cli: &Cli) -> Result<Host, Error> {
 
 async fn run(cli: &Cli) -> Result<Exit, Error> {
     match &cli.command {
+        // Handled in `main`, before any configuration is read.
+        Command::GenerateDocs { .. } => Ok(Exit::Ok),
         Command::Plugins => {
             let dir = match &cli.plugin_dir {
                 Some(dir) => dir.clone(),
@@ -295,6 +328,15 @@ async fn run(cli: &Cli) -> Result<Exit, Error> {
         }
         Command::Domains => {
             output::domains(&load(cli)?, cli.json);
+            Ok(Exit::Ok)
+        }
+        Command::UpgradeStore => {
+            let config = HostConfig::load(&cli.config)?;
+            let store = dirconn_store::Store::open(&config.store).await?;
+            let message =
+                format!("The account store {} is at schema version {}.", store.url(), dirconn_store::schema_version());
+            output::done(&message, cli.json);
+            store.close().await;
             Ok(Exit::Ok)
         }
         Command::TestConnection { domain, login, password_stdin, ask_password } => {
