@@ -33,6 +33,9 @@ pub enum Which {
         /// Logins per round and side.
         #[arg(long, default_value_t = 4_000)]
         logins: usize,
+        /// Compare a service with the credential cache (ours) to one without (the reference).
+        #[arg(long)]
+        cache: bool,
     },
     /// IMAP logins through Dovecot: the Lua passdb over `dirconn serve` vs Dovecot's own `passdb ldap` (auth
     /// binds), on one slapd (tests/src/bin/dirconn-bench-mail.rs).
@@ -120,13 +123,16 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
             args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
             args.extend(["--logins".into(), logins.to_string()]);
         }
-        Which::Service { users, logins } => {
+        Which::Service { users, logins, cache } => {
             ensure_slapd()?;
             run(&cargo, &["build", "--quiet", "--release", "-p", "dirconn"])?;
             let binary = crate::binary(true, "dirconn");
             args.extend(["service".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
             args.extend(["--binary".into(), binary.display().to_string()]);
             args.extend(["--users".into(), users.to_string(), "--logins".into(), logins.to_string()]);
+            if cache {
+                args.push("--cache".into());
+            }
         }
         Which::Dovecot { users, clients, logins } => {
             ensure_slapd()?;

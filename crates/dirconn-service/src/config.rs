@@ -135,6 +135,9 @@ pub struct ServiceConfig {
     pub probe_interval: Duration,
     /// The `Retry-After` of temporary failures, in seconds.
     pub retry_after_seconds: u32,
+    /// How long a verified (login, password) is answered from memory without the directory (`None`: never,
+    /// the default).
+    pub credential_cache_ttl: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +164,8 @@ struct Raw {
     #[serde(default, with = "humantime_serde")]
     probe_interval: Option<Duration>,
     retry_after_seconds: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    credential_cache_ttl: Option<Duration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -280,6 +285,7 @@ impl ServiceConfig {
         within("probe_interval", raw.probe_interval, 1, 86_400)?;
         within("drain_timeout", raw.drain_timeout, 0, 3_600)?;
         within("audit_retention", raw.audit_retention, 3_600, 100 * 365 * 86_400)?;
+        within("credential_cache_ttl", raw.credential_cache_ttl, 0, 86_400)?;
         Ok(ServiceConfig {
             listen,
             tls,
@@ -293,6 +299,7 @@ impl ServiceConfig {
             drain_timeout: raw.drain_timeout.unwrap_or(Duration::from_secs(10)),
             probe_interval: raw.probe_interval.unwrap_or(Duration::from_secs(30)),
             retry_after_seconds: raw.retry_after_seconds.unwrap_or(5),
+            credential_cache_ttl: raw.credential_cache_ttl.filter(|d| !d.is_zero()),
         })
     }
 }
@@ -303,6 +310,17 @@ mod tests {
 
     fn parse(text: &str, dir: &Path) -> Result<ServiceConfig, Error> {
         ServiceConfig::from_table(&toml::from_str(text).unwrap(), dir)
+    }
+
+    #[test]
+    fn the_credential_cache_is_off_by_default_and_at_most_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(parse("", dir.path()).unwrap().credential_cache_ttl, None);
+        assert_eq!(parse("credential_cache_ttl = \"0s\"", dir.path()).unwrap().credential_cache_ttl, None);
+        let five = parse("credential_cache_ttl = \"5m\"", dir.path()).unwrap().credential_cache_ttl;
+        assert_eq!(five, Some(Duration::from_secs(300)));
+        let err = parse("credential_cache_ttl = \"2d\"", dir.path()).unwrap_err();
+        assert!(err.code() == "DC-801" && err.message().contains("credential_cache_ttl"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use crate::{
     Error, ServiceConfig,
     audit::{AuditSink, Entry},
+    cache::CredentialCache,
     health::Health,
     metrics::Metrics,
 };
@@ -103,6 +104,8 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     /// When each domain's directory last answered.
     pub health: Health,
+    /// Verified credentials (`credential_cache_ttl`; emptied by a reload).
+    pub credentials: CredentialCache,
     audit: AuditSink,
 }
 
@@ -140,7 +143,13 @@ pub fn is_temporary(err: &HostError) -> bool {
 impl Service {
     /// A service over a loaded host and an open store.
     pub fn new(live: Live, metrics: Arc<Metrics>, audit: AuditSink) -> Service {
-        Service { live: RwLock::new(Arc::new(live)), metrics, health: Health::default(), audit }
+        Service {
+            live: RwLock::new(Arc::new(live)),
+            metrics,
+            health: Health::default(),
+            credentials: CredentialCache::default(),
+            audit,
+        }
     }
 
     /// The configuration, host and store in force now.
@@ -152,7 +161,10 @@ impl Service {
     pub fn replace(&self, live: Live) -> Arc<Live> {
         let new = Arc::new(live);
         let mut slot = self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::replace(&mut *slot, new)
+        let old = std::mem::replace(&mut *slot, new);
+        // Passwords and policies may have changed with the configuration.
+        self.credentials.clear();
+        old
     }
 
     /// Logs a user in: checks the input, routes it (by domain part, login suffix or local IP), runs the
@@ -195,12 +207,27 @@ impl Service {
             address: attempt.client_ip.map(|ip| ip.to_string().into()).into(),
             protocol: Some(attempt.service.as_str().into()).into(),
         };
+        let ttl = live.config.credential_cache_ttl;
+        if ttl.is_some()
+            && let Some(answer) = self.credentials.get(&domain.name, route.login, &attempt.password)
+        {
+            tracing::debug!(domain = %domain.name, login = %route.login, "login answered from the credential cache");
+            return (Verdict::Accepted(Box::new(answer)), Some(domain.name.clone()));
+        }
         let outcome =
             live.host.login_account_at(&live.store, &attempt.login, &attempt.password, client, attempt.local_ip).await;
+        match (&outcome, ttl) {
+            (Ok(_), _) | (_, None) => {}
+            (Err(_), Some(_)) => self.credentials.drop_login(&domain.name, route.login),
+        }
         let verdict = match outcome {
             Ok(o) => {
                 self.health.answered(&domain.name);
-                Verdict::Accepted(Box::new(accepted(domain, &o.account, o.warnings)))
+                let answer = accepted(domain, &o.account, o.warnings);
+                if let Some(ttl) = ttl {
+                    self.credentials.put(&domain.name, route.login, &attempt.password, &answer, ttl);
+                }
+                Verdict::Accepted(Box::new(answer))
             }
             Err(err) if is_temporary(&err) => {
                 self.health.failed(&domain.name);

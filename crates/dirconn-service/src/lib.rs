@@ -6,6 +6,7 @@
 //! the audit writer and the signals (SIGTERM drains and stops, SIGHUP reloads).
 
 pub mod audit;
+pub mod cache;
 pub mod config;
 pub mod core;
 pub mod dovecot;

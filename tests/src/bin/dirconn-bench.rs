@@ -120,13 +120,13 @@ fn main() {
         Some("service") => {
             let binary =
                 args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)).expect("--binary FILE");
-            runtime.block_on(service::run(
-                &plugin_dir,
-                PathBuf::from(binary),
-                arg(&args, "--users", 10_000),
-                arg(&args, "--logins", 4_000),
-                arg(&args, "--rounds", 5),
-            ))
+            let (users, logins, rounds) =
+                (arg(&args, "--users", 10_000), arg(&args, "--logins", 4_000), arg(&args, "--rounds", 5));
+            if args.iter().any(|a| a == "--cache") {
+                runtime.block_on(service::run_cache(&plugin_dir, PathBuf::from(binary), users, logins, rounds))
+            } else {
+                runtime.block_on(service::run(&plugin_dir, PathBuf::from(binary), users, logins, rounds))
+            }
         }
         Some("sync-child") => {
             let value = |name: &str| {

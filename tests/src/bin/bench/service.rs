@@ -1,6 +1,7 @@
 //! `bench service`: logins through `dirconn serve`'s `POST /v1/auth` by keep-alive HTTP clients vs the same
 //! logins through the host's login flow in-process (`Host::login_account`, the same store work), against
-//! one slapd with the same users and settings, at 16 and 64 clients.
+//! one slapd with the same users and settings, at 16 and 64 clients. `bench service --cache`: the same
+//! logins through a `dirconn serve` with `credential_cache_ttl` (ours) vs one without (the reference).
 
 use std::{
     path::{Path, PathBuf},
@@ -42,6 +43,40 @@ impl Clients {
     }
 }
 
+/// Keep-alive clients of a started service, with its mail-server token.
+fn clients_of(serve: &Serve) -> Arc<Clients> {
+    let (addr, token) = (serve.api_addr(), serve.spec().token("mail").to_owned());
+    Arc::new(Clients { idle: Mutex::new(Vec::new()), make: Box::new(move || Http::new(addr).with_token(&token)) })
+}
+
+/// `bench service --cache`: a `dirconn serve` with the credential cache vs one without, on one slapd.
+pub async fn run_cache(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize, rounds: usize) {
+    println!("bench service --cache: starting slapd with {users} generated users…");
+    let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
+    SERVER_PID.store(server.pid(), std::sync::atomic::Ordering::Relaxed);
+    let pool = 8;
+    let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
+    let plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
+    let start = |cache: bool| {
+        let mut s = ServeSpec::new(vec![spec.clone()]);
+        s.binary = Some(binary.clone());
+        s.plugin = Some(plugin.clone());
+        if cache {
+            s.service.push("credential_cache_ttl = \"1h\"".into());
+        }
+        Serve::start(s)
+    };
+    let (uncached, cached) = (start(false), start(true));
+    let (reference, ours) = (clients_of(&uncached), clients_of(&cached));
+    let ref_login = move |n: usize| reference.login(n);
+    let ours_login = move |n: usize| ours.login(n);
+    // Every user logs in once on each side first: the accounts exist, and the cache holds every user.
+    drive(16, users, users, ref_login.clone()).await;
+    drive(16, users, users, ours_login.clone()).await;
+    let shape = Shape { name: "service-cache", clients: 16, logins, users, rounds, pool };
+    compare(&shape, ref_login, ours_login).await;
+}
+
 /// Runs the benchmark: `binary` is the release `dirconn`, `plugin_dir` holds the release plugins.
 pub async fn run(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize, rounds: usize) {
     println!("bench service: starting slapd with {users} generated users…");
@@ -74,9 +109,7 @@ pub async fn run(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize
     serve_spec.binary = Some(binary);
     serve_spec.plugin = Some(plugin);
     let serve = Serve::start(serve_spec);
-    let (addr, token) = (serve.api_addr(), serve.spec().token("mail").to_owned());
-    let clients =
-        Arc::new(Clients { idle: Mutex::new(Vec::new()), make: Box::new(move || Http::new(addr).with_token(&token)) });
+    let clients = clients_of(&serve);
     let ours_login = {
         let clients = Arc::clone(&clients);
         move |n: usize| clients.login(n)
