@@ -49,14 +49,23 @@ fn clients_of(serve: &Serve) -> Arc<Clients> {
     Arc::new(Clients { idle: Mutex::new(Vec::new()), make: Box::new(move || Http::new(addr).with_token(&token)) })
 }
 
-/// `bench service --cache`: a `dirconn serve` with the credential cache vs one without, on one slapd.
-pub async fn run_cache(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize, rounds: usize) {
-    println!("bench service --cache: starting slapd with {users} generated users…");
+/// Both benchmarks' directory: a slapd with `users` generated users (its CPU is the rounds' "server"
+/// CPU; `dirconn serve`'s own is not counted), the domain on it with a pool of [`POOL`], the release plugin.
+fn directory(name: &str, plugin_dir: &Path, users: usize) -> (Slapd, DomainSpec, PathBuf) {
+    println!("bench {name}: starting slapd with {users} generated users…");
     let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
     SERVER_PID.store(server.pid(), std::sync::atomic::Ordering::Relaxed);
-    let pool = 8;
-    let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
+    let spec = DomainSpec::ldap(&server).raw("pool_size", &POOL.to_string()).raw("operation_timeout", "\"10s\"");
     let plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
+    (server, spec, plugin)
+}
+
+/// The service connections of each side.
+const POOL: usize = 8;
+
+/// `bench service --cache`: a `dirconn serve` with the credential cache vs one without, on one slapd.
+pub async fn run_cache(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize, rounds: usize) {
+    let (_server, spec, plugin) = directory("service --cache", plugin_dir, users);
     let start = |cache: bool| {
         let mut s = ServeSpec::new(vec![spec.clone()]);
         s.binary = Some(binary.clone());
@@ -73,19 +82,13 @@ pub async fn run_cache(plugin_dir: &Path, binary: PathBuf, users: usize, logins:
     // Every user logs in once on each side first: the accounts exist, and the cache holds every user.
     drive(16, users, users, ref_login.clone()).await;
     drive(16, users, users, ours_login.clone()).await;
-    let shape = Shape { name: "service-cache", clients: 16, logins, users, rounds, pool };
+    let shape = Shape { name: "service-cache", clients: 16, logins, users, rounds, pool: POOL };
     compare(&shape, ref_login, ours_login).await;
 }
 
 /// Runs the benchmark: `binary` is the release `dirconn`, `plugin_dir` holds the release plugins.
 pub async fn run(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize, rounds: usize) {
-    println!("bench service: starting slapd with {users} generated users…");
-    let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
-    // The rounds' "server" CPU is slapd's (both sides' directory); `dirconn serve`'s own is not counted.
-    SERVER_PID.store(server.pid(), std::sync::atomic::Ordering::Relaxed);
-    let pool = 8;
-    let spec = DomainSpec::ldap(&server).raw("pool_size", &pool.to_string()).raw("operation_timeout", "\"10s\"");
-    let plugin = plugin_dir.join(dirconn_tests::stage::library_file_name("dirconn-plugin-ldap"));
+    let (_server, spec, plugin) = directory("service", plugin_dir, users);
 
     // The reference: the host's login flow over its own store, in this process.
     let host = Arc::new(TestHost::start(std::slice::from_ref(&plugin), std::slice::from_ref(&spec)).expect("host"));
@@ -123,7 +126,7 @@ pub async fn run(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize
     drive(16, users, users, ours_login.clone()).await;
     println!("every user logged in once on each side in {:.1} s", started.elapsed().as_secs_f64());
     for (name, clients) in [("service", 16), ("service-64", 64)] {
-        let shape = Shape { name, clients, logins, users, rounds, pool };
+        let shape = Shape { name, clients, logins, users, rounds, pool: POOL };
         compare(&shape, ref_login.clone(), ours_login.clone()).await;
     }
     drop(serve);
