@@ -199,12 +199,16 @@ struct Preview {
     items: Vec<(String, String)>,
 }
 
-/// The effective filters of a domain.
-pub(super) fn preview_of(domain: Option<&dirconn_host::Domain>) -> String {
-    let items = domain
+/// The effective filters and values of a domain (`dirconn filter`'s), in order.
+pub(super) fn filter_items(domain: Option<&dirconn_host::Domain>) -> Vec<(String, String)> {
+    domain
         .and_then(|d| d.filter().ok())
         .map(|r| r.items.iter().map(|i| (i.name.to_string(), i.value.to_string())).collect())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The preview of those.
+pub(super) fn preview_html(items: Vec<(String, String)>) -> String {
     Preview { items }.render().unwrap_or_default()
 }
 
@@ -219,7 +223,7 @@ pub(crate) async fn preview(AxState(web): AxState<State>, UrlPath(domain): UrlPa
             let live = web.service.live();
             let config = live.host.config();
             match edit::load(&config.path, &l.doc.text(), &config.plugin_dir, live.host.registry()) {
-                Ok(host) => preview_of(host.domain(&domain).ok()),
+                Ok(host) => preview_html(filter_items(host.domain(&domain).ok())),
                 Err(e) => render_problem(&edit::invalid(&e).problem()),
             }
         }

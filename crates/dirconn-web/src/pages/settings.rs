@@ -15,7 +15,11 @@ use dirconn_host::{Host, HostConfig};
 use dirconn_views::Problem;
 use zeroize::Zeroizing;
 
-use super::{Frame, Page, checks::preview_of, html, render_problem};
+use super::{
+    Frame, Page,
+    checks::{filter_items, preview_html},
+    html, render_problem,
+};
 use crate::{
     Admin, Change, Error, Fail, State, Web,
     edit::{self, Document},
@@ -138,17 +142,6 @@ pub(super) fn loaded(web: &Web, domain: &str) -> Result<Loaded, Fail> {
     Ok(Loaded { doc, text, index, kind })
 }
 
-/// The effective values of the domain in force (defaults of the connector kind shown in the form).
-fn effective(web: &Web, domain: &str) -> BTreeMap<String, String> {
-    let live = web.service.live();
-    live.host
-        .domain(domain)
-        .ok()
-        .and_then(|d| d.filter().ok())
-        .map(|r| r.items.iter().map(|i| (i.name.to_string(), i.value.to_string())).collect())
-        .unwrap_or_default()
-}
-
 fn is_attribute(key: &str) -> bool {
     key.starts_with("mapping.") || key.ends_with("_attribute") || key == "attributes"
 }
@@ -210,8 +203,13 @@ struct Extra<'a> {
 
 fn render(web: &Web, admin: &Admin, domain: &str, extra: Extra<'_>, status: StatusCode) -> Page {
     let l = loaded(web, domain)?;
-    let name = web.service.live().host.domain(domain)?.name.clone();
-    let all = fields::fields(&l.kind, &effective(web, &name));
+    let live = web.service.live();
+    let in_force = live.host.domain(domain)?;
+    let name = in_force.name.clone();
+    // The values in force: the defaults of the connector kind's keys, and the filters' preview.
+    let items = filter_items(Some(in_force));
+    let effective: BTreeMap<String, String> = items.iter().cloned().collect();
+    let all = fields::fields(&l.kind, &effective);
     let source = secret_source(&l);
     let page = SettingsPage {
         frame: Frame::new(admin, "Domains"),
@@ -222,7 +220,7 @@ fn render(web: &Web, admin: &Admin, domain: &str, extra: Extra<'_>, status: Stat
         secret_source: source.unwrap_or_default().to_owned(),
         rev: edit::revision(&l.text),
         read_only: edit::writable(&l.doc.path).err().map(|e| e.message()),
-        preview: preview_of(web.service.live().host.domain(&name).ok()),
+        preview: preview_html(items),
         result: extra.result,
         notice: extra.notice,
         problem: extra.problem,
