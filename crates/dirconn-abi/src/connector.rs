@@ -10,8 +10,8 @@ use abi_stable::{
 use async_ffi::FfiFuture;
 
 use crate::{
-    AttributeReport, AuthRequest, ConnectorError, FfiFutureExt, FilterReport, PasswordRequest, SyncRequest,
-    SyncStreamBox, TestReport, TestRequest, UserEntry,
+    AttributeReport, AuthRequest, ConnectorError, FfiFutureExt, FilterReport, LockoutPolicy, PasswordRequest,
+    SyncRequest, SyncStreamBox, TestReport, TestRequest, UserEntry,
 };
 
 /// A directory connector serving one mail domain.
@@ -54,6 +54,13 @@ pub trait Connector: Send + Sync + 'static {
     fn set_password(&self, request: PasswordRequest) -> FfiFuture<RResult<(), ConnectorError>> {
         let _ = request;
         async { RResult::RErr(crate::failures::password_unsupported()) }.into_ffi()
+    }
+
+    /// Reads the directory's account lockout policy: its threshold and observation window (ABI 5).
+    ///
+    /// A plugin that does not implement it answers with this default's [`ErrorKind::Unsupported`] error.
+    fn lockout_policy(&self) -> FfiFuture<RResult<LockoutPolicy, ConnectorError>> {
+        async { RResult::RErr(crate::failures::lockout_unsupported()) }.into_ffi()
     }
 }
 

@@ -65,6 +65,16 @@ pub fn password_unsupported() -> ConnectorError {
     )
 }
 
+/// The plugin cannot read the directory's lockout policy (DC-508).
+pub fn lockout_unsupported() -> ConnectorError {
+    ConnectorError::new(
+        ErrorKind::Unsupported,
+        "DC-508",
+        "This connector cannot read the directory's account lockout policy.",
+        "Set the directory's threshold in the domain's [domain.lockout] table (threshold = 5).",
+    )
+}
+
 /// Every failure of this layer, once.
 pub fn examples() -> Vec<ConnectorError> {
     vec![
@@ -74,5 +84,6 @@ pub fn examples() -> Vec<ConnectorError> {
         sync_unsupported(),
         stream_ended(),
         password_unsupported(),
+        lockout_unsupported(),
     ]
 }

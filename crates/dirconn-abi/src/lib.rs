@@ -38,8 +38,8 @@ pub use module::{DefaultMapping, PluginMetadata, PluginMod, PluginModRef};
 pub use names::{SECRET_ATTRIBUTES, is_secret_attribute};
 pub use sync::{ChangeKind, SyncBatch, SyncChange, SyncEnd, SyncRequest, SyncStream, SyncStream_TO, SyncStreamBox};
 pub use types::{
-    AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport, NamedValue,
-    PasswordRequest, StageResult, StageStatus, TestReport, TestRequest, UserEntry, state,
+    AttrValue, Attribute, AttributeReport, AuthRequest, ClientContext, ConnectorConfig, FilterReport, LockoutPolicy,
+    NamedValue, PasswordRequest, StageResult, StageStatus, TestReport, TestRequest, UserEntry, state,
 };
 
 pub use abi_stable;
@@ -58,4 +58,7 @@ pub use abi_stable;
 ///   the field to the root module does not let ABI 3 builds load (measured: abi_stable refuses the root
 ///   module with "too many fields"); an ABI 3 build has no version symbol and is refused as "built before
 ///   ABI 4".
-pub const ABI_VERSION: u32 = 4;
+/// - 5: [`Connector::lockout_policy`] ([`LockoutPolicy`]): the directory's lockout threshold and observation
+///   window, which the service's throttle keeps failures below. A plugin that does not implement it answers
+///   DC-508 (unsupported) and the host assumes its default.
+pub const ABI_VERSION: u32 = 5;

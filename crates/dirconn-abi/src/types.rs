@@ -255,6 +255,21 @@ pub struct FilterReport {
     pub items: RVec<NamedValue>,
 }
 
+/// The directory's account lockout policy as the connector read it (ABI 5): what the service's throttle keeps
+/// failures below, so that attacks on an account never make the directory lock it.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Whether a policy was found; `false`: none was readable (the host then assumes its own default).
+    pub found: bool,
+    /// Failed passwords after which the directory locks an account; 0: it never locks.
+    pub threshold: u32,
+    /// Seconds over which the directory counts failures; 0: it does not say (or never forgets them).
+    pub window_seconds: u64,
+    /// Where it was read, for people (`lockoutThreshold of DC=example,DC=test`).
+    pub source: RString,
+}
+
 /// The attribute names a domain's directory offers.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,8 @@
 //! search_base = "ou=people,dc=example,dc=org"
 //! ```
 //! The host reads `store` (the account store, default `accounts.db` beside this file), and in each domain
-//! `name`, `connector`, `enabled`, `display_name`, `login_suffixes`, `bind_ip` and the `accounts`, `mapping`
-//! and `groups` tables (see
+//! `name`, `connector`, `enabled`, `display_name`, `login_suffixes`, `bind_ip` and the `accounts`, `mapping`,
+//! `groups` and `lockout` tables (see
 //! [`crate::policy`]); every other key goes to the plugin, which validates it.
 
 use std::{
@@ -24,10 +24,10 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::{AccountPolicy, Error, userdb::Userdb};
+use crate::{AccountPolicy, Error, lockout::LockoutConfig, userdb::Userdb};
 
 /// The keys of a domain section that the host reads itself.
-const HOST_KEYS: [&str; 10] = [
+const HOST_KEYS: [&str; 11] = [
     "name",
     "connector",
     "enabled",
@@ -38,6 +38,7 @@ const HOST_KEYS: [&str; 10] = [
     "groups",
     "userdb",
     "bind_ip",
+    "lockout",
 ];
 
 /// One mail domain's section.
@@ -63,6 +64,8 @@ pub struct DomainConfig {
     pub policy: AccountPolicy,
     /// The userdb template handed to mail servers (`[domain.userdb]`: home, uid, gid, quota_rule…).
     pub userdb: Userdb,
+    /// The directory's lockout threshold and window where configured (`[domain.lockout]`).
+    pub lockout: LockoutConfig,
 }
 
 /// The whole configuration.
@@ -327,6 +330,14 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             return Err(key_error(&name, "userdb", "expected a table.", "Write [domain.userdb] with home = \"…\"."));
         }
     };
+    let lockout = LockoutConfig::from_value(table.remove("lockout")).map_err(|(key, problem)| {
+        key_error(
+            &name,
+            &key,
+            &format!("{problem}."),
+            "Write [domain.lockout] with threshold = 5 and window = \"30m\".",
+        )
+    })?;
     debug_assert!(HOST_KEYS.iter().all(|k| !table.contains_key(*k)));
     let settings = serde_json::to_value(&table).map_err(|err| {
         key_error(
@@ -336,7 +347,18 @@ fn domain_section(path: &Path, index: usize, mut table: toml::Table) -> Result<D
             "Use strings, numbers, booleans and lists.",
         )
     })?;
-    Ok(DomainConfig { name, connector, enabled, display_name, login_suffixes, bind_ip, settings, policy, userdb })
+    Ok(DomainConfig {
+        name,
+        connector,
+        enabled,
+        display_name,
+        login_suffixes,
+        bind_ip,
+        settings,
+        policy,
+        userdb,
+        lockout,
+    })
 }
 
 /// The `bind_ip` list: IPv4 or IPv6 addresses (IPv4-mapped IPv6 kept as IPv4), each once; the unspecified

@@ -28,6 +28,8 @@ pub struct Domain {
     pub userdb: crate::userdb::Userdb,
     /// Local IP addresses bound to this domain (`bind_ip`): logins without `@domain` arriving there are its.
     pub bind_ip: Vec<IpAddr>,
+    /// The directory's lockout where configured (`[domain.lockout]`).
+    pub lockout: crate::lockout::LockoutConfig,
     connector: Option<ConnectorBox>,
 }
 
@@ -111,6 +113,7 @@ impl Host {
                 login_suffixes: d.login_suffixes.clone(),
                 userdb: d.userdb.clone(),
                 bind_ip: d.bind_ip.clone(),
+                lockout: d.lockout,
                 connector,
             });
         }
@@ -270,6 +273,20 @@ impl Domain {
         self.connector()?.set_password(request).await.into_result().map_err(|e| self.fail(e))
     }
 
+    /// The directory's lockout policy in force: `[domain.lockout]` over what the plugin reads from the
+    /// directory (ABI 5). A plugin without the operation gives the configured keys alone; a directory that
+    /// cannot be reached is an error (ask again later).
+    pub async fn lockout_policy(&self) -> Result<dirconn_abi::LockoutPolicy, Error> {
+        if self.lockout.threshold.is_some() && self.lockout.window.is_some() {
+            return Ok(self.lockout.apply(None));
+        }
+        match self.connector()?.lockout_policy().await.into_result() {
+            Ok(read) => Ok(self.lockout.apply(Some(read))),
+            Err(e) if e.kind == ErrorKind::Unsupported => Ok(self.lockout.apply(None)),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
     /// What an end user is told when a login fails with `kind` (the documented message policy): the
     /// account's state only when the domain allows it or the directory's answer proves the password.
     pub fn end_user_message(&self, kind: ErrorKind) -> &'static str {
@@ -324,6 +341,7 @@ mod tests {
                 login_suffixes: d.login_suffixes.clone(),
                 bind_ip: d.bind_ip.clone(),
                 userdb: d.userdb.clone(),
+                lockout: d.lockout,
                 connector: None,
             })
             .collect();

@@ -13,6 +13,7 @@ mod config;
 mod error;
 pub mod examples;
 mod host;
+pub mod lockout;
 mod log;
 pub mod maps;
 pub mod messages;

@@ -6,8 +6,8 @@ use std::{path::Path, sync::Arc};
 use abi_stable::std_types::{RResult, RString};
 use dirconn_abi::{
     AttributeReport, AuthRequest, Connector, ConnectorConfig, ConnectorError, DefaultMapping, FfiFuture, FfiFutureExt,
-    FilterReport, NamedValue, PasswordRequest, StageStatus, SyncChange, SyncRequest, SyncStreamBox, TestReport,
-    TestRequest, UserEntry, plugin,
+    FilterReport, LockoutPolicy, NamedValue, PasswordRequest, StageStatus, SyncChange, SyncRequest, SyncStreamBox,
+    TestReport, TestRequest, UserEntry, plugin,
 };
 
 use crate::{ChangeSink, Directory, Error, LdapDefaults, LdapSettings};
@@ -129,6 +129,15 @@ impl Connector for DirectoryConnector {
             }
             outcome?;
             Ok(())
+        })
+    }
+
+    fn lockout_policy(&self) -> FfiFuture<RResult<LockoutPolicy, ConnectorError>> {
+        let dir = Arc::clone(&self.directory);
+        plugin::spawn(Arc::clone(&self.domain), async move {
+            let policy = dir.lockout_policy().await?;
+            tracing::info!(threshold = policy.threshold, window = policy.window_seconds, source = %policy.source, "lockout policy read");
+            Ok(policy)
         })
     }
 }

@@ -262,6 +262,11 @@ impl Directory {
         self.dialect().set_password(self, login, old, new).await
     }
 
+    /// The directory's account lockout policy, as the service account can read it.
+    pub async fn lockout_policy(&self) -> Result<dirconn_abi::LockoutPolicy, Error> {
+        self.dialect().read_lockout(self).await
+    }
+
     /// Finds a user and returns the entry with groups, without a password.
     pub async fn lookup(&self, login: &str) -> Result<UserEntry, Error> {
         let found = self.find_user(login).await?;

@@ -20,6 +20,7 @@ pub mod examples;
 mod groups;
 mod guard;
 pub mod keys;
+mod lockout;
 mod pool;
 mod ppolicy;
 mod settings;
@@ -37,3 +38,5 @@ pub use groups::GroupIndex;
 pub use settings::{DEFAULT_GROUP_OBJECT_FILTER, GroupMembership, LdapDefaults, LdapSettings, Secret, dns_domain_of};
 pub use sync::ChangeSink;
 pub use url::LdapUrl;
+
+pub use dirconn_abi::LockoutPolicy;

@@ -14,6 +14,9 @@
 //! metrics_listen = "127.0.0.1:9125"        # /metrics, /healthz, /readyz (no token)
 //! audit_retention = "90d"
 //!
+//! [service.throttle]                       # protects the directory's accounts (on by default; see throttle)
+//! margin = 2                               # failures kept back below the directory's lockout threshold
+//!
 //! [[service.client]]
 //! name = "dovecot"
 //! token_file = "dovecot.token"             # relative to the configuration's folder
@@ -138,6 +141,8 @@ pub struct ServiceConfig {
     /// How long a verified (login, password) is answered from memory without the directory (`None`: never,
     /// the default).
     pub credential_cache_ttl: Option<Duration>,
+    /// The login throttle (`[service.throttle]`).
+    pub throttle: crate::throttle::ThrottleConfig,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +171,8 @@ struct Raw {
     retry_after_seconds: Option<u32>,
     #[serde(default, with = "humantime_serde")]
     credential_cache_ttl: Option<Duration>,
+    #[serde(default)]
+    throttle: crate::throttle::ThrottleConfig,
 }
 
 #[derive(Deserialize, Default)]
@@ -286,6 +293,27 @@ impl ServiceConfig {
         within("drain_timeout", raw.drain_timeout, 0, 3_600)?;
         within("audit_retention", raw.audit_retention, 3_600, 100 * 365 * 86_400)?;
         within("credential_cache_ttl", raw.credential_cache_ttl, 0, 86_400)?;
+        let t = &raw.throttle;
+        within("throttle.window", Some(t.window), 60, 86_400)?;
+        within("throttle.familiar_for", Some(t.familiar_for), 0, 365 * 86_400)?;
+        within("throttle.repeat_window", Some(t.repeat_window), 0, 86_400)?;
+        if t.ipv4_prefix > 32 || t.ipv6_prefix > 128 || t.ipv4_prefix < 8 || t.ipv6_prefix < 16 {
+            return Err(config_error(
+                "throttle.ipv4_prefix",
+                format!(
+                    "/{} and /{} are not network prefixes the throttle can count by.",
+                    t.ipv4_prefix, t.ipv6_prefix
+                ),
+                "Write ipv4_prefix from 8 to 32 and ipv6_prefix from 16 to 128 (defaults 24 and 56).",
+            ));
+        }
+        if t.margin > 100 || t.assumed_threshold > 1000 {
+            return Err(config_error(
+                "throttle.margin",
+                "margin is over 100 or assumed_threshold over 1000.",
+                "Keep the margin a few failures below the directory's threshold (default 2).",
+            ));
+        }
         Ok(ServiceConfig {
             listen,
             tls,
@@ -300,6 +328,7 @@ impl ServiceConfig {
             probe_interval: raw.probe_interval.unwrap_or(Duration::from_secs(30)),
             retry_after_seconds: raw.retry_after_seconds.unwrap_or(5),
             credential_cache_ttl: raw.credential_cache_ttl.filter(|d| !d.is_zero()),
+            throttle: raw.throttle,
         })
     }
 }

@@ -20,7 +20,12 @@ use crate::{
     cache::CredentialCache,
     health::Health,
     metrics::Metrics,
+    throttle::{self, Admission, Settle, Throttle},
 };
+
+/// What a user held back by the throttle is told.
+pub const THROTTLED: &str =
+    "Too many failed logins. Try again later, or from a network you have logged in from before.";
 
 /// The front end an attempt came through (audit and metrics label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -85,6 +90,8 @@ pub enum Verdict {
     /// The directory, the store or the configuration failed: the client should retry later. Never a
     /// wrong password.
     Temporary(Box<Refused>),
+    /// Held back by the throttle without contacting the directory (DC-819): retry after these seconds.
+    Throttled(Box<Refused>, u64),
 }
 
 /// The configuration, host and store in force; replaced whole by a reload.
@@ -106,6 +113,8 @@ pub struct Service {
     pub health: Health,
     /// Verified credentials (`credential_cache_ttl`; emptied by a reload).
     pub credentials: CredentialCache,
+    /// The login throttle (`[service.throttle]`; its ledger outlives reloads).
+    pub throttle: Throttle,
     audit: AuditSink,
 }
 
@@ -148,6 +157,7 @@ impl Service {
             metrics,
             health: Health::default(),
             credentials: CredentialCache::default(),
+            throttle: Throttle::default(),
             audit,
         }
     }
@@ -164,6 +174,7 @@ impl Service {
         let old = std::mem::replace(&mut *slot, new);
         // Passwords and policies may have changed with the configuration.
         self.credentials.clear();
+        self.throttle.reload();
         old
     }
 
@@ -176,7 +187,9 @@ impl Service {
         let latency = started.elapsed();
         let (outcome, kind, account) = match &verdict {
             Verdict::Accepted(a) => ("ok".to_owned(), "ok", Some(a.account.clone())),
-            Verdict::Denied(r) | Verdict::Temporary(r) => (r.problem.code.clone(), r.problem.kind.as_str(), None),
+            Verdict::Denied(r) | Verdict::Temporary(r) | Verdict::Throttled(r, _) => {
+                (r.problem.code.clone(), r.problem.kind.as_str(), None)
+            }
         };
         self.metrics.attempt(domain.as_deref().unwrap_or("-"), attempt.interface, kind, latency);
         self.audit.record(Entry {
@@ -214,6 +227,30 @@ impl Service {
             tracing::debug!(domain = %domain.name, login = %route.login, "login answered from the credential cache");
             return (Verdict::Accepted(Box::new(answer)), Some(domain.name.clone()));
         }
+        let config = &live.config.throttle;
+        let key = throttle::Key::new(&domain.name, route.login, attempt.client_ip, config);
+        let ticket = match self.throttle.admit(&live.store, domain, key.clone(), &attempt.password, config).await {
+            Admission::Go(ticket) => Some(ticket),
+            Admission::Off => None,
+            Admission::Repeated(refused) => {
+                tracing::debug!(domain = %domain.name, login = %key.login, "the same wrong password again: answered from memory");
+                return (Verdict::Denied(refused), Some(domain.name.clone()));
+            }
+            Admission::Held(held, limits) => {
+                let err = Error::Throttled {
+                    account: format!("{}@{}", key.login, domain.name),
+                    network: key.network.to_string(),
+                    hold: held.hold,
+                    threshold: limits.threshold,
+                    retry_after: held.retry_after.as_secs(),
+                };
+                tracing::info!(domain = %domain.name, login = %key.login, network = %key.network, "login held back: {err}");
+                let mut refused = crate::error::refusal(&err);
+                refused.user_message = THROTTLED.to_owned();
+                self.metrics.throttled(&domain.name, held.hold);
+                return (Verdict::Throttled(Box::new(refused), held.retry_after.as_secs()), Some(domain.name.clone()));
+            }
+        };
         let outcome =
             live.host.login_account_at(&live.store, &attempt.login, &attempt.password, client, attempt.local_ip).await;
         match (&outcome, ttl) {
@@ -236,9 +273,19 @@ impl Service {
             }
             Err(err) => {
                 self.health.answered(&domain.name);
-                Verdict::Denied(Box::new(Refused::host(&err, Some(domain))))
+                let wrong = err.kind() == dirconn_abi::ErrorKind::InvalidCredentials;
+                let refused = Refused::host(&err, Some(domain));
+                if let Some(ticket) = ticket {
+                    let settle = if wrong { Settle::WrongPassword } else { Settle::Denied };
+                    self.throttle.settle(&live.store, ticket, settle, &attempt.password, Some(&refused), config).await;
+                }
+                return (Verdict::Denied(Box::new(refused)), Some(domain.name.clone()));
             }
         };
+        if let Some(ticket) = ticket {
+            let settle = if matches!(verdict, Verdict::Accepted(_)) { Settle::Accepted } else { Settle::NoAnswer };
+            self.throttle.settle(&live.store, ticket, settle, &attempt.password, None, config).await;
+        }
         (verdict, Some(domain.name.clone()))
     }
 

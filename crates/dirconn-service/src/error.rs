@@ -81,6 +81,19 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// A login held back by the throttle, without contacting the directory (DC-819).
+    Throttled {
+        /// The account (`login@domain` as counted).
+        account: String,
+        /// The client's network.
+        network: String,
+        /// Why.
+        hold: crate::throttle::Hold,
+        /// The directory's lockout threshold in force.
+        threshold: u32,
+        /// Seconds until it may be tried again.
+        retry_after: u64,
+    },
 }
 
 impl Error {
@@ -100,6 +113,7 @@ impl Error {
             Error::NotFound { .. } => "DC-816",
             Error::Stopping => "DC-817",
             Error::BadLookup { .. } => "DC-818",
+            Error::Throttled { .. } => "DC-819",
         }
     }
 
@@ -117,6 +131,7 @@ impl Error {
             | Error::BadLookup { .. } => ErrorKind::InvalidInput,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Stopping => ErrorKind::Unreachable,
+            Error::Throttled { .. } => ErrorKind::LogonRestricted,
         }
     }
 
@@ -144,6 +159,26 @@ impl Error {
             Error::NotFound { what } => format!("{what} was not found."),
             Error::Stopping => "The service is stopping and takes no new requests.".into(),
             Error::BadLookup { problem } => format!("The socketmap request was refused: {problem}."),
+            Error::Throttled { account, network, hold, threshold, retry_after } => {
+                use crate::throttle::Hold;
+                let why = match hold {
+                    Hold::Unfamiliar { failures, limit } => format!(
+                        "networks it does not usually log in from made {failures} failed logins (the limit is \
+                         {limit}, the directory locks the account at {threshold})"
+                    ),
+                    Hold::Account { failures, limit } => format!(
+                        "{failures} failed logins were counted (the limit is {limit}, the directory locks the \
+                         account at {threshold})"
+                    ),
+                    Hold::Network { failures, limit } => {
+                        format!("{network} made {failures} failed logins for any account (the limit is {limit})")
+                    }
+                };
+                format!(
+                    "The login of {account} from {network} was held back without contacting the directory: {why}; \
+                     it may be tried again in {retry_after} s."
+                )
+            }
         }
     }
 
@@ -174,6 +209,13 @@ impl Error {
             Error::BadPassword { .. } => "Type the password again; it must not be empty or over 1024 bytes.".into(),
             Error::NotFound { .. } => "Check the address; /v1/openapi.json lists the routes.".into(),
             Error::Stopping => "Retry in a moment; another node or the restarted service will answer.".into(),
+            Error::Throttled { .. } => {
+                "Nothing, if this is an attack: the directory has not locked the account, and the clients that \
+                 logged in as it before (its familiar networks) still log in. A user held back by mistake logs \
+                 in from a network they used before, or after the wait; [service.throttle] sets the margin and \
+                 the limits."
+                    .into()
+            }
             Error::BadLookup { .. } => {
                 "Name one of the maps mailbox, alias, domains or senders after `socketmap:…:` in main.cf (`postconf \
                  -n | grep socketmap`); a client other than Postfix must send netstrings `<length>:<name> <key>,`."

@@ -13,6 +13,7 @@ const PROVOKED: &[&str] = &[
     "tls_cert = \"cert.pem\"\n",
     "dovecot_auth = \"192.0.2.10:12345\"\n",
     "probe_interval = \"0s\"\n",
+    "[throttle]\nmargin = -1\n",
     "[[client]]\nname = \"\"\ntoken_file = \"dovecot.token\"\nrole = \"mail-server\"\n",
     "[[client]]\nname = \"dovecot\"\ntoken_file = \"missing.token\"\nrole = \"mail-server\"\n",
 ];
@@ -42,6 +43,13 @@ pub fn examples() -> Vec<Error> {
         Error::NotFound { what: field("what") },
         Error::Stopping,
         Error::BadLookup { problem: field("problem") },
+        Error::Throttled {
+            account: field("account"),
+            network: field("network"),
+            hold: crate::throttle::Hold::Unfamiliar { failures: 3, limit: 3 },
+            threshold: 5,
+            retry_after: 1200,
+        },
     ]);
     out
 }

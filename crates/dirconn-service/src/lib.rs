@@ -21,6 +21,7 @@ pub mod socketmap;
 mod status;
 #[cfg(test)]
 mod testing;
+pub mod throttle;
 
 pub use config::ServiceConfig;
 pub use core::Service;

@@ -43,6 +43,7 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<Interface, Histogram>>,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     lookups: Mutex<BTreeMap<&'static str, u64>>,
+    throttled: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Audit rows dropped because the store could not keep up or failed.
     pub audit_dropped: AtomicU64,
     /// Audit rows written.
@@ -58,6 +59,17 @@ impl Metrics {
     pub fn attempt(&self, domain: &str, interface: Interface, outcome: &'static str, took: Duration) {
         *lock(&self.attempts).entry((domain.to_owned(), interface, outcome)).or_default() += 1;
         lock(&self.latency).entry(interface).or_default().observe(took.as_secs_f64());
+    }
+
+    /// One login held back by the throttle, by domain and why (`unfamiliar`, `account`, `network`).
+    pub fn throttled(&self, domain: &str, hold: crate::throttle::Hold) {
+        use crate::throttle::Hold;
+        let why = match hold {
+            Hold::Unfamiliar { .. } => "unfamiliar",
+            Hold::Account { .. } => "account",
+            Hold::Network { .. } => "network",
+        };
+        *lock(&self.throttled).entry((domain.to_owned(), why)).or_default() += 1;
     }
 
     /// One HTTP request, by matched route and status.
@@ -103,6 +115,11 @@ impl Metrics {
         out.push_str("# TYPE dirconn_postfix_lookups_total counter\n");
         for (outcome, n) in lock(&self.lookups).iter() {
             let _ = writeln!(out, "dirconn_postfix_lookups_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        out.push_str("# HELP dirconn_throttled_total Logins held back by the throttle, by domain and reason.\n");
+        out.push_str("# TYPE dirconn_throttled_total counter\n");
+        for ((domain, why), n) in lock(&self.throttled).iter() {
+            let _ = writeln!(out, "dirconn_throttled_total{{domain=\"{}\",reason=\"{why}\"}} {n}", label(domain));
         }
         for (name, help, value) in [
             ("dirconn_audit_rows_written_total", "Audit rows written to the store.", &self.audit_written),

@@ -12,6 +12,7 @@ mod location;
 mod private;
 mod query;
 mod report;
+mod throttle;
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
@@ -28,6 +29,7 @@ pub use crate::{
     error::Error,
     location::resolve_location,
     report::{Counts, Outcome, SyncReport},
+    throttle::{ThrottleKey, ThrottleOutcome, ThrottleRead, ThrottleSince},
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -42,7 +42,9 @@ pub struct Web {
     reloader: Reloader,
     sessions: Sessions,
     sign_ins: Throttle,
-    test_logins: Throttle,
+    /// Connection tests whose service bind was refused (the service account's lockout); test logins go
+    /// through the service's own throttle.
+    service_binds: Throttle,
     /// The last connection test of each domain from these pages: (when, passed).
     last_tests: Mutex<HashMap<String, (i64, bool)>>,
 }
@@ -56,7 +58,7 @@ pub fn router(service: Arc<Service>, reloader: Reloader) -> Router {
         reloader,
         sessions: Sessions::default(),
         sign_ins: Throttle::new(5),
-        test_logins: Throttle::strict(2),
+        service_binds: Throttle::strict(2),
         last_tests: Mutex::default(),
     });
     pages::routes().layer(axum::middleware::from_fn(headers)).with_state(web)

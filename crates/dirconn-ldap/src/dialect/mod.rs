@@ -248,6 +248,13 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
         false
     }
 
+    // Lockout.
+
+    /// The directory's account lockout policy (ppolicy entries by default).
+    fn read_lockout<'a>(&'a self, dir: &'a Directory) -> BoxFuture<'a, Result<dirconn_abi::LockoutPolicy, Error>> {
+        Box::pin(crate::lockout::read_ppolicy(dir))
+    }
+
     // Password operations.
 
     /// Changes (`old` given) or resets a user's password; returns the user's DN.

@@ -500,6 +500,9 @@ pub fn verdict_reply(id: u32, login: &str, verdict: Verdict) -> String {
         Verdict::Accepted(a) => protocol::ok(id, &a.account),
         Verdict::Denied(r) => protocol::fail(id, Some(login), denial_code(&r), &r.user_message),
         Verdict::Temporary(r) => protocol::fail(id, Some(login), Some("temp_fail"), &r.user_message),
+        // Not temp_fail: clients retry those at once. A plain failure with the reason, and Dovecot's own
+        // failure delay.
+        Verdict::Throttled(r, _) => protocol::fail(id, Some(login), None, &r.user_message),
     }
 }
 

@@ -47,14 +47,16 @@ pub struct AuthBody {
 }
 
 /// Logs a user in. 200: the canonical account, which the mail server must use as the mailbox name. 401:
-/// denied (wrong password, locked, unknown…) with what the user is told. 503 with `Retry-After`: the directory
-/// or the store is unreachable: a temporary failure, never a wrong password.
+/// denied (wrong password, locked, unknown…) with what the user is told. 429 with `Retry-After`: held back by
+/// the throttle (DC-819) without contacting the directory. 503 with `Retry-After`: the directory or the store
+/// is unreachable: a temporary failure, never a wrong password.
 #[utoipa::path(post, path = "/v1/auth", tag = "mail-server", request_body = AuthBody,
     responses(
         (status = 200, description = "Logged in", body = Accepted),
         (status = 400, description = "The body is not valid JSON of this shape (DC-812)", body = Refused),
         (status = 401, description = "Denied, or no valid token (DC-810)", body = Refused),
         (status = 413, description = "The body is over max_body_bytes (DC-813)", body = Refused),
+        (status = 429, description = "Held back by the throttle (DC-819): retry after Retry-After seconds", body = Refused),
         (status = 503, description = "Temporary failure: retry after Retry-After seconds", body = Refused),
     ))]
 async fn auth(
@@ -76,6 +78,7 @@ async fn auth(
         Verdict::Accepted(a) => Ok(Json(*a)),
         Verdict::Denied(r) => Err(ApiError::new(StatusCode::UNAUTHORIZED, r)),
         Verdict::Temporary(r) => Err(ApiError::temporary(r, retry)),
+        Verdict::Throttled(r, wait) => Err(ApiError::throttled(r, wait)),
     }
 }
 

@@ -120,6 +120,12 @@ impl ApiError {
         ApiError { retry_after: Some(retry_after), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, body) }
     }
 
+    /// A login held back by the throttle: 429 with `Retry-After`.
+    pub fn throttled(body: impl serde::Serialize, retry_after: u64) -> ApiError {
+        let retry_after = Some(u32::try_from(retry_after).unwrap_or(u32::MAX));
+        ApiError { retry_after, ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, body) }
+    }
+
     /// A host error on an administration route, with the status [`host_status`] gives it (`Retry-After` on
     /// 503) and the one error body.
     pub fn host(err: &dirconn_host::Error, retry_after: u32) -> ApiError {

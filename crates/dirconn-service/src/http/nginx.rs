@@ -129,6 +129,12 @@ async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, header
             answer(&[("auth-status", status_text(&protocol, &r.user_message, false)), ("auth-wait", wait)])
         }
         Verdict::Temporary(_) => temporary(&protocol, &wait),
+        // nginx holds the client's connection for Auth-Wait before it may try again: the throttle's wait, at
+        // most 30 s (a client held longer gives up, and the next attempt is held back again anyway).
+        Verdict::Throttled(r, retry) => answer(&[
+            ("auth-status", status_text(&protocol, &r.user_message, false)),
+            ("auth-wait", retry.min(30).max(u64::from(nginx.wait_seconds)).to_string()),
+        ]),
     }
 }
 

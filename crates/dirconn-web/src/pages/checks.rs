@@ -14,8 +14,9 @@ use axum::{
 };
 use dirconn_abi::{ClientContext, ErrorKind};
 use dirconn_host::accounts::apply_entry;
+use dirconn_service::throttle::{Admission, Key, Settle};
 use dirconn_store::{Account, Source};
-use dirconn_views::{AttributesView, AuthView, Refusal, StageStatusView, TestReportView};
+use dirconn_views::{AttributesView, AuthView, Refusal, Refused, StageStatusView, TestReportView};
 use zeroize::Zeroizing;
 
 use super::{
@@ -48,12 +49,13 @@ fn draft_host(
     web: &Web,
     domain: &str,
     change: &Change,
-    throttle: (Option<IpAddr>, &str, &'static str),
+    throttle: Option<(Option<IpAddr>, &str, &'static str)>,
 ) -> Result<Host, Fail> {
-    let (ip, key, what) = throttle;
-    let wait = web.test_logins.wait(ip, key);
-    if wait > 0 {
-        return Err(Error::Throttled { what, retry_after: wait }.into());
+    if let Some((ip, key, what)) = throttle {
+        let wait = web.service_binds.wait(ip, key);
+        if wait > 0 {
+            return Err(Error::Throttled { what, retry_after: wait }.into());
+        }
     }
     let mut d = draft(web, domain, change)?;
     let host = test_host(web, &mut d)?;
@@ -70,7 +72,7 @@ pub(crate) async fn test_connection(
     let admin = &change.admin;
     let key = format!("service bind {domain}");
     let throttle = (None, key.as_str(), "connection tests with a refused service password");
-    let host = match draft_host(&web, &domain, &change, throttle) {
+    let host = match draft_host(&web, &domain, &change, Some(throttle)) {
         Ok(h) => h,
         Err(e) => return shown_at(&web, admin, &domain, &change, e),
     };
@@ -80,9 +82,9 @@ pub(crate) async fn test_connection(
     let refused_bind =
         view.stages.iter().any(|s| s.error.as_ref().is_some_and(|e| e.kind == ErrorKind::InvalidCredentials.into()));
     if refused_bind {
-        web.test_logins.failed(None, &key);
+        web.service_binds.failed(None, &key);
     } else if view.ok {
-        web.test_logins.succeeded(&key);
+        web.service_binds.succeeded(&key);
     }
     web.last_tests
         .lock()
@@ -125,21 +127,48 @@ pub(crate) async fn test_auth(AxState(web): AxState<State>, UrlPath(domain): Url
             Error::BadValue { key: "t.login".into(), problem: "a test login needs a login and its password".into() };
         return shown_at(&web, admin, &domain, &change, err.into());
     }
-    let key = format!("{domain} {login}");
-    let host = match draft_host(&web, &domain, &change, (change.client, &key, "test authentication")) {
+    let host = match draft_host(&web, &domain, &change, None) {
         Ok(h) => h,
         Err(e) => return shown_at(&web, admin, &domain, &change, e),
     };
     let target = host.domain(&domain)?;
+    // The service's throttle, as for a mail login from the administrator's address: a test cannot make the
+    // directory lock the account.
+    let live = web.service.live();
+    let config = &live.config.throttle;
+    let key = Key::new(&target.name, &login, change.client, config);
+    let ticket = match web.service.throttle.admit(&live.store, target, key, &password, config).await {
+        Admission::Go(ticket) => Some(ticket),
+        Admission::Off => None,
+        Admission::Repeated(_) => {
+            let what = "test authentication with the same wrong password (not sent to the directory again)";
+            let retry_after = config.repeat_window.as_secs();
+            return shown_at(&web, admin, &domain, &change, Error::Throttled { what, retry_after }.into());
+        }
+        Admission::Held(held, _) => {
+            let retry_after = held.retry_after.as_secs();
+            return shown_at(
+                &web,
+                admin,
+                &domain,
+                &change,
+                Error::Throttled { what: "test authentication", retry_after }.into(),
+            );
+        }
+    };
     let client = ClientContext {
         address: abi_stable::std_types::ROption::RNone,
         protocol: abi_stable::std_types::ROption::RSome("web".into()),
     };
     let started = Instant::now();
     let outcome = target.authenticate(&login, &password, client).await;
+    if let Some(ticket) = ticket {
+        let settle = Settle::of(outcome.as_ref().err());
+        let refused = outcome.as_ref().err().map(|e| Refused::host(e, Some(target)));
+        web.service.throttle.settle(&live.store, ticket, settle, &password, refused.as_ref(), config).await;
+    }
     let result = match outcome {
         Ok(user) => {
-            web.test_logins.succeeded(&key);
             let view = AuthView::new(&target.name, &login, started.elapsed(), &user);
             let mut account = Account::new(&target.name, &login, &login, Source::Directory, dirconn_store::now());
             let _notes = apply_entry(&mut account, &user, &target.policy);
@@ -170,9 +199,6 @@ pub(crate) async fn test_auth(AxState(web): AxState<State>, UrlPath(domain): Url
             .render()
         }
         Err(err) => {
-            if err.kind() == ErrorKind::InvalidCredentials {
-                web.test_logins.failed(change.client, &key);
-            }
             let refusal = Refusal::new(target, &login, started.elapsed(), &err);
             AuthResult {
                 view: None,

@@ -8,6 +8,7 @@
 
 pub mod format;
 mod groups;
+mod lockout;
 mod password;
 mod stages;
 mod usn;
@@ -232,6 +233,10 @@ impl Dialect for ActiveDirectory {
         new: &'a str,
     ) -> BoxFuture<'a, Result<String, Error>> {
         Box::pin(dir.ad_set_password(login, old, new))
+    }
+
+    fn read_lockout<'a>(&'a self, dir: &'a Directory) -> BoxFuture<'a, Result<dirconn_abi::LockoutPolicy, Error>> {
+        Box::pin(lockout::read(dir))
     }
 
     fn describe(&self, s: &LdapSettings) -> Vec<(&'static str, String)> {
