@@ -66,7 +66,7 @@ fn files_that_are_not_plugins_are_reported_and_skipped() {
     assert!(reason("README.txt").contains("not a loadable shared library"), "{}", reason("README.txt"));
     // Built for ABI 3 (its layout passes abi_stable's check: ABI 4 appended a root-module field).
     assert!(
-        reason("libstale.so").contains("built for ABI 3") && reason("libstale.so").contains("offers ABI 4"),
+        reason("libstale.so").contains("built for ABI 3") && reason("libstale.so").contains("offers ABI 5"),
         "{}",
         reason("libstale.so")
     );

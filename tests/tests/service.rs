@@ -90,9 +90,12 @@ fn logins_answer_the_canonical_account_and_temporary_failures_are_503() {
     assert!(matches!(kind, "unreachable" | "timeout"), "a directory that is down is a temporary failure: {v}");
     assert_ne!(v["code"], "DC-203");
     assert!(v["user_message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-    // A wrong password while the directory is down is still not a verdict on the password.
-    let r = http.login("alice", "not-her-password");
+    // A wrong password while the directory is down is still not a verdict on the password…
+    let r = http.login("alice", "another-wrong-password");
     assert_eq!(r.status, 503, "{}", r.text());
+    // …but the one the directory refused a moment ago is: the throttle answers it from memory.
+    let r = http.login("alice", "not-her-password");
+    assert_eq!(problem(&r, 401)["code"], "DC-203", "{}", r.text());
     let (status, v) = readyz(&serve);
     assert_eq!(status, 503, "a directory that failed makes the service not ready: {v}");
     assert!(v["checks"].as_array().unwrap().iter().any(|c| c["name"] == "directory:example.org" && c["ok"] == false));

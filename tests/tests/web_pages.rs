@@ -282,19 +282,19 @@ fn an_active_directory_test_login_shows_mapped_fields_and_app_groups() {
         b.client().execute(scroll, vec![]).await.unwrap();
         b.screenshot("test-auth-active-directory").await;
 
-        // Wrong passwords: two are tried, the third is refused before the DC sees it (the DC locks at three),
-        // and alice can still log in.
-        for _ in 0..2 {
-            b.fill("#t-password", "not-her-password").await;
-            b.click("#test-auth").await;
-            wait_text(&b, "#result", "Refused").await;
-            b.goto(&url(&serve, "/ui/domains/example.com")).await;
-            b.fill("#t-login", AdUser::ALICE.sam).await;
-        }
+        // A wrong password goes to the DC once; the same one again is answered from memory by the service's
+        // throttle (DC-831, not sent again), so testing cannot lock alice out (the DC locks at three).
+        b.fill("#t-password", "not-her-password").await;
+        b.click("#test-auth").await;
+        wait_text(&b, "#result", "Refused").await;
+        b.goto(&url(&serve, "/ui/domains/example.com")).await;
+        b.fill("#t-login", AdUser::ALICE.sam).await;
         b.fill("#t-password", "not-her-password").await;
         b.click("#test-auth").await;
         wait_text(&b, "#result", "DC-831").await;
-        let r = serve.client().login(AdUser::ALICE.sam, AdUser::ALICE.password);
+        // From the network she was tested from (familiar for her now), alice still logs in.
+        let body = serde_json::json!({ "login": AdUser::ALICE.sam, "password": AdUser::ALICE.password, "client_ip": "127.0.0.1" });
+        let r = serve.client().post_json("/v1/auth", &body);
         assert_eq!(r.status, 200, "alice was locked out by the tests: {}", r.text());
         b.close().await;
     });

@@ -232,6 +232,11 @@ impl Service {
         let ticket = match self.throttle.admit(&live.store, domain, key.clone(), &attempt.password, config).await {
             Admission::Go(ticket) => Some(ticket),
             Admission::Off => None,
+            Admission::StoreDown(err) => {
+                let err = HostError::from(err);
+                tracing::warn!(domain = %domain.name, code = err.code(), "login failed temporarily: {err}");
+                return (Verdict::Temporary(Box::new(Refused::host(&err, Some(domain)))), Some(domain.name.clone()));
+            }
             Admission::Repeated(refused) => {
                 tracing::debug!(domain = %domain.name, login = %key.login, "the same wrong password again: answered from memory");
                 return (Verdict::Denied(refused), Some(domain.name.clone()));

@@ -173,6 +173,10 @@ impl Error {
                     Hold::Network { failures, limit } => {
                         format!("{network} made {failures} failed logins for any account (the limit is {limit})")
                     }
+                    Hold::InFlight => format!(
+                        "its attempts in flight would reach the limit if they failed (the directory locks the \
+                         account at {threshold}), and they did not finish in time"
+                    ),
                 };
                 format!(
                     "The login of {account} from {network} was held back without contacting the directory: {why}; \

@@ -68,6 +68,7 @@ impl Metrics {
             Hold::Unfamiliar { .. } => "unfamiliar",
             Hold::Account { .. } => "account",
             Hold::Network { .. } => "network",
+            Hold::InFlight => "in-flight",
         };
         *lock(&self.throttled).entry((domain.to_owned(), why)).or_default() += 1;
     }

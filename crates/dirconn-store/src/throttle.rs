@@ -21,8 +21,8 @@ pub struct ThrottleKey<'a> {
 /// What the ledger holds for an admission.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ThrottleRead {
-    /// The account's marks since the lockout window began: (Unix ms, from a familiar network).
-    pub marks: Vec<(i64, bool)>,
+    /// The account's marks since the lockout window began: (Unix ms, from a familiar network, in flight).
+    pub marks: Vec<(i64, bool, bool)>,
     /// The network's failures since its window began (Unix ms).
     pub network: Vec<i64>,
     /// Whether the network logged in as the account since `familiar_since`.
@@ -114,14 +114,14 @@ impl Store {
             "forget old failures",
         )
         .await?;
-        let marks = sqlx::query("SELECT at, familiar FROM throttle_marks WHERE domain = $1 AND login = $2")
+        let marks = sqlx::query("SELECT at, familiar, pending FROM throttle_marks WHERE domain = $1 AND login = $2")
             .bind(key.domain)
             .bind(key.login)
             .fetch_all(&mut *conn)
             .await
             .map_err(Error::query("read the account's failures"))?
             .iter()
-            .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1) != 0))
+            .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1) != 0, r.get::<i64, _>(2) != 0))
             .collect();
         let network = sqlx::query("SELECT at FROM throttle_networks WHERE network = $1 AND at >= $2")
             .bind(key.network)

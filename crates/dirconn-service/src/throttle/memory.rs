@@ -21,8 +21,8 @@ const PRUNE_AT: usize = 50_000;
 
 #[derive(Default)]
 struct Account {
-    /// (ticket, mark, still in flight).
-    marks: Vec<(u64, Mark, bool)>,
+    /// (ticket, mark).
+    marks: Vec<(u64, Mark)>,
     /// (network, last login there, Unix ms).
     familiar: Vec<(Network, i64)>,
 }
@@ -51,7 +51,7 @@ impl Memory {
         if state.accounts.len() >= PRUNE_AT {
             let keep = ms(limits.window.max(familiar_for));
             state.accounts.retain(|_, a| {
-                a.marks.retain(|(_, m, _)| now - m.at < keep);
+                a.marks.retain(|(_, m)| now - m.at < keep);
                 a.familiar.retain(|(_, at)| now - at < ms(familiar_for));
                 !a.marks.is_empty() || !a.familiar.is_empty()
             });
@@ -62,9 +62,9 @@ impl Memory {
             state.networks.get(&key.network).map(|v| v.iter().copied().collect()).unwrap_or_default();
         let slot = (key.domain.clone(), key.login.clone());
         let account = state.accounts.entry(slot).or_default();
-        account.marks.retain(|(_, m, _)| now - m.at < ms(limits.window));
+        account.marks.retain(|(_, m)| now - m.at < ms(limits.window));
         let familiar = account.familiar.iter().any(|(n, at)| *n == key.network && now - at < ms(familiar_for));
-        let snapshot = Snapshot { account: account.marks.iter().map(|(_, m, _)| *m).collect(), network, familiar };
+        let snapshot = Snapshot { account: account.marks.iter().map(|(_, m)| *m).collect(), network, familiar };
         if let Some(held) = decide(&snapshot, limits, now) {
             return Err(held);
         }
@@ -73,7 +73,7 @@ impl Memory {
         let ticket = state.next;
         if account_tracked {
             let account = state.accounts.get_mut(&(key.domain.clone(), key.login.clone())).expect("entry made above");
-            account.marks.push((ticket, Mark { at: now, familiar }, true));
+            account.marks.push((ticket, Mark { at: now, familiar, pending: true }));
         }
         Ok(ticket)
     }
@@ -91,17 +91,17 @@ impl Memory {
         let Some(account) = state.accounts.get_mut(&(key.domain.clone(), key.login.clone())) else { return };
         match outcome {
             Settle::WrongPassword => {
-                for (t, _, pending) in &mut account.marks {
+                for (t, m) in &mut account.marks {
                     if *t == ticket {
-                        *pending = false;
+                        m.pending = false;
                     }
                 }
             }
-            Settle::Denied | Settle::NoAnswer => account.marks.retain(|(t, _, _)| *t != ticket),
+            Settle::Denied | Settle::NoAnswer => account.marks.retain(|(t, _)| *t != ticket),
             Settle::Accepted => {
                 // The directory forgets its count on a good login; the failures of unfamiliar networks are
                 // kept for the window all the same, so that an attacker gains nothing by the user's logins.
-                account.marks.retain(|(t, m, pending)| *t != ticket && (!m.familiar || *pending));
+                account.marks.retain(|(t, m)| *t != ticket && (!m.familiar || m.pending));
                 account.familiar.retain(|(n, _)| *n != key.network);
                 account.familiar.push((key.network, now));
                 if account.familiar.len() > FAMILIAR_PER_ACCOUNT {
@@ -140,10 +140,9 @@ mod tests {
         m.settle(&user, t, Settle::Accepted, &l, 1);
         // The attacker's first attempt is in flight: a second one, at once, is held back.
         let first = m.admit(&attacker, &l, month, 10).unwrap();
-        let held = m.admit(&attacker, &l, month, 11).unwrap_err();
-        assert_eq!(held.hold, Hold::Unfamiliar { failures: 1, limit: 1 });
+        assert_eq!(m.admit(&attacker, &l, month, 11).unwrap_err().hold, Hold::InFlight, "it waits for the first");
         m.settle(&attacker, first, Settle::WrongPassword, &l, 12);
-        assert!(m.admit(&attacker, &l, month, 13).is_err());
+        assert_eq!(m.admit(&attacker, &l, month, 13).unwrap_err().hold, Hold::Unfamiliar { failures: 1, limit: 1 });
         // The familiar user still gets through, and after one mistake of their own everyone waits.
         let t = m.admit(&user, &l, month, 14).unwrap();
         m.settle(&user, t, Settle::WrongPassword, &l, 15);

@@ -149,15 +149,23 @@ pub enum Admission {
     Held(Held, Limits),
     /// The throttle is off.
     Off,
+    /// The store that holds the shared ledger failed: the login cannot be served either (a temporary
+    /// failure).
+    StoreDown(dirconn_store::Error),
 }
 
 /// The throttle.
 #[derive(Default)]
 pub struct Throttle {
     memory: Memory,
+    /// Woken at every settled attempt: attempts waiting for those in flight decide again.
+    settled: tokio::sync::Notify,
     repeats: Repeats,
     policies: Policies,
 }
+
+/// The longest an attempt waits for the attempts in flight before it (then it is held back).
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(15);
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -194,8 +202,7 @@ impl Throttle {
         self.policies.get(domain).await
     }
 
-    /// Decides whether an attempt may reach the directory. A ledger in the store that fails lets the attempt
-    /// go (logged): the throttle is a guard, not a gate to the mail.
+    /// Decides whether an attempt may reach the directory.
     pub async fn admit(
         &self,
         store: &Store,
@@ -207,26 +214,31 @@ impl Throttle {
         if !config.enabled {
             return Admission::Off;
         }
-        let now = now_ms();
-        if let Some(refused) = self.repeats.refused(&key.domain, &key.login, password, now) {
+        if let Some(refused) = self.repeats.refused(&key.domain, &key.login, password, now_ms()) {
             return Admission::Repeated(Box::new(refused));
         }
         let limits = self.limits(domain, config).await;
         let shared = shares(store);
-        let decided = if shared {
-            match shared::admit(store, &key, &limits, config.familiar_for, now).await {
-                Ok(decided) => decided,
-                Err(err) => {
-                    tracing::warn!(code = err.code(), "the shared throttle ledger failed; the attempt goes on: {err}");
-                    return Admission::Off;
+        let waited = std::time::Instant::now();
+        loop {
+            // Registered before deciding, so that no settle between the decision and the wait is missed.
+            let settled = self.settled.notified();
+            let decided = if shared {
+                match shared::admit(store, &key, &limits, config.familiar_for, now_ms()).await {
+                    Ok(decided) => decided,
+                    Err(err) => return Admission::StoreDown(err),
                 }
+            } else {
+                self.memory.admit(&key, &limits, config.familiar_for, now_ms()).map(|t| t.to_string())
+            };
+            match decided {
+                Ok(id) => return Admission::Go(Ticket { key, id, limits, shared }),
+                Err(held) if held.hold == Hold::InFlight && waited.elapsed() < IN_FLIGHT_WAIT => {
+                    // Another node's attempts settle in its own process: poll the store as well.
+                    let _ = tokio::time::timeout(Duration::from_millis(if shared { 20 } else { 500 }), settled).await;
+                }
+                Err(held) => return Admission::Held(held, limits),
             }
-        } else {
-            self.memory.admit(&key, &limits, config.familiar_for, now).map(|t| t.to_string())
-        };
-        match decided {
-            Ok(id) => Admission::Go(Ticket { key, id, limits, shared }),
-            Err(held) => Admission::Held(held, limits),
         }
     }
 
@@ -254,6 +266,7 @@ impl Throttle {
         } else if let Err(err) = shared::settle(store, &key, &id, outcome, &limits, now).await {
             tracing::warn!(code = err.code(), "the shared throttle ledger failed to record an outcome: {err}");
         }
+        self.settled.notify_waiters();
     }
 
     /// Forgets the lockout policies read (after a reload).

@@ -11,6 +11,8 @@ pub struct Mark {
     pub at: i64,
     /// Whether it came from a network familiar for the account.
     pub familiar: bool,
+    /// Whether it is an attempt still in flight (it may yet succeed).
+    pub pending: bool,
 }
 
 /// What the ledger knows when an attempt arrives.
@@ -71,6 +73,8 @@ pub enum Hold {
         /// The limit.
         limit: u32,
     },
+    /// Attempts for the account are in flight, and would reach the limit if they failed: wait for them.
+    InFlight,
     /// The client's network failed `failures` times (any account).
     Network {
         /// The failures counted.
@@ -98,8 +102,19 @@ fn wait(mut times: Vec<i64>, limit: u32, window: Duration, now: i64) -> Duration
     Duration::from_millis(u64::try_from(until.saturating_sub(now)).unwrap_or(0)).max(Duration::from_secs(1))
 }
 
-/// Whether an attempt may reach the directory now (`None`), or why not.
+/// Whether an attempt may reach the directory now (`None`), or why not. Attempts in flight count as failures
+/// (a burst cannot overrun the limit); where only they make the limit, the attempt is [`Hold::InFlight`]:
+/// it waits for their answers and is decided again.
 pub fn decide(s: &Snapshot, l: &Limits, now: i64) -> Option<Held> {
+    let held = decide_counting(s, l, now)?;
+    let settled = Snapshot { account: s.account.iter().filter(|m| !m.pending).copied().collect(), ..s.clone() };
+    match decide_counting(&settled, l, now) {
+        None => Some(Held { hold: Hold::InFlight, retry_after: Duration::from_secs(1) }),
+        Some(_) => Some(held),
+    }
+}
+
+fn decide_counting(s: &Snapshot, l: &Limits, now: i64) -> Option<Held> {
     let in_window = |at: i64, w: Duration| now.saturating_sub(at) < i64::try_from(w.as_millis()).unwrap_or(i64::MAX);
     if l.threshold > 0 {
         let all: Vec<i64> = s.account.iter().filter(|m| in_window(m.at, l.window)).map(|m| m.at).collect();
@@ -146,7 +161,7 @@ mod tests {
     }
 
     fn marks(familiar: &[bool], at: i64) -> Vec<Mark> {
-        familiar.iter().map(|f| Mark { at, familiar: *f }).collect()
+        familiar.iter().map(|f| Mark { at, familiar: *f, pending: false }).collect()
     }
 
     #[test]
@@ -163,9 +178,14 @@ mod tests {
         assert_eq!(decide(&Snapshot { familiar: true, ..s.clone() }, &l, now), None);
         // One more from the familiar network and the next wrong password would lock: everyone waits.
         let mut four = s.account.clone();
-        four.push(Mark { at: now, familiar: true });
+        four.push(Mark { at: now, familiar: true, pending: false });
         let s = Snapshot { account: four, familiar: true, ..Snapshot::default() };
         assert_eq!(decide(&s, &l, now).unwrap().hold, Hold::Account { failures: 4, limit: 4 });
+        // Only attempts in flight make the limit: wait for them.
+        let mut busy = marks(&[false, false], now - MIN);
+        busy.push(Mark { at: now, familiar: false, pending: true });
+        let s = Snapshot { account: busy, ..Snapshot::default() };
+        assert_eq!(decide(&s, &l, now).unwrap().hold, Hold::InFlight);
         // Failures older than the window are forgotten.
         let s = Snapshot { account: marks(&[false; 4], now - 31 * MIN), ..Snapshot::default() };
         assert_eq!(decide(&s, &l, now), None);

@@ -36,7 +36,11 @@ pub async fn admit(
     let id = store
         .throttle_admit(k, now, since(limits, familiar_for, now), limits.threshold > 0, |read| {
             let snapshot = Snapshot {
-                account: read.marks.iter().map(|(at, familiar)| Mark { at: *at, familiar: *familiar }).collect(),
+                account: read
+                    .marks
+                    .iter()
+                    .map(|(at, familiar, pending)| Mark { at: *at, familiar: *familiar, pending: *pending })
+                    .collect(),
                 network: read.network.clone(),
                 familiar: read.familiar,
             };

@@ -140,6 +140,7 @@ pub(crate) async fn test_auth(AxState(web): AxState<State>, UrlPath(domain): Url
     let ticket = match web.service.throttle.admit(&live.store, target, key, &password, config).await {
         Admission::Go(ticket) => Some(ticket),
         Admission::Off => None,
+        Admission::StoreDown(err) => return Err(dirconn_host::Error::from(err).into()),
         Admission::Repeated(_) => {
             let what = "test authentication with the same wrong password (not sent to the directory again)";
             let retry_after = config.repeat_window.as_secs();
