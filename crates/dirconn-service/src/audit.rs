@@ -131,7 +131,8 @@ pub fn start(metrics: Arc<Metrics>, store: impl Fn() -> Store + Send + 'static) 
     AuditSink { tx, metrics }
 }
 
-/// Deletes audit rows older than the retention, now and then daily, until the task is dropped.
+/// Deletes audit rows older than the retention (and the shared throttle's old entries), now and then daily,
+/// until the task is dropped.
 pub async fn purge_loop(store: impl Fn() -> (Store, Duration)) {
     loop {
         let (store, retention) = store();
@@ -140,6 +141,19 @@ pub async fn purge_loop(store: impl Fn() -> (Store, Duration)) {
             Ok(n) if n > 0 => tracing::info!(rows = n, "audit rows past their retention deleted"),
             Ok(_) => {}
             Err(err) => tracing::warn!(code = err.code(), "the audit purge failed: {err}"),
+        }
+        if crate::throttle::shares(&store) {
+            // Past the longest windows the settings allow (7 days of failures, a year of familiarity).
+            let day = 86_400_000;
+            let now = dirconn_store::now_ms();
+            let since = dirconn_store::ThrottleSince {
+                marks: now - 8 * day,
+                network: now - 8 * day,
+                familiar: now - 366 * day,
+            };
+            if let Err(err) = store.purge_throttle(since).await {
+                tracing::warn!(code = err.code(), "the throttle's purge failed: {err}");
+            }
         }
         tokio::time::sleep(Duration::from_secs(86_400)).await;
     }

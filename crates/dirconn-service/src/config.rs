@@ -353,6 +353,18 @@ mod tests {
     }
 
     #[test]
+    fn the_throttle_is_on_by_default_and_its_keys_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = parse("", dir.path()).unwrap().throttle;
+        assert!(t.enabled && t.margin == 2 && t.ipv4_prefix == 24 && t.ipv6_prefix == 56, "{t:?}");
+        let t = parse("[throttle]\nmargin = 1\nfamiliar_for = \"7d\"\n", dir.path()).unwrap().throttle;
+        assert_eq!((t.margin, t.familiar_for), (1, Duration::from_secs(7 * 86_400)));
+        for bad in ["[throttle]\nipv4_prefix = 33\n", "[throttle]\nwindow = \"2d\"\n", "[throttle]\nmargn = 1\n"] {
+            assert_eq!(parse(bad, dir.path()).unwrap_err().code(), "DC-801", "{bad}");
+        }
+    }
+
+    #[test]
     fn clients_and_sockets_are_read() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("t"), "0123456789abcdef0123\n").unwrap();

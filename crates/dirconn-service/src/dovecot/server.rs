@@ -575,6 +575,10 @@ mod tests {
         assert_eq!(denied, format!("FAIL\t3\tuser=al\x01tice\treason={INVALID}\n"));
         let temp = verdict_reply(4, "bob", Verdict::Temporary(Box::new(refused(ErrorKind::Unreachable, false))));
         assert!(temp.starts_with("FAIL\t4\tuser=bob\tcode=temp_fail\treason=The login service is unavailable"));
+        let mut held = refused(ErrorKind::LogonRestricted, false);
+        held.user_message = crate::core::THROTTLED.into();
+        let throttled = verdict_reply(5, "bob", Verdict::Throttled(Box::new(held), 600));
+        assert_eq!(throttled, format!("FAIL\t5\tuser=bob\treason={}\n", crate::core::THROTTLED), "no temp_fail");
     }
 
     #[tokio::test]

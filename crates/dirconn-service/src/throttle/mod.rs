@@ -184,9 +184,10 @@ impl Throttle {
     pub async fn limits(&self, domain: &Domain, config: &ThrottleConfig) -> Limits {
         let policy = self.policies.get(domain).await;
         let threshold = if policy.found { policy.threshold } else { config.assumed_threshold };
+        // At most a week: the store's purge keeps a week of failures (a longer window counts as a week).
         let window = match policy.window_seconds {
             0 => config.window,
-            s => Duration::from_secs(s),
+            s => Duration::from_secs(s.min(7 * 86_400)),
         };
         Limits {
             threshold,
