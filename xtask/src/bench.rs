@@ -37,6 +37,16 @@ pub enum Which {
         #[arg(long)]
         cache: bool,
     },
+    /// Logins of familiar users through `dirconn serve` while an attacker sprays wrong passwords for them from
+    /// another address (ours) vs with no attacker (the reference), on one slapd whose ppolicy locks at 3.
+    Spray {
+        /// Generated users in the directory (each familiar, each sprayed).
+        #[arg(long, default_value_t = 1_000)]
+        users: usize,
+        /// Logins per round and side.
+        #[arg(long, default_value_t = 3_000)]
+        logins: usize,
+    },
     /// IMAP logins through Dovecot: the Lua passdb over `dirconn serve` vs Dovecot's own `passdb ldap` (auth
     /// binds), on one slapd (tests/src/bin/dirconn-bench-mail.rs).
     Dovecot {
@@ -133,6 +143,14 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
             if cache {
                 args.push("--cache".into());
             }
+        }
+        Which::Spray { users, logins } => {
+            ensure_slapd()?;
+            run(&cargo, &["build", "--quiet", "--release", "-p", "dirconn"])?;
+            let binary = crate::binary(true, "dirconn");
+            args.extend(["spray".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            args.extend(["--binary".into(), binary.display().to_string()]);
+            args.extend(["--users".into(), users.to_string(), "--logins".into(), logins.to_string()]);
         }
         Which::Dovecot { users, clients, logins } => {
             ensure_slapd()?;

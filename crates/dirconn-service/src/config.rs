@@ -297,6 +297,7 @@ impl ServiceConfig {
         within("throttle.window", Some(t.window), 60, 86_400)?;
         within("throttle.familiar_for", Some(t.familiar_for), 0, 365 * 86_400)?;
         within("throttle.repeat_window", Some(t.repeat_window), 0, 86_400)?;
+        within("throttle.hold_delay", Some(t.hold_delay), 0, 10)?;
         if t.ipv4_prefix > 32 || t.ipv6_prefix > 128 || t.ipv4_prefix < 8 || t.ipv6_prefix < 16 {
             return Err(config_error(
                 "throttle.ipv4_prefix",

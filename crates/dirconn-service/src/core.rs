@@ -204,6 +204,10 @@ impl Service {
             kind: kind.to_owned(),
             latency,
         });
+        if matches!(verdict, Verdict::Throttled(..)) {
+            // A tarpit: the attacker waits, the service does not work.
+            tokio::time::sleep(live.config.throttle.hold_delay).await;
+        }
         verdict
     }
 
@@ -249,7 +253,7 @@ impl Service {
                     threshold: limits.threshold,
                     retry_after: held.retry_after.as_secs(),
                 };
-                tracing::info!(domain = %domain.name, login = %key.login, network = %key.network, "login held back: {err}");
+                tracing::debug!(domain = %domain.name, login = %key.login, network = %key.network, "login held back: {err}");
                 let mut refused = crate::error::refusal(&err);
                 refused.user_message = THROTTLED.to_owned();
                 self.metrics.throttled(&domain.name, held.hold);

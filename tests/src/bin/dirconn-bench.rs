@@ -53,6 +53,8 @@ mod kerberos;
 mod od;
 #[path = "bench/service.rs"]
 mod service;
+#[path = "bench/spray.rs"]
+mod spray;
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -128,6 +130,13 @@ fn main() {
                 runtime.block_on(service::run(&plugin_dir, PathBuf::from(binary), users, logins, rounds))
             }
         }
+        Some("spray") => {
+            let binary =
+                args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)).expect("--binary FILE");
+            let (users, logins, rounds) =
+                (arg(&args, "--users", 1_000), arg(&args, "--logins", 3_000), arg(&args, "--rounds", 5));
+            runtime.block_on(spray::run(&plugin_dir, PathBuf::from(binary), users, logins, rounds))
+        }
         Some("sync-child") => {
             let value = |name: &str| {
                 args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().expect("sync-child argument")
@@ -136,7 +145,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: dirconn-bench auth|auth-ad|auth-od|abi|sync|service|kerberos --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
+                "usage: dirconn-bench auth|auth-ad|auth-od|abi|sync|service|spray|kerberos --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
             );
             std::process::exit(2);
         }

@@ -55,6 +55,10 @@ pub struct ThrottleConfig {
     pub repeat_window: Duration,
     /// The directory's threshold to assume when it cannot be read and `[domain.lockout]` does not say.
     pub assumed_threshold: u32,
+    /// How long a held-back answer is delayed: an attacker's connection then costs time, not the service's
+    /// CPU (a tarpit, as Dovecot's `auth_failure_delay`).
+    #[serde(with = "humantime_serde")]
+    pub hold_delay: Duration,
     /// Bits of an IPv4 address that make its network.
     pub ipv4_prefix: u8,
     /// Bits of an IPv6 address that make its network.
@@ -71,6 +75,7 @@ impl Default for ThrottleConfig {
             familiar_for: Duration::from_secs(30 * 86_400),
             repeat_window: Duration::from_secs(15 * 60),
             assumed_threshold: 5,
+            hold_delay: Duration::from_secs(1),
             ipv4_prefix: 24,
             ipv6_prefix: 56,
         }
