@@ -1,7 +1,7 @@
 //! The HTTP API's JSON: the request bodies as the routes read them, and the views (`dirconn_views`) the API
 //! answers with and `dirconn --json` prints.
 
-use dirconn_service::http::fuzzing::{BODIES, Refused};
+use dirconn_service::http::fuzzing::{BODIES, Read, Refused};
 use dirconn_views as v;
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -19,7 +19,7 @@ fn passwords(value: &serde_json::Value, text: &str) -> Vec<String> {
 
 /// A body taken is a JSON object and is taken again written out anew; a body refused is a 400 with code
 /// `DC-812` and a message, and quotes no password.
-fn body(name: &str, read: fn(&[u8]) -> Result<(), Refused>, data: &[u8]) {
+fn body(name: &str, read: Read, data: &[u8]) {
     let value = serde_json::from_slice::<serde_json::Value>(data);
     match read(data) {
         Ok(()) => {
@@ -48,8 +48,9 @@ fn view<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(data: &[u
     let Ok(first) = serde_json::from_slice::<T>(data) else { return };
     let name = std::any::type_name::<T>();
     let written = serde_json::to_vec(&first).unwrap_or_else(|e| panic!("{name} {first:?} not written: {e}"));
-    let again = serde_json::from_slice::<T>(&written)
-        .unwrap_or_else(|e| panic!("{name} {first:?} written as {} reads back as {e}", String::from_utf8_lossy(&written)));
+    let again = serde_json::from_slice::<T>(&written).unwrap_or_else(|e| {
+        panic!("{name} {first:?} written as {} reads back as {e}", String::from_utf8_lossy(&written))
+    });
     assert_eq!(again, first, "{name} written as {}", String::from_utf8_lossy(&written));
 }
 

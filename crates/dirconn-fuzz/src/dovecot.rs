@@ -32,7 +32,8 @@ fn exchange(mechanism: Mechanism, initial: Option<&str>, responses: &[&str]) {
         step = ex.next(response);
     }
     let Step::Credentials { login, password } = step else { return };
-    let decoded: Vec<Vec<u8>> = sent.iter().map(|s| sasl::decode(s).expect("a response taken is base64").to_vec()).collect();
+    let decoded: Vec<Vec<u8>> =
+        sent.iter().map(|s| sasl::decode(s).expect("a response taken is base64").to_vec()).collect();
     match mechanism {
         Mechanism::Plain => {
             let last = decoded.last().expect("PLAIN takes one response");
@@ -90,13 +91,10 @@ pub fn dovecot_auth(data: &[u8]) {
         let value = |n: usize| fields.get(n).map_or("", String::as_str);
         let (a, b, c) = (value(0), value(1), value(2));
         one_line(&protocol::ok(7, a), &["OK", "7", &format!("user={a}")]);
-        one_line(&protocol::fail(7, Some(a), Some(b), c), &[
-            "FAIL",
-            "7",
-            &format!("user={a}"),
-            &format!("code={b}"),
-            &format!("reason={c}"),
-        ]);
+        one_line(
+            &protocol::fail(7, Some(a), Some(b), c),
+            &["FAIL", "7", &format!("user={a}"), &format!("code={b}"), &format!("reason={c}")],
+        );
         one_line(&protocol::fail(7, None, None, a), &["FAIL", "7", &format!("reason={a}")]);
         let userdb = BTreeMap::from([(b.to_owned(), c.to_owned())]);
         one_line(&protocol::user(7, a, &userdb), &["USER", "7", a, &format!("{b}={c}")]);

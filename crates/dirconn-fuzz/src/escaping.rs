@@ -116,7 +116,8 @@ fn dn_unescape(text: &str) -> Option<Vec<u8>> {
 /// A value as the DN rule compares it (`caseIgnoreMatch`): lowercase, runs of white space as one space,
 /// none at either end.
 fn canonical(value: &str) -> String {
-    let words: Vec<String> = value.split(char::is_whitespace).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let words: Vec<String> =
+        value.split(char::is_whitespace).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     words.join(" ")
 }
 
@@ -144,9 +145,12 @@ pub fn dn_escape(data: &[u8]) {
     assert_eq!(dn_unescape(&escaped).as_deref(), Some(value.as_bytes()), "unescaping {escaped:?}");
 
     let dn = format!("cn={escaped},ou=People,dc=example,dc=org");
-    let want = vec![vec![ava("cn", &canonical(&value))], vec![ava("ou", "people")], vec![ava("dc", "example")], vec![
-        ava("dc", "org"),
-    ]];
+    let want = vec![
+        vec![ava("cn", &canonical(&value))],
+        vec![ava("ou", "people")],
+        vec![ava("dc", "example")],
+        vec![ava("dc", "org")],
+    ];
     assert_eq!(parse_dn(&dn), Some(want), "{dn:?}");
     assert_eq!(split_rdns(&dn).map(|r| r.len()), Some(4), "{dn:?}");
     assert_eq!(split_rdns(&dn).and_then(|r| r.first().map(|f| f.to_string())), Some(format!("cn={escaped}")));

@@ -22,8 +22,11 @@ pub mod dovecot;
 pub mod escaping;
 pub mod nginx;
 
+/// A target's body: panics when a property fails for the input.
+pub type Target = fn(&[u8]);
+
 /// Every target by its name (the name of its folder under `fuzz/corpus/` and of its `fuzz_targets/` file).
-pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("filter_escape", escaping::filter_escape),
     ("dn_escape", escaping::dn_escape),
     ("dn_normalize", escaping::dn_normalize),

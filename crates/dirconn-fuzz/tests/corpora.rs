@@ -14,7 +14,8 @@ fn every_corpus_file_passes_its_target() {
     let mut failed = Vec::new();
     for (name, target) in dirconn_fuzz::TARGETS {
         let dir = root.join(name);
-        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("the corpus of {name}, {}: {e}", dir.display()));
+        let entries =
+            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("the corpus of {name}, {}: {e}", dir.display()));
         let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
         files.sort();
         assert!(!files.is_empty(), "the corpus of {name} ({}) is empty", dir.display());
@@ -40,6 +41,10 @@ fn every_corpus_folder_is_a_target() {
     for name in names {
         let file = targets.join(format!("{name}.rs"));
         let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert!(text.contains("dirconn_fuzz::") && text.contains(&format!("{name}(data)")), "{} calls {name}", file.display());
+        assert!(
+            text.contains("dirconn_fuzz::") && text.contains(&format!("{name}(data)")),
+            "{} calls {name}",
+            file.display()
+        );
     }
 }

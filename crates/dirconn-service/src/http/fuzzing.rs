@@ -18,12 +18,15 @@ pub struct Refused {
     pub body: serde_json::Value,
 }
 
+/// Reads one route's body: taken, or refused as the route would answer.
+pub type Read = fn(&[u8]) -> Result<(), Refused>;
+
 fn read<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(), Refused> {
     parse_body::<T>(bytes).map(drop).map_err(|e| Refused { status: e.status.as_u16(), body: e.body })
 }
 
 /// Every JSON request body by its type's name, read as its route reads it ([`super::Body`]).
-pub const BODIES: [(&str, fn(&[u8]) -> Result<(), Refused>); 8] = [
+pub const BODIES: [(&str, Read); 8] = [
     ("AuthBody", read::<auth::AuthBody>),
     ("SyncBody", read::<admin::SyncBody>),
     ("TestConnectionBody", read::<admin::TestConnectionBody>),
