@@ -23,7 +23,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn sources() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["crates", "plugins", "xtask", "tests"] {
+    for dir in ["crates", "plugins", "xtask", "tests", "fuzz"] {
         rust_files(&workspace_root().join(dir), &mut files);
     }
     assert!(files.len() > 20, "the walk found the sources");

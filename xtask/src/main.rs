@@ -1,8 +1,9 @@
-//! `cargo xtask`: the project's automation, in Rust: build-plugins, demo, test, bench, docs, screenshots.
+//! `cargo xtask`: the project's automation, in Rust: build-plugins, demo, test, bench, docs, screenshots, dist, fuzz.
 
 mod bench;
 mod demo;
 mod dist;
+mod fuzz;
 
 use std::{
     path::{Path, PathBuf},
@@ -74,6 +75,19 @@ enum Task {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run the cargo-fuzz targets of fuzz/ (nightly) over their committed corpora, each for a while, and
+    /// print per target the runs, the corpus size and the crashes (exit 1 on a crash).
+    Fuzz {
+        /// Seconds each target runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (the names of fuzz/fuzz_targets/*.rs).
+        #[arg(long)]
+        target: Option<String>,
+        /// Minimise each corpus afterwards (`cargo fuzz cmin`), to commit it small.
+        #[arg(long)]
+        cmin: bool,
+    },
     /// Take the web pages' screenshots of the docs again (docs/src/web/*.png), by running their browser
     /// tests (a headless Chromium: apt-get install chromium chromium-driver).
     Screenshots,
@@ -117,6 +131,7 @@ fn main() -> ExitCode {
         Task::Docs { check } => docs(check),
         Task::Screenshots => screenshots(),
         Task::Dist { debug, version, out } => dist::dist(&dist::Dist { debug, version, out }).map(|_| ()),
+        Task::Fuzz { seconds, target, cmin } => fuzz::fuzz(&fuzz::Fuzz { seconds, target, cmin }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -120,10 +120,26 @@ pub fn dn_is_within(dn: &str, base: &str) -> bool {
     }
 }
 
-/// The RDNs of a DN as written (each trimmed), split on the separators that are not escaped or quoted;
-/// `None` when the text is not a DN.
+/// The RDNs of a DN as written (without the spaces around each), split on the separators that are not
+/// escaped or quoted; `None` when the text is not a DN.
 pub fn split_rdns(dn: &str) -> Option<Vec<&str>> {
-    Some(parse(dn)?.into_iter().map(|r| dn[r.span].trim()).collect())
+    Some(parse(dn)?.into_iter().map(|r| trim_rdn(&dn[r.span])).collect())
+}
+
+/// An RDN's text without the insignificant spaces around it: leading ones, and trailing ones unless
+/// escaped (`cn=a\ ` ends in an escaped space, which is part of its value). Only U+0020 is insignificant.
+fn trim_rdn(text: &str) -> &str {
+    let text = text.trim_start_matches(' ');
+    let b = text.as_bytes();
+    let mut end = b.len();
+    while end > 0 && b[end - 1] == b' ' {
+        let backslashes = b[..end - 1].iter().rev().take_while(|&&c| c == b'\\').count();
+        if backslashes % 2 == 1 {
+            break;
+        }
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The values of a DN's single-valued `dc` RDNs, in order and lowercase: `ou=x,DC=Example,DC=Test` →
@@ -482,6 +498,15 @@ mod tests {
         assert!(!dn_is_within("cn=a,dc=xy", "dc=y"));
         assert!(!dn_is_within("ou=a\\,dc=x", "dc=x"), "an escaped comma is no RDN boundary");
         assert_eq!(split_rdns("ou=a\\,b , DC=x;dc=y").unwrap(), ["ou=a\\,b", "DC=x", "dc=y"]);
+        // An escaped trailing space belongs to the value (found by the fuzz target dn_normalize: trimmed, it
+        // left `cn=a\` with a dangling escape, which joined back to another DN).
+        assert_eq!(split_rdns("dc=y,cn=a\\ ,dc=x").unwrap(), ["dc=y", "cn=a\\ ", "dc=x"]);
+        assert_eq!(split_rdns("cn=a\\\\ , dc=x").unwrap(), ["cn=a\\\\", "dc=x"], "an escaped backslash, then a space");
+        assert_eq!(split_rdns("cn=x\u{a0}").unwrap(), ["cn=x\u{a0}"], "only U+0020 is insignificant");
+        for dn in ["dc=y,cn=a\\ ,dc=x", "cn=\\ lead and trail\\  ,dc=x"] {
+            let rdns = split_rdns(dn).unwrap();
+            assert_eq!(parse_dn(&rdns.join(",")), parse_dn(dn), "{dn}: the RDNs joined are the DN");
+        }
         assert_eq!(dc_components("ou=a\\,dc=z,DC=Example,dc=Test"), ["example", "test"]);
     }
 }

@@ -4,6 +4,8 @@
 
 mod admin;
 mod auth;
+#[doc(hidden)]
+pub mod fuzzing;
 mod maps;
 mod nginx;
 pub mod serve;

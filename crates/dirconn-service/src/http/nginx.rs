@@ -54,7 +54,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// nginx's answer: HTTP 200 and `Auth-*` headers.
-fn answer(pairs: &[(&'static str, String)]) -> Response {
+pub(super) fn answer(pairs: &[(&'static str, String)]) -> Response {
     let mut response = StatusCode::OK.into_response();
     for (name, value) in pairs {
         // A value with bytes a header cannot carry is sent without them.
@@ -82,28 +82,22 @@ fn answer(pairs: &[(&'static str, String)]) -> Response {
         (status = 401, description = "No valid token (DC-810)", body = dirconn_views::Refused),
     ))]
 async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, headers: HeaderMap) -> Response {
-    let protocol = header(&headers, "auth-protocol").unwrap_or_else(|| "imap".into()).to_ascii_lowercase();
+    let (protocol, attempt) = read_request(&headers);
     let wait = service.live().config.nginx.wait_seconds.to_string();
-    // Only a password in clear can be checked against a directory: a CRAM-MD5 or APOP digest bound as a
-    // password would be a sure failure that counts towards the directory's lockout.
-    let method = header(&headers, "auth-method").unwrap_or_else(|| "plain".into()).to_ascii_lowercase();
-    if !matches!(method.as_str(), "plain" | "login") {
-        tracing::info!(method, "nginx sent a login whose method cannot be checked against a directory; refused");
-        return answer(&[("auth-status", status_text(&protocol, INVALID, false)), ("auth-wait", wait)]);
-    }
-    let raw_password = headers.get("auth-pass").map_or(&[][..], |v| v.as_bytes());
-    let Ok(password) = String::from_utf8(percent_decode_bytes(raw_password)) else {
-        tracing::info!("nginx sent a password that is not UTF-8; refused without asking the directory");
-        return answer(&[("auth-status", status_text(&protocol, INVALID, false)), ("auth-wait", wait)]);
-    };
-    let attempt = Attempt {
-        login: percent_decode(&header(&headers, "auth-user").unwrap_or_default()),
-        password: Zeroizing::new(password),
-        service: protocol.clone(),
-        client_ip: header(&headers, "client-ip").and_then(|ip| ip.parse().ok()),
-        local_ip: header(&headers, "x-local-ip").and_then(|ip| ip.parse().ok()),
-        secured: false,
-        interface: Interface::Nginx,
+    let attempt = match attempt {
+        Ok(attempt) => attempt,
+        Err(unreadable) => {
+            match unreadable {
+                Unreadable::Method(method) => tracing::info!(
+                    method,
+                    "nginx sent a login whose method cannot be checked against a directory; refused"
+                ),
+                Unreadable::Password => {
+                    tracing::info!("nginx sent a password that is not UTF-8; refused without asking the directory")
+                }
+            }
+            return answer(&[("auth-status", status_text(&protocol, INVALID, false)), ("auth-wait", wait)]);
+        }
     };
     let live = service.live();
     let nginx = &live.config.nginx;
@@ -136,6 +130,40 @@ async fn nginx_auth(State(service): State<AppState>, _caller: MailServer, header
             ("auth-wait", retry.min(30).max(u64::from(nginx.wait_seconds)).to_string()),
         ]),
     }
+}
+
+/// Why a request's headers are refused before the directory is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// An `Auth-Method` other than `plain` or `login` (lowercased): a CRAM-MD5 or APOP digest bound as a
+    /// password would be a sure failure that counts towards the directory's lockout.
+    Method(String),
+    /// An `Auth-Pass` that is not UTF-8 once decoded.
+    Password,
+}
+
+/// nginx's `Auth-*` headers read: the protocol (lowercase, `imap` when left out) and the attempt, or why it
+/// is refused.
+pub(super) fn read_request(headers: &HeaderMap) -> (String, Result<Attempt, Unreadable>) {
+    let protocol = header(headers, "auth-protocol").unwrap_or_else(|| "imap".into()).to_ascii_lowercase();
+    let method = header(headers, "auth-method").unwrap_or_else(|| "plain".into()).to_ascii_lowercase();
+    if !matches!(method.as_str(), "plain" | "login") {
+        return (protocol, Err(Unreadable::Method(method)));
+    }
+    let raw_password = headers.get("auth-pass").map_or(&[][..], |v| v.as_bytes());
+    let Ok(password) = String::from_utf8(percent_decode_bytes(raw_password)) else {
+        return (protocol, Err(Unreadable::Password));
+    };
+    let attempt = Attempt {
+        login: percent_decode(&header(headers, "auth-user").unwrap_or_default()),
+        password: Zeroizing::new(password),
+        service: protocol.clone(),
+        client_ip: header(headers, "client-ip").and_then(|ip| ip.parse().ok()),
+        local_ip: header(headers, "x-local-ip").and_then(|ip| ip.parse().ok()),
+        secured: false,
+        interface: Interface::Nginx,
+    };
+    (protocol, Ok(attempt))
 }
 
 fn temporary(protocol: &str, wait: &str) -> Response {

@@ -13,6 +13,13 @@ mod audit;
 mod directory;
 mod sync;
 
+/// The request bodies, for the fuzz targets' door ([`super::fuzzing`]).
+pub(super) use self::{
+    accounts::{MigrateBody, NewLocalAccount, NewPassword},
+    directory::{PasswordBody, TestAuthBody, TestConnectionBody},
+    sync::SyncBody,
+};
+
 use std::sync::Arc;
 
 use utoipa_axum::router::OpenApiRouter;
