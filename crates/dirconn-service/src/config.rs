@@ -143,6 +143,8 @@ pub struct ServiceConfig {
     pub credential_cache_ttl: Option<Duration>,
     /// The login throttle (`[service.throttle]`).
     pub throttle: crate::throttle::ThrottleConfig,
+    /// How long a node's lease of a scheduled sync lasts unless renewed (nodes on one PostgreSQL store).
+    pub sync_lease: Duration,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +175,8 @@ struct Raw {
     credential_cache_ttl: Option<Duration>,
     #[serde(default)]
     throttle: crate::throttle::ThrottleConfig,
+    #[serde(default, with = "humantime_serde")]
+    sync_lease: Option<Duration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -293,6 +297,7 @@ impl ServiceConfig {
         within("drain_timeout", raw.drain_timeout, 0, 3_600)?;
         within("audit_retention", raw.audit_retention, 3_600, 100 * 365 * 86_400)?;
         within("credential_cache_ttl", raw.credential_cache_ttl, 0, 86_400)?;
+        within("sync_lease", raw.sync_lease, 1, 3_600)?;
         let t = &raw.throttle;
         within("throttle.window", Some(t.window), 60, 86_400)?;
         within("throttle.familiar_for", Some(t.familiar_for), 0, 365 * 86_400)?;
@@ -330,6 +335,7 @@ impl ServiceConfig {
             retry_after_seconds: raw.retry_after_seconds.unwrap_or(5),
             credential_cache_ttl: raw.credential_cache_ttl.filter(|d| !d.is_zero()),
             throttle: raw.throttle,
+            sync_lease: raw.sync_lease.unwrap_or(Duration::from_secs(30)),
         })
     }
 }

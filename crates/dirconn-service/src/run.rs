@@ -224,6 +224,22 @@ async fn reload(
     }
 }
 
+/// This process's name among the nodes of a cluster: `host:pid:random`.
+pub fn node_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut buf = [0u8; 256];
+        // SAFETY: the buffer is writable for its whole length, and gethostname NUL-terminates within it.
+        let host = if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) } == 0 {
+            let end = buf.iter().position(|b| *b == 0).unwrap_or(0);
+            String::from_utf8_lossy(&buf[..end]).into_owned()
+        } else {
+            "host".to_owned()
+        };
+        format!("{host}:{}:{:04x}", std::process::id(), rand::random::<u16>())
+    })
+}
+
 /// The scheduled syncs of the configuration in force, restarted on each reload, until the stop.
 async fn schedule(service: Arc<Service>, mut reloads: watch::Receiver<u64>, mut stop: watch::Receiver<bool>) {
     loop {
@@ -234,7 +250,10 @@ async fn schedule(service: Arc<Service>, mut reloads: watch::Receiver<u64>, mut 
                 () = http::serve::stopped(&mut stop) => {}
             }
         };
-        dirconn_host::schedule::run(&live.host, &live.store, changed).await;
+        // Nodes that share a PostgreSQL store run each scheduled sync once, under a lease.
+        let lease = (live.store.backend() == dirconn_store::Backend::Postgres)
+            .then(|| dirconn_host::schedule::Lease { node: node_name().to_owned(), ttl: live.config.sync_lease });
+        dirconn_host::schedule::run(&live.host, &live.store, lease, changed).await;
         if *stop.borrow() {
             return;
         }

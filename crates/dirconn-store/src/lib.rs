@@ -8,6 +8,7 @@ mod addresses;
 mod audit;
 mod error;
 pub mod examples;
+mod lease;
 mod location;
 mod private;
 mod query;
@@ -27,6 +28,7 @@ pub use crate::{
     addresses::AddressOwner,
     audit::{AUDIT_LOGIN_MAX, AuditQuery, AuditRecord},
     error::Error,
+    lease::Claim,
     location::resolve_location,
     report::{Counts, Outcome, SyncReport},
     throttle::{ThrottleKey, ThrottleOutcome, ThrottleRead, ThrottleSince},
