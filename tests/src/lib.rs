@@ -22,6 +22,7 @@ pub mod hostile;
 pub mod http;
 pub mod imap;
 pub mod kdc;
+pub mod load;
 pub mod net;
 pub mod nginx;
 pub mod open_directory;

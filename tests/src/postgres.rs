@@ -127,6 +127,18 @@ impl Postgres {
         fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
     }
 
+    /// Starts the stopped server again on the same data and port (a restart under load). Panics when it does
+    /// not come up.
+    pub fn restart(&mut self) {
+        self.stop();
+        let bin = bin_dir().expect("PostgreSQL binaries");
+        let run_as = unprivileged_user();
+        let child = spawn_and_wait(&bin, self.dir.path(), self.port, run_as)
+            .unwrap_or_else(|e| panic!("postgres did not restart on port {}: {e}", self.port));
+        self.pid = child.id();
+        self.child = Some(child);
+    }
+
     /// Stops the server: SIGINT ("fast" shutdown: disconnects clients), up to 10 s for it to exit,
     /// then SIGKILL; reaps it. Only ever signals the process this harness started. Idempotent.
     pub fn stop(&mut self) {

@@ -116,11 +116,15 @@ impl Serve {
         let ldap = spec.plugin.clone().unwrap_or_else(|| stage::for_tests().ldap());
         let target = ldap.canonicalize().unwrap_or_else(|e| panic!("plugin {}: {e}", ldap.display()));
         std::os::unix::fs::symlink(target, plugin_dir.join(ldap.file_name().expect("a file"))).expect("symlink");
-        // The Active Directory plugin too, when a domain needs it.
-        if spec.domains.iter().any(|d| d.toml().contains("connector = \"active-directory\"")) {
-            let ad = stage::for_tests().active_directory();
-            let target = ad.canonicalize().unwrap_or_else(|e| panic!("plugin {}: {e}", ad.display()));
-            std::os::unix::fs::symlink(target, plugin_dir.join(ad.file_name().expect("a file"))).expect("symlink");
+        // The Active Directory plugin and the echo fixture too, when a domain needs them.
+        for (kind, plugin) in
+            [("active-directory", stage::for_tests().active_directory()), ("fixture-echo", stage::for_tests().echo())]
+        {
+            if spec.domains.iter().any(|d| d.toml().contains(&format!("connector = \"{kind}\""))) {
+                let target = plugin.canonicalize().unwrap_or_else(|e| panic!("plugin {}: {e}", plugin.display()));
+                std::os::unix::fs::symlink(target, plugin_dir.join(plugin.file_name().expect("a file")))
+                    .expect("symlink");
+            }
         }
         let mut failures = Vec::new();
         loop {

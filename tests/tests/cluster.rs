@@ -11,7 +11,6 @@ use dirconn_tests::{
 };
 use serde_json::{Value, json};
 
-
 fn reports(node: &Serve) -> Vec<Value> {
     let r = node.admin().get("/v1/domains/example.org/sync-reports?last=100");
     assert_eq!(r.status, 200, "{}", r.text());

@@ -14,6 +14,8 @@ use crate::{core::Interface, metrics::Metrics};
 const QUEUE: usize = 20_000;
 /// Rows written per transaction at most.
 const BATCH: usize = 500;
+/// Rows held while the store fails, beyond the queue.
+const HELD: usize = 100_000;
 
 /// One attempt, as a front end reports it.
 #[derive(Debug, Clone)]
@@ -113,14 +115,42 @@ pub fn start(metrics: Arc<Metrics>, store: impl Fn() -> Store + Send + 'static) 
                 }
             }
             if !rows.is_empty() {
-                let n = rows.len() as u64;
-                match store().record_audit(&rows).await {
-                    Ok(()) => m.audit_written.fetch_add(n, std::sync::atomic::Ordering::Relaxed),
-                    Err(err) => {
-                        tracing::warn!(code = err.code(), rows = n, "audit rows lost: {err}");
-                        m.audit_dropped.fetch_add(n, std::sync::atomic::Ordering::Relaxed)
+                // A store that fails (a PostgreSQL restart) is retried, backing off, with the rows kept and
+                // the queue read on meanwhile (up to [`HELD`] rows), until it answers or a flush asks for an
+                // end (at the stop): only then are the rows dropped, and counted.
+                let mut delay = Duration::from_millis(200);
+                loop {
+                    let n = rows.len() as u64;
+                    match store().record_audit(&rows).await {
+                        Ok(()) => {
+                            m.audit_written.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
+                        Err(err) if !waiting.is_empty() => {
+                            tracing::warn!(code = err.code(), rows = n, "audit rows lost: {err}");
+                            m.audit_dropped.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
+                        Err(err) => {
+                            tracing::warn!(
+                                code = err.code(),
+                                rows = n,
+                                "audit rows not written yet, retrying in {delay:?}: {err}"
+                            );
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(Duration::from_secs(5));
+                            while let Ok(msg) = rx.try_recv() {
+                                match msg {
+                                    Message::Row(r) if rows.len() < HELD => rows.push(*r),
+                                    Message::Row(_) => {
+                                        m.audit_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    }
+                                    Message::Flush(done) => waiting.push(done),
+                                }
+                            }
+                        }
                     }
-                };
+                }
                 rows.clear();
             }
             for done in waiting.drain(..) {

@@ -244,6 +244,9 @@ pub fn node_name() -> &'static str {
 async fn schedule(service: Arc<Service>, mut reloads: watch::Receiver<u64>, mut stop: watch::Receiver<bool>) {
     loop {
         let live = service.live();
+        // The throttle reads each domain's lockout policy now, not at the first login.
+        let (s, l) = (Arc::clone(&service), Arc::clone(&live));
+        tokio::spawn(async move { s.throttle.prefetch(&l.host).await });
         let changed = async {
             tokio::select! {
                 _ = reloads.changed() => {}

@@ -279,4 +279,12 @@ impl Throttle {
     pub fn reload(&self) {
         self.policies.clear();
     }
+
+    /// Reads the lockout policy of every enabled domain of `host` (at the start and after a reload), so that
+    /// logins do not wait for the read.
+    pub async fn prefetch(&self, host: &dirconn_host::Host) {
+        for domain in host.domains().iter().filter(|d| d.enabled()) {
+            let _ = self.policies.get(domain).await;
+        }
+    }
 }

@@ -16,7 +16,7 @@ const FRESH: Duration = Duration::from_secs(3600);
 /// How long after a failed read it is tried again.
 const RETRY: Duration = Duration::from_secs(60);
 /// The longest a read may hold up a login.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Clone)]
 struct Known {
@@ -28,17 +28,29 @@ struct Known {
 #[derive(Default)]
 pub struct Policies {
     known: Mutex<HashMap<String, Known>>,
+    /// One read at a time: logins that find no fresh policy wait for the read in progress, not each for
+    /// their own.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl Policies {
     /// The domain's policy: the one read, or read now.
     pub async fn get(&self, domain: &Domain) -> LockoutPolicy {
-        let cached = self.known.lock().unwrap_or_else(|e| e.into_inner()).get(&domain.name).cloned();
-        if let Some(k) = &cached
-            && k.next > Instant::now()
-        {
-            return k.policy.clone();
+        let fresh = || {
+            let cached = self.known.lock().unwrap_or_else(|e| e.into_inner()).get(&domain.name).cloned();
+            match cached {
+                Some(k) if k.next > Instant::now() => Ok(k.policy),
+                other => Err(other),
+            }
+        };
+        if let Ok(policy) = fresh() {
+            return policy;
         }
+        let _reading = self.reading.lock().await;
+        let cached = match fresh() {
+            Ok(policy) => return policy,
+            Err(cached) => cached,
+        };
         let read = tokio::time::timeout(READ_TIMEOUT, domain.lockout_policy()).await;
         let known = match read {
             Ok(Ok(policy)) => {
@@ -49,7 +61,7 @@ impl Policies {
             failed => {
                 let why = match failed {
                     Ok(Err(e)) => e.to_string(),
-                    _ => "it took over 5 s".to_owned(),
+                    _ => format!("it took over {} s", READ_TIMEOUT.as_secs()),
                 };
                 tracing::warn!(domain = %domain.name, "the directory's lockout policy could not be read: {why}");
                 let policy = cached.map(|k| k.policy).unwrap_or_else(|| domain.lockout.apply(None));
