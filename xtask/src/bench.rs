@@ -37,6 +37,19 @@ pub enum Which {
         #[arg(long)]
         cache: bool,
     },
+    /// The load run (`cargo xtask load`): not a comparison.
+    #[command(hide = true)]
+    Load {
+        /// How long.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Keep-alive clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Generated users in the directory.
+        #[arg(long, default_value_t = 2_000)]
+        users: usize,
+    },
     /// Logins of familiar users through `dirconn serve` while an attacker sprays wrong passwords for them from
     /// another address (ours) vs with no attacker (the reference), on one slapd whose ppolicy locks at 3.
     Spray {
@@ -143,6 +156,14 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
             if cache {
                 args.push("--cache".into());
             }
+        }
+        Which::Load { seconds, clients, users } => {
+            ensure_slapd()?;
+            run(&cargo, &["build", "--quiet", "--release", "-p", "dirconn"])?;
+            let binary = crate::binary(true, "dirconn");
+            args.extend(["load".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
+            args.extend(["--binary".into(), binary.display().to_string(), "--seconds".into(), seconds.to_string()]);
+            args.extend(["--users".into(), users.to_string(), "--clients".into(), clients.to_string()]);
         }
         Which::Spray { users, logins } => {
             ensure_slapd()?;

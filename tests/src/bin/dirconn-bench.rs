@@ -49,6 +49,8 @@ use ldap3::{
 
 #[path = "bench/kerberos.rs"]
 mod kerberos;
+#[path = "bench/load.rs"]
+mod load;
 #[path = "bench/od.rs"]
 mod od;
 #[path = "bench/service.rs"]
@@ -130,6 +132,12 @@ fn main() {
                 runtime.block_on(service::run(&plugin_dir, PathBuf::from(binary), users, logins, rounds))
             }
         }
+        Some("load") => {
+            let binary =
+                args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)).expect("--binary FILE");
+            let (users, clients) = (arg(&args, "--users", 2_000), arg(&args, "--clients", 64));
+            load::run(&plugin_dir, PathBuf::from(binary), users, clients, arg(&args, "--seconds", 60) as u64);
+        }
         Some("spray") => {
             let binary =
                 args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)).expect("--binary FILE");
@@ -145,7 +153,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: dirconn-bench auth|auth-ad|auth-od|abi|sync|service|spray|kerberos --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
+                "usage: dirconn-bench auth|auth-ad|auth-od|abi|sync|service|spray|load|kerberos --plugin-dir DIR [--users N --clients N --logins N --rounds N]"
             );
             std::process::exit(2);
         }
