@@ -486,7 +486,7 @@ pub(crate) async fn sync_index(
     Ok(total)
 }
 
-/// [`sync_index`] on SQLite: pages of accounts in id order, each packed into one text value of fields
+/// [`sync_index`] on SQLite: pages of accounts in rowid order, each packed into one text value of fields
 /// written `<bytes>:<text>` (`~` for NULL) and three flags (active, from the directory, disabled).
 async fn sync_index_packed(
     conn: &mut AnyConnection,
@@ -498,20 +498,23 @@ async fn sync_index_packed(
         format!("CASE WHEN {column} IS NULL THEN '~' ELSE length(CAST({column} AS BLOB)) || ':' || {column} END")
     }
     let packed = [field("directory_key"), field("sync_digest"), field("login"), field("auth_name")].join(" || ");
+    // Pages in rowid order, the table's own: a scan, no index (`+domain` keeps the planner off the
+    // (domain, login) index, which made each page sort the whole domain: 0.7 s for 100,000 accounts).
     let sql = format!(
         "SELECT group_concat({packed} || (active <> 0) || (source = 'directory') || (directory_disabled <> 0), ''), \
-         max(id), count(*) FROM (SELECT * FROM accounts WHERE domain = ? AND id > ? ORDER BY id LIMIT {INDEX_PAGE})"
+         max(r), count(*) FROM (SELECT rowid AS r, * FROM accounts WHERE rowid > ? AND +domain = ? ORDER BY rowid \
+         LIMIT {INDEX_PAGE})"
     );
-    let (mut after, mut total) = (String::new(), 0u64);
+    let (mut after, mut total) = (0i64, 0u64);
     loop {
         let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(after)
             .bind(domain)
-            .bind(after.as_str())
             .fetch_one(&mut *conn)
             .await
             .map_err(Error::query(WHAT))?;
         let read = || -> Result<_, sqlx::Error> {
-            Ok((row.try_get::<Option<String>, _>(0)?, row.try_get::<Option<String>, _>(1)?, row.try_get::<i64, _>(2)?))
+            Ok((row.try_get::<Option<String>, _>(0)?, row.try_get::<Option<i64>, _>(1)?, row.try_get::<i64, _>(2)?))
         };
         let (text, last, count) = read().map_err(Error::query(WHAT))?;
         let (Some(text), Some(last)) = (text, last) else { break };
