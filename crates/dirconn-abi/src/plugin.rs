@@ -121,8 +121,10 @@ impl SyncSender {
     }
 }
 
-/// Read-ahead of a sync stream, in batches: the producer waits when the host has this many unread.
-const SYNC_READ_AHEAD: usize = 2;
+/// Read-ahead of a sync stream, in batches: the producer waits when the host has this many unread. Four
+/// batches (2,000 users at the host's 500) let the directory side run on while the host decides a batch
+/// or waits for its store.
+const SYNC_READ_AHEAD: usize = 4;
 
 /// Runs a sync producer on the plugin's runtime and hands the host a stream of its batches.
 ///

@@ -261,23 +261,52 @@ impl Directory {
         let s = self.settings();
         let filter = self.sync_filter();
         let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), &filter, attrs).await?;
-        let mut changes = Vec::with_capacity(batch);
         if self.uuid_mapped()
             && let Ok(mut keys) = self.sync_keys.lock()
         {
             keys.clear();
         }
-        while let Some(entry) = self.next_entry(&mut stream, url, "user listing").await? {
-            let entry = SearchEntry::construct(entry);
-            let uuid = self.uuid_mapped().then(|| first_text(&entry, "entryUUID")).flatten();
-            let user = self.to_user_entry(entry, groups);
-            self.remember_uuid(uuid, &user.id);
-            changes.push(SyncChange { kind: ChangeKind::Upsert, key: user.id.clone(), entry: ROption::RSome(user) });
-            if changes.len() >= batch && !sink.send(std::mem::replace(&mut changes, Vec::with_capacity(batch))).await {
-                return Err(Error::SyncCancelled);
+        // Two halves, run side by side: one takes the entries off the connection as they come, so that the
+        // next page is asked for as soon as a page ends; the other turns them into user entries and hands
+        // them to the host. In turn, the server waited for every page to be converted before it could start
+        // on the next one (a paged search has one page in flight).
+        let page = usize::try_from(self.settings().page_size).unwrap_or(500).clamp(100, 5_000);
+        let (entries, mut received) = tokio::sync::mpsc::channel::<ResultEntry>(2 * page);
+        let take = async move {
+            while let Some(entry) = self.next_entry(&mut stream, url, "user listing").await? {
+                if entries.send(entry).await.is_err() {
+                    // The other half stopped: the host has gone.
+                    return Ok(None);
+                }
             }
-        }
-        let result = stream.finish().await;
+            drop(entries);
+            Ok::<_, Error>(Some(stream.finish().await))
+        };
+        // Moved in, so that the receiver goes when this half stops and the other half's send fails.
+        let convert = async move {
+            let mut changes = Vec::with_capacity(batch);
+            while let Some(entry) = received.recv().await {
+                let entry = SearchEntry::construct(entry);
+                let uuid = self.uuid_mapped().then(|| first_text(&entry, "entryUUID")).flatten();
+                let user = self.to_user_entry(entry, groups);
+                self.remember_uuid(uuid, &user.id);
+                changes.push(SyncChange {
+                    kind: ChangeKind::Upsert,
+                    key: user.id.clone(),
+                    entry: ROption::RSome(user),
+                });
+                if changes.len() >= batch
+                    && !sink.send(std::mem::replace(&mut changes, Vec::with_capacity(batch))).await
+                {
+                    return None;
+                }
+            }
+            Some(changes)
+        };
+        let (taken, converted) = tokio::join!(take, convert);
+        let (Some(result), Some(changes)) = (taken?, converted) else {
+            return Err(Error::SyncCancelled);
+        };
         if result.rc != 0 {
             return Err(search_error(result.rc, &result, &s.search_base, "list users"));
         }

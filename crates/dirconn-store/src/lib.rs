@@ -426,6 +426,13 @@ impl Tx {
         query::unlisted_active_directory(self.conn(), domain, listed).await
     }
 
+    /// Hands `each` what a sync needs of every account of a domain (key, digest, names, state), one row at
+    /// a time, without collecting them; returns how many there were. A sync reads this once, before it
+    /// writes, instead of asking for each batch of users.
+    pub async fn sync_index(&mut self, domain: &str, each: &mut (dyn FnMut(SyncRow<'_>) + Send)) -> Result<u64, Error> {
+        query::sync_index(self.conn(), domain, each).await
+    }
+
     /// How many active directory accounts a domain has.
     pub async fn count_active_directory(&mut self, domain: &str) -> Result<u64, Error> {
         query::count_active_directory(self.conn(), domain).await
@@ -456,6 +463,23 @@ impl Tx {
     pub async fn set_cookie(&mut self, domain: &str, cookie: Option<&[u8]>, now: i64) -> Result<(), Error> {
         query::set_cookie(self.conn(), domain, cookie, now).await
     }
+}
+
+/// What [`Tx::sync_index`] tells of one stored account.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncRow<'a> {
+    /// The directory key, if any.
+    pub key: Option<&'a str>,
+    /// The sync digest, if any.
+    pub digest: Option<&'a str>,
+    /// Whether the account is active.
+    pub active: bool,
+    /// The account name.
+    pub login: &'a str,
+    /// The authentication name.
+    pub auth_name: &'a str,
+    /// Whether a directory entry may claim the account by its authentication name ([`Account::claimable`]).
+    pub claimable: bool,
 }
 
 /// One account write.

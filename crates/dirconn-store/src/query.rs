@@ -435,6 +435,136 @@ pub(crate) async fn unlisted_active_directory(
     Ok((out, total))
 }
 
+/// Accounts per page of [`sync_index`] on SQLite (about 120 bytes each in the page's text).
+const INDEX_PAGE: i64 = 5000;
+
+/// Streams what a sync needs of each account of a domain to `each`; returns how many were read. Rows are
+/// not collected: memory stays flat with millions. On SQLite the accounts come packed, a page of
+/// [`INDEX_PAGE`] in one text value: sqlx hands the rows of a statement over one by one from its worker
+/// thread (~12 µs each, measured: 1.2 s for 100,000 accounts), a page costs the same as a row.
+pub(crate) async fn sync_index(
+    conn: &mut AnyConnection,
+    domain: &str,
+    each: &mut (dyn FnMut(crate::SyncRow<'_>) + Send),
+) -> Result<u64, Error> {
+    if conn.backend_name() == "SQLite" {
+        return sync_index_packed(conn, domain, each).await;
+    }
+    use futures::TryStreamExt;
+    const WHAT: &str = "read the accounts' sync state";
+    let mut rows = sqlx::query(
+        "SELECT directory_key, sync_digest, active, login, auth_name, source, directory_disabled FROM accounts \
+         WHERE domain = $1",
+    )
+    .bind(domain)
+    .fetch(&mut *conn);
+    let mut total = 0u64;
+    while let Some(row) = rows.try_next().await.map_err(Error::query(WHAT))? {
+        total += 1;
+        let read = || -> Result<_, sqlx::Error> {
+            Ok((
+                row.try_get::<Option<String>, _>(0)?,
+                row.try_get::<Option<String>, _>(1)?,
+                row.try_get::<i64, _>(2)? != 0,
+                row.try_get::<String, _>(3)?,
+                row.try_get::<String, _>(4)?,
+                row.try_get::<String, _>(5)?,
+                row.try_get::<i64, _>(6)? != 0,
+            ))
+        };
+        let (key, digest, active, login, auth_name, source, disabled) = read().map_err(Error::query(WHAT))?;
+        let claimable = crate::account::claimable(source == "directory", key.is_some(), active, disabled);
+        each(crate::SyncRow {
+            key: key.as_deref(),
+            digest: digest.as_deref(),
+            active,
+            login: &login,
+            auth_name: &auth_name,
+            claimable,
+        });
+    }
+    Ok(total)
+}
+
+/// [`sync_index`] on SQLite: pages of accounts in rowid order, each packed into one text value of fields
+/// written `<bytes>:<text>` (`~` for NULL) and three flags (active, from the directory, disabled).
+async fn sync_index_packed(
+    conn: &mut AnyConnection,
+    domain: &str,
+    each: &mut (dyn FnMut(crate::SyncRow<'_>) + Send),
+) -> Result<u64, Error> {
+    const WHAT: &str = "read the accounts' sync state";
+    fn field(column: &str) -> String {
+        format!("CASE WHEN {column} IS NULL THEN '~' ELSE length(CAST({column} AS BLOB)) || ':' || {column} END")
+    }
+    let packed = [field("directory_key"), field("sync_digest"), field("login"), field("auth_name")].join(" || ");
+    // Pages in rowid order, the table's own: a scan, no index (`+domain` keeps the planner off the
+    // (domain, login) index, which made each page sort the whole domain: 0.7 s for 100,000 accounts).
+    let sql = format!(
+        "SELECT group_concat({packed} || (active <> 0) || (source = 'directory') || (directory_disabled <> 0), ''), \
+         max(r), count(*) FROM (SELECT rowid AS r, * FROM accounts WHERE rowid > ? AND +domain = ? ORDER BY rowid \
+         LIMIT {INDEX_PAGE})"
+    );
+    let (mut after, mut total) = (0i64, 0u64);
+    loop {
+        let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(after)
+            .bind(domain)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(Error::query(WHAT))?;
+        let read = || -> Result<_, sqlx::Error> {
+            Ok((row.try_get::<Option<String>, _>(0)?, row.try_get::<Option<i64>, _>(1)?, row.try_get::<i64, _>(2)?))
+        };
+        let (text, last, count) = read().map_err(Error::query(WHAT))?;
+        let (Some(text), Some(last)) = (text, last) else { break };
+        let read = unpack(&text, each).ok_or_else(|| Error::Corrupt { what: "a packed page of accounts".into() })?;
+        if read != count as u64 {
+            return Err(Error::Corrupt { what: format!("a packed page of {count} accounts held {read}") });
+        }
+        total += read;
+        if count < INDEX_PAGE {
+            break;
+        }
+        after = last;
+    }
+    Ok(total)
+}
+
+/// Hands `each` the accounts of one packed page; returns how many, None when the text is malformed.
+fn unpack(text: &str, each: &mut (dyn FnMut(crate::SyncRow<'_>) + Send)) -> Option<u64> {
+    fn field<'t>(rest: &mut &'t str) -> Option<Option<&'t str>> {
+        if let Some(after) = rest.strip_prefix('~') {
+            *rest = after;
+            return Some(None);
+        }
+        let (len, after) = rest.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let value = after.get(..len)?;
+        *rest = &after[len..];
+        Some(Some(value))
+    }
+    fn flag(rest: &mut &str) -> Option<bool> {
+        let value = match rest.as_bytes().first()? {
+            b'0' => false,
+            b'1' => true,
+            _ => return None,
+        };
+        *rest = &rest[1..];
+        Some(value)
+    }
+    let (mut rest, mut n) = (text, 0u64);
+    while !rest.is_empty() {
+        let (key, digest) = (field(&mut rest)?, field(&mut rest)?);
+        let (login, auth_name) = (field(&mut rest)??, field(&mut rest)??);
+        let (active, directory, disabled) = (flag(&mut rest)?, flag(&mut rest)?, flag(&mut rest)?);
+        let claimable = crate::account::claimable(directory, key.is_some(), active, disabled);
+        each(crate::SyncRow { key, digest, active, login, auth_name, claimable });
+        n += 1;
+    }
+    Some(n)
+}
+
 pub(crate) async fn count_active_directory(conn: &mut AnyConnection, domain: &str) -> Result<u64, Error> {
     let row = sqlx::query(
         "SELECT COUNT(*) FROM accounts \

@@ -16,7 +16,9 @@
 //! - `sync`: one slapd with generated users; a raw ldap3 paged search of every user vs a full sync through
 //!   the host and the loaded `ldap` cdylib into a fresh SQLite store; then the peak RSS of a full sync (in a
 //!   child process, `sync-child`), a re-sync with nothing changed, and an incremental sync after 1,000
-//!   changes.
+//!   changes; last the summary line `bench sync` (the full sync against the raw search). Above 100,000
+//!   users (`--users 1000000`), a directory of 100,000 is synced first, and the full sync's time is printed
+//!   as a ratio to that one's (`bench sync-scale`).
 //!
 //! - `kerberos`: full logins with the password checked by an MIT KDC, dirconn-kerberos vs pam_krb5
 //!   (`bench/kerberos.rs`).
@@ -873,7 +875,32 @@ async fn change_users(slapd: &Slapd, users: usize) -> usize {
     changes
 }
 
+/// The users of the scale comparison's smaller directory (`sync` above this many users).
+const SCALE_BASE: usize = 100_000;
+
+/// For `sync` of more than [`SCALE_BASE`] users: one raw paged search and one full sync of a directory of
+/// [`SCALE_BASE`] users, and the full sync's peak RSS, printed; the directory is stopped before returning.
+/// Returns the full sync's seconds.
+async fn sync_scale_base(plugin_dir: &Path) -> f64 {
+    println!("scale comparison: first a directory of {SCALE_BASE} users…");
+    let server = Slapd::start_with(SlapdOptions { users: SCALE_BASE, ppolicy: false, ..SlapdOptions::default() });
+    let spec = sync_spec(&server.ldap_url(), server.service_password_file());
+    raw_paged_search(&server).await;
+    let started = Instant::now();
+    raw_paged_search(&server).await;
+    let raw = started.elapsed().as_secs_f64();
+    let (_host, full, created) = full_sync(plugin_dir, &spec).await;
+    let (hwm_kib, _, _) = child_peak_rss(plugin_dir, &server);
+    println!(
+        "{SCALE_BASE} users: raw paged search {raw:.3} s | full sync {:.3} s ({created} created) | child VmHWM {:.1} MB",
+        full.as_secs_f64(),
+        hwm_kib as f64 / 1024.0
+    );
+    full.as_secs_f64()
+}
+
 async fn sync(plugin_dir: &Path, users: usize) {
+    let base = if users > SCALE_BASE { Some(sync_scale_base(plugin_dir).await) } else { None };
     println!("bench sync: starting slapd with {users} generated users…");
     let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
     println!("slapd ready in {:.1} s", server.startup_time().as_secs_f64());
@@ -956,4 +983,14 @@ async fn sync(plugin_dir: &Path, users: usize) {
     }
     store.close().await;
     println!("bench sync-incremental: ours={took:.3}s reference=0.5s ratio={:.3}", took / 0.5);
+    if let Some(base) = base {
+        let scale = users as f64 / SCALE_BASE as f64;
+        println!(
+            "bench sync-scale: full sync of {users} users {full:.3} s = {:.2}× the {SCALE_BASE}-user one ({base:.3} s) \
+             for {scale:.0}× the users; peak RSS {mb:.1} MB",
+            full / base
+        );
+    }
+    // The summary line: the full sync against the raw paged search.
+    println!("bench sync: ours={full:.3}s reference={raw:.3}s ratio={:.3}", full / raw);
 }
