@@ -39,17 +39,7 @@ pub enum Which {
     },
     /// The load run (`cargo xtask load`): not a comparison.
     #[command(hide = true)]
-    Load {
-        /// How long.
-        #[arg(long, default_value_t = 60)]
-        seconds: u64,
-        /// Keep-alive clients.
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        /// Generated users in the directory.
-        #[arg(long, default_value_t = 2_000)]
-        users: usize,
-    },
+    Load(LoadArgs),
     /// Logins of familiar users through `dirconn serve` while an attacker sprays wrong passwords for them from
     /// another address (ours) vs with no attacker (the reference), on one slapd whose ppolicy locks at 3.
     Spray {
@@ -120,6 +110,20 @@ pub enum Which {
     },
 }
 
+/// The load run's settings (`cargo xtask load`).
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// How long.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Keep-alive clients.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Generated users in the directory.
+    #[arg(long, default_value_t = 2_000)]
+    users: usize,
+}
+
 pub fn run_bench(which: Which) -> Result<(), Error> {
     let staged = build_plugins(true, true)?;
     let cargo = cargo_bin();
@@ -158,7 +162,7 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
                 args.push("--cache".into());
             }
         }
-        Which::Load { seconds, clients, users } => {
+        Which::Load(LoadArgs { seconds, clients, users }) => {
             ensure_slapd()?;
             run(&cargo, &["build", "--quiet", "--release", "-p", "dirconn"])?;
             let binary = crate::binary(true, "dirconn");

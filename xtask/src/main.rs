@@ -52,17 +52,7 @@ enum Task {
     },
     /// The load run: 64 keep-alive clients logging in through a release `dirconn serve` for 60 s; prints the
     /// throughput, p99 and the RSS sampled every 5 s, and fails on any answer but a 200 or on RSS growth.
-    Load {
-        /// How long.
-        #[arg(long, default_value_t = 60)]
-        seconds: u64,
-        /// Keep-alive clients.
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        /// Generated users in the directory.
-        #[arg(long, default_value_t = 2_000)]
-        users: usize,
-    },
+    Load(bench::LoadArgs),
     /// Benchmarks that run dirconn and a reference side by side and print the ratio.
     Bench {
         #[command(subcommand)]
@@ -141,7 +131,7 @@ fn main() -> ExitCode {
         },
         Task::Test { no_lint, rest } => test(no_lint, &rest),
         Task::Bench { which } => bench::run_bench(which),
-        Task::Load { seconds, clients, users } => bench::run_bench(bench::Which::Load { seconds, clients, users }),
+        Task::Load(args) => bench::run_bench(bench::Which::Load(args)),
         Task::Docs { check } => docs(check),
         Task::Screenshots => screenshots(),
         Task::Dist { debug, version, out } => dist::dist(&dist::Dist { debug, version, out }).map(|_| ()),

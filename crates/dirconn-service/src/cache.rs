@@ -14,9 +14,8 @@ use std::{
 };
 
 use dirconn_views::Accepted;
-use hmac::{Hmac, Mac as _};
-use rand::RngCore as _;
-use subtle::ConstantTimeEq as _;
+
+use crate::digest::{Keyed, same};
 
 /// The most entries kept; beyond, new logins are not cached until entries expire.
 const CAPACITY: usize = 100_000;
@@ -28,18 +27,12 @@ struct Entry {
 }
 
 /// Verified credentials, by (domain, login).
+#[derive(Default)]
 pub struct CredentialCache {
-    key: [u8; 32],
+    key: Keyed,
     entries: Mutex<HashMap<(String, String), Entry>>,
 }
 
-impl Default for CredentialCache {
-    fn default() -> CredentialCache {
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        CredentialCache { key, entries: Mutex::default() }
-    }
-}
 
 impl std::fmt::Debug for CredentialCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,12 +46,7 @@ fn slot(domain: &str, login: &str) -> (String, String) {
 
 impl CredentialCache {
     fn digest(&self, domain: &str, login: &str, password: &str) -> [u8; 32] {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        for part in [domain.as_bytes(), login.to_lowercase().as_bytes(), password.as_bytes()] {
-            mac.update(&(part.len() as u64).to_le_bytes());
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
+        self.key.of(&[domain.as_bytes(), login.to_lowercase().as_bytes(), password.as_bytes()])
     }
 
     /// The cached answer of this login with this password, if it is fresh.
@@ -70,7 +58,7 @@ impl CredentialCache {
         let digest = self.digest(domain, login, password);
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(&slot(domain, login))?;
-        (entry.until > now && bool::from(entry.digest.ct_eq(&digest))).then(|| entry.answer.clone())
+        (entry.until > now && same(&entry.digest, &digest)).then(|| entry.answer.clone())
     }
 
     /// Keeps a login the directory accepted, for `ttl`.

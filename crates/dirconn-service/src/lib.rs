@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cache;
 pub mod config;
 pub mod core;
+mod digest;
 pub mod dovecot;
 mod error;
 pub mod examples;

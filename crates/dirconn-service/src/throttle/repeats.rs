@@ -6,9 +6,8 @@
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use dirconn_views::Refused;
-use hmac::{Hmac, Mac as _};
-use rand::RngCore as _;
-use subtle::ConstantTimeEq as _;
+
+use crate::digest::{Keyed, same};
 
 /// Wrong passwords remembered per account (the oldest is forgotten first).
 const PER_ACCOUNT: usize = 8;
@@ -22,27 +21,15 @@ struct Seen {
 }
 
 /// The recent wrong passwords.
+#[derive(Default)]
 pub struct Repeats {
-    key: [u8; 32],
+    key: Keyed,
     seen: Mutex<HashMap<(String, String), Vec<Seen>>>,
-}
-
-impl Default for Repeats {
-    fn default() -> Repeats {
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        Repeats { key, seen: Mutex::default() }
-    }
 }
 
 impl Repeats {
     fn digest(&self, domain: &str, login: &str, password: &str) -> [u8; 32] {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        for part in [domain.as_bytes(), login.as_bytes(), password.as_bytes()] {
-            mac.update(&(part.len() as u64).to_le_bytes());
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
+        self.key.of(&[domain.as_bytes(), login.as_bytes(), password.as_bytes()])
     }
 
     /// The directory's refusal of this password for this account, if it was refused within the window.
@@ -50,7 +37,7 @@ impl Repeats {
         let digest = self.digest(domain, login, password);
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let list = seen.get(&(domain.to_owned(), login.to_owned()))?;
-        list.iter().find(|s| s.until > now && bool::from(s.digest.ct_eq(&digest))).map(|s| s.refused.clone())
+        list.iter().find(|s| s.until > now && same(&s.digest, &digest)).map(|s| s.refused.clone())
     }
 
     /// Remembers a password the directory refused as wrong.

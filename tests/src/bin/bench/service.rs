@@ -21,21 +21,33 @@ use super::{SERVER_PID, Shape, compare, drive};
 
 /// A pool of keep-alive HTTP clients: each login takes one, runs its request on a blocking thread, and
 /// puts it back.
-struct Clients {
+pub(super) struct Clients {
     idle: Mutex<Vec<Http>>,
     make: Box<dyn Fn() -> Http + Send + Sync>,
+    /// The `client_ip` the logins report, if any.
+    from: Option<&'static str>,
 }
 
 impl Clients {
-    fn login(self: &Arc<Self>, n: usize) -> impl std::future::Future<Output = bool> + Send + use<> {
+    /// Logs generated user `n` in; a refusal is printed with its answer.
+    pub(super) fn login(self: &Arc<Self>, n: usize) -> impl std::future::Future<Output = bool> + Send + use<> {
         let clients = Arc::clone(self);
         async move {
             tokio::task::spawn_blocking(move || {
                 let mut http = clients.idle.lock().expect("pool").pop().unwrap_or_else(|| (clients.make)());
-                let login = format!("{}@example.org", slapd::generated_uid(n));
-                let ok = http.login(&login, &slapd::generated_password(n)).status == 200;
+                let mut body = serde_json::json!({
+                    "login": format!("{}@example.org", slapd::generated_uid(n)),
+                    "password": slapd::generated_password(n),
+                });
+                if let Some(ip) = clients.from {
+                    body["client_ip"] = ip.into();
+                }
+                let r = http.post_json("/v1/auth", &body);
                 clients.idle.lock().expect("pool").push(http);
-                ok
+                if r.status != 200 {
+                    eprintln!("the login of user {n} got {}: {}", r.status, r.text());
+                }
+                r.status == 200
             })
             .await
             .unwrap_or(false)
@@ -43,10 +55,11 @@ impl Clients {
     }
 }
 
-/// Keep-alive clients of a started service, with its mail-server token.
-fn clients_of(serve: &Serve) -> Arc<Clients> {
+/// Keep-alive clients of a started service, with its mail-server token, reporting `from` as the client.
+pub(super) fn clients_of(serve: &Serve, from: Option<&'static str>) -> Arc<Clients> {
     let (addr, token) = (serve.api_addr(), serve.spec().token("mail").to_owned());
-    Arc::new(Clients { idle: Mutex::new(Vec::new()), make: Box::new(move || Http::new(addr).with_token(&token)) })
+    let make = Box::new(move || Http::new(addr).with_token(&token));
+    Arc::new(Clients { idle: Mutex::new(Vec::new()), make, from })
 }
 
 /// Both benchmarks' directory: a slapd with `users` generated users (its CPU is the rounds' "server"
@@ -76,7 +89,7 @@ pub async fn run_cache(plugin_dir: &Path, binary: PathBuf, users: usize, logins:
         Serve::start(s)
     };
     let (uncached, cached) = (start(false), start(true));
-    let (reference, ours) = (clients_of(&uncached), clients_of(&cached));
+    let (reference, ours) = (clients_of(&uncached, None), clients_of(&cached, None));
     let ref_login = move |n: usize| reference.login(n);
     let ours_login = move |n: usize| ours.login(n);
     // Every user logs in once on each side first: the accounts exist, and the cache holds every user.
@@ -112,7 +125,7 @@ pub async fn run(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize
     serve_spec.binary = Some(binary);
     serve_spec.plugin = Some(plugin);
     let serve = Serve::start(serve_spec);
-    let clients = clients_of(&serve);
+    let clients = clients_of(&serve, None);
     let ours_login = {
         let clients = Arc::clone(&clients);
         move |n: usize| clients.login(n)

@@ -6,7 +6,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread,
@@ -24,36 +24,6 @@ use super::{Round, SERVER_PID, drive, median, ms};
 
 const FAMILIAR: &str = "127.0.0.3";
 const ATTACKER: &str = "127.0.0.2";
-
-/// Keep-alive clients that log users in from one address.
-struct Clients {
-    idle: Mutex<Vec<Http>>,
-    make: Box<dyn Fn() -> Http + Send + Sync>,
-}
-
-impl Clients {
-    fn login(self: &Arc<Self>, n: usize) -> impl std::future::Future<Output = bool> + Send + use<> {
-        let clients = Arc::clone(self);
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let mut http = clients.idle.lock().expect("pool").pop().unwrap_or_else(|| (clients.make)());
-                let body = json!({
-                    "login": slapd::generated_uid(n),
-                    "password": slapd::generated_password(n),
-                    "client_ip": FAMILIAR,
-                });
-                let r = http.post_json("/v1/auth", &body);
-                clients.idle.lock().expect("pool").push(http);
-                if r.status != 200 {
-                    eprintln!("the familiar login of user {n} got {}: {}", r.status, r.text());
-                }
-                r.status == 200
-            })
-            .await
-            .unwrap_or(false)
-        }
-    }
-}
 
 /// The attacker: `threads` keep-alive clients sending a new wrong password each, for users in turn, until
 /// `stop`; counts the answers by status.
@@ -114,9 +84,7 @@ pub async fn run(plugin_dir: &Path, binary: PathBuf, users: usize, logins: usize
     // 127.0.0.2 and 127.0.0.3 are one /24: networks by address.
     serve_spec.service.push("throttle = { ipv4_prefix = 32 }".into());
     let serve = Serve::start(serve_spec);
-    let (addr, token) = (serve.api_addr(), serve.spec().token("mail").to_owned());
-    let clients =
-        Arc::new(Clients { idle: Mutex::new(Vec::new()), make: Box::new(move || Http::new(addr).with_token(&token)) });
+    let clients = super::service::clients_of(&serve, Some(FAMILIAR));
     let login = move |n: usize| clients.login(n);
     // Every user logs in once from the familiar address: accounts exist, networks are familiar.
     let mut first = tokio::task::JoinSet::new();
