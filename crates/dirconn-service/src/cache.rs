@@ -33,7 +33,6 @@ pub struct CredentialCache {
     entries: Mutex<HashMap<(String, String), Entry>>,
 }
 
-
 impl std::fmt::Debug for CredentialCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CredentialCache").field("entries", &self.len()).finish_non_exhaustive()

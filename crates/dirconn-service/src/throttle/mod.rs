@@ -272,7 +272,10 @@ impl Throttle {
         } else if let Err(err) = shared::settle(store, &key, &id, outcome, &limits, now).await {
             // The store failed (a restart): the attempt's mark would stay "in flight" and hold the account's
             // next logins back, so the outcome is recorded again, backing off, for up to a minute.
-            tracing::warn!(code = err.code(), "the shared throttle ledger failed to record an outcome; retrying: {err}");
+            tracing::warn!(
+                code = err.code(),
+                "the shared throttle ledger failed to record an outcome; retrying: {err}"
+            );
             let store = store.clone();
             tokio::spawn(async move {
                 let mut delay = Duration::from_millis(250);
@@ -284,7 +287,9 @@ impl Throttle {
                     }
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
-                tracing::warn!("an outcome was not recorded in the shared throttle ledger; its mark counts for the window");
+                tracing::warn!(
+                    "an outcome was not recorded in the shared throttle ledger; its mark counts for the window"
+                );
             });
         }
         self.settled.notify_waiters();
