@@ -266,6 +266,7 @@ impl Service {
             (Ok(_), _) | (_, None) => {}
             (Err(_), Some(_)) => self.credentials.drop_login(&domain.name, route.login),
         }
+        let settle = Settle::of(outcome.as_ref().err());
         let verdict = match outcome {
             Ok(o) => {
                 self.health.answered(&domain.name);
@@ -282,18 +283,16 @@ impl Service {
             }
             Err(err) => {
                 self.health.answered(&domain.name);
-                let wrong = err.kind() == dirconn_abi::ErrorKind::InvalidCredentials;
-                let refused = Refused::host(&err, Some(domain));
-                if let Some(ticket) = ticket {
-                    let settle = if wrong { Settle::WrongPassword } else { Settle::Denied };
-                    self.throttle.settle(&live.store, ticket, settle, &attempt.password, Some(&refused), config).await;
-                }
-                return (Verdict::Denied(Box::new(refused)), Some(domain.name.clone()));
+                Verdict::Denied(Box::new(Refused::host(&err, Some(domain))))
             }
         };
         if let Some(ticket) = ticket {
-            let settle = if matches!(verdict, Verdict::Accepted(_)) { Settle::Accepted } else { Settle::NoAnswer };
-            self.throttle.settle(&live.store, ticket, settle, &attempt.password, None, config).await;
+            // The directory's refusal of a wrong password is what a repeat of it is answered with.
+            let refused = match &verdict {
+                Verdict::Denied(r) => Some(&**r),
+                _ => None,
+            };
+            self.throttle.settle(&live.store, ticket, settle, &attempt.password, refused, config).await;
         }
         (verdict, Some(domain.name.clone()))
     }

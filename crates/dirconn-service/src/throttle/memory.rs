@@ -58,24 +58,21 @@ impl Memory {
             let net_keep = ms(limits.network_window);
             state.networks.retain(|_, v| v.back().is_some_and(|at| now - at < net_keep));
         }
-        let network: Vec<i64> =
-            state.networks.get(&key.network).map(|v| v.iter().copied().collect()).unwrap_or_default();
-        let slot = (key.domain.clone(), key.login.clone());
-        let account = state.accounts.entry(slot).or_default();
+        let State { accounts, networks, next } = &mut *state;
+        let network: Vec<i64> = networks.get(&key.network).map(|v| v.iter().copied().collect()).unwrap_or_default();
+        let account = accounts.entry((key.domain.clone(), key.login.clone())).or_default();
         account.marks.retain(|(_, m)| now - m.at < ms(limits.window));
         let familiar = account.familiar.iter().any(|(n, at)| *n == key.network && now - at < ms(familiar_for));
         let snapshot = Snapshot { account: account.marks.iter().map(|(_, m)| *m).collect(), network, familiar };
         if let Some(held) = decide(&snapshot, limits, now) {
             return Err(held);
         }
-        let account_tracked = limits.threshold > 0;
-        state.next += 1;
-        let ticket = state.next;
-        if account_tracked {
-            let account = state.accounts.get_mut(&(key.domain.clone(), key.login.clone())).expect("entry made above");
-            account.marks.push((ticket, Mark { at: now, familiar, pending: true }));
+        *next += 1;
+        // A directory that never locks needs no account marks.
+        if limits.threshold > 0 {
+            account.marks.push((*next, Mark { at: now, familiar, pending: true }));
         }
-        Ok(ticket)
+        Ok(*next)
     }
 
     /// Records what became of an admitted attempt.
