@@ -107,6 +107,9 @@ pub enum Which {
         /// Generated users in the directory.
         #[arg(long, default_value_t = 100_000)]
         users: usize,
+        /// Rounds of each measure, the median printed (default: 3, 1 from 500,000 users).
+        #[arg(long)]
+        rounds: Option<usize>,
     },
 }
 
@@ -209,10 +212,13 @@ pub fn run_bench(which: Which) -> Result<(), Error> {
             args.extend(["abi".into(), "--plugin-dir".into(), staged.fixture_dir.display().to_string()]);
             args.extend(["--calls".into(), calls.to_string(), "--in-flight".into(), in_flight.to_string()]);
         }
-        Which::Sync { users } => {
+        Which::Sync { users, rounds } => {
             ensure_slapd()?;
             args.extend(["sync".into(), "--plugin-dir".into(), staged.plugin_dir.display().to_string()]);
             args.extend(["--users".into(), users.to_string()]);
+            if let Some(rounds) = rounds {
+                args.extend(["--rounds".into(), rounds.to_string()]);
+            }
         }
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

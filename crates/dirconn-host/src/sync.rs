@@ -6,16 +6,17 @@
 //! Reads and writes overlap: the transaction belongs to a writer task that runs the store's work in the
 //! order it was queued, while this side takes the next batch from the connector and decides it (the
 //! connector reads ahead of both). A pass without a cookie first reads what it needs of every stored
-//! account at once ([`StoreIndex`]), so that unchanged users, and on SQLite new ones, need no read per batch:
-//! the store then only writes.
+//! account at once ([`StoreIndex`]), taking the first batches meanwhile, so that unchanged users, and on
+//! SQLite new ones, need no read per batch: the store then only writes.
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     hash::{BuildHasher, BuildHasherDefault, Hasher},
+    sync::atomic::{AtomicBool, Ordering},
     time::Instant,
 };
 
-use dirconn_abi::{ChangeKind, UserEntry};
+use dirconn_abi::{ChangeKind, ConnectorError, SyncBatch, UserEntry};
 use dirconn_store::{
     Account, Backend, Counts, Outcome, Source, Store, SyncReport, SyncRow, Tx, lowest_free_login, now,
 };
@@ -192,6 +193,44 @@ impl StoreIndex {
     fn unchanged(&self, key: &str, digest: &str) -> bool {
         self.keys.get(&self.hash(key)) == Some(&(self.tag(digest) | 1))
     }
+}
+
+/// Batches taken from the connector before the listing proper, in order.
+type Early = std::collections::VecDeque<Result<SyncBatch, ConnectorError>>;
+
+/// The most batches taken from the connector while the store's index is read (16,000 users at
+/// [`BATCH`]): the directory keeps streaming meanwhile, within a fixed bound of memory. Measured: the index
+/// of 100,000 accounts takes about 0.17 s to read, during which the connector's own read-ahead (4 batches)
+/// filled up and the directory waited.
+const BATCHES_WHILE_INDEXING: usize = 32;
+
+/// Reads the store's index and, meanwhile, takes batches from the connector until it is read.
+async fn index_while_listing(
+    tx: &mut Tx,
+    domain: &str,
+    exact: bool,
+    stream: &dirconn_abi::SyncStreamBox,
+) -> (Result<StoreIndex, Error>, Early) {
+    let indexed = AtomicBool::new(false);
+    let read = async {
+        let index = StoreIndex::read(tx, domain, exact).await;
+        indexed.store(true, Ordering::Relaxed);
+        index
+    };
+    let take = async {
+        let mut early = Early::new();
+        // A batch asked for is always awaited: dropping the call could lose the batch it took.
+        while !indexed.load(Ordering::Relaxed) && early.len() < BATCHES_WHILE_INDEXING {
+            let batch = stream.next_batch().await.into_result();
+            let last = !matches!(&batch, Ok(b) if b.end.is_none());
+            early.push_back(batch);
+            if last {
+                break;
+            }
+        }
+        early
+    };
+    tokio::join!(read, take)
 }
 
 /// Store work queued for the writer, run in order in the sync's transaction.
@@ -416,7 +455,7 @@ pub async fn sync_domain(
             // The report is written in the sync's own transaction: both or neither.
             let mut tx = tx;
             tx.save_report(&report).await?;
-            tx.commit().await?;
+            tx.commit_bulk().await?;
             tracing::info!(domain = %domain.name, mode = %report.mode, seen = report.counts.seen, created = report.counts.created, updated = report.counts.updated, deactivated = report.counts.deactivated, errors = report.counts.errors, ms = report.duration_ms, "sync completed");
             Ok(report)
         }
@@ -495,10 +534,14 @@ impl Run<'_> {
                 return Err(err);
             }
         };
-        // A pass without a cookie lists every user: the store is read once, while the connector starts
-        // reading ahead. An incremental pass reads only the accounts of its changes, batch by batch.
+        // A pass without a cookie lists every user: the store is read once, while the first batches are
+        // taken from the connector. An incremental pass reads only the accounts of its changes, batch by batch.
+        let mut early = Early::new();
         if cookie.is_none() {
-            match StoreIndex::read(&mut tx, &domain.name, store.backend() == Backend::Sqlite).await {
+            let exact = store.backend() == Backend::Sqlite;
+            let (index, taken) = index_while_listing(&mut tx, &domain.name, exact, &stream).await;
+            early = taken;
+            match index {
                 Ok(index) => self.index = Some(index),
                 Err(err) => {
                     tx.rollback().await?;
@@ -507,7 +550,7 @@ impl Run<'_> {
             }
         }
         let mut writer = Writer::start(tx);
-        let listed = self.list(&stream, &mut writer, progress).await;
+        let listed = self.list(&stream, early, &mut writer, progress).await;
         drop(stream);
         let (mut tx, written, mut results) = writer.finish().await;
         while let Ok(w) = results.try_recv() {
@@ -591,12 +634,17 @@ impl Run<'_> {
     async fn list(
         &mut self,
         stream: &dirconn_abi::SyncStreamBox,
+        mut early: Early,
         writer: &mut Writer,
         progress: &mut impl FnMut(Progress),
     ) -> Result<dirconn_abi::SyncEnd, Halt> {
         let domain = self.domain;
         loop {
-            let batch = match stream.next_batch().await.into_result() {
+            let next = match early.pop_front() {
+                Some(taken) => taken,
+                None => stream.next_batch().await.into_result(),
+            };
+            let batch = match next {
                 Ok(batch) => batch,
                 Err(cause) => {
                     return Err(Halt::Failed(Error::SyncFailed {

@@ -295,7 +295,7 @@ impl Directory {
     }
 
     /// The ABI's user entry from an entry, its groups and its key (`entry_id`, read once by the caller).
-    fn build_user_entry(&self, entry: SearchEntry, groups: Vec<String>, id: Option<String>) -> UserEntry {
+    fn build_user_entry(&self, mut entry: SearchEntry, groups: Vec<String>, id: Option<String>) -> UserEntry {
         let s = self.settings();
         let state = self.dialect().account_state(&entry, &groups);
         let id = match id {
@@ -305,19 +305,22 @@ impl Directory {
                 entry.dn.clone()
             }
         };
+        let login = first_text(&entry, &s.login_attribute).unwrap_or_default().into();
+        let email = first_text(&entry, &s.email_attribute).map(RString::from).into();
+        let display_name = first_text(&entry, &s.display_name_attribute)
+            .or_else(|| first_text(&entry, "cn"))
+            .map(RString::from)
+            .into();
         UserEntry {
             id: id.into(),
-            login: first_text(&entry, &s.login_attribute).unwrap_or_default().into(),
-            email: first_text(&entry, &s.email_attribute).map(RString::from).into(),
-            display_name: first_text(&entry, &s.display_name_attribute)
-                .or_else(|| first_text(&entry, "cn"))
-                .map(RString::from)
-                .into(),
-            attributes: attributes(&entry, false),
+            login,
+            email,
+            display_name,
             groups: groups.into_iter().map(RString::from).collect(),
             warnings: RVec::new(),
             state: state.into_iter().map(RString::from).collect(),
-            dn: entry.dn.into(),
+            dn: std::mem::take(&mut entry.dn).into(),
+            attributes: attributes(entry, false),
         }
     }
 
@@ -353,8 +356,8 @@ impl Directory {
             return Err(search_error(result.rc, &result, &s.search_base, "search users"));
         }
         let sample_entry = sample.into_iter().next();
+        let sample_dn = sample_entry.as_ref().map(|e| RString::from(e.dn.as_str()));
         let sample_values = sample_entry
-            .as_ref()
             .map(|e| {
                 attributes(e, true)
                     .into_iter()
@@ -364,7 +367,7 @@ impl Directory {
             .unwrap_or_default();
         Ok(AttributeReport {
             schema: schema.into_iter().map(RString::from).collect(),
-            sample_dn: sample_entry.map(|e| RString::from(e.dn)).into(),
+            sample_dn: sample_dn.into(),
             sample: sample_values,
         })
     }
@@ -502,36 +505,36 @@ pub(crate) fn first_text(entry: &SearchEntry, name: &str) -> Option<String> {
     entry.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
 }
 
-/// Every attribute of an entry, sorted by name, text and binary values kept apart. Password attributes are
-/// kept only for previews (which redact them): a user entry never carries them, even when the service
-/// account can read them.
-fn attributes(entry: &SearchEntry, keep_secrets: bool) -> RVec<Attribute> {
-    let mut out: Vec<Attribute> = entry
-        .attrs
-        .iter()
-        .map(|(name, values)| Attribute {
-            name: name.as_str().into(),
-            values: values
-                .iter()
-                .map(|v| AttrValue::Text(ad::binary_as_text(name, v.as_bytes()).unwrap_or_else(|| v.clone()).into()))
-                .collect(),
-        })
-        .chain(entry.bin_attrs.iter().map(|(name, values)| {
-            Attribute {
-                name: name.as_str().into(),
-                values: values
-                    .iter()
-                    .map(|v| match ad::binary_as_text(name, v) {
-                        Some(text) => AttrValue::Text(text.into()),
-                        None => AttrValue::Binary(v.as_slice().into()),
-                    })
-                    .collect(),
-            }
-        }))
-        .filter(|a| keep_secrets || !is_secret_attribute(&a.name))
-        .collect();
-    out.sort_by_cached_key(|a| a.name.to_ascii_lowercase());
+/// Every attribute of an entry, sorted by name, text and binary values kept apart; the values are moved, not
+/// copied (a sync converts every user). Password attributes are kept only for previews (which redact them):
+/// a user entry never carries them, even when the service account can read them.
+fn attributes(entry: SearchEntry, keep_secrets: bool) -> RVec<Attribute> {
+    let text = entry.attrs.into_iter().map(|(name, values)| {
+        let values = values
+            .into_iter()
+            .map(|v| AttrValue::Text(ad::binary_as_text(&name, v.as_bytes()).unwrap_or(v).into()))
+            .collect();
+        Attribute { name: name.into(), values }
+    });
+    let binary = entry.bin_attrs.into_iter().map(|(name, values)| {
+        let values = values
+            .into_iter()
+            .map(|v| match ad::binary_as_text(&name, &v) {
+                Some(text) => AttrValue::Text(text.into()),
+                None => AttrValue::Binary(v.into()),
+            })
+            .collect();
+        Attribute { name: name.into(), values }
+    });
+    let mut out: Vec<Attribute> =
+        text.chain(binary).filter(|a| keep_secrets || !is_secret_attribute(&a.name)).collect();
+    out.sort_unstable_by(|a, b| by_name_ignoring_case(&a.name, &b.name));
     out.into()
+}
+
+/// Attribute names in order, ASCII case ignored (without allocating lowercase copies).
+fn by_name_ignoring_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// The first value of an attribute for display: secrets redacted, binary values by size.

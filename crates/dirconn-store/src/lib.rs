@@ -6,6 +6,7 @@
 mod account;
 mod addresses;
 mod audit;
+mod checkpoint;
 mod error;
 pub mod examples;
 mod lease;
@@ -152,12 +153,23 @@ impl Store {
             Backend::Sqlite => Some(Arc::clone(&self.writer).lock_owned().await),
             Backend::Postgres => None,
         };
-        let tx = match self.backend {
+        let mut tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
         .map_err(Error::query("begin a transaction"))?;
-        Ok(Tx { tx, _writer: writer })
+        let bulk_pool = match self.backend {
+            Backend::Sqlite => {
+                // A connection a bulk commit left without automatic checkpoints gets them back.
+                sqlx::query(checkpoint::AUTOMATIC)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::query("begin a transaction"))?;
+                Some(self.pool.clone())
+            }
+            Backend::Postgres => None,
+        };
+        Ok(Tx { tx, _writer: writer, bulk_pool })
     }
 
     /// One account by its name in the domain.
@@ -261,6 +273,8 @@ pub struct Tx {
     // Declared first: dropped (rolled back) before the writer's turn ends.
     tx: Transaction<'static, Any>,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// SQLite: the pool a bulk commit checkpoints on afterwards ([`Tx::commit_bulk`]).
+    bulk_pool: Option<AnyPool>,
 }
 
 impl Tx {
@@ -288,6 +302,18 @@ impl Tx {
     /// Commits.
     pub async fn commit(self) -> Result<(), Error> {
         self.tx.commit().await.map_err(Error::query("commit"))
+    }
+
+    /// Commits a large transaction (a sync's). On SQLite, the WAL checkpoint its size calls for runs after the
+    /// commit, in the background, instead of inside it (see `checkpoint.rs`).
+    pub async fn commit_bulk(mut self) -> Result<(), Error> {
+        let Some(pool) = self.bulk_pool.take() else {
+            return self.commit().await;
+        };
+        sqlx::query(checkpoint::DEFERRED).execute(self.conn()).await.map_err(Error::query("commit"))?;
+        self.tx.commit().await.map_err(Error::query("commit"))?;
+        checkpoint::spawn(pool);
+        Ok(())
     }
 
     /// Rolls back.

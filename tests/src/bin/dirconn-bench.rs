@@ -115,7 +115,11 @@ fn main() {
         Some("abi") => {
             runtime.block_on(abi(&plugin_dir, arg(&args, "--calls", 500_000), arg(&args, "--in-flight", 256)))
         }
-        Some("sync") => runtime.block_on(sync(&plugin_dir, arg(&args, "--users", 100_000))),
+        Some("sync") => {
+            let users = arg(&args, "--users", 100_000);
+            let rounds = arg(&args, "--rounds", if users >= 500_000 { 1 } else { 3 });
+            runtime.block_on(sync(&plugin_dir, users, rounds))
+        }
         Some("kerberos") => runtime.block_on(kerberos::run(
             &plugin_dir,
             arg(&args, "--users", 1_000),
@@ -205,6 +209,34 @@ fn server_cpu() -> Duration {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
     Duration::from_millis(fields.iter().sum::<u64>() * 10)
+}
+
+/// CPU time (user + system, seconds) of this process's threads, summed by thread name (`dirconn-plugin`,
+/// `sqlx-sqlite-wor…`, `tokio-rt-worker`, the main thread under the binary's name).
+fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let (Some(open), Some((_, rest))) = (stat.find('('), stat.rsplit_once(')')) else { continue };
+        let name = stat[open + 1..stat.len() - rest.len() - 1].to_owned();
+        let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+        *by_name.entry(name).or_insert(0.0) += ticks as f64 / 100.0;
+    }
+    by_name
+}
+
+/// What each kind of thread spent between two [`thread_cpu`] readings, largest first: `plugin 0.98 s, …`.
+fn thread_cpu_delta(before: &std::collections::BTreeMap<String, f64>) -> String {
+    let mut spent: Vec<(String, f64)> = thread_cpu()
+        .into_iter()
+        .map(|(name, t)| {
+            let d = t - before.get(&name).copied().unwrap_or(0.0);
+            (name, d)
+        })
+        .filter(|(_, d)| *d >= 0.01)
+        .collect();
+    spent.sort_by(|a, b| b.1.total_cmp(&a.1));
+    spent.iter().map(|(n, d)| format!("{n} {d:.2} s")).collect::<Vec<_>>().join(", ")
 }
 
 fn median(rounds: &mut [Round]) -> Round {
@@ -899,7 +931,7 @@ async fn sync_scale_base(plugin_dir: &Path) -> f64 {
     full.as_secs_f64()
 }
 
-async fn sync(plugin_dir: &Path, users: usize) {
+async fn sync(plugin_dir: &Path, users: usize, reps: usize) {
     let base = if users > SCALE_BASE { Some(sync_scale_base(plugin_dir).await) } else { None };
     println!("bench sync: starting slapd with {users} generated users…");
     let server = Slapd::start_with(SlapdOptions { users, ppolicy: false, ..SlapdOptions::default() });
@@ -908,7 +940,6 @@ async fn sync(plugin_dir: &Path, users: usize) {
     let expected = users + fixtures;
     println!("expecting {expected} users ({users} generated + {fixtures} fixtures in ou=people)");
     let spec = sync_spec(&server.ldap_url(), server.service_password_file());
-    let reps = if users >= 500_000 { 1 } else { 3 };
 
     // Warm-up: slapd's caches, the page cache of its database.
     let seen = raw_paged_search(&server).await;
@@ -917,15 +948,30 @@ async fn sync(plugin_dir: &Path, users: usize) {
     // 1 + 2: the raw paged search vs a full sync into a fresh store, alternating.
     let (mut raw, mut full) = (Vec::new(), Vec::new());
     let mut last = None;
+    SERVER_PID.store(server.pid(), Ordering::Relaxed);
+    let cpu = || (own_cpu().as_secs_f64(), server_cpu().as_secs_f64());
     for r in 1..=reps {
+        let (ours0, slapd0) = cpu();
         let started = Instant::now();
         let seen = raw_paged_search(&server).await;
         let a = started.elapsed().as_secs_f64();
+        let (ours1, slapd1) = cpu();
         assert_eq!(seen, expected);
+        let threads = thread_cpu();
         let (host, took, created) = full_sync(plugin_dir, &spec).await;
+        let by_thread = thread_cpu_delta(&threads);
+        let (ours2, slapd2) = cpu();
         assert_eq!(created as usize, expected, "the full sync created {created} accounts, expected {expected}");
         let b = took.as_secs_f64();
-        println!("round {r}: raw paged search {a:.3} s ({seen} entries) | full sync {b:.3} s ({created} created)");
+        println!(
+            "round {r}: raw paged search {a:.3} s ({seen} entries; cpu: client {:.2} s, slapd {:.2} s) | full sync \
+             {b:.3} s ({created} created; cpu: ours {:.2} s, slapd {:.2} s)",
+            ours1 - ours0,
+            slapd1 - slapd0,
+            ours2 - ours1,
+            slapd2 - slapd1
+        );
+        println!("  full sync cpu by thread: {by_thread}");
         raw.push(a);
         full.push(b);
         last = Some(host);
@@ -948,15 +994,18 @@ async fn sync(plugin_dir: &Path, users: usize) {
     let full_opts = dirconn_host::SyncOptions { dry_run: false, full: true, force: false };
     let mut nochange = Vec::new();
     for r in 1..=reps {
+        let (threads, slapd0) = (thread_cpu(), server_cpu().as_secs_f64());
         let started = Instant::now();
         let report = dirconn_host::sync_domain(domain, &store, full_opts, |_| {}).await.expect("no-change re-sync");
         let took = started.elapsed().as_secs_f64();
+        let (by_thread, slapd) = (thread_cpu_delta(&threads), server_cpu().as_secs_f64() - slapd0);
         let c = report.counts;
         let written = c.created + c.updated + c.deactivated + c.reactivated;
         println!(
             "no-change re-sync {r}: {took:.3} s, seen {} unchanged {}, rows written: {written}",
             c.seen, c.unchanged
         );
+        println!("  cpu: slapd {slapd:.2} s; ours by thread: {by_thread}");
         if c.updated != 0 || c.created != 0 || c.deactivated != 0 {
             println!("WARNING: the no-change re-sync wrote rows: {c:?}");
         }
