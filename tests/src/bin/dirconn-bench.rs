@@ -225,8 +225,10 @@ fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
     by_name
 }
 
-/// What each kind of thread spent between two [`thread_cpu`] readings, largest first: `plugin 0.98 s, …`.
-fn thread_cpu_delta(before: &std::collections::BTreeMap<String, f64>) -> String {
+/// What each kind of thread spent between two [`thread_cpu`] readings, largest first: `plugin 0.98 s, …`;
+/// `total` is the process's CPU time over the same span, whose rest went to threads that have ended since
+/// (a store's SQLite thread ends with the store).
+fn thread_cpu_delta(before: &std::collections::BTreeMap<String, f64>, total: f64) -> String {
     let mut spent: Vec<(String, f64)> = thread_cpu()
         .into_iter()
         .map(|(name, t)| {
@@ -235,6 +237,10 @@ fn thread_cpu_delta(before: &std::collections::BTreeMap<String, f64>) -> String 
         })
         .filter(|(_, d)| *d >= 0.01)
         .collect();
+    let ended = total - spent.iter().map(|(_, d)| d).sum::<f64>();
+    if ended >= 0.05 {
+        spent.push(("threads ended since".to_owned(), ended));
+    }
     spent.sort_by(|a, b| b.1.total_cmp(&a.1));
     spent.iter().map(|(n, d)| format!("{n} {d:.2} s")).collect::<Vec<_>>().join(", ")
 }
@@ -959,7 +965,7 @@ async fn sync(plugin_dir: &Path, users: usize, reps: usize) {
         assert_eq!(seen, expected);
         let threads = thread_cpu();
         let (host, took, created) = full_sync(plugin_dir, &spec).await;
-        let by_thread = thread_cpu_delta(&threads);
+        let by_thread = thread_cpu_delta(&threads, own_cpu().as_secs_f64() - ours1);
         let (ours2, slapd2) = cpu();
         assert_eq!(created as usize, expected, "the full sync created {created} accounts, expected {expected}");
         let b = took.as_secs_f64();
@@ -994,11 +1000,12 @@ async fn sync(plugin_dir: &Path, users: usize, reps: usize) {
     let full_opts = dirconn_host::SyncOptions { dry_run: false, full: true, force: false };
     let mut nochange = Vec::new();
     for r in 1..=reps {
-        let (threads, slapd0) = (thread_cpu(), server_cpu().as_secs_f64());
+        let (threads, slapd0, ours0) = (thread_cpu(), server_cpu().as_secs_f64(), own_cpu().as_secs_f64());
         let started = Instant::now();
         let report = dirconn_host::sync_domain(domain, &store, full_opts, |_| {}).await.expect("no-change re-sync");
         let took = started.elapsed().as_secs_f64();
-        let (by_thread, slapd) = (thread_cpu_delta(&threads), server_cpu().as_secs_f64() - slapd0);
+        let ours = own_cpu().as_secs_f64() - ours0;
+        let (by_thread, slapd) = (thread_cpu_delta(&threads, ours), server_cpu().as_secs_f64() - slapd0);
         let c = report.counts;
         let written = c.created + c.updated + c.deactivated + c.reactivated;
         println!(
