@@ -71,6 +71,8 @@ pub struct Store {
     /// SQLite has one writer at a time: writers of this process queue here, however long a sync runs,
     /// instead of failing after the busy timeout (which still applies between processes).
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// A SQLite file's URL (without `mode=rwc`) for the checkpoint after a bulk commit (`checkpoint.rs`).
+    checkpoint_url: Option<String>,
 }
 
 /// The current time in Unix seconds.
@@ -92,6 +94,7 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store, Error> {
         sqlx::any::install_default_drivers();
         let shown = redact_url(url);
+        let mut checkpoint_url = None;
         let (backend, connect_url) = match location::parse(url) {
             Ok(Location::Postgres(url)) => (Backend::Postgres, url),
             Ok(Location::SqliteMemory(url)) => (Backend::Sqlite, url),
@@ -100,6 +103,7 @@ impl Store {
                 // Private before SQLite opens it: created 0600, refused when others may read it.
                 let create = params.iter().all(|(k, v)| k != "mode" || v == "rwc");
                 private::prepare(&path, create)?;
+                checkpoint_url = Some(location::sqlite_url(&path, &params, false));
                 (Backend::Sqlite, location::sqlite_url(&path, &params, true))
             }
             Err(problem) => return Err(Error::BadUrl { url: shown, problem }),
@@ -133,7 +137,7 @@ impl Store {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         tracing::debug!(store = %shown, "account store open");
-        Ok(Store { pool, backend, url: shown, writer: Arc::default() })
+        Ok(Store { pool, backend, url: shown, writer: Arc::default(), checkpoint_url })
     }
 
     /// The database kind.
@@ -158,18 +162,11 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         }
         .map_err(Error::query("begin a transaction"))?;
-        let bulk_pool = match self.backend {
-            Backend::Sqlite => {
-                // A connection a bulk commit left without automatic checkpoints gets them back.
-                sqlx::query(checkpoint::AUTOMATIC)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::query("begin a transaction"))?;
-                Some(self.pool.clone())
-            }
-            Backend::Postgres => None,
-        };
-        Ok(Tx { tx, _writer: writer, bulk_pool })
+        if self.backend == Backend::Sqlite {
+            // A connection a bulk commit left without automatic checkpoints gets them back.
+            sqlx::query(checkpoint::AUTOMATIC).execute(&mut *tx).await.map_err(Error::query("begin a transaction"))?;
+        }
+        Ok(Tx { tx, _writer: writer, checkpoint_url: self.checkpoint_url.clone() })
     }
 
     /// One account by its name in the domain.
@@ -273,8 +270,8 @@ pub struct Tx {
     // Declared first: dropped (rolled back) before the writer's turn ends.
     tx: Transaction<'static, Any>,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
-    /// SQLite: the pool a bulk commit checkpoints on afterwards ([`Tx::commit_bulk`]).
-    bulk_pool: Option<AnyPool>,
+    /// A SQLite file: where a bulk commit checkpoints afterwards ([`Tx::commit_bulk`]).
+    checkpoint_url: Option<String>,
 }
 
 impl Tx {
@@ -307,12 +304,12 @@ impl Tx {
     /// Commits a large transaction (a sync's). On SQLite, the WAL checkpoint its size calls for runs after the
     /// commit, in the background, instead of inside it (see `checkpoint.rs`).
     pub async fn commit_bulk(mut self) -> Result<(), Error> {
-        let Some(pool) = self.bulk_pool.take() else {
+        let Some(url) = self.checkpoint_url.take() else {
             return self.commit().await;
         };
         sqlx::query(checkpoint::DEFERRED).execute(self.conn()).await.map_err(Error::query("commit"))?;
         self.tx.commit().await.map_err(Error::query("commit"))?;
-        checkpoint::spawn(pool);
+        checkpoint::spawn(url);
         Ok(())
     }
 
