@@ -205,10 +205,14 @@ fn own_cpu() -> Duration {
 fn server_cpu() -> Duration {
     let pid = SERVER_PID.load(Ordering::Relaxed);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name in parentheses: state is the 3rd field, utime the 14th, stime the 15th.
+    Duration::from_millis(stat_ticks(&stat) * 10)
+}
+
+/// User + system clock ticks (10 ms) of a `/proc/…/stat` line: after the command name in parentheses, state
+/// is the 3rd field, utime the 14th, stime the 15th.
+fn stat_ticks(stat: &str) -> u64 {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
-    Duration::from_millis(fields.iter().sum::<u64>() * 10)
+    rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum()
 }
 
 /// CPU time (user + system, seconds) of this process's threads, summed by thread name (`dirconn-plugin`,
@@ -217,10 +221,9 @@ fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
     let mut by_name = std::collections::BTreeMap::new();
     for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let (Some(open), Some((_, rest))) = (stat.find('('), stat.rsplit_once(')')) else { continue };
-        let name = stat[open + 1..stat.len() - rest.len() - 1].to_owned();
-        let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
-        *by_name.entry(name).or_insert(0.0) += ticks as f64 / 100.0;
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = stat[open + 1..close].to_owned();
+        *by_name.entry(name).or_insert(0.0) += stat_ticks(&stat) as f64 / 100.0;
     }
     by_name
 }
