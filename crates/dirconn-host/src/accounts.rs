@@ -1,17 +1,20 @@
-//! Accounts: directory entries mapped into the store, the login flow over the store (local accounts,
-//! auto-create or require-existing, offline cached passwords), local account management and migration of
-//! local accounts to directory-backed ones.
+//! Accounts: the login flow over the store (local accounts, auto-create or require-existing, offline cached
+//! passwords), local account management and migration of local accounts to directory-backed ones. How an
+//! entry maps onto an account is `mapping.rs`.
 
-use std::{collections::BTreeSet, net::IpAddr};
+use std::net::IpAddr;
 
 use argon2::{
     Argon2,
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
 };
-use dirconn_abi::{AttrValue, ClientContext, ErrorKind, UserEntry, is_secret_attribute, normalize_dn};
-use dirconn_store::{Account, Field, Source, Store, Value, now};
+use dirconn_abi::{ClientContext, ErrorKind, UserEntry};
+use dirconn_store::{Account, Field, Source, Store, now};
 
-use crate::{AccountPolicy, Domain, Error, Host, LoginPolicy, address};
+use crate::{
+    Domain, Error, Host, LoginPolicy,
+    mapping::{apply_entry, in_mapped_groups, log_entry},
+};
 
 /// How a login was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,165 +64,6 @@ async fn hash_blocking(password: &str) -> Result<String, Error> {
     tokio::task::spawn_blocking(move || hash_password(&password)).await.unwrap_or_else(|e| {
         Err(Error::Input { message: format!("Password hashing failed: {e}."), fix: "Report this bug.".into() })
     })
-}
-
-fn attribute<'e>(entry: &'e UserEntry, name: &str) -> Option<&'e AttrValue> {
-    entry.attributes.iter().find(|a| a.name.as_str().eq_ignore_ascii_case(name)).and_then(|a| a.values.first())
-}
-
-/// Applies a directory entry to an account: identity, mapped fields (mapped and present: set; mapped and
-/// absent: emptied; not mapped: left as is), directory groups and app groups. Returns notices.
-pub fn apply_entry(account: &mut Account, entry: &UserEntry, policy: &AccountPolicy) -> Vec<String> {
-    let mut notes = Vec::new();
-    account.directory_key = Some(entry.id.to_string());
-    account.dn = Some(entry.dn.to_string());
-    account.auth_name = entry.login.to_string();
-    for (field, attr) in &policy.mapping.fields {
-        let value = attribute(entry, attr).and_then(|v| match (field, v) {
-            (Field::Photo, v) => {
-                let bytes = v.as_bytes();
-                if bytes.len() > policy.photo_max_bytes {
-                    notes.push(format!(
-                        "{}: the photo ({attr}) is {} bytes, over photo_max_bytes = {}; it was left empty",
-                        entry.login,
-                        bytes.len(),
-                        policy.photo_max_bytes
-                    ));
-                    None
-                } else {
-                    Some(Value::Bytes(bytes.to_vec()))
-                }
-            }
-            (_, AttrValue::Text(t)) => Some(Value::Text(t.to_string())),
-            (_, AttrValue::Binary(b)) => Some(Value::Text(String::from_utf8_lossy(b).into_owned())),
-        });
-        account.fields.set(*field, value);
-    }
-    let addresses = entry_addresses(entry, account.fields.text(Field::Email), policy, &mut notes);
-    // The canonical address is the store's own (position 0): kept out, so that a re-read account compares
-    // equal to a freshly mapped one. The digest takes the list whole: it must not depend on the login.
-    let canonical = account.canonical_address();
-    account.addresses = addresses.iter().filter(|a| **a != canonical).cloned().collect();
-    account.groups = entry.groups.iter().map(|g| normalize_dn(g)).collect();
-    let mut apps = BTreeSet::new();
-    for group in &account.groups {
-        if let Some(mapped) = policy.groups.map.get(group) {
-            apps.extend(mapped.iter().cloned());
-        }
-    }
-    if let Some(all) = &policy.groups.assign_all {
-        apps.insert(all.clone());
-    }
-    account.app_groups = apps;
-    account.sync_digest = Some(sync_digest(account, &addresses, policy));
-    notes
-}
-
-/// The mail addresses an entry gives under the mapping, each once: the mapped email first when it is an
-/// address, then an `SMTP:` primary, then every other value in attribute order. Values that are not mail
-/// addresses are left out, each with a note (typed values of other kinds, `X500:…`, silently).
-fn entry_addresses(
-    entry: &UserEntry,
-    email: Option<&str>,
-    policy: &AccountPolicy,
-    notes: &mut Vec<String>,
-) -> Vec<String> {
-    let mut first: Vec<String> = email.and_then(address::normalize).into_iter().collect();
-    let mut others = Vec::new();
-    for attr in &policy.mapping.addresses {
-        let values = entry.attributes.iter().filter(|a| a.name.as_str().eq_ignore_ascii_case(attr));
-        for value in values.flat_map(|a| a.values.iter()).filter_map(AttrValue::as_text) {
-            match address::parse(value) {
-                address::Parsed::Address { address, primary: true } => first.push(address),
-                address::Parsed::Address { address, .. } => others.push(address),
-                address::Parsed::OtherType => {}
-                address::Parsed::Invalid => notes.push(format!(
-                    "{}: `{}` in {attr} is not a mail address; it was left out",
-                    entry.login,
-                    value.chars().take(80).collect::<String>()
-                )),
-            }
-        }
-    }
-    let mut out: Vec<String> = Vec::with_capacity(first.len() + others.len());
-    for address in first.into_iter().chain(others) {
-        if !out.contains(&address) {
-            out.push(address);
-        }
-    }
-    out
-}
-
-/// A digest of what a directory entry sets on an account under a mapping: identity, the mapped fields (with
-/// the attribute each comes from), the entry's mail addresses, groups and app groups. Stable across
-/// processes (SHA-1); it changes with the version that adds an input, which makes the next sync rewrite.
-pub fn sync_digest(account: &Account, addresses: &[String], policy: &AccountPolicy) -> String {
-    use sha1::{Digest, Sha1};
-    let mut h = Sha1::new();
-    let mut put = |part: &[u8]| {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part);
-    };
-    put(account.directory_key.as_deref().unwrap_or_default().as_bytes());
-    put(account.dn.as_deref().unwrap_or_default().as_bytes());
-    put(account.auth_name.as_bytes());
-    for (field, attr) in &policy.mapping.fields {
-        put(field.name().as_bytes());
-        put(attr.as_bytes());
-        match account.fields.get(*field) {
-            Some(Value::Text(t)) => put(t.as_bytes()),
-            Some(Value::Bytes(b)) => put(b),
-            None => put(b"\0none"),
-        }
-    }
-    put(b"\0addresses");
-    for attr in &policy.mapping.addresses {
-        put(attr.as_bytes());
-    }
-    for address in addresses {
-        put(address.as_bytes());
-    }
-    for g in &account.groups {
-        put(g.as_bytes());
-    }
-    put(b"\0apps");
-    for g in &account.app_groups {
-        put(g.as_bytes());
-    }
-    hex(&h.finalize()[..16])
-}
-
-/// Bytes as lowercase hexadecimal.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
-/// Whether an entry belongs (transitively) to one of the mapped groups.
-pub fn in_mapped_groups(entry: &UserEntry, policy: &AccountPolicy) -> bool {
-    entry.groups.iter().any(|g| policy.groups.map.contains_key(&normalize_dn(g)))
-}
-
-/// Logs every attribute of an entry (the `debug` mapping), secrets redacted, binary values by size.
-pub fn log_entry(domain: &str, entry: &UserEntry) {
-    for attr in entry.attributes.iter() {
-        let secret = is_secret_attribute(attr.name.as_str());
-        let values: Vec<String> = attr
-            .values
-            .iter()
-            .map(|v| match v {
-                _ if secret => "<redacted>".to_owned(),
-                AttrValue::Text(t) => format!("{:?}", t.as_str()),
-                AttrValue::Binary(b) => format!("<{} bytes>", b.len()),
-            })
-            .collect();
-        tracing::info!(domain, dn = %entry.dn, attribute = %attr.name, values = %values.join(", "), "mapping debug");
-    }
-    tracing::info!(domain, dn = %entry.dn, groups = ?entry.groups.iter().map(|g| g.as_str()).collect::<Vec<_>>(), "mapping debug: groups");
 }
 
 /// The account login a directory login becomes: lowercase, as typed in the directory.
@@ -596,92 +440,7 @@ fn check_password(password: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use abi_stable::std_types::RVec;
-    use dirconn_abi::Attribute;
-
     use super::*;
-
-    fn entry(attrs: &[(&str, AttrValue)]) -> UserEntry {
-        UserEntry {
-            dn: "uid=a,dc=x".into(),
-            id: "k".into(),
-            login: "a".into(),
-            email: None.into(),
-            display_name: None.into(),
-            attributes: attrs
-                .iter()
-                .map(|(n, v)| Attribute { name: (*n).into(), values: RVec::from(vec![v.clone()]) })
-                .collect(),
-            groups: RVec::new(),
-            warnings: RVec::new(),
-            state: RVec::new(),
-        }
-    }
-
-    #[test]
-    fn photos_over_the_cap_are_left_empty_with_a_note() {
-        let mut policy = AccountPolicy::default();
-        policy.mapping.fields = vec![(Field::Photo, "jpegPhoto".into()), (Field::Notes, "description".into())];
-        policy.photo_max_bytes = 4;
-        let mut a = Account::new("x", "a", "a", Source::Directory, 0);
-        let small = entry(&[("jpegPhoto", AttrValue::Binary(vec![1, 2, 3].into()))]);
-        assert!(apply_entry(&mut a, &small, &policy).is_empty());
-        assert_eq!(a.fields.get(Field::Photo), Some(&Value::Bytes(vec![1, 2, 3])));
-        let big = entry(&[("JPEGPHOTO", AttrValue::Binary(vec![0; 5].into()))]);
-        let notes = apply_entry(&mut a, &big, &policy);
-        assert_eq!(a.fields.get(Field::Photo), None);
-        assert!(notes[0].contains("photo_max_bytes = 4"), "{notes:?}");
-    }
-
-    #[test]
-    fn the_digest_follows_mapped_values_only() {
-        let policy = AccountPolicy::default();
-        let e = entry(&[("givenName", AttrValue::Text("Ann".into()))]);
-        let (mut a, mut b) =
-            (Account::new("x", "a", "a", Source::Directory, 0), Account::new("x", "b", "b", Source::Directory, 9));
-        apply_entry(&mut a, &e, &policy);
-        b.fields.set(Field::City, Some(Value::Text("unmapped".into())));
-        apply_entry(&mut b, &e, &policy);
-        assert_eq!(a.sync_digest, b.sync_digest, "unmapped fields and names do not count");
-        apply_entry(&mut b, &entry(&[("givenName", AttrValue::Text("Anne".into()))]), &policy);
-        assert_ne!(a.sync_digest, b.sync_digest);
-    }
-
-    #[test]
-    fn addresses_come_from_mail_and_smtp_proxy_addresses_the_primary_first() {
-        let mut policy = AccountPolicy::from_tables(None, None, None).unwrap();
-        policy.mapping.addresses = vec!["mail".into(), "proxyAddresses".into()];
-        let text = |t: &str| AttrValue::Text(t.into());
-        let e = entry(&[
-            ("proxyAddresses", text("smtp:A.Old@Legacy.example.com")),
-            ("proxyAddresses", text("X500:/o=Org/cn=a")),
-            ("proxyAddresses", text("SMTP:Ann.Smith@Example.org")),
-            ("proxyAddresses", text("smtp:a@example.org")),
-            ("proxyAddresses", text("smtp:not an address")),
-        ]);
-        let mut a = Account::new("example.org", "a", "a", Source::Directory, 0);
-        let notes = apply_entry(&mut a, &e, &policy);
-        assert_eq!(
-            a.addresses,
-            ["ann.smith@example.org", "a.old@legacy.example.com"],
-            "the canonical a@example.org is the store's"
-        );
-        assert_eq!(a.all_addresses()[0], "a@example.org");
-        assert!(notes.len() == 1 && notes[0].contains("proxyAddresses"), "{notes:?}");
-        // With a mapped `mail`, it is the primary; the digest does not depend on the login.
-        let mut with_mail = e.clone();
-        with_mail.attributes.push(Attribute { name: "mail".into(), values: RVec::from(vec![text("a@example.org")]) });
-        let (mut b, mut c) = (
-            Account::new("example.org", "a", "a", Source::Directory, 0),
-            Account::new("example.org", "", "a", Source::Directory, 0),
-        );
-        apply_entry(&mut b, &with_mail, &policy);
-        apply_entry(&mut c, &with_mail, &policy);
-        assert_eq!(b.addresses, ["ann.smith@example.org", "a.old@legacy.example.com"]);
-        assert_eq!(c.addresses[0], "a@example.org");
-        assert_eq!(b.sync_digest, c.sync_digest);
-        assert_ne!(a.sync_digest, b.sync_digest);
-    }
 
     #[test]
     fn argon2id_hashes_verify() {

@@ -15,6 +15,7 @@ pub mod examples;
 mod host;
 pub mod lockout;
 mod log;
+pub mod mapping;
 pub mod maps;
 pub mod messages;
 mod plugins;

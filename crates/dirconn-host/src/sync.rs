@@ -24,7 +24,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Domain, Error,
-    accounts::{account_name, apply_entry, hex, in_mapped_groups},
+    accounts::account_name,
+    mapping::{apply_entry, entry_digest, hex, in_mapped_groups},
 };
 
 /// Users per batch asked of the connector.
@@ -132,7 +133,8 @@ impl KeySet {
 
 /// What the store held for the domain when the sync began, as 64-bit hashes (about 40 bytes per account),
 /// read once with [`Tx::sync_index`]. A user whose key and digest match an active account is unchanged with
-/// no read; a false match needs a 64-bit collision of both hashes for one key, 1 in 2^63 per changed user.
+/// no read; a false match needs a changed user's new digest to begin with the same 62 bits as its old one,
+/// 1 in 2^62 per changed user.
 /// On SQLite, whose single writer is this sync, nobody else writes the domain during the run: the index then
 /// also says for certain which users have no account (no read by key), which names are free (no read by
 /// name) and that no account can be claimed by a name it does not list. Names given by this run are added
@@ -179,9 +181,14 @@ impl StoreIndex {
         self.state.hash_one(text)
     }
 
-    /// A digest's tag: its hash with the lowest bit clear, never 0 (0 stands for no digest).
+    /// A stored digest's tag ([`digest_tag`] of the bytes its hexadecimal spells). A digest of another form
+    /// gets a tag no digest of this version has (bit 1 clear), so its user counts as changed: the safe side.
     fn tag(&self, digest: &str) -> u64 {
-        (self.hash(digest) | 2) & !1
+        let head = digest.get(..16).filter(|h| digest.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        match head.and_then(|head| u64::from_str_radix(head, 16).ok()) {
+            Some(head) => digest_tag(&head.to_be_bytes()),
+            _ => (self.hash(digest) & !3) | 4,
+        }
     }
 
     /// Whether an account had this key when the sync began (or a key of the same hash).
@@ -190,9 +197,17 @@ impl StoreIndex {
     }
 
     /// Whether the active account of this key has this digest.
-    fn unchanged(&self, key: &str, digest: &str) -> bool {
-        self.keys.get(&self.hash(key)) == Some(&(self.tag(digest) | 1))
+    fn unchanged(&self, key: &str, digest: &[u8; 16]) -> bool {
+        self.keys.get(&self.hash(key)) == Some(&(digest_tag(digest) | 1))
     }
+}
+
+/// A digest's tag: its first 8 bytes (a digest is already uniformly spread), bit 1 set so that it is never
+/// 0 (no digest), bit 0 clear (it says whether the account is active).
+fn digest_tag(digest: &[u8]) -> u64 {
+    let mut head = [0; 8];
+    head.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(head) | 2) & !1
 }
 
 /// Batches taken from the connector before the listing proper, in order.
@@ -730,12 +745,13 @@ impl Run<'_> {
                 None => matches!(digests.get(entry.id.as_str()), Some((Some(_), true))),
             };
             if candidate {
-                let mut scratch = Account::new(name, "", &entry.login, Source::Directory, 0);
-                apply_entry(&mut scratch, &entry, policy);
-                let digest = scratch.sync_digest.as_deref().unwrap_or_default();
+                // The digest the mapped account would hold, computed from the entry without mapping it.
+                let digest = entry_digest(&entry, policy);
                 let unchanged = match &self.index {
-                    Some(index) => index.unchanged(entry.id.as_str(), digest),
-                    None => matches!(digests.get(entry.id.as_str()), Some((Some(stored), true)) if stored == digest),
+                    Some(index) => index.unchanged(entry.id.as_str(), &digest),
+                    None => {
+                        matches!(digests.get(entry.id.as_str()), Some((Some(stored), true)) if *stored == hex(&digest))
+                    }
                 };
                 if unchanged {
                     self.counts.seen += 1;
@@ -885,6 +901,25 @@ mod tests {
         let lines = d.into_lines();
         assert_eq!(lines.len(), MAX_DETAILS + 1);
         assert!(lines.last().unwrap().starts_with("… and 5 more line(s)"), "{:?}", lines.last());
+    }
+
+    #[test]
+    fn a_stored_digest_tags_as_the_same_digest_computed() {
+        let index = StoreIndex {
+            keys: HashedMap::default(),
+            logins: HashedSet::default(),
+            claimable: HashedSet::default(),
+            state: std::hash::RandomState::new(),
+            exact: true,
+        };
+        let digest: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0xa5);
+        let tag = index.tag(&hex(&digest));
+        assert_eq!(tag, digest_tag(&digest));
+        assert!(tag & 2 == 2 && tag & 1 == 0);
+        for other in ["", "not a digest", "+0123456789abcde0123456789abcdef", &hex(&digest)[..30]] {
+            let t = index.tag(other);
+            assert!(t != 0 && t & 3 == 0, "{other:?} tags as no digest of this version");
+        }
     }
 
     #[test]

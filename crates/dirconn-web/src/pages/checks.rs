@@ -13,7 +13,7 @@ use axum::{
     response::{Html, IntoResponse},
 };
 use dirconn_abi::{ClientContext, ErrorKind};
-use dirconn_host::accounts::apply_entry;
+use dirconn_host::mapping::apply_entry;
 use dirconn_service::throttle::{Admission, Key, Settle};
 use dirconn_store::{Account, Source};
 use dirconn_views::{AttributesView, AuthView, Refusal, Refused, StageStatusView, TestReportView};
