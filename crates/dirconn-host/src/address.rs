@@ -41,7 +41,11 @@ pub fn normalize(address: &str) -> Option<String> {
     let (local, domain) = address.rsplit_once('@')?;
     let domain_ok = !domain.is_empty()
         && domain.split('.').all(|label| !label.is_empty())
-        && !domain.chars().any(|c| c.is_whitespace() || c.is_control() || "@\"\\,;:<>()[]".contains(c));
+        && !domain.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '@' | '"' | '\\' | ',' | ';' | ':' | '<' | '>' | '(' | ')' | '[' | ']')
+        });
     let local_ok = !local.is_empty() && local.len() <= 64 && !local.chars().any(char::is_control);
     // A space in a local part needs quotes, which directories do not hold; `a b@c` is a typing mistake.
     let quoted = local.starts_with('"') && local.ends_with('"') && local.len() >= 2;

@@ -72,8 +72,7 @@ pub fn apply_entry(account: &mut Account, entry: &UserEntry, policy: &AccountPol
     let addresses = entry_addresses(entry, account.fields.text(Field::Email), policy, &mut notes);
     // The canonical address is the store's own (position 0): kept out, so that a re-read account compares
     // equal to a freshly mapped one. The digest takes the list whole: it must not depend on the login.
-    let canonical = account.canonical_address();
-    account.addresses = addresses.iter().filter(|a| **a != canonical).cloned().collect();
+    account.addresses = addresses.iter().filter(|a| !account.is_canonical_address(a)).cloned().collect();
     account.groups = groups_of(entry);
     account.app_groups = app_groups(&account.groups, policy);
     let fields = policy.mapping.fields.iter().map(|(field, attr)| {

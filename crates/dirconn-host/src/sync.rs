@@ -87,7 +87,7 @@ impl Extend<String> for Details {
     }
 }
 
-/// A hasher for keys that are already hashes (the sets below hold 64-bit SipHash values): it passes them on.
+/// A hasher for keys that are already hashes (the sets below hold 64-bit keyed hashes): it passes them on.
 #[derive(Default)]
 struct Prehashed(u64);
 
@@ -114,7 +114,7 @@ type HashedMap = HashMap<u64, u64, BuildHasherDefault<Prehashed>>;
 #[derive(Default)]
 struct KeySet {
     hashes: HashedSet,
-    state: std::hash::RandomState,
+    state: foldhash::quality::RandomState,
 }
 
 impl KeySet {
@@ -147,7 +147,7 @@ struct StoreIndex {
     logins: HashedSet,
     /// Authentication names of claimable accounts ([`Account::claimable`]).
     claimable: HashedSet,
-    state: std::hash::RandomState,
+    state: foldhash::quality::RandomState,
     /// Whether the store has no other writer during the sync (SQLite).
     exact: bool,
 }
@@ -158,7 +158,7 @@ impl StoreIndex {
             keys: HashedMap::default(),
             logins: HashedSet::default(),
             claimable: HashedSet::default(),
-            state: std::hash::RandomState::new(),
+            state: foldhash::quality::RandomState::default(),
             exact,
         };
         let mut add = |row: SyncRow<'_>| index.add(&row);
@@ -909,7 +909,7 @@ mod tests {
             keys: HashedMap::default(),
             logins: HashedSet::default(),
             claimable: HashedSet::default(),
-            state: std::hash::RandomState::new(),
+            state: foldhash::quality::RandomState::default(),
             exact: true,
         };
         let digest: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0xa5);

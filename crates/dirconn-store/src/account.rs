@@ -280,6 +280,14 @@ impl Account {
         format!("{}@{}", self.login, self.domain)
     }
 
+    /// Whether `address` is [`Account::canonical_address`] (without building it).
+    pub fn is_canonical_address(&self, address: &str) -> bool {
+        address.len() == self.login.len() + 1 + self.domain.len()
+            && address.starts_with(self.login.as_str())
+            && address[self.login.len()..].starts_with('@')
+            && address.ends_with(self.domain.as_str())
+    }
+
     /// Every address of the account once, the canonical one first (what Postfix's tables find it by).
     pub fn all_addresses(&self) -> Vec<String> {
         let mut all = vec![self.canonical_address()];
