@@ -21,7 +21,8 @@ pub struct SyncRequest {
     /// The most changes the host wants in one batch (the connector may send fewer).
     pub batch_size: u32,
     /// The directory attributes the host maps, beyond the ones the connector always reads (key, login, email,
-    /// display name, groups). Empty asks for every user attribute.
+    /// display name, groups). The stream's entries carry these attributes only: the ones always read have
+    /// fields of their own. Empty asks for every user attribute, and entries carry all.
     pub attributes: RVec<RString>,
 }
 

@@ -14,6 +14,7 @@ use crate::{
     error::describe_result,
     escape::{self, TemplateValues},
     pool::ServicePool,
+    sync::Reading,
 };
 
 /// Logins longer than this are refused before any network call.
@@ -277,11 +278,11 @@ impl Directory {
     pub async fn user_entry(&self, found: UserFound) -> Result<UserEntry, Error> {
         let groups = self.groups_online(&found.entry).await?;
         let id = entry_id(&found.entry, &self.settings().id_attribute);
-        Ok(self.build_user_entry(found.entry, groups, id))
+        Ok(self.build_user_entry(found.entry, groups, id, &|_| true))
     }
 
     /// Turns a listed entry into the ABI's user entry, with its groups resolved from an index.
-    pub fn to_user_entry(&self, entry: SearchEntry, index: &GroupIndex) -> UserEntry {
+    pub(crate) fn to_user_entry(&self, entry: SearchEntry, index: &GroupIndex, reading: &Reading) -> UserEntry {
         let s = self.settings();
         let login = first_text(&entry, &s.login_attribute).unwrap_or_default();
         let id = entry_id(&entry, &s.id_attribute);
@@ -291,11 +292,18 @@ impl Directory {
             &text_values(&entry, &s.member_of_attribute),
             primary.as_deref(),
         );
-        self.build_user_entry(entry, groups, id)
+        self.build_user_entry(entry, groups, id, &|name| reading.sends(name))
     }
 
     /// The ABI's user entry from an entry, its groups and its key (`entry_id`, read once by the caller).
-    fn build_user_entry(&self, mut entry: SearchEntry, groups: Vec<String>, id: Option<String>) -> UserEntry {
+    /// `sends` says which attributes the entry carries.
+    fn build_user_entry(
+        &self,
+        mut entry: SearchEntry,
+        groups: Vec<String>,
+        id: Option<String>,
+        sends: &dyn Fn(&str) -> bool,
+    ) -> UserEntry {
         let s = self.settings();
         let state = self.dialect().account_state(&entry, &groups);
         let id = match id {
@@ -320,7 +328,7 @@ impl Directory {
             warnings: RVec::new(),
             state: state.into_iter().map(RString::from).collect(),
             dn: std::mem::take(&mut entry.dn).into(),
-            attributes: attributes(entry, false),
+            attributes: attributes(entry, false, sends),
         }
     }
 
@@ -359,7 +367,7 @@ impl Directory {
         let sample_dn = sample_entry.as_ref().map(|e| RString::from(e.dn.as_str()));
         let sample_values = sample_entry
             .map(|e| {
-                attributes(e, true)
+                attributes(e, true, &|_| true)
                     .into_iter()
                     .map(|a| NamedValue { value: preview(&a).into(), name: a.name })
                     .collect()
@@ -508,15 +516,15 @@ pub(crate) fn first_text(entry: &SearchEntry, name: &str) -> Option<String> {
 /// Every attribute of an entry, sorted by name, text and binary values kept apart; the values are moved, not
 /// copied (a sync converts every user). Password attributes are kept only for previews (which redact them):
 /// a user entry never carries them, even when the service account can read them.
-fn attributes(entry: SearchEntry, keep_secrets: bool) -> RVec<Attribute> {
-    let text = entry.attrs.into_iter().map(|(name, values)| {
+fn attributes(entry: SearchEntry, keep_secrets: bool, sends: &dyn Fn(&str) -> bool) -> RVec<Attribute> {
+    let text = entry.attrs.into_iter().filter(|(name, _)| sends(name)).map(|(name, values)| {
         let values = values
             .into_iter()
             .map(|v| AttrValue::Text(ad::binary_as_text(&name, v.as_bytes()).unwrap_or(v).into()))
             .collect();
         Attribute { name: name.into(), values }
     });
-    let binary = entry.bin_attrs.into_iter().map(|(name, values)| {
+    let binary = entry.bin_attrs.into_iter().filter(|(name, _)| sends(name)).map(|(name, values)| {
         let values = values
             .into_iter()
             .map(|v| match ad::binary_as_text(&name, &v) {

@@ -73,6 +73,11 @@ impl Directory {
         attrs
     }
 
+    /// What a sync pass reads of each user and what its entries carry to the host.
+    fn reading(&self, mapped: &[String]) -> Reading {
+        Reading { attrs: self.sync_attributes(mapped), sent: mapped.to_vec() }
+    }
+
     /// Whether content syncs name entries by an entryUUID that is not the key (Open Directory's GUIDs):
     /// the engine then keeps entryUUID → key for the entries it has seen since its last full pass.
     fn uuid_mapped(&self) -> bool {
@@ -107,7 +112,7 @@ impl Directory {
         mapped: &[String],
         sink: &S,
     ) -> Result<SyncEnd, Error> {
-        let attrs = self.sync_attributes(mapped);
+        let reading = self.reading(mapped);
         let s = self.settings();
         let mut ldap = self.connector.open_service().await?;
         let url = self.connector.preferred_url().clone();
@@ -125,7 +130,7 @@ impl Directory {
         };
         let batch = batch.clamp(1, 10_000);
         if let Some(dse) = dse {
-            let end = self.usn_sync(&mut ldap, &url, dse, cookie, &groups, batch, &attrs, sink).await;
+            let end = self.usn_sync(&mut ldap, &url, dse, cookie, &groups, batch, &reading, sink).await;
             let _ = ldap.unbind().await;
             return end;
         }
@@ -137,7 +142,7 @@ impl Directory {
         let known_keys = !self.uuid_mapped() || self.sync_keys.lock().is_ok_and(|k| !k.is_empty());
         if let Some(cookie) = cookie {
             if known_keys {
-                match self.refresh(&mut ldap, &url, cookie, &groups, batch, &attrs, sink).await? {
+                match self.refresh(&mut ldap, &url, cookie, &groups, batch, &reading, sink).await? {
                     Refresh::Done(end) => {
                         let _ = ldap.unbind().await;
                         return Ok(end);
@@ -153,7 +158,7 @@ impl Directory {
             }
         }
         let cookie = self.fresh_cookie(&mut ldap, &url, &mut notes).await?;
-        self.full_pass(&mut ldap, &url, &groups, batch, &attrs, sink).await?;
+        self.full_pass(&mut ldap, &url, &groups, batch, &reading, sink).await?;
         let _ = ldap.unbind().await;
         Ok(SyncEnd { cookie: cookie.map(RVec::from).into(), complete: true, full: true, notes: notes.into() })
     }
@@ -255,12 +260,12 @@ impl Directory {
         url: &LdapUrl,
         groups: &GroupIndex,
         batch: usize,
-        attrs: &[String],
+        reading: &Reading,
         sink: &S,
     ) -> Result<(), Error> {
         let s = self.settings();
         let filter = self.sync_filter();
-        let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), &filter, attrs).await?;
+        let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), &filter, &reading.attrs).await?;
         if self.uuid_mapped()
             && let Ok(mut keys) = self.sync_keys.lock()
         {
@@ -288,7 +293,7 @@ impl Directory {
             while let Some(entry) = received.recv().await {
                 let entry = SearchEntry::construct(entry);
                 let uuid = self.uuid_mapped().then(|| first_text(&entry, "entryUUID")).flatten();
-                let user = self.to_user_entry(entry, groups);
+                let user = self.to_user_entry(entry, groups, reading);
                 self.remember_uuid(uuid, &user.id);
                 changes.push(SyncChange {
                     kind: ChangeKind::Upsert,
@@ -325,14 +330,14 @@ impl Directory {
         cookie: Vec<u8>,
         groups: &GroupIndex,
         batch: usize,
-        attrs: &[String],
+        reading: &Reading,
         sink: &S,
     ) -> Result<Refresh, Error> {
         let s = self.settings();
         let filter = self.sync_filter();
         let control_cookie = cookie.clone();
         let control = SyncRequest { mode: RefreshMode::RefreshOnly, cookie: Some(cookie), reload_hint: false };
-        let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
+        let attr_refs: Vec<&str> = reading.attrs.iter().map(String::as_str).collect();
         let op =
             ldap.with_controls(control.critical()).streaming_search(&s.search_base, self.scope(), &filter, attr_refs);
         let mut stream = self.connector.run(url, "incremental sync", ClosedDuring::Operation, op).await?;
@@ -380,7 +385,7 @@ impl Directory {
                         produced.push(SyncChange { kind, key: key.into(), entry: ROption::RNone });
                     }
                     other => {
-                        let user = self.to_user_entry(entry, groups);
+                        let user = self.to_user_entry(entry, groups, reading);
                         self.remember_uuid(other.map(|s| uuid_text(&s.entry_uuid)), &user.id);
                         produced.push(SyncChange {
                             kind: ChangeKind::Upsert,
@@ -428,6 +433,23 @@ impl Directory {
 }
 
 /// Why a refresh that names an entry by an unknown entryUUID gives way to a full pass.
+/// What a sync pass reads of each user and what its entries carry to the host.
+pub(crate) struct Reading {
+    /// The attributes asked of the server ([`Directory::sync_attributes`]).
+    pub(crate) attrs: Vec<String>,
+    /// The attributes the host maps: a user entry carries these only (the others are read for the key,
+    /// login, email, display name, groups and state, which have fields of their own); every one when the
+    /// host maps none.
+    sent: Vec<String>,
+}
+
+impl Reading {
+    /// Whether entries carry the attribute `name`.
+    pub(crate) fn sends(&self, name: &str) -> bool {
+        self.sent.is_empty() || self.sent.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
 fn unknown_uuid(uuid: &[u8]) -> String {
     format!("the entry {} was not seen by a full pass of this service (its key is not known)", uuid_text(uuid))
 }
@@ -463,5 +485,14 @@ mod tests {
     fn entry_uuids_print_like_the_attribute() {
         let bytes = [0x5f, 0x8b, 0x6e, 0x2a, 0x1c, 0x3d, 0x10, 0x3f, 0x8a, 0x1b, 0x2d, 0x45, 0xa0, 0x3e, 0x77, 0x01];
         assert_eq!(uuid_text(&bytes), "5f8b6e2a-1c3d-103f-8a1b-2d45a03e7701");
+    }
+
+    #[test]
+    fn entries_carry_the_mapped_attributes_or_all_when_none_is_mapped() {
+        let mapped = Reading { attrs: Vec::new(), sent: vec!["givenName".into(), "mail".into()] };
+        assert!(mapped.sends("givenname") && mapped.sends("MAIL"));
+        assert!(!mapped.sends("uid") && !mapped.sends("memberOf"));
+        let none = Reading { attrs: Vec::new(), sent: Vec::new() };
+        assert!(none.sends("uid") && none.sends("anything"));
     }
 }

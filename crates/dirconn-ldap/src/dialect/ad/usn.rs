@@ -17,6 +17,7 @@ use crate::{
     directory::{first_text, raw_values, search_error, unix_now},
     escape,
     groups::MATCHING_RULE_IN_CHAIN,
+    sync::Reading,
 };
 
 /// LDAP_SERVER_SHOW_DELETED_OID: search results include deleted objects (tombstones).
@@ -84,7 +85,7 @@ impl Directory {
         cookie: Option<Vec<u8>>,
         groups: &GroupIndex,
         batch: usize,
-        attrs: &[String],
+        reading: &Reading,
         sink: &S,
     ) -> Result<SyncEnd, Error> {
         let now = unix_now();
@@ -111,8 +112,8 @@ impl Directory {
             let mut sent = Sent { sink, batch, changes: Vec::with_capacity(batch), keys: HashSet::new() };
             let mut full_at = p.full_at;
             let mut notes = RVec::new();
-            self.changed_users(ldap, url, p.usn, groups, attrs, &mut sent).await?;
-            self.changed_groups(ldap, url, p.usn, groups, attrs, &mut sent).await?;
+            self.changed_users(ldap, url, p.usn, groups, reading, &mut sent).await?;
+            self.changed_groups(ldap, url, p.usn, groups, reading, &mut sent).await?;
             match self.deleted_users(ldap, url, p.usn, &dse, &mut sent).await? {
                 Tombstones::Listed => {}
                 Tombstones::Truncated => full_at = 0,
@@ -126,7 +127,7 @@ impl Directory {
             let next = UsnCookie { dc: dse.dc, usn: dse.usn, full_at };
             return Ok(SyncEnd { cookie: ROption::RSome(next.encode().into()), complete: false, full: false, notes });
         }
-        self.full_pass(ldap, url, groups, batch, attrs, sink).await?;
+        self.full_pass(ldap, url, groups, batch, reading, sink).await?;
         let notes: RVec<RString> =
             full_because.map(|why| RString::from(format!("full pass: {why}"))).into_iter().collect();
         let next = UsnCookie { dc: dse.dc, usn: dse.usn, full_at: now };
@@ -173,11 +174,11 @@ impl Directory {
         url: &LdapUrl,
         usn: u64,
         groups: &GroupIndex,
-        attrs: &[String],
+        reading: &Reading,
         sent: &mut Sent<'_, S>,
     ) -> Result<(), Error> {
         let filter = format!("(&{}(uSNChanged>={}))", self.sync_filter(), usn + 1);
-        self.send_users(ldap, url, &filter, groups, attrs, sent).await
+        self.send_users(ldap, url, &filter, groups, reading, sent).await
     }
 
     /// Members of groups that changed: adding a user to a group changes the group's USN, not the user's.
@@ -187,7 +188,7 @@ impl Directory {
         url: &LdapUrl,
         usn: u64,
         groups: &GroupIndex,
-        attrs: &[String],
+        reading: &Reading,
         sent: &mut Sent<'_, S>,
     ) -> Result<(), Error> {
         let s = self.settings();
@@ -206,7 +207,7 @@ impl Directory {
         for dn in changed {
             let filter =
                 format!("(&{}(memberOf:{MATCHING_RULE_IN_CHAIN}:={}))", self.sync_filter(), escape::filter_value(&dn));
-            self.send_users(ldap, url, &filter, groups, attrs, sent).await?;
+            self.send_users(ldap, url, &filter, groups, reading, sent).await?;
         }
         Ok(())
     }
@@ -217,13 +218,13 @@ impl Directory {
         url: &LdapUrl,
         filter: &str,
         groups: &GroupIndex,
-        attrs: &[String],
+        reading: &Reading,
         sent: &mut Sent<'_, S>,
     ) -> Result<(), Error> {
         let s = self.settings();
-        let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), filter, attrs).await?;
+        let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), filter, &reading.attrs).await?;
         while let Some(entry) = self.next_entry(&mut stream, url, "changed user listing").await? {
-            let user = self.to_user_entry(SearchEntry::construct(entry), groups);
+            let user = self.to_user_entry(SearchEntry::construct(entry), groups, reading);
             sent.push(SyncChange { kind: ChangeKind::Upsert, key: user.id.clone(), entry: ROption::RSome(user) })
                 .await?;
         }
