@@ -513,9 +513,9 @@ pub(crate) fn first_text(entry: &SearchEntry, name: &str) -> Option<String> {
     entry.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
 }
 
-/// Every attribute of an entry, sorted by name, text and binary values kept apart; the values are moved, not
-/// copied (a sync converts every user). Password attributes are kept only for previews (which redact them):
-/// a user entry never carries them, even when the service account can read them.
+/// The attributes of an entry that `sends` accepts, sorted by name, text and binary values kept apart; the
+/// values are moved, not copied (a sync converts every user). Password attributes are kept only for previews
+/// (which redact them): a user entry never carries them, even when the service account can read them.
 fn attributes(entry: SearchEntry, keep_secrets: bool, sends: &dyn Fn(&str) -> bool) -> RVec<Attribute> {
     let text = entry.attrs.into_iter().filter(|(name, _)| sends(name)).map(|(name, values)| {
         let values = values

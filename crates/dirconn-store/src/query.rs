@@ -257,6 +257,9 @@ impl Cell<'_> {
     }
 }
 
+/// [`cells`] gives 9 columns, the fields, then 9 more: every column once.
+const _: () = assert!(9 + Field::ALL.len() + 9 == NCOLUMNS);
+
 /// An account's row, in the order of [`COLUMNS`].
 fn cells(a: &Account) -> [Cell<'_>; NCOLUMNS] {
     let text = Cell::Text;
