@@ -326,13 +326,12 @@ fn conflict(a: &Account) -> impl FnOnce(sqlx::Error) -> Error + '_ {
     }
 }
 
+/// Inserts one account: [`insert_many`] of one.
 pub(crate) async fn insert(conn: &mut AnyConnection, a: &Account) -> Result<(), Error> {
-    let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ({})", Marks::new(conn).list(NCOLUMNS));
-    bind_account(sqlx::query(AssertSqlSafe(sql)), a).execute(&mut *conn).await.map_err(conflict(a))?;
-    insert_memberships_of(conn, std::slice::from_ref(a)).await
+    insert_many(conn, std::slice::from_ref(a)).await
 }
 
-/// Accounts per multi-row INSERT (30 parameters each: well under both databases' limits).
+/// Accounts per multi-row INSERT (at most 31 parameters each: well under both databases' limits).
 const ROWS_PER_INSERT: usize = 200;
 
 /// Inserts accounts with few statements; any failure fails the whole call (the caller then retries one by
