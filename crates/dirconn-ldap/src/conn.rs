@@ -17,7 +17,10 @@ use ldap3::{
 };
 use rustls::ClientConfig;
 
-use crate::{ClosedDuring, Error, LdapSettings, LdapUrl, TlsProblem, error::describe_result, guard::BindGuard, tls};
+use crate::{
+    ClosedDuring, Error, LdapSettings, LdapUrl, TlsProblem, entry::parse_entry, error::describe_result,
+    guard::BindGuard, tls,
+};
 
 /// Opens connections to a domain's servers.
 #[derive(Debug)]
@@ -226,7 +229,7 @@ impl Connector {
         let (entries, result) = self.run(url, query.what, ClosedDuring::Operation, op).await?;
         // Referrals (AD's continuation references to other partitions) are not chased, and are not entries.
         let entries = entries.into_iter().filter(|e| !e.is_ref() && !e.is_intermediate());
-        Ok((entries.map(SearchEntry::construct).collect(), result))
+        Ok((entries.map(parse_entry).collect::<Result<_, _>>()?, result))
     }
 
     /// The URL that worked last.

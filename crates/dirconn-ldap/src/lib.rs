@@ -14,6 +14,7 @@ mod connector;
 mod diagnose;
 pub mod dialect;
 mod directory;
+mod entry;
 mod error;
 pub mod escape;
 pub mod examples;

@@ -12,7 +12,7 @@ use std::{
 use abi_stable::std_types::{ROption, RString, RVec};
 use dirconn_abi::{ChangeKind, SyncChange, SyncEnd};
 use ldap3::{
-    Ldap, LdapResult, ResultEntry, Scope, SearchEntry, SearchStream,
+    Ldap, LdapResult, ResultEntry, Scope, SearchStream,
     adapters::{Adapter, EntriesOnly, PagedResults},
     controls::{
         Control, ControlType, EntryState, MakeCritical, RefreshMode, SyncDone, SyncInfo, SyncRequest, SyncState,
@@ -24,6 +24,7 @@ use crate::{
     ClosedDuring, Directory, Error, GroupIndex, GroupMembership, LdapUrl,
     dialect::Incremental,
     directory::{first_text, search_error},
+    entry::parse_entry,
 };
 
 /// Where a sync's batches go: the plugin's channel to the host.
@@ -170,7 +171,7 @@ impl Directory {
         let attrs = index.attributes(s);
         let mut stream = self.paged(ldap, url, base, Scope::Subtree, &s.group_object_filter, &attrs).await?;
         while let Some(entry) = self.next_entry(&mut stream, url, "group listing").await? {
-            let mut entry = SearchEntry::construct(entry);
+            let mut entry = parse_entry(entry)?;
             self.complete_ranges(&mut entry).await?;
             index.add(&entry);
         }
@@ -291,7 +292,7 @@ impl Directory {
         let convert = async move {
             let mut changes = Vec::with_capacity(batch);
             while let Some(entry) = received.recv().await {
-                let entry = SearchEntry::construct(entry);
+                let entry = parse_entry(entry)?;
                 let uuid = self.uuid_mapped().then(|| first_text(&entry, "entryUUID")).flatten();
                 let user = self.to_user_entry(entry, groups, reading);
                 self.remember_uuid(uuid, &user.id);
@@ -303,13 +304,15 @@ impl Directory {
                 if changes.len() >= batch
                     && !sink.send(std::mem::replace(&mut changes, Vec::with_capacity(batch))).await
                 {
-                    return None;
+                    return Ok(None);
                 }
             }
-            Some(changes)
+            Ok::<_, Error>(Some(changes))
         };
         let (taken, converted) = tokio::join!(take, convert);
-        let (Some(result), Some(changes)) = (taken?, converted) else {
+        // A malformed entry stops the converting half, and so the taking half: the conversion's error is
+        // the one to report then.
+        let (Some(result), Some(changes)) = (taken?, converted?) else {
             return Err(Error::SyncCancelled);
         };
         if result.rc != 0 {
@@ -368,7 +371,7 @@ impl Directory {
                 }
             } else if !item.is_ref() {
                 let state = sync_state(&item.1);
-                let entry = SearchEntry::construct(item);
+                let entry = parse_entry(item)?;
                 match state {
                     Some(SyncState {
                         state: state @ (EntryState::Delete | EntryState::Present), entry_uuid, ..
