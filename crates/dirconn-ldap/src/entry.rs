@@ -46,16 +46,28 @@ pub(crate) fn parse_entry(entry: ResultEntry) -> Result<SearchEntry, Error> {
             .next()
             .and_then(StructureTag::expect_constructed)
             .ok_or_else(|| malformed("an attribute without values"))?;
-        let values: Vec<Vec<u8>> = values
-            .into_iter()
-            .map(StructureTag::expect_primitive)
-            .collect::<Option<_>>()
-            .ok_or_else(|| malformed("a value that is not an octet string"))?;
-        if values.iter().all(|v| std::str::from_utf8(v).is_ok()) {
-            let values = values.into_iter().map(|v| String::from_utf8(v).unwrap_or_default()).collect();
-            attrs.insert(name, values);
-        } else {
-            bin_attrs.entry(name).or_insert_with(Vec::new).extend(values);
+        // Each value is checked once: text until one is not UTF-8, then the attribute's values are all bytes.
+        let mut texts = Vec::with_capacity(values.len());
+        let mut bytes: Option<Vec<Vec<u8>>> = None;
+        for value in values {
+            let value = value.expect_primitive().ok_or_else(|| malformed("a value that is not an octet string"))?;
+            match &mut bytes {
+                Some(bytes) => bytes.push(value),
+                None => match String::from_utf8(value) {
+                    Ok(text) => texts.push(text),
+                    Err(e) => {
+                        let mut all: Vec<Vec<u8>> = texts.drain(..).map(String::into_bytes).collect();
+                        all.push(e.into_bytes());
+                        bytes = Some(all);
+                    }
+                },
+            }
+        }
+        match bytes {
+            None => {
+                attrs.insert(name, texts);
+            }
+            Some(bytes) => bin_attrs.entry(name).or_insert_with(Vec::new).extend(bytes),
         }
     }
     Ok(SearchEntry { dn, attrs, bin_attrs })

@@ -8,6 +8,7 @@
 //! range by range.
 
 use std::{
+    borrow::Cow,
     collections::{HashMap, HashSet},
     sync::Arc,
 };
@@ -43,6 +44,11 @@ pub(crate) type ParentCache = std::sync::Mutex<HashMap<String, (std::time::Insta
 #[derive(Debug)]
 pub struct GroupIndex {
     dns: Vec<String>,
+    /// Each group's normalized DN (the key of `by_dn`).
+    norms: Vec<String>,
+    /// Each group's DN as the listing spelled it: the same server spells it so in memberOf values, which
+    /// are then known without normalizing them again (a sync resolves every user's).
+    spelled: HashMap<String, u32>,
     /// Each group's own key (its id attribute), where groups name members by key.
     keys: Vec<Option<String>>,
     by_dn: HashMap<String, u32>,
@@ -69,6 +75,8 @@ impl GroupIndex {
     pub fn new(depth: u32, links: MemberLinks) -> GroupIndex {
         GroupIndex {
             dns: Vec::new(),
+            norms: Vec::new(),
+            spelled: HashMap::new(),
             keys: Vec::new(),
             by_dn: HashMap::new(),
             by_member: HashMap::new(),
@@ -132,6 +140,8 @@ impl GroupIndex {
         let Ok(idx) = u32::try_from(self.dns.len()) else { return };
         let key = normalize_dn(&entry.dn);
         self.by_dn.insert(key.clone(), idx);
+        self.norms.push(key.clone());
+        self.spelled.insert(entry.dn.clone(), idx);
         if let Some(sid) = raw_values(entry, "objectSid").first().and_then(|b| ad::sid_text(b)) {
             self.by_sid.insert(sid, idx);
         }
@@ -179,26 +189,30 @@ impl GroupIndex {
 
     /// The groups of a user (its DN, login and key), direct ones first (then the primary group, by its
     /// SID), then parents level by level; DNs as the directory spells them.
-    pub fn groups_of(&self, user: (&str, &str, &str), member_of: &[String], primary_sid: Option<&str>) -> Vec<String> {
+    pub fn groups_of<'a>(
+        &'a self,
+        user: (&str, &str, &str),
+        member_of: &'a [String],
+        primary_sid: Option<&str>,
+    ) -> Vec<String> {
         let (dn, login, user_key) = user;
         if self.dns.is_empty() && member_of.is_empty() {
             return Vec::new();
         }
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen: HashSet<Cow<'a, str>> = HashSet::new();
         let mut frontier = Vec::new();
-        let primary = primary_sid.and_then(|sid| self.by_sid.get(sid)).map(|&i| self.dns[i as usize].clone());
-        for value in member_of.iter().chain(primary.as_ref()) {
-            let norm = normalize_dn(value);
-            if seen.insert(norm.clone()) {
-                out.push(value.clone());
-                if let Some(&i) = self.by_dn.get(&norm) {
-                    frontier.push(i);
-                }
+        let primary = primary_sid.and_then(|sid| self.by_sid.get(sid)).map(|&i| self.dns[i as usize].as_str());
+        for value in member_of.iter().map(String::as_str).chain(primary) {
+            let norm = self.normalized(value);
+            let known = self.by_dn.get(norm.as_ref()).copied();
+            if seen.insert(norm) {
+                out.push(value.to_owned());
+                frontier.extend(known);
             }
         }
         if self.member_of.is_some() {
-            self.walk_graph(frontier.into_iter().map(|i| self.dns[i as usize].clone()).collect(), &mut seen, &mut out);
+            self.walk_graph(frontier.into_iter().map(|i| self.dns[i as usize].as_str()).collect(), &mut seen, &mut out);
             return out;
         }
         let direct = self
@@ -210,7 +224,7 @@ impl GroupIndex {
             .flatten()
             .copied();
         for i in direct {
-            if seen.insert(normalize_dn(&self.dns[i as usize])) {
+            if seen.insert(Cow::Borrowed(&self.norms[i as usize])) {
                 out.push(self.dns[i as usize].clone());
                 frontier.push(i);
             }
@@ -218,10 +232,10 @@ impl GroupIndex {
         for _ in 0..self.depth {
             let mut next = Vec::new();
             for i in frontier {
-                let by_dn = self.by_member.get(&normalize_dn(&self.dns[i as usize]));
+                let by_dn = self.by_member.get(&self.norms[i as usize]);
                 let by_key = self.keys[i as usize].as_ref().and_then(|k| self.nested.get(k));
                 for &p in by_dn.into_iter().chain(by_key).flatten() {
-                    if seen.insert(normalize_dn(&self.dns[p as usize])) {
+                    if seen.insert(Cow::Borrowed(&self.norms[p as usize])) {
                         out.push(self.dns[p as usize].clone());
                         next.push(p);
                     }
@@ -237,15 +251,24 @@ impl GroupIndex {
 }
 
 impl GroupIndex {
+    /// A DN's normalized form: a group's own when the DN is spelled as the listing spelled it, else
+    /// computed.
+    fn normalized<'a>(&'a self, dn: &'a str) -> Cow<'a, str> {
+        match self.spelled.get(dn) {
+            Some(&i) => Cow::Borrowed(&self.norms[i as usize]),
+            None => Cow::Owned(normalize_dn(dn)),
+        }
+    }
+
     /// The member-of graph's walk, as a login's [`Directory::walk_up`] does it: each group's parents from
     /// its memberOf, level by level up to the depth limit, each group once.
-    fn walk_graph(&self, mut frontier: Vec<String>, seen: &mut HashSet<String>, out: &mut Vec<String>) {
+    fn walk_graph<'a>(&'a self, mut frontier: Vec<&'a str>, seen: &mut HashSet<Cow<'a, str>>, out: &mut Vec<String>) {
         for _ in 0..self.depth {
             let mut next = Vec::new();
-            for g in &frontier {
-                for parent in self.parents.get(&normalize_dn(g)).into_iter().flatten() {
-                    if seen.insert(normalize_dn(parent)) {
-                        next.push(parent.clone());
+            for g in frontier {
+                for parent in self.parents.get(self.normalized(g).as_ref()).into_iter().flatten() {
+                    if seen.insert(self.normalized(parent)) {
+                        next.push(parent.as_str());
                         out.push(parent.clone());
                     }
                 }
@@ -592,6 +615,10 @@ mod tests {
             groups,
             [r"CN=Müller\, Jürgen,OU=Groups,DC=x", r"CN=Sales\, EMEA,OU=Groups,DC=X", "cn=loop,ou=groups,dc=x"]
         );
+        // Spelled as the listing spelled it (known without normalizing), and twice: the same groups, once each.
+        let exact = r"cn=M\C3\BCller\2C J\C3\BCrgen,ou=groups,dc=x".to_owned();
+        let groups = index.groups_of(("uid=u,dc=x", "u", ""), &[exact.clone(), exact.clone()], None);
+        assert_eq!(groups, [exact.as_str(), r"CN=Sales\, EMEA,OU=Groups,DC=X", "cn=loop,ou=groups,dc=x"]);
         index.depth = 1;
         assert_eq!(
             index
