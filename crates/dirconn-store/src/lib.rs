@@ -43,14 +43,16 @@ pub fn schema_version() -> i64 {
 }
 
 /// Set on every SQLite connection. WAL lets readers run beside the one writer; NORMAL is durable with WAL
-/// except for the last transactions on power loss; writers of other processes wait up to 30 s; a 32 MiB page
-/// cache keeps a sync's transaction from spilling to disk early (a fixed bound: memory stays flat).
+/// except for the last transactions on power loss; writers of other processes wait up to 30 s; an 8 MiB page
+/// cache (a fixed bound: memory stays flat). A large sync's transaction spills to the WAL as it goes rather
+/// than all at its commit: with 32 MiB, a 100,000-user sync's commit took 65–85 ms and its peak memory was
+/// 68 MB; with 8 MiB, 40 ms and 42 MB, for the same writer CPU (measured).
 const SQLITE_PRAGMAS: [&str; 5] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA busy_timeout = 30000",
     "PRAGMA foreign_keys = ON",
-    "PRAGMA cache_size = -32768",
+    "PRAGMA cache_size = -8192",
 ];
 
 /// The database behind a store.
