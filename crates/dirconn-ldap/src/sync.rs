@@ -435,7 +435,6 @@ impl Directory {
     }
 }
 
-/// Why a refresh that names an entry by an unknown entryUUID gives way to a full pass.
 /// What a sync pass reads of each user and what its entries carry to the host.
 pub(crate) struct Reading {
     /// The attributes asked of the server ([`Directory::sync_attributes`]).
@@ -453,6 +452,7 @@ impl Reading {
     }
 }
 
+/// Why a refresh that names an entry by an unknown entryUUID gives way to a full pass.
 fn unknown_uuid(uuid: &[u8]) -> String {
     format!("the entry {} was not seen by a full pass of this service (its key is not known)", uuid_text(uuid))
 }

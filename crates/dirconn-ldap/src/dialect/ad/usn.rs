@@ -8,13 +8,14 @@ use std::collections::HashSet;
 
 use abi_stable::std_types::{ROption, RString, RVec};
 use dirconn_abi::{ChangeKind, SyncChange, SyncEnd, normalize_dn};
-use ldap3::{Ldap, Scope, SearchEntry, controls::RawControl};
+use ldap3::{Ldap, Scope, controls::RawControl};
 
 use crate::{
     ChangeSink, ClosedDuring, Directory, Error, GroupIndex, LdapUrl,
     ad::{self, UsnCookie},
     conn::Query,
     directory::{first_text, raw_values, search_error, unix_now},
+    entry::parse_entry,
     escape,
     groups::MATCHING_RULE_IN_CHAIN,
     sync::Reading,
@@ -198,7 +199,7 @@ impl Directory {
         let mut stream = self.paged(ldap, url, base, Scope::Subtree, &filter, &none).await?;
         let mut changed = Vec::new();
         while let Some(entry) = self.next_entry(&mut stream, url, "changed group listing").await? {
-            changed.push(SearchEntry::construct(entry).dn);
+            changed.push(parse_entry(entry)?.dn);
         }
         let result = stream.finish().await;
         if !matches!(result.rc, 0 | 32) {
@@ -224,7 +225,7 @@ impl Directory {
         let s = self.settings();
         let mut stream = self.paged(ldap, url, &s.search_base, self.scope(), filter, &reading.attrs).await?;
         while let Some(entry) = self.next_entry(&mut stream, url, "changed user listing").await? {
-            let user = self.to_user_entry(SearchEntry::construct(entry), groups, reading);
+            let user = self.to_user_entry(parse_entry(entry)?, groups, reading);
             sent.push(SyncChange { kind: ChangeKind::Upsert, key: user.id.clone(), entry: ROption::RSome(user) })
                 .await?;
         }
@@ -270,7 +271,7 @@ impl Directory {
         }
         let mut readable = false;
         for entry in entries.into_iter().filter(|e| !e.is_ref() && !e.is_intermediate()) {
-            let entry = SearchEntry::construct(entry);
+            let entry = parse_entry(entry)?;
             if normalize_dn(&entry.dn) == normalize_dn(&base) {
                 readable = !raw_values(&entry, "isDeleted").is_empty();
                 continue;
